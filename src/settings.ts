@@ -1,0 +1,84 @@
+/**
+ * Named constants for Camera Guard. Everything an owner might wonder about ("how long do we wait for the
+ * router?", "how many cameras fit in one rule range?") is answered here, in one place.
+ */
+
+/** The platform name owners put in config.json; must match `pluginAlias` in config.schema.json. */
+export const PLATFORM_NAME = 'CameraGuard';
+
+/** The npm package name, as Homebridge knows the plugin. */
+export const PLUGIN_NAME = 'homebridge-camera-guard';
+
+/**
+ * Every rule the plugin creates carries this tag at the start of its description. It is how the plugin tells
+ * its own rules from the owner's, so it must never change between versions.
+ */
+export const RULE_TAG = 'camera-guard';
+
+/** The plugin owns `firstRule .. firstRule + RULE_RANGE_SIZE - 1` in its ruleset. */
+export const RULE_RANGE_SIZE = 1000;
+
+/**
+ * Each camera gets a block of this many consecutive rule numbers: up to MAX_ALLOW_ENTRIES accept rules for its
+ * allow-list, then its drop rule, then its egress counter. Fixed-size blocks keep a camera's numbers stable
+ * when other cameras come and go.
+ */
+export const RULES_PER_CAMERA = 10;
+export const MAX_ALLOW_ENTRIES = RULES_PER_CAMERA - 2;
+export const MAX_CAMERAS_PER_ROUTER = RULE_RANGE_SIZE / RULES_PER_CAMERA;
+
+/** EdgeOS limits rule numbers to 1..9999 (10000 is the default action). */
+export const MAX_RULE_NUMBER = 9999;
+
+/** EdgeOS limits ruleset names to 28 characters. */
+export const MAX_RULESET_NAME_LENGTH = 28;
+
+/**
+ * Switch changes that arrive within this window are merged into one router transaction, so a scene that locks
+ * down six cameras costs one commit, not six.
+ */
+export const BATCH_WINDOW_MS = 250;
+
+/** Commits and saves are slow on small routers (seconds on an ER-X, sometimes over 10 s for a save). */
+export const TRANSACTION_TIMEOUT_MS = 90_000;
+
+/** Reads (config and counters) are fast; a router that takes longer than this is treated as unreachable. */
+export const READ_TIMEOUT_MS = 20_000;
+
+/** How long an SSH handshake (including host key check and login) may take. */
+export const CONNECT_TIMEOUT_MS = 15_000;
+
+/** Reconnection backs off exponentially between these bounds, forever. */
+export const RECONNECT_MIN_MS = 1_000;
+export const RECONNECT_MAX_MS = 60_000;
+
+/**
+ * A refused login is retried far more slowly than a lost connection: a storm of failed logins trips the
+ * router's (and fail2ban's) limits and locks the owner out too.
+ */
+export const AUTH_RETRY_MIN_MS = 30_000;
+export const AUTH_RETRY_MAX_MS = 15 * 60_000;
+
+/** "Configuration system temporarily locked" commits are retried this many times, with backoff. */
+export const LOCKED_COMMIT_RETRIES = 5;
+export const LOCKED_COMMIT_BACKOFF_MS = 1_000;
+
+/** Defaults for the optional configuration fields (kept in step with config.schema.json). */
+export const DEFAULTS = {
+  pollSeconds: 10,
+  leak: { attempts: 1, uploadMB: 100, windowMinutes: 10, quietMinutes: 5 },
+  router: {
+    name: 'EdgeRouter',
+    port: 22,
+    wanInterface: 'eth0',
+    ruleSet: 'CAMGUARD_OUT',
+    firstRule: 4000,
+    saveConfig: true,
+  },
+} as const;
+
+/** One megabyte in the owner's `uploadMB` setting: decimal, as routers and ISPs count. */
+export const BYTES_PER_MB = 1_000_000;
+
+/** File (under the Homebridge storage path) where first-seen router host keys are remembered. */
+export const KNOWN_HOSTS_FILE = 'camera-guard-known-hosts.json';
