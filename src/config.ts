@@ -1,0 +1,386 @@
+/**
+ * Reads the owner's platform configuration into checked, typed settings.
+ *
+ * Nothing that reaches the router comes from here unchecked: every value that ends up in a router command is
+ * either a number we range-checked or a string matched against a strict pattern. A bad camera is skipped with
+ * one log line that names the field; a bad router is skipped the same way; neither stops the others.
+ */
+import {
+  BYTES_PER_MB,
+  DEFAULTS,
+  MAX_ALLOW_ENTRIES,
+  MAX_CAMERAS_PER_ROUTER,
+  MAX_RULE_NUMBER,
+  MAX_RULESET_NAME_LENGTH,
+  RULE_RANGE_SIZE,
+} from './settings';
+
+/** A service a blocked camera may still reach, as one firewall rule. */
+export interface AllowEntry {
+  /** The owner's spelling, for logs and rule descriptions: `dns`, `tcp/8443`. */
+  readonly label: string;
+  readonly protocol: 'tcp' | 'udp' | 'tcp_udp';
+  readonly ports: readonly number[];
+}
+
+export interface CameraSettings {
+  readonly name: string;
+  readonly address: string;
+  readonly allow: readonly AllowEntry[];
+  /** 0 = access stays open until turned off. */
+  readonly allowMinutes: number;
+}
+
+export interface RouterSettings {
+  readonly name: string;
+  /** Undefined until resolved from the default gateway. */
+  readonly host: string | undefined;
+  readonly port: number;
+  readonly username: string;
+  readonly privateKeyFile: string | undefined;
+  readonly passphrase: string | undefined;
+  readonly password: string | undefined;
+  readonly hostKey: string | undefined;
+  readonly wanInterface: string;
+  readonly ruleSet: string;
+  readonly firstRule: number;
+  readonly saveConfig: boolean;
+  readonly cameras: readonly CameraSettings[];
+}
+
+export interface LeakSettings {
+  /** Blocked packets within the window that trip the sensor. */
+  readonly attempts: number;
+  /** Bytes uploaded within the window (while allowed) that trip the sensor; 0 = off. */
+  readonly uploadBytes: number;
+  readonly windowMs: number;
+  readonly quietMs: number;
+}
+
+export interface PlatformSettings {
+  readonly pollMs: number;
+  readonly leak: LeakSettings;
+  readonly routers: readonly RouterSettings[];
+}
+
+export interface ParsedConfig {
+  readonly settings: PlatformSettings;
+  /** One owner-facing sentence per rejected value; each names the field. */
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+type Raw = Record<string, unknown>;
+
+const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
+const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+/** Letters, digits, `_`, `-`, `.`; no leading `-`. Stricter than EdgeOS, and free of every shell character. */
+const RULESET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** EdgeOS interface names: eth0, eth1.10, switch0, pppoe0, br0, bond0. */
+const INTERFACE_NAME = /^(eth\d+(\.\d{1,4})?|switch\d+(\.\d{1,4})?|pppoe\d+|br\d+|bond\d+(\.\d{1,4})?)$/;
+/** `ssh-keygen -lf` prints `SHA256:` and 43 characters of unpadded base64. */
+const HOST_KEY = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+export const NAMED_SERVICES: Readonly<Record<string, AllowEntry>> = {
+  dns: { label: 'dns', protocol: 'tcp_udp', ports: [53] },
+  ntp: { label: 'ntp', protocol: 'udp', ports: [123] },
+  smtp: { label: 'smtp', protocol: 'tcp', ports: [25, 465, 587] },
+};
+
+export function isIPv4(value: string): boolean {
+  return IPV4.test(value);
+}
+
+/** Addresses no camera can have: "this network", loopback, link-local, multicast, reserved, broadcast. */
+export function isUnusableHostAddress(address: string): boolean {
+  const first = Number(address.split('.')[0]);
+  const second = Number(address.split('.')[1]);
+  return first === 0 || first === 127 || first >= 224 || (first === 169 && second === 254);
+}
+
+/** Parses one `allow` entry; returns an error sentence instead when it is not one we know. */
+export function parseAllowEntry(value: unknown): AllowEntry | string {
+  if (typeof value !== 'string') {
+    return 'must be a string such as "dns", "ntp", "smtp", "tcp/443" or "udp/1194"';
+  }
+  const text = value.trim().toLowerCase();
+  const named = NAMED_SERVICES[text];
+  if (named) {
+    return named;
+  }
+  const match = /^(tcp|udp)\/(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    return `"${printable(value)}" is not a service we know; use "dns", "ntp", "smtp", "tcp/PORT" or "udp/PORT" with a port from 1 to 65535`;
+  }
+  return { label: text, protocol: match[1] as 'tcp' | 'udp', ports: [port] };
+}
+
+/** A short, log-safe rendering of an owner's value (control characters removed, length capped). */
+export function printable(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean;
+}
+
+class FieldReader {
+  constructor(
+    private readonly raw: Raw,
+    private readonly where: string,
+    private readonly errors: string[],
+  ) {}
+
+  string(field: string, fallback: string | undefined, pattern?: RegExp, hint?: string): string | undefined | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null || value === '') {
+      return fallback;
+    }
+    if (typeof value !== 'string' || (pattern && !pattern.test(value))) {
+      this.errors.push(`${this.where}: "${field}" ${hint ?? 'must be a string'} (got ${describeForError(field, value)}).`);
+      return null;
+    }
+    return value;
+  }
+
+  number(field: string, fallback: number, min: number, max: number, integer: boolean): number | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null || value === '') {
+      return fallback;
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      const kind = integer ? 'a whole number' : 'a number';
+      this.errors.push(`${this.where}: "${field}" must be ${kind} from ${min} to ${max} (got ${describeForError(field, value)}).`);
+      return null;
+    }
+    return value;
+  }
+
+  boolean(field: string, fallback: boolean): boolean | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) {
+      return fallback;
+    }
+    if (typeof value !== 'boolean') {
+      this.errors.push(`${this.where}: "${field}" must be true or false (got ${describeForError(field, value)}).`);
+      return null;
+    }
+    return value;
+  }
+}
+
+const SECRET_FIELDS = new Set(['password', 'passphrase']);
+
+/** Secrets are never echoed back, not even when they are the wrong type. */
+function describeForError(field: string, value: unknown): string {
+  return SECRET_FIELDS.has(field) ? 'a value that is not shown' : `"${printable(value)}"`;
+}
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks the whole platform block. Never throws: whatever cannot be used is reported in `errors` and left out.
+ */
+export function parseConfig(raw: unknown): ParsedConfig {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const top: Raw = isObject(raw) ? raw : {};
+  const read = new FieldReader(top, 'Camera Guard', errors);
+
+  const pollSeconds = read.number('pollSeconds', DEFAULTS.pollSeconds, 1, 3600, false) ?? DEFAULTS.pollSeconds;
+  const leakRaw = isObject(top.leak) ? top.leak : {};
+  if (top.leak !== undefined && !isObject(top.leak)) {
+    errors.push('Camera Guard: "leak" must be an object; using the default leak settings.');
+  }
+  const leakRead = new FieldReader(leakRaw, 'Camera Guard leak settings', errors);
+  const d = DEFAULTS.leak;
+  const leak: LeakSettings = {
+    attempts: leakRead.number('attempts', d.attempts, 1, 1_000_000, true) ?? d.attempts,
+    uploadBytes: (leakRead.number('uploadMB', d.uploadMB, 0, 1_000_000, false) ?? d.uploadMB) * BYTES_PER_MB,
+    windowMs: (leakRead.number('windowMinutes', d.windowMinutes, 0.01, 10_080, false) ?? d.windowMinutes) * 60_000,
+    quietMs: (leakRead.number('quietMinutes', d.quietMinutes, 0.01, 10_080, false) ?? d.quietMinutes) * 60_000,
+  };
+
+  const routers: RouterSettings[] = [];
+  const routerList = top.routers;
+  if (routerList !== undefined && !Array.isArray(routerList)) {
+    errors.push('Camera Guard: "routers" must be a list of routers.');
+  }
+  (Array.isArray(routerList) ? routerList : []).forEach((entry, index) => {
+    const router = parseRouter(entry, index, errors, warnings);
+    if (!router) {
+      return;
+    }
+    const clash = routers.find((other) => sameRouter(other, router) && rangesOverlap(other, router));
+    if (clash) {
+      errors.push(
+        `Router "${router.name}": its rules ${router.firstRule}-${router.firstRule + RULE_RANGE_SIZE - 1} on ${router.host} ` +
+          `collide with router "${clash.name}" (${clash.firstRule}-${clash.firstRule + RULE_RANGE_SIZE - 1}); ` +
+          'give it a "firstRule" at least 1000 apart. This router is skipped.',
+      );
+      return;
+    }
+    routers.push(router);
+  });
+
+  return { settings: { pollMs: pollSeconds * 1000, leak, routers }, errors, warnings };
+}
+
+function sameRouter(a: RouterSettings, b: RouterSettings): boolean {
+  // Two entries without a host both mean "the default gateway".
+  return a.host === b.host && a.port === b.port;
+}
+
+function rangesOverlap(a: RouterSettings, b: RouterSettings): boolean {
+  return Math.abs(a.firstRule - b.firstRule) < RULE_RANGE_SIZE;
+}
+
+function parseRouter(entry: unknown, index: number, errors: string[], warnings: string[]): RouterSettings | undefined {
+  if (!isObject(entry)) {
+    errors.push(`Router ${index + 1} in "routers" is not an object and is skipped.`);
+    return undefined;
+  }
+  const nameValue = entry.name;
+  const name = typeof nameValue === 'string' && nameValue.trim() !== '' ? nameValue.trim() : `${DEFAULTS.router.name} ${index + 1}`;
+  const where = `Router "${printable(name)}"`;
+  const before = errors.length;
+  const read = new FieldReader(entry, where, errors);
+  const r = DEFAULTS.router;
+
+  const host = read.string('host', undefined, /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/, 'must be an IP address or host name');
+  const port = read.number('port', r.port, 1, 65535, true);
+  const username = read.string('username', undefined, /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, 'must be a user name of letters, digits, "_", "." or "-"');
+  const privateKeyFile = read.string('privateKeyFile', undefined);
+  const passphrase = read.string('passphrase', undefined);
+  const password = read.string('password', undefined);
+  const hostKey = read.string('hostKey', undefined, HOST_KEY, 'must be a fingerprint as "ssh-keygen -lf" prints it, such as SHA256:ab12...');
+  const wanInterface = read.string('wanInterface', r.wanInterface, INTERFACE_NAME, 'must be an EdgeOS interface name such as eth0, eth0.10, switch0 or pppoe0');
+  const ruleSet = read.string(
+    'ruleSet',
+    r.ruleSet,
+    RULESET_NAME,
+    `must be 1-${MAX_RULESET_NAME_LENGTH} letters, digits, "_", "-" or ".", not starting with "-"`,
+  );
+  if (typeof ruleSet === 'string' && ruleSet.length > MAX_RULESET_NAME_LENGTH) {
+    errors.push(`${where}: "ruleSet" must be at most ${MAX_RULESET_NAME_LENGTH} characters long (EdgeOS's limit).`);
+  }
+  const firstRule = read.number('firstRule', r.firstRule, 1, MAX_RULE_NUMBER - RULE_RANGE_SIZE + 1, true);
+  const saveConfig = read.boolean('saveConfig', r.saveConfig);
+
+  if (username === undefined) {
+    errors.push(`${where}: "username" is required (the router account the plugin logs in as).`);
+  }
+  if (privateKeyFile === undefined && password === undefined) {
+    errors.push(`${where}: give "privateKeyFile" (preferred) or "password" so the plugin can log in.`);
+  }
+  if (!Array.isArray(entry.cameras) || entry.cameras.length === 0) {
+    errors.push(`${where}: "cameras" must list at least one camera.`);
+  }
+  if (errors.length > before) {
+    errors.push(`${where} is skipped until these settings are fixed; other routers carry on.`);
+    return undefined;
+  }
+
+  const cameras = parseCameras(entry.cameras as unknown[], where, host ?? undefined, errors, warnings);
+  return {
+    name,
+    host: host ?? undefined,
+    port: port as number,
+    username: username as string,
+    privateKeyFile: privateKeyFile ?? undefined,
+    passphrase: passphrase ?? undefined,
+    password: password ?? undefined,
+    hostKey: hostKey ?? undefined,
+    wanInterface: wanInterface as string,
+    ruleSet: ruleSet as string,
+    firstRule: firstRule as number,
+    saveConfig: saveConfig as boolean,
+    cameras,
+  };
+}
+
+function parseCameras(list: unknown[], routerWhere: string, routerHost: string | undefined, errors: string[], _warnings: string[]): CameraSettings[] {
+  const cameras: CameraSettings[] = [];
+  list.forEach((entry, index) => {
+    if (!isObject(entry)) {
+      errors.push(`${routerWhere}: camera ${index + 1} is not an object and is skipped.`);
+      return;
+    }
+    const nameValue = entry.name;
+    const hasName = typeof nameValue === 'string' && nameValue.trim() !== '';
+    const name = hasName ? nameValue.trim() : `Camera ${index + 1}`;
+    const where = `${routerWhere}, camera "${printable(name)}"`;
+    const before = errors.length;
+    if (!hasName) {
+      errors.push(`${where}: "name" is required.`);
+    }
+    const read = new FieldReader(entry, where, errors);
+    const address = read.string('address', undefined, IPV4, 'must be an IPv4 address such as 192.168.1.50');
+    if (address === undefined) {
+      errors.push(`${where}: "address" is required (the camera's IPv4 address).`);
+    } else if (typeof address === 'string' && isUnusableHostAddress(address)) {
+      errors.push(`${where}: "address" ${address} cannot be a camera's address (loopback, link-local, multicast or reserved).`);
+    } else if (typeof address === 'string' && address === routerHost) {
+      errors.push(`${where}: "address" ${address} is the router's own address, not a camera's.`);
+    }
+    const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
+    const allow: AllowEntry[] = [];
+    if (entry.allow !== undefined && !Array.isArray(entry.allow)) {
+      errors.push(`${where}: "allow" must be a list such as ["dns", "ntp"].`);
+    }
+    for (const item of Array.isArray(entry.allow) ? (entry.allow as unknown[]) : []) {
+      const parsed = parseAllowEntry(item);
+      if (typeof parsed === 'string') {
+        errors.push(`${where}: "allow" entry ${parsed}.`);
+      } else if (!allow.some((known) => known.label === parsed.label)) {
+        allow.push(parsed);
+      }
+    }
+    if (allow.length > MAX_ALLOW_ENTRIES) {
+      errors.push(`${where}: "allow" may list at most ${MAX_ALLOW_ENTRIES} services.`);
+    }
+    if (errors.length > before) {
+      errors.push(`${where} is skipped until these settings are fixed; its access is not changed.`);
+      return;
+    }
+    const twin = cameras.find((other) => other.address === address);
+    if (twin) {
+      errors.push(`${where}: "address" ${address} is already used by camera "${printable(twin.name)}"; this camera is skipped.`);
+      return;
+    }
+    if (cameras.length >= MAX_CAMERAS_PER_ROUTER) {
+      errors.push(`${where}: a router can guard at most ${MAX_CAMERAS_PER_ROUTER} cameras; this camera is skipped.`);
+      return;
+    }
+    cameras.push({ name, address: address as string, allow, allowMinutes: allowMinutes as number });
+  });
+  return cameras;
+}
+
+/**
+ * Checks made once the machine's own addresses and the router's host are known (both come from the network,
+ * so they cannot be part of the pure parse). Returns the cameras that pass and one error per camera that does not.
+ */
+export function excludeInfrastructureAddresses(
+  router: RouterSettings,
+  ownAddresses: readonly string[],
+): { cameras: CameraSettings[]; errors: string[] } {
+  const errors: string[] = [];
+  const cameras = router.cameras.filter((camera) => {
+    if (camera.address === router.host) {
+      errors.push(`Router "${router.name}", camera "${printable(camera.name)}": "address" ${camera.address} is the router's own address, not a camera's; this camera is skipped.`);
+      return false;
+    }
+    if (ownAddresses.includes(camera.address)) {
+      errors.push(
+        `Router "${router.name}", camera "${printable(camera.name)}": "address" ${camera.address} belongs to this Homebridge machine; ` +
+          'blocking it would cut Homebridge off, so this camera is skipped.',
+      );
+      return false;
+    }
+    return true;
+  });
+  return { cameras, errors };
+}

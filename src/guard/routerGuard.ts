@@ -1,0 +1,674 @@
+/**
+ * One RouterGuard per router: it keeps what HomeKit asked for and what the router has in step.
+ *
+ * - The router is the source of truth. Every poll reads its configuration and counters; a change made on the
+ *   router shows up within one poll and is logged as made outside HomeKit.
+ * - Requests from HomeKit never wait on the network: they are queued, merged with requests that arrive close
+ *   together, and applied as one transaction; the result is read back from the router and reported.
+ * - Blocking is the safe direction: a block that could not be confirmed (connection lost) is retried until the
+ *   router confirms it. Opening access is never retried behind the owner's back; a failed opening is reported
+ *   and the switch shows the router's real state.
+ * - Everything that goes wrong is logged once, in a sentence, and recovered from by reconnecting with backoff.
+ */
+import type { CameraSettings, LeakSettings, RouterSettings } from '../config';
+import { printable } from '../config';
+import type { Log } from '../log';
+import { RouterError } from '../router/driver';
+import type { Access, AccessChange, ApplyOutcome, RouterDriver, RouterReading } from '../router/driver';
+import {
+  AUTH_RETRY_MAX_MS,
+  AUTH_RETRY_MIN_MS,
+  BATCH_WINDOW_MS,
+  BYTES_PER_MB,
+  LOCKED_COMMIT_BACKOFF_MS,
+  LOCKED_COMMIT_RETRIES,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
+} from '../settings';
+import { Backoff } from './backoff';
+import { LeakDetector } from './leakDetector';
+import type { LeakTrip } from './leakDetector';
+
+/** What the HomeKit layer hears about; each call means "read the guard's state again and show it". */
+export interface GuardListener {
+  cameraChanged(address: string): void;
+  leakChanged(address: string): void;
+  reachabilityChanged(): void;
+  lockdownChanged(): void;
+}
+
+/** Remembered across Homebridge restarts by the HomeKit layer (in the accessory cache). */
+export interface LockdownMemory {
+  readonly on: boolean;
+  /** Each camera's access before the lockdown, restored when it ends. */
+  readonly previous: Readonly<Record<string, Access>>;
+}
+
+export type RequestResult = 'queued' | 'unreachable' | 'refused-lockdown';
+
+interface CameraState {
+  readonly settings: CameraSettings;
+  /** What the router enforces, from the last reading; undefined until known. */
+  actual: Access | undefined;
+  /** Requested but not yet confirmed by a reading. */
+  desired: Access | undefined;
+  /** A request queued for the next transaction. */
+  queued: Access | undefined;
+  /** Bumped whenever the access changes, so the leak detector never mixes traffic from both sides of a change. */
+  epoch: number;
+  readonly detector: LeakDetector;
+  closeTimer: NodeJS.Timeout | undefined;
+  /** True once the camera's rules were seen on the router (so missing rules mean "deleted", not "new"). */
+  seen: boolean;
+  /** True while its rules are missing or damaged and that has been logged, so it is logged once per episode. */
+  damageReported: boolean;
+}
+
+export interface GuardOptions {
+  readonly router: RouterSettings & { readonly host: string };
+  readonly cameras: readonly CameraSettings[];
+  readonly leak: LeakSettings;
+  readonly pollMs: number;
+  readonly driver: RouterDriver;
+  readonly log: Log;
+  readonly listener: GuardListener;
+  /** Cameras whose rules were seen on the router in an earlier run. */
+  readonly seenCameras: ReadonlySet<string>;
+  readonly lockdown: LockdownMemory;
+  readonly saveLockdown: (memory: LockdownMemory) => void;
+  readonly markSeen: (address: string) => void;
+  readonly now?: () => number;
+}
+
+export class RouterGuard {
+  private readonly cameras = new Map<string, CameraState>();
+  private readonly log: Log;
+  private readonly driver: RouterDriver;
+  private readonly now: () => number;
+  private reachableNow = false;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private batchTimer: NodeJS.Timeout | undefined;
+  private workReady = false;
+  private lastReading: RouterReading | undefined;
+  private lockdown: { on: boolean; previous: Map<string, Access> };
+  private offloadChecked = false;
+  private readonly connectBackoff = new Backoff(RECONNECT_MIN_MS, RECONNECT_MAX_MS);
+  private readonly authBackoff = new Backoff(AUTH_RETRY_MIN_MS, AUTH_RETRY_MAX_MS);
+  private readonly saidOnce = new Set<string>();
+  private lastProblem: string | undefined;
+  /** Set when the last transaction did not commit: repairs wait for the next poll instead of retrying at once. */
+  private lastTransactionFailed = false;
+
+  constructor(private readonly options: GuardOptions) {
+    this.log = options.log;
+    this.driver = options.driver;
+    this.now = options.now ?? Date.now;
+    for (const settings of options.cameras) {
+      this.cameras.set(settings.address, {
+        settings,
+        actual: undefined,
+        desired: undefined,
+        queued: undefined,
+        epoch: 0,
+        detector: new LeakDetector(options.leak),
+        closeTimer: undefined,
+        seen: options.seenCameras.has(settings.address),
+        damageReported: false,
+      });
+    }
+    this.lockdown = { on: options.lockdown.on, previous: new Map(Object.entries(options.lockdown.previous)) };
+  }
+
+  // ---- what HomeKit reads (never waits) ----
+
+  get reachable(): boolean {
+    return this.reachableNow;
+  }
+
+  get lockdownOn(): boolean {
+    return this.lockdown.on;
+  }
+
+  /** The access the switch shows: a pending request, else the router's last known state, else blocked. */
+  shownAccess(address: string): Access {
+    const camera = this.cameras.get(address);
+    return camera?.queued ?? camera?.desired ?? camera?.actual ?? 'blocked';
+  }
+
+  leakDetected(address: string): boolean {
+    return this.cameras.get(address)?.detector.detected ?? false;
+  }
+
+  // ---- what HomeKit asks for (never waits) ----
+
+  requestAccess(address: string, access: Access): RequestResult {
+    const camera = this.cameras.get(address);
+    if (!camera) {
+      return 'unreachable';
+    }
+    if (!this.reachableNow) {
+      return 'unreachable';
+    }
+    if (access === 'allowed' && this.lockdown.on) {
+      this.log.warn(`"${printable(camera.settings.name)}" stays blocked because Lockdown is on; turn Lockdown off first.`);
+      return 'refused-lockdown';
+    }
+    this.queue(camera, access);
+    return 'queued';
+  }
+
+  requestLockdown(on: boolean): RequestResult {
+    if (!this.reachableNow) {
+      return 'unreachable';
+    }
+    if (on === this.lockdown.on) {
+      return 'queued';
+    }
+    if (on) {
+      const previous = new Map<string, Access>();
+      for (const camera of this.cameras.values()) {
+        previous.set(camera.settings.address, this.shownAccess(camera.settings.address));
+        this.queue(camera, 'blocked');
+      }
+      this.lockdown = { on: true, previous };
+      this.log.info(`Lockdown on: blocking the internet access of all ${this.cameras.size} camera(s).`);
+    } else {
+      for (const camera of this.cameras.values()) {
+        this.queue(camera, this.lockdown.previous.get(camera.settings.address) ?? 'blocked');
+      }
+      this.lockdown = { on: false, previous: new Map() };
+      this.log.info('Lockdown off: restoring each camera\'s access from before the lockdown.');
+    }
+    this.options.saveLockdown({ on: this.lockdown.on, previous: Object.fromEntries(this.lockdown.previous) });
+    this.options.listener.lockdownChanged();
+    return 'queued';
+  }
+
+  // ---- life cycle ----
+
+  start(): void {
+    if (!this.running) {
+      this.running = this.loop().catch((error: unknown) => {
+        // The loop catches everything itself; reaching this means a bug, which must still not crash Homebridge.
+        this.log.error(`stopped guarding after an unexpected error (${(error as Error).message}); restart Homebridge to resume.`);
+      });
+    }
+  }
+
+  /** Stops polling; lets a transaction in flight finish (up to `graceMs`), then closes the connection. */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.batchTimer);
+    for (const camera of this.cameras.values()) {
+      clearTimeout(camera.closeTimer);
+    }
+    this.wake?.();
+    if (this.running) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.running, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
+    this.driver.close();
+  }
+
+  // ---- the loop ----
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      if (!this.driver.connected) {
+        const delay = await this.tryConnect();
+        if (delay !== undefined) {
+          await this.sleep(delay, false);
+          continue;
+        }
+      }
+      try {
+        if (this.workReady) {
+          this.workReady = false;
+          await this.transact();
+        } else {
+          await this.poll();
+        }
+      } catch (error) {
+        this.onRouterError(error);
+        continue;
+      }
+      if (this.workReady) {
+        continue;
+      }
+      if (this.needsRepair() && !this.lastTransactionFailed) {
+        this.workReady = true;
+        continue;
+      }
+      await this.sleep(this.options.pollMs, true);
+    }
+  }
+
+  /** Returns the delay before the next attempt when connecting failed. */
+  private async tryConnect(): Promise<number | undefined> {
+    try {
+      await this.driver.connect();
+    } catch (error) {
+      const routerError = asRouterError(error);
+      const slow = routerError.kind === 'auth' || routerError.kind === 'host-key';
+      const delay = slow ? this.authBackoff.next() : this.connectBackoff.next();
+      this.setReachable(false);
+      this.reportProblem(routerError, delay);
+      return delay;
+    }
+    this.connectBackoff.reset();
+    this.authBackoff.reset();
+    if (this.lastProblem !== undefined) {
+      this.log.info('connected to the router again; guarding resumes.');
+      this.lastProblem = undefined;
+    } else {
+      this.log.debug('connected to the router.');
+    }
+    await this.checkOffloadOnce();
+    return undefined;
+  }
+
+  private async checkOffloadOnce(): Promise<void> {
+    if (this.offloadChecked) {
+      return;
+    }
+    try {
+      const offload = await this.driver.hardwareOffload();
+      this.offloadChecked = true;
+      if (offload) {
+        this.log.warn(
+          'hardware offload is on, so uploads from allowed cameras bypass the firewall counters and are under-counted; ' +
+            'blocked attempts are still counted exactly. Turn offload off on the router if upload alarms matter to you.',
+        );
+      }
+    } catch (error) {
+      this.log.debug(`could not check hardware offload (${(error as Error).message}); will try after the next reconnect.`);
+    }
+  }
+
+  private onRouterError(error: unknown): void {
+    const routerError = asRouterError(error);
+    this.driver.close();
+    this.setReachable(false);
+    this.reportProblem(routerError, undefined);
+  }
+
+  /** Logs a problem once when it starts (or changes), and only at debug level while it lasts. */
+  private reportProblem(error: RouterError, retryMs: number | undefined): void {
+    const retry = retryMs === undefined ? 'retrying shortly' : `retrying in ${Math.max(1, Math.round(retryMs / 1000))} s`;
+    const message = `${error.message} Camera switches show "No Response" and leak sensors a fault until the router answers; ${retry}.`;
+    const key = `${error.kind}:${error.message}`;
+    if (this.lastProblem === key) {
+      this.log.debug(message);
+      return;
+    }
+    this.lastProblem = key;
+    if (error.kind === 'host-key' || error.kind === 'auth') {
+      this.log.error(message);
+    } else {
+      this.log.warn(message);
+    }
+  }
+
+  private setReachable(reachable: boolean): void {
+    if (this.reachableNow !== reachable) {
+      this.reachableNow = reachable;
+      this.options.listener.reachabilityChanged();
+    }
+  }
+
+  private async poll(): Promise<void> {
+    const reading = await this.driver.read(this.options.cameras);
+    this.lastTransactionFailed = false;
+    this.absorb(reading, new Map());
+  }
+
+  /** Applies the queued requests and any repairs in one transaction, then reads back and reports. */
+  private async transact(): Promise<void> {
+    const reading = this.lastReading ?? (await this.driver.read(this.options.cameras));
+    this.lastReading = reading;
+    const requested = new Map<string, Access>();
+    for (const camera of this.cameras.values()) {
+      if (camera.queued !== undefined) {
+        requested.set(camera.settings.address, camera.queued);
+        camera.desired = camera.queued;
+        camera.queued = undefined;
+      }
+    }
+    const changes = this.changesFor(reading, requested);
+    if (changes.length === 0 && reading.staleCameras.length === 0 && reading.enforced) {
+      this.settle(requested, undefined, reading);
+      return;
+    }
+    const before = new Map([...this.cameras.values()].map((camera) => [camera.settings.address, camera.actual]));
+    let outcome: ApplyOutcome;
+    try {
+      outcome = await this.applyWithRetry(changes);
+    } catch (error) {
+      this.abandon(requested, error);
+      throw error;
+    }
+    this.lastTransactionFailed = outcome.result !== 'committed';
+    if (outcome.result === 'committed' && !outcome.saved) {
+      this.log.warn(`the change was applied but could not be saved on the router (${outcome.detail}); it would be lost if the router restarts, so saving is retried.`);
+    }
+    const after = await this.driver.read(this.options.cameras);
+    this.absorb(after, requested);
+    this.settle(requested, outcome, after);
+    for (const camera of this.cameras.values()) {
+      if (camera.actual === 'blocked' && before.get(camera.settings.address) !== 'blocked') {
+        await this.cutFlows(camera);
+      }
+    }
+  }
+
+  /** A new drop rule does not stop a flow already past it on an offloading router: delete the flows too. */
+  private async cutFlows(camera: CameraState): Promise<void> {
+    try {
+      const flows = await this.driver.cutFlows(camera.settings.address);
+      this.log.debug(`"${printable(camera.settings.name)}": cut ${flows} open connection(s).`);
+    } catch (error) {
+      this.log.warn(
+        `"${printable(camera.settings.name)}": blocked, but its open connections could not be cut (${(error as Error).message}); ` +
+          'an upload already in progress may go on until it ends.',
+      );
+    }
+  }
+
+  private async applyWithRetry(changes: AccessChange[]): Promise<ApplyOutcome> {
+    let outcome = await this.driver.apply(this.options.cameras, changes);
+    for (let attempt = 1; outcome.result === 'locked' && attempt <= LOCKED_COMMIT_RETRIES && !this.stopped; attempt++) {
+      const delay = LOCKED_COMMIT_BACKOFF_MS * 2 ** (attempt - 1);
+      this.log.debug(`the router is busy with another commit; trying again in ${delay / 1000} s (attempt ${attempt} of ${LOCKED_COMMIT_RETRIES}).`);
+      await this.sleep(delay, false);
+      // The failed attempt re-read nothing; read again so the retry is built on the router's current state.
+      this.lastReading = await this.driver.read(this.options.cameras);
+      outcome = await this.driver.apply(this.options.cameras, this.changesFor(this.lastReading, this.pendingDesired()));
+    }
+    return outcome;
+  }
+
+  private pendingDesired(): Map<string, Access> {
+    const desired = new Map<string, Access>();
+    for (const camera of this.cameras.values()) {
+      if (camera.desired !== undefined) {
+        desired.set(camera.settings.address, camera.desired);
+      }
+    }
+    return desired;
+  }
+
+  /** Requests plus the repairs the last reading calls for. */
+  private changesFor(reading: RouterReading, requested: ReadonlyMap<string, Access>): AccessChange[] {
+    const changes: AccessChange[] = [];
+    for (const camera of this.cameras.values()) {
+      const address = camera.settings.address;
+      const seen = reading.cameras.get(address);
+      const wanted = requested.get(address);
+      if (!seen) {
+        continue;
+      }
+      if (seen.status === 'missing' || seen.status === 'damaged') {
+        changes.push({ camera: camera.settings, access: wanted ?? 'blocked' });
+      } else if (seen.status === 'outdated') {
+        changes.push({ camera: camera.settings, access: wanted ?? seen.access ?? 'blocked' });
+      } else if (wanted !== undefined && wanted !== seen.access) {
+        changes.push({ camera: camera.settings, access: wanted });
+      }
+    }
+    return changes;
+  }
+
+  /** Compares what was asked with what the router now has; reports each camera once. */
+  private settle(requested: ReadonlyMap<string, Access>, outcome: ApplyOutcome | undefined, after: RouterReading): void {
+    for (const [address, wanted] of requested) {
+      const camera = this.cameras.get(address);
+      if (!camera) {
+        continue;
+      }
+      const actual = after.cameras.get(address)?.access;
+      if (camera.desired === wanted) {
+        camera.desired = undefined;
+      }
+      const name = `"${printable(camera.settings.name)}"`;
+      if (actual === wanted) {
+        if (outcome) {
+          this.log.info(`${name}: internet access ${wanted === 'allowed' ? 'opened' : 'blocked'} from HomeKit.`);
+        }
+      } else {
+        const why = outcome ? ` (${outcome.result === 'locked' ? 'the router stayed busy with another commit' : outcome.detail})` : '';
+        this.log.error(
+          `${name}: could not ${wanted === 'allowed' ? 'open' : 'block'} internet access${why}; ` +
+            `the switch shows what the router really has (${describe(actual)}). Try again, or check the router's log.`,
+        );
+      }
+      this.options.listener.cameraChanged(address);
+    }
+  }
+
+  /** The connection failed mid-transaction: blocks stay queued until confirmed, openings are reported failed. */
+  private abandon(requested: ReadonlyMap<string, Access>, error: unknown): void {
+    for (const [address, wanted] of requested) {
+      const camera = this.cameras.get(address);
+      if (!camera) {
+        continue;
+      }
+      camera.desired = undefined;
+      const name = `"${printable(camera.settings.name)}"`;
+      if (wanted === 'blocked') {
+        camera.queued ??= 'blocked';
+        this.log.warn(`${name}: the block could not be confirmed (${(error as Error).message}); it will be applied as soon as the router answers.`);
+      } else {
+        this.log.error(`${name}: could not open internet access (${(error as Error).message}); the switch shows the last state the router confirmed.`);
+      }
+      this.options.listener.cameraChanged(address);
+    }
+    this.lastReading = undefined;
+  }
+
+  /** Takes in a reading: reachability, external changes, repairs, leak detection. */
+  private absorb(reading: RouterReading, expected: ReadonlyMap<string, Access>): void {
+    this.lastReading = reading;
+    this.setReachable(true);
+    if (reading.adopted) {
+      this.once(
+        `adopted:${reading.ruleSet}`,
+        'info',
+        `the WAN "out" slot already holds your ruleset "${reading.ruleSet}", so the camera rules go into it; your own rules there are left untouched.`,
+      );
+    }
+    if (!reading.enforced) {
+      this.log.warn(`the camera ruleset "${reading.ruleSet}" is missing or not bound to the WAN interface; setting it up now.`);
+    }
+    for (const warning of reading.warnings) {
+      this.once(`warning:${warning}`, 'warn', warning);
+    }
+    for (const stale of reading.staleCameras) {
+      this.log.info(`removing the rules for ${stale}, which is no longer in the configuration.`);
+    }
+    const routerOwn = new Set(reading.routerAddresses);
+    const now = this.now();
+    for (const camera of this.cameras.values()) {
+      const address = camera.settings.address;
+      const name = `"${printable(camera.settings.name)}"`;
+      if (routerOwn.has(address)) {
+        this.once(`router-address:${address}`, 'error', `${name}: ${address} is one of the router's own addresses, not a camera's; fix "address".`);
+      }
+      const seen = reading.cameras.get(address);
+      if (!seen) {
+        continue;
+      }
+      if (seen.status === 'missing' || seen.status === 'damaged') {
+        camera.detector.resetBaseline();
+        if (camera.actual !== undefined) {
+          // Nothing trustworthy is enforced now; the switch shows blocked, which the repair is about to make true.
+          camera.actual = undefined;
+          camera.epoch++;
+          this.options.listener.cameraChanged(address);
+        }
+        if (!camera.damageReported) {
+          camera.damageReported = true;
+          if (!camera.seen) {
+            this.log.info(`${name} (${address}) is new: its rules are being created with internet access blocked.`);
+          } else if (seen.status === 'missing') {
+            this.log.warn(`${name}: its rules were deleted on the router; re-creating them with internet access blocked.`);
+          } else {
+            this.log.warn(`${name}: its rules were changed on the router and can no longer be trusted; re-creating them with internet access blocked.`);
+          }
+        }
+        continue;
+      }
+      camera.damageReported = false;
+      if (!camera.seen) {
+        camera.seen = true;
+        this.options.markSeen(address);
+      }
+      const access = seen.access;
+      if (access !== undefined && access !== camera.actual) {
+        const before = camera.actual;
+        camera.actual = access;
+        camera.epoch++;
+        const ours = expected.get(address) === access || camera.desired === access || camera.queued !== undefined;
+        if (before !== undefined && !ours) {
+          this.log.warn(`${name}: internet access was ${access === 'allowed' ? 'opened' : 'blocked'} on the router, outside HomeKit.`);
+          if (access === 'allowed' && this.lockdown.on) {
+            this.log.warn(`${name} was opened on the router although Lockdown is on; Lockdown does not override changes made on the router.`);
+          }
+        }
+        this.onAccessKnown(camera);
+        this.options.listener.cameraChanged(address);
+      }
+      if (seen.counters && access !== undefined) {
+        const wasDetected = camera.detector.detected;
+        const trip = camera.detector.observe({ at: now, access, accessEpoch: camera.epoch, counters: seen.counters });
+        if (trip) {
+          this.reportLeak(camera, trip, wasDetected);
+        }
+        if (wasDetected !== camera.detector.detected) {
+          if (!camera.detector.detected) {
+            this.log.info(`${name}: no unexpected traffic for a while; its leak sensor is clear again.`);
+          }
+          this.options.listener.leakChanged(address);
+        }
+      } else {
+        camera.detector.resetBaseline();
+        if (camera.detector.expire(now)) {
+          this.options.listener.leakChanged(address);
+        }
+      }
+    }
+  }
+
+  private reportLeak(camera: CameraState, trip: LeakTrip, alreadyDetected: boolean): void {
+    const name = `"${printable(camera.settings.name)}" (${camera.settings.address})`;
+    const minutes = `${formatNumber(trip.windowMs / 60_000)} min`;
+    let message: string;
+    switch (trip.reason) {
+      case 'blocked-attempts':
+        message = `${name} LEAK: ${trip.amount} blocked packet(s) toward the internet in the last ${minutes} while its access is off; it keeps trying to phone home.`;
+        break;
+      case 'upload':
+        message = `${name} LEAK: uploaded ${formatNumber(trip.amount / BYTES_PER_MB)} MB in the last ${minutes}, more than the ${formatNumber(this.options.leak.uploadBytes / BYTES_PER_MB)} MB allowed; check what it is sending.`;
+        break;
+      case 'block-bypassed':
+        message = `${name} LEAK: ${trip.amount} packet(s) reached the internet in the last ${minutes} although its access is off; the block is not working, check the router's firewall for rules ahead of the camera rules.`;
+        break;
+    }
+    if (alreadyDetected) {
+      this.log.debug(message);
+    } else if (trip.reason === 'block-bypassed') {
+      this.log.error(message);
+    } else {
+      this.log.warn(message);
+    }
+  }
+
+  /** Starts or stops the timer that closes access again after `allowMinutes`. */
+  private onAccessKnown(camera: CameraState): void {
+    const minutes = camera.settings.allowMinutes;
+    if (camera.actual !== 'allowed') {
+      clearTimeout(camera.closeTimer);
+      camera.closeTimer = undefined;
+      return;
+    }
+    if (minutes <= 0 || camera.closeTimer || this.stopped) {
+      return;
+    }
+    camera.closeTimer = setTimeout(() => {
+      camera.closeTimer = undefined;
+      if (camera.actual === 'allowed' && !this.stopped) {
+        this.log.info(`"${printable(camera.settings.name)}": closing internet access again after ${formatNumber(minutes)} minute(s), as configured by "allowMinutes".`);
+        // Queued even while the router is unreachable: blocking is retried until confirmed.
+        this.queue(camera, 'blocked');
+      }
+    }, minutes * 60_000);
+    camera.closeTimer.unref?.();
+  }
+
+  private needsRepair(): boolean {
+    const reading = this.lastReading;
+    if (!reading) {
+      return false;
+    }
+    return !reading.enforced || reading.staleCameras.length > 0 || [...reading.cameras.values()].some((camera) => camera.status !== 'intact');
+  }
+
+  private queue(camera: CameraState, access: Access): void {
+    camera.queued = access;
+    this.options.listener.cameraChanged(camera.settings.address);
+    if (!this.batchTimer) {
+      this.batchTimer = setTimeout(() => {
+        this.batchTimer = undefined;
+        this.workReady = true;
+        this.wake?.();
+      }, BATCH_WINDOW_MS);
+    }
+  }
+
+  /** Waits `ms`, or less when new work arrives (if `wakeable`) or the guard stops. */
+  private sleep(ms: number, wakeable: boolean): Promise<void> {
+    if (this.stopped) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wake === wakeUp) {
+          this.wake = undefined;
+        }
+        resolve();
+      };
+      const wakeUp = (): void => {
+        if (wakeable || this.stopped) {
+          done();
+        }
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = wakeUp;
+    });
+  }
+
+  private once(key: string, level: 'info' | 'warn' | 'error', message: string): void {
+    if (!this.saidOnce.has(key)) {
+      this.saidOnce.add(key);
+      this.log[level](message);
+    }
+  }
+}
+
+function asRouterError(error: unknown): RouterError {
+  if (error instanceof RouterError) {
+    return error;
+  }
+  return new RouterError('protocol', `unexpected problem talking to the router (${error instanceof Error ? error.message : String(error)}).`);
+}
+
+function describe(access: Access | undefined): string {
+  return access === 'allowed' ? 'access on' : access === 'blocked' ? 'access off' : 'unknown, its rules are being repaired';
+}
+
+function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+}

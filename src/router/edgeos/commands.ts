@@ -1,0 +1,171 @@
+/**
+ * Every command the plugin sends to an EdgeRouter is built here, from checked values only.
+ *
+ * A configuration change is one shell script run by one `vbash` process: the config wrapper keys its session on
+ * the parent process, so `begin`, `set`, `commit` and `end` sent on separate channels could land in different
+ * sessions. The script always ends its session, discards whatever a failed commit left in the working config,
+ * and saves only after a successful commit.
+ */
+import type { RuleSpec } from './ruleSetLayout';
+
+export const CFG_WRAPPER = '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper';
+export const OP_WRAPPER = '/opt/vyatta/bin/vyatta-op-cmd-wrapper';
+
+/**
+ * Configuration must run with group vyattacfg (never through sudo, which breaks later configuration until a
+ * reboot); admin users belong to it, `sg` makes it their group for this process.
+ */
+export const TRANSACTION_COMMAND = "sg vyattacfg -c '/bin/vbash -s'";
+/** Reads need no special group. */
+export const READ_COMMAND = '/bin/vbash -s';
+
+/** Lines the scripts print so the plugin can tell the router's output apart from its own progress marks. */
+export const MARK = {
+  committed: '@@camera-guard committed',
+  saved: '@@camera-guard saved',
+  done: '@@camera-guard done',
+  config: '@@camera-guard config',
+  counters: '@@camera-guard counters',
+  countersFailed: '@@camera-guard counters unavailable',
+  end: '@@camera-guard end',
+} as const;
+
+export type ConfigOp = { readonly op: 'set' | 'delete'; readonly path: readonly string[] };
+
+const BARE_WORD = /^[A-Za-z0-9_.:/,@+=-]+$/;
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must never reach the router.
+const QUOTABLE_WORD = /^[^'\\\n\r\u0000$`]*$/;
+
+/**
+ * Quotes one word for the shell. Values are validated long before they get here; this is the last line of
+ * defence: a word that could escape its quotes is refused outright rather than sent.
+ */
+export function shellWord(word: string): string {
+  if (BARE_WORD.test(word)) {
+    return word;
+  }
+  if (!QUOTABLE_WORD.test(word)) {
+    throw new Error(`refusing to send an unsafe word to the router: ${JSON.stringify(word.slice(0, 40))}`);
+  }
+  return `'${word}'`;
+}
+
+export function commandLine(words: readonly string[]): string {
+  return words.map(shellWord).join(' ');
+}
+
+/** The `set` paths that create one rule from its spec. */
+export function ruleSetPaths(ruleSet: string, spec: RuleSpec): string[][] {
+  const rule = ['firewall', 'name', ruleSet, 'rule', String(spec.number)];
+  const paths = [
+    [...rule, 'action', spec.action],
+    [...rule, 'description', spec.description],
+    [...rule, 'source', 'address', spec.sourceAddress],
+  ];
+  if (spec.protocol) {
+    paths.push([...rule, 'protocol', spec.protocol]);
+  }
+  if (spec.destinationPort) {
+    paths.push([...rule, 'destination', 'port', spec.destinationPort]);
+  }
+  if (spec.disabled) {
+    paths.push([...rule, 'disable']);
+  }
+  return paths;
+}
+
+export function rulePath(ruleSet: string, rule: number): string[] {
+  return ['firewall', 'name', ruleSet, 'rule', String(rule)];
+}
+
+/** One `begin … commit [save] end` transaction. */
+export function transactionScript(ops: readonly ConfigOp[], save: boolean): string {
+  const lines = [`${CFG_WRAPPER} begin`];
+  for (const { op, path } of ops) {
+    lines.push(`${CFG_WRAPPER} ${op} ${commandLine(path)}`);
+  }
+  const commit = `${CFG_WRAPPER} commit && echo '${MARK.committed}'`;
+  lines.push(save ? `${commit} && ${CFG_WRAPPER} save && echo '${MARK.saved}'` : commit);
+  // After a successful commit there is nothing to discard; after a failed or partial one this throws away
+  // whatever the commit did not apply, so the next transaction starts clean.
+  lines.push(`${CFG_WRAPPER} discard`);
+  lines.push(`${CFG_WRAPPER} end`);
+  lines.push(`echo '${MARK.done}'`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Saves the active configuration on its own (after a commit whose save failed). */
+export function saveScript(): string {
+  return `${CFG_WRAPPER} begin\n${CFG_WRAPPER} save && echo '${MARK.saved}'\n${CFG_WRAPPER} end\necho '${MARK.done}'\n`;
+}
+
+/** One read: the whole configuration, then the counters of the ruleset the plugin's rules live in. */
+export function readScript(chain: string): string {
+  return [
+    `echo '${MARK.config}'`,
+    `${OP_WRAPPER} show configuration commands`,
+    `echo '${MARK.counters}'`,
+    `sudo /sbin/iptables -t filter -L ${shellWord(chain)} -v -n -x || echo '${MARK.countersFailed}'`,
+    `echo '${MARK.end}'`,
+    '',
+  ].join('\n');
+}
+
+export function countersScript(chain: string): string {
+  return [`echo '${MARK.counters}'`, `sudo /sbin/iptables -t filter -L ${shellWord(chain)} -v -n -x || echo '${MARK.countersFailed}'`, `echo '${MARK.end}'`, ''].join('\n');
+}
+
+export const OFFLOAD_COMMAND = `${OP_WRAPPER} show ubnt offload`;
+
+export function cutFlowsCommand(address: string): string {
+  return `sudo /usr/sbin/conntrack -D -s ${shellWord(address)}`;
+}
+
+export interface TransactionReport {
+  readonly committed: boolean;
+  readonly saved: boolean;
+  /** Another commit held the lock; nothing was applied. */
+  readonly locked: boolean;
+  /** The script ran to its end (the session was closed). */
+  readonly finished: boolean;
+  /** The router's error lines, for the owner's log. */
+  readonly errors: readonly string[];
+}
+
+const HARMLESS = [/^The specified configuration node already exists$/, /^No configuration changes to commit$/, /^No changes have been discarded$/, /^Saving configuration to/, /^Done$/, /^\s*$/];
+
+export function parseTransactionOutput(stdout: string, stderr: string): TransactionReport {
+  const lines = `${stdout}\n${stderr}`.split('\n').map((line) => line.replace(/\r$/, ''));
+  const has = (mark: string): boolean => lines.includes(mark);
+  const errors = lines.filter((line) => !line.startsWith('@@camera-guard') && !HARMLESS.some((pattern) => pattern.test(line)));
+  return {
+    committed: has(MARK.committed),
+    saved: has(MARK.saved),
+    locked: lines.some((line) => line.includes('temporarily locked')),
+    finished: has(MARK.done),
+    errors,
+  };
+}
+
+/** Splits a read script's output into its marked sections. */
+export function splitSections(stdout: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  let body: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const clean = line.replace(/\r$/, '');
+    if (clean.startsWith('@@camera-guard ')) {
+      if (current !== undefined) {
+        sections.set(current, body.join('\n'));
+      }
+      current = clean;
+      body = [];
+    } else {
+      body.push(clean);
+    }
+  }
+  if (current !== undefined) {
+    sections.set(current, body.join('\n'));
+  }
+  return sections;
+}

@@ -1,0 +1,165 @@
+/**
+ * The part of an EdgeOS configuration the plugin cares about (firewall rulesets, interface bindings and
+ * addresses), read from the paths of `show configuration commands`.
+ */
+
+export interface FirewallRule {
+  readonly number: number;
+  action?: string;
+  description?: string;
+  disabled: boolean;
+  protocol?: string;
+  sourceAddress?: string;
+  destinationPort?: string;
+  /** Every other setting of the rule (state matches, logging, groups...), as `key value` text. */
+  readonly otherSettings: string[];
+}
+
+export interface RuleSetConfig {
+  readonly name: string;
+  defaultAction?: string;
+  readonly rules: Map<number, FirewallRule>;
+}
+
+export interface InterfaceConfig {
+  /** The kernel name iptables uses: eth0, eth0.10, pppoe0, switch0. */
+  readonly name: string;
+  /** The configuration path of the interface node: ['interfaces', 'ethernet', 'eth0', 'vif', '10']. */
+  readonly path: readonly string[];
+  outRuleSet?: string;
+  readonly addresses: string[];
+}
+
+export interface EdgeOsFirewall {
+  readonly ruleSets: Map<string, RuleSetConfig>;
+  readonly interfaces: Map<string, InterfaceConfig>;
+}
+
+/** Settings we read into named fields; anything else under a rule goes to `otherSettings`. */
+const KNOWN_RULE_SETTINGS = new Set(['action', 'description', 'protocol', 'disable', 'source address', 'destination port', 'log disable']);
+
+export function readFirewall(paths: readonly string[][]): EdgeOsFirewall {
+  const ruleSets = new Map<string, RuleSetConfig>();
+  const interfaces = new Map<string, InterfaceConfig>();
+
+  for (const path of paths) {
+    if (path[0] === 'firewall' && path[1] === 'name' && path[2] !== undefined) {
+      readRuleSetLine(ruleSets, path[2], path.slice(3));
+    } else if (path[0] === 'interfaces') {
+      readInterfaceLine(interfaces, path);
+    }
+  }
+  return { ruleSets, interfaces };
+}
+
+function readRuleSetLine(ruleSets: Map<string, RuleSetConfig>, name: string, rest: string[]): void {
+  let ruleSet = ruleSets.get(name);
+  if (!ruleSet) {
+    ruleSet = { name, rules: new Map() };
+    ruleSets.set(name, ruleSet);
+  }
+  if (rest[0] === 'default-action') {
+    ruleSet.defaultAction = rest[1];
+    return;
+  }
+  if (rest[0] !== 'rule' || rest[1] === undefined || !/^\d+$/.test(rest[1])) {
+    return;
+  }
+  const number = Number(rest[1]);
+  let rule = ruleSet.rules.get(number);
+  if (!rule) {
+    rule = { number, disabled: false, otherSettings: [] };
+    ruleSet.rules.set(number, rule);
+  }
+  const setting = rest.slice(2);
+  const key = setting.length > 1 ? setting.slice(0, -1).join(' ') : (setting[0] ?? '');
+  const value = setting.length > 1 ? setting[setting.length - 1] : undefined;
+  switch (key) {
+    case 'action':
+      rule.action = value;
+      return;
+    case 'description':
+      rule.description = value;
+      return;
+    case 'protocol':
+      rule.protocol = value;
+      return;
+    case 'disable':
+      rule.disabled = true;
+      return;
+    case 'source address':
+      rule.sourceAddress = value;
+      return;
+    case 'destination port':
+      rule.destinationPort = value;
+      return;
+    default:
+      if (!KNOWN_RULE_SETTINGS.has(setting.join(' ')) && setting.length > 0) {
+        rule.otherSettings.push(setting.join(' '));
+      }
+  }
+}
+
+/**
+ * Maps an interface node to its kernel name: `ethernet eth0 vif 10` is eth0.10, `ethernet eth0 pppoe 0` is
+ * pppoe0, `switch switch0` is switch0.
+ */
+function readInterfaceLine(interfaces: Map<string, InterfaceConfig>, path: string[]): void {
+  const base = path[2];
+  if (path[1] === undefined || base === undefined) {
+    return;
+  }
+  let name = base;
+  let nodeLength = 3;
+  if ((path[3] === 'vif' || path[3] === 'pppoe') && path[4] !== undefined) {
+    name = path[3] === 'vif' ? `${base}.${path[4]}` : `pppoe${path[4]}`;
+    nodeLength = 5;
+  }
+  let config = interfaces.get(name);
+  if (!config) {
+    config = { name, path: path.slice(0, nodeLength), addresses: [] };
+    interfaces.set(name, config);
+  }
+  const rest = path.slice(nodeLength);
+  if (rest[0] === 'firewall' && rest[1] === 'out' && rest[2] === 'name' && rest[3] !== undefined) {
+    config.outRuleSet = rest[3];
+  } else if (rest[0] === 'address' && rest[1] !== undefined) {
+    const address = rest[1].split('/')[0];
+    if (address && /^\d+\.\d+\.\d+\.\d+$/.test(address)) {
+      config.addresses.push(address);
+    }
+  }
+}
+
+/**
+ * Where an interface that is not in the configuration yet would live. EdgeOS needs the full node path to bind a
+ * ruleset; a PPPoE interface can only be found through its parent, so it must already be configured.
+ */
+export function interfacePathFor(name: string, firewall: EdgeOsFirewall): readonly string[] | undefined {
+  const known = firewall.interfaces.get(name);
+  if (known) {
+    return known.path;
+  }
+  const vlan = /^(eth\d+|switch\d+|bond\d+)\.(\d+)$/.exec(name);
+  if (vlan) {
+    const parent = vlan[1] ?? '';
+    return ['interfaces', interfaceType(parent), parent, 'vif', vlan[2] ?? ''];
+  }
+  if (/^(eth|switch|br|bond)\d+$/.test(name)) {
+    return ['interfaces', interfaceType(name), name];
+  }
+  return undefined;
+}
+
+function interfaceType(name: string): string {
+  if (name.startsWith('switch')) {
+    return 'switch';
+  }
+  if (name.startsWith('br')) {
+    return 'bridge';
+  }
+  if (name.startsWith('bond')) {
+    return 'bonding';
+  }
+  return 'ethernet';
+}

@@ -1,0 +1,195 @@
+/**
+ * Where each camera's rules live in the ruleset, what they must say, and how to tell whether the rules on the
+ * router are still the ones the plugin wrote.
+ *
+ * The plugin owns `firstRule .. firstRule + 999`. Each camera gets a fixed block of RULES_PER_CAMERA numbers:
+ *   base + 0 .. base + 7   accept rules for its allow-list (dns, ntp, ...), so they work even while blocked;
+ *   base + 8               drop rule for all its traffic: enforced = blocked, carrying `disable` = allowed;
+ *   base + 9               accept rule for all its traffic: counts what reaches the internet while allowed.
+ * A camera keeps its block for as long as it is configured, found again by its address, so its rule numbers
+ * never move when other cameras come and go.
+ */
+import type { AllowEntry, CameraSettings } from '../../config';
+import { MAX_ALLOW_ENTRIES, RULE_RANGE_SIZE, RULE_TAG, RULES_PER_CAMERA } from '../../settings';
+import type { Access, RuleStatus } from '../driver';
+import type { FirewallRule, RuleSetConfig } from './firewallConfig';
+
+export interface RuleSpec {
+  readonly number: number;
+  readonly action: 'accept' | 'drop';
+  readonly description: string;
+  readonly sourceAddress: string;
+  readonly protocol: 'tcp' | 'udp' | 'tcp_udp' | undefined;
+  readonly destinationPort: string | undefined;
+  readonly disabled: boolean;
+}
+
+const DESCRIPTION_PREFIX = `${RULE_TAG}: `;
+const BLOCK_ROLE = 'block';
+const COUNTER_ROLE = 'egress count';
+
+/**
+ * Makes a camera name safe inside a rule description: letters, digits and a few punctuation marks only, so the
+ * description can never break the command line or the router's parser, whatever the owner typed.
+ */
+export function descriptionName(name: string): string {
+  const clean = name
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9 _.,:()#@+-]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 48)
+    .trim();
+  return clean === '' ? 'camera' : clean;
+}
+
+export function isPluginRule(rule: FirewallRule): boolean {
+  return rule.description?.startsWith(DESCRIPTION_PREFIX) ?? false;
+}
+
+export class RuleSetLayout {
+  readonly slotCount = RULE_RANGE_SIZE / RULES_PER_CAMERA;
+
+  constructor(readonly firstRule: number) {}
+
+  contains(rule: number): boolean {
+    return rule >= this.firstRule && rule < this.firstRule + RULE_RANGE_SIZE;
+  }
+
+  slotOf(rule: number): number {
+    return Math.floor((rule - this.firstRule) / RULES_PER_CAMERA);
+  }
+
+  slotRules(slot: number): number[] {
+    const base = this.firstRule + slot * RULES_PER_CAMERA;
+    return Array.from({ length: RULES_PER_CAMERA }, (_, i) => base + i);
+  }
+
+  blockRule(slot: number): number {
+    return this.firstRule + slot * RULES_PER_CAMERA + MAX_ALLOW_ENTRIES;
+  }
+
+  counterRule(slot: number): number {
+    return this.blockRule(slot) + 1;
+  }
+
+  /** The rules a camera must have in its block, in order. */
+  rulesFor(camera: CameraSettings, slot: number, access: Access): RuleSpec[] {
+    const name = descriptionName(camera.name);
+    const base = this.firstRule + slot * RULES_PER_CAMERA;
+    const allowRules = camera.allow.map((entry: AllowEntry, i): RuleSpec => ({
+      number: base + i,
+      action: 'accept',
+      description: `${DESCRIPTION_PREFIX}${name} (allow ${entry.label})`,
+      sourceAddress: camera.address,
+      protocol: entry.protocol,
+      destinationPort: entry.ports.join(','),
+      disabled: false,
+    }));
+    const whole = { sourceAddress: camera.address, protocol: undefined, destinationPort: undefined };
+    return [
+      ...allowRules,
+      { ...whole, number: this.blockRule(slot), action: 'drop', description: `${DESCRIPTION_PREFIX}${name} (${BLOCK_ROLE})`, disabled: access === 'allowed' },
+      { ...whole, number: this.counterRule(slot), action: 'accept', description: `${DESCRIPTION_PREFIX}${name} (${COUNTER_ROLE})`, disabled: false },
+    ];
+  }
+
+  /** Compares a camera's block on the router with what it should be. */
+  classify(ruleSet: RuleSetConfig | undefined, camera: CameraSettings, slot: number): { status: RuleStatus; access: Access | undefined } {
+    const present = this.slotRules(slot)
+      .map((number) => ruleSet?.rules.get(number))
+      .filter((rule): rule is FirewallRule => rule !== undefined);
+    if (present.length === 0) {
+      return { status: 'missing', access: undefined };
+    }
+    const wanted = this.rulesFor(camera, slot, 'blocked');
+    const block = ruleSet?.rules.get(this.blockRule(slot));
+    const counter = ruleSet?.rules.get(this.counterRule(slot));
+    const blockSpec = wanted[wanted.length - 2] as RuleSpec;
+    const counterSpec = wanted[wanted.length - 1] as RuleSpec;
+    if (!block || !counter || !enforces(block, blockSpec) || !enforces(counter, counterSpec) || counter.disabled) {
+      return { status: 'damaged', access: undefined };
+    }
+    const access: Access = block.disabled ? 'allowed' : 'blocked';
+    const exact =
+      present.length === wanted.length &&
+      wanted.every((spec) => {
+        const rule = ruleSet?.rules.get(spec.number);
+        return rule !== undefined && enforces(rule, spec) && rule.description === spec.description && (spec === blockSpec || !rule.disabled);
+      });
+    return { status: exact ? 'intact' : 'outdated', access };
+  }
+}
+
+/** True when the rule matches the traffic the spec describes and does what it says (ignoring `disable`). */
+function enforces(rule: FirewallRule, spec: RuleSpec): boolean {
+  return (
+    rule.action === spec.action &&
+    rule.sourceAddress === spec.sourceAddress &&
+    rule.protocol === spec.protocol &&
+    rule.destinationPort === spec.destinationPort &&
+    rule.otherSettings.length === 0
+  );
+}
+
+export interface SlotAssignment {
+  /** Camera address → its block. */
+  readonly slots: ReadonlyMap<string, number>;
+  /** Blocks holding the plugin's rules for an address no longer configured. */
+  readonly stale: readonly { slot: number; address: string | undefined }[];
+  /** Cameras that found no free block (the range is full, or the owner's rules sit in it). */
+  readonly homeless: readonly CameraSettings[];
+  /** Rule numbers in the plugin's range that the owner wrote; the plugin never touches them. */
+  readonly foreignRules: readonly number[];
+}
+
+/**
+ * Finds each camera's block: the block whose rules name the camera's address if there is one, otherwise the
+ * lowest block that is completely empty. Blocks with any rule the plugin did not write are never used.
+ */
+export function assignSlots(layout: RuleSetLayout, ruleSet: RuleSetConfig | undefined, cameras: readonly CameraSettings[]): SlotAssignment {
+  const slotAddress = new Map<number, string | undefined>();
+  const foreignSlots = new Set<number>();
+  const foreignRules: number[] = [];
+  for (const rule of ruleSet?.rules.values() ?? []) {
+    if (!layout.contains(rule.number)) {
+      continue;
+    }
+    const slot = layout.slotOf(rule.number);
+    if (!isPluginRule(rule)) {
+      foreignSlots.add(slot);
+      foreignRules.push(rule.number);
+    } else if (!slotAddress.has(slot) || rule.number === layout.blockRule(slot)) {
+      // The block rule's address is authoritative when the rules of a block disagree.
+      slotAddress.set(slot, rule.sourceAddress);
+    }
+  }
+  const slots = new Map<string, number>();
+  for (const [slot, address] of [...slotAddress.entries()].sort((a, b) => a[0] - b[0])) {
+    if (address !== undefined && !foreignSlots.has(slot) && !slots.has(address) && cameras.some((c) => c.address === address)) {
+      slots.set(address, slot);
+    }
+  }
+  const used = new Set([...slotAddress.keys(), ...foreignSlots]);
+  const homeless: CameraSettings[] = [];
+  let next = 0;
+  for (const camera of cameras) {
+    if (slots.has(camera.address)) {
+      continue;
+    }
+    while (next < layout.slotCount && used.has(next)) {
+      next++;
+    }
+    if (next >= layout.slotCount) {
+      homeless.push(camera);
+      continue;
+    }
+    slots.set(camera.address, next);
+    used.add(next);
+  }
+  const assigned = new Set(slots.values());
+  const stale = [...slotAddress.entries()]
+    .filter(([slot]) => !assigned.has(slot) && !foreignSlots.has(slot))
+    .map(([slot, address]) => ({ slot, address }));
+  return { slots, stale, homeless, foreignRules: foreignRules.sort((a, b) => a - b) };
+}

@@ -1,0 +1,278 @@
+/**
+ * One SSH connection per router, with the router's host key checked before anything is sent, and commands run
+ * one at a time (EdgeOS allows 10 channels per connection; one at a time also keeps transactions in order).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Client } from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+
+import type { Log } from '../log';
+import { CONNECT_TIMEOUT_MS } from '../settings';
+import { RouterError } from './driver';
+import { checkHostKey, fingerprint } from './hostKeys';
+import type { KnownHosts } from './hostKeys';
+
+export interface SshTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly username: string;
+  readonly privateKeyFile: string | undefined;
+  readonly passphrase: string | undefined;
+  readonly password: string | undefined;
+  /** Pinned fingerprint; undefined = trust on first use. */
+  readonly hostKey: string | undefined;
+}
+
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | undefined;
+}
+
+/** Output past this size is a router gone wrong (or hostile), not a configuration. */
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+export class SshConnection {
+  private client: Client | undefined;
+  private ready = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private warnedKeyPermissions = false;
+  /** Fails the command in flight when the connection drops under it. */
+  private abortCurrent: (() => void) | undefined;
+
+  constructor(
+    private readonly target: SshTarget,
+    private readonly knownHosts: KnownHosts,
+    private readonly log: Log,
+  ) {}
+
+  get connected(): boolean {
+    return this.ready;
+  }
+
+  get endpoint(): string {
+    return `${this.target.host}:${this.target.port}`;
+  }
+
+  connect(): Promise<void> {
+    this.close();
+    let auth: Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'password'>;
+    try {
+      auth = this.authentication();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    let hostKeyProblem: RouterError | undefined;
+    const client = new Client();
+    this.client = client;
+
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: RouterError): void => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        if (error) {
+          client.end();
+          reject(error);
+        } else {
+          resolve();
+        }
+      };
+      const config: ConnectConfig = {
+        host: this.target.host,
+        port: this.target.port,
+        username: this.target.username,
+        ...auth,
+        tryKeyboard: this.target.password !== undefined,
+        readyTimeout: CONNECT_TIMEOUT_MS,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer): boolean => {
+          const presented = fingerprint(key);
+          let verdict;
+          try {
+            verdict = checkHostKey(presented, this.endpoint, this.target.hostKey, this.knownHosts);
+          } catch (error) {
+            hostKeyProblem = new RouterError('host-key', `could not read or write the known host keys (${(error as Error).message}); not connecting until it is fixed.`);
+            return false;
+          }
+          if (!verdict.trusted) {
+            const where = verdict.source === 'config' ? 'pinned in the config as "hostKey"' : 'remembered from the first connection';
+            hostKeyProblem = new RouterError(
+              'host-key',
+              `refused to connect: the router at ${this.endpoint} presented host key ${presented}, but ${verdict.expected} is ${where}. ` +
+                'If you replaced or reset the router, check the new key on its console with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" and put it in "hostKey"; otherwise someone may be intercepting the connection.',
+            );
+            return false;
+          }
+          if (verdict.firstUse) {
+            this.log.warn(
+              `trusted the router's host key ${presented} on first use and remembered it. ` +
+                `Pin it by adding "hostKey": "${presented}" to this router's config once you have checked it on the router.`,
+            );
+          }
+          return true;
+        },
+      };
+      client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
+        finish(prompts.map(() => this.target.password ?? ''));
+      });
+      client.on('ready', () => {
+        this.ready = true;
+        settle();
+      });
+      client.on('error', (error: Error & { level?: string }) => {
+        if (this.client === client) {
+          this.ready = false;
+        }
+        if (hostKeyProblem) {
+          settle(hostKeyProblem);
+        } else if (error.level === 'client-authentication') {
+          settle(new RouterError('auth', `the router refused the login for user "${this.target.username}"; check "username" and the key or password in the config.`));
+        } else if (error.level === 'client-timeout') {
+          settle(new RouterError('timeout', `no SSH answer from ${this.endpoint} within ${CONNECT_TIMEOUT_MS / 1000} s.`));
+        } else {
+          settle(new RouterError('unreachable', `cannot reach ${this.endpoint} over SSH (${error.message}).`));
+        }
+      });
+      client.on('close', () => {
+        if (this.client === client) {
+          this.ready = false;
+          this.abortCurrent?.();
+        }
+        settle(new RouterError('unreachable', `the SSH connection to ${this.endpoint} closed during login.`));
+      });
+      try {
+        client.connect(config);
+      } catch (error) {
+        settle(new RouterError('protocol', `cannot start an SSH connection to ${this.endpoint} (${(error as Error).message}).`));
+      }
+    });
+  }
+
+  /** Runs one command (with an optional script on its standard input); commands never overlap. */
+  exec(command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
+    const run = this.queue.then(() => this.execNow(command, stdin, timeoutMs));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): void {
+    this.ready = false;
+    if (this.client) {
+      const client = this.client;
+      client.removeAllListeners('ready');
+      client.on('error', () => undefined);
+      this.client = undefined;
+      this.abortCurrent?.();
+      client.end();
+      client.destroy();
+    }
+  }
+
+  private execNow(command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
+    const client = this.client;
+    if (!client || !this.ready) {
+      return Promise.reject(new RouterError('unreachable', `not connected to ${this.endpoint}.`));
+    }
+    return new Promise<CommandResult>((resolve, reject) => {
+      let stdout = '';
+      let stderr = '';
+      let size = 0;
+      let code: number | undefined;
+      let done = false;
+      let channel: ClientChannel | undefined;
+      const finish = (error?: RouterError): void => {
+        if (done) {
+          return;
+        }
+        done = true;
+        this.abortCurrent = undefined;
+        clearTimeout(timer);
+        if (error) {
+          reject(error);
+        } else {
+          resolve({ stdout, stderr, code });
+        }
+      };
+      const timer = setTimeout(() => {
+        // The router may still be working on it; drop the connection so nothing else lands in a confused
+        // session, and let the guard reconnect and re-read the truth.
+        this.close();
+        finish(new RouterError('timeout', `the router did not finish a command within ${Math.round(timeoutMs / 1000)} s.`));
+      }, timeoutMs);
+      const onData = (chunk: Buffer, isError: boolean): void => {
+        size += chunk.length;
+        if (size > MAX_OUTPUT_BYTES) {
+          channel?.close();
+          finish(new RouterError('protocol', `the router sent more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MB for one command; ignoring it.`));
+          return;
+        }
+        if (isError) {
+          stderr += chunk.toString('utf8');
+        } else {
+          stdout += chunk.toString('utf8');
+        }
+      };
+      try {
+        client.exec(command, (error, stream) => {
+          if (error) {
+            finish(new RouterError('unreachable', `the router refused to run a command (${error.message}).`));
+            return;
+          }
+          channel = stream;
+          stream.on('data', (chunk: Buffer) => onData(chunk, false));
+          stream.stderr.on('data', (chunk: Buffer) => onData(chunk, true));
+          stream.on('exit', (exitCode: number | null) => {
+            code = exitCode ?? undefined;
+          });
+          stream.on('close', () => {
+            if (code === undefined && !this.ready) {
+              finish(new RouterError('unreachable', `the SSH connection to ${this.endpoint} was lost while a command ran.`));
+            } else {
+              finish();
+            }
+          });
+          stream.on('error', (streamError: Error) => finish(new RouterError('unreachable', `SSH channel error (${streamError.message}).`)));
+          if (stdin !== undefined) {
+            stream.end(stdin);
+          } else {
+            stream.end();
+          }
+        });
+      } catch (error) {
+        finish(new RouterError('unreachable', `cannot run a command on ${this.endpoint} (${(error as Error).message}).`));
+      }
+      this.abortCurrent = () => finish(new RouterError('unreachable', `the SSH connection to ${this.endpoint} was lost while a command ran.`));
+    });
+  }
+
+  /** Reads the key file now (not at startup), so a key fixed on disk is picked up by the next retry. */
+  private authentication(): Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'password'> {
+    const { privateKeyFile, passphrase, password } = this.target;
+    if (privateKeyFile === undefined) {
+      return { password };
+    }
+    let privateKey: Buffer;
+    try {
+      privateKey = readFileSync(privateKeyFile);
+      this.warnIfKeyReadableByOthers(privateKeyFile);
+    } catch (error) {
+      throw new RouterError('auth', `cannot read the private key file ${privateKeyFile} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check "privateKeyFile".`);
+    }
+    return { privateKey, passphrase: passphrase === '' ? undefined : passphrase, password: password === '' ? undefined : password };
+  }
+
+  private warnIfKeyReadableByOthers(file: string): void {
+    if (this.warnedKeyPermissions) {
+      return;
+    }
+    const mode = statSync(file).mode;
+    if ((mode & 0o077) !== 0) {
+      this.warnedKeyPermissions = true;
+      this.log.warn(`the private key file ${file} can be read by other users of this machine; run "chmod 600 ${file}".`);
+    }
+  }
+}
