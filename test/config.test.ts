@@ -1,0 +1,102 @@
+import { excludeInfrastructureAddresses, parseConfig } from '../src/config';
+
+const camera = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({ name: 'Front Door', address: '192.168.1.50', ...overrides });
+const router = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name: 'EdgeRouter',
+  host: '192.168.1.1',
+  username: 'homebridge',
+  privateKeyFile: '/var/lib/homebridge/camera-guard_ed25519',
+  cameras: [camera()],
+  ...overrides,
+});
+
+describe('configuration', () => {
+  it('fills in the documented defaults', () => {
+    const { settings, errors } = parseConfig({ platform: 'CameraGuard', routers: [router()] });
+    expect(errors).toEqual([]);
+    expect(settings.pollMs).toBe(10_000);
+    expect(settings.leak).toEqual({ attempts: 1, uploadBytes: 100_000_000, windowMs: 600_000, quietMs: 300_000 });
+    expect(settings.routers[0]).toMatchObject({ port: 22, wanInterface: 'eth0', ruleSet: 'CAMGUARD_OUT', firstRule: 4000, saveConfig: true });
+    expect(settings.routers[0]?.cameras).toEqual([{ name: 'Front Door', address: '192.168.1.50', allow: [], allowMinutes: 0 }]);
+  });
+
+  it('reads allow entries into firewall services', () => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ allow: ['dns', 'NTP', 'smtp', 'tcp/8443', 'udp/1194', 'dns'] })] })] });
+    expect(errors).toEqual([]);
+    expect(settings.routers[0]?.cameras[0]?.allow.map((entry) => [entry.protocol, entry.ports.join(',')])).toEqual([
+      ['tcp_udp', '53'],
+      ['udp', '123'],
+      ['tcp', '25,465,587'],
+      ['tcp', '8443'],
+      ['udp', '1194'],
+    ]);
+  });
+
+  const badCameras: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['an address that is not IPv4', camera({ address: '192.168.1.300' }), /"address" must be an IPv4 address/],
+    ['a host name as address', camera({ address: 'cam.local' }), /"address" must be an IPv4 address/],
+    ['a shell injection as address', camera({ address: '1.2.3.4; reboot' }), /"address" must be an IPv4 address/],
+    ['a loopback address', camera({ address: '127.0.0.1' }), /cannot be a camera's address/],
+    ['the router\'s own address', camera({ address: '192.168.1.1' }), /router's own address/],
+    ['an unknown allow entry', camera({ allow: ['http'] }), /"allow" entry "http" is not a service we know/],
+    ['a port out of range', camera({ allow: ['tcp/70000'] }), /port from 1 to 65535/],
+    ['no name', camera({ name: '' }), /"name" is required/],
+    ['a negative allowMinutes', camera({ allowMinutes: -1 }), /"allowMinutes" must be a number from 0/],
+  ];
+
+  it.each(badCameras)('skips a camera with %s, says why, and keeps the others', (_what, bad, message) => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [bad, camera({ name: 'Garage', address: '192.168.1.51' })] })] });
+    expect(errors.some((error) => message.test(error))).toBe(true);
+    expect(errors.some((error) => /is skipped until these settings are fixed/.test(error))).toBe(true);
+    expect(settings.routers[0]?.cameras.map((c) => c.name)).toEqual(['Garage']);
+  });
+
+  it('skips the second of two cameras with one address, naming the first', () => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera(), camera({ name: 'Twin' })] })] });
+    expect(settings.routers[0]?.cameras.map((c) => c.name)).toEqual(['Front Door']);
+    expect(errors).toEqual(['Router "EdgeRouter", camera "Twin": "address" 192.168.1.50 is already used by camera "Front Door"; this camera is skipped.']);
+  });
+
+  const badRouters: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a ruleset name with shell characters', router({ ruleSet: 'CAMS;reboot' }), /"ruleSet" must be/],
+    ['a ruleset name starting with "-"', router({ ruleSet: '-CAMS' }), /"ruleSet" must be/],
+    ['a ruleset name over 28 characters', router({ ruleSet: 'A'.repeat(29) }), /at most 28 characters/],
+    ['a rule range past 9999', router({ firstRule: 9500 }), /"firstRule" must be a whole number from 1 to 9000/],
+    ['no way to log in', router({ privateKeyFile: undefined }), /give "privateKeyFile" \(preferred\) or "password"/],
+    ['a malformed host key', router({ hostKey: 'AbC' }), /"hostKey" must be a fingerprint/],
+    ['an unknown WAN interface name', router({ wanInterface: 'eth0; reboot' }), /"wanInterface" must be an EdgeOS interface name/],
+    ['no cameras', router({ cameras: [] }), /"cameras" must list at least one camera/],
+  ];
+
+  it.each(badRouters)('skips a router with %s and keeps the others', (_what, bad, message) => {
+    const { settings, errors } = parseConfig({ routers: [bad, router({ name: 'Second', host: '192.168.2.1' })] });
+    expect(errors.some((error) => message.test(error))).toBe(true);
+    expect(settings.routers.map((r) => r.name)).toEqual(['Second']);
+  });
+
+  it('refuses a second router whose rule range collides on the same host', () => {
+    const { settings, errors } = parseConfig({ routers: [router(), router({ name: 'Again', firstRule: 4500 }), router({ name: 'Apart', firstRule: 5000 })] });
+    expect(settings.routers.map((r) => r.name)).toEqual(['EdgeRouter', 'Apart']);
+    expect(errors[0]).toMatch(/Router "Again": its rules 4500-5499 on 192.168.1.1 collide with router "EdgeRouter" \(4000-4999\)/);
+  });
+
+  it('never echoes a password, even a wrongly typed one', () => {
+    const { errors } = parseConfig({ routers: [router({ password: 12345678, privateKeyFile: undefined })] });
+    expect(errors.join('\n')).not.toContain('12345678');
+    expect(errors.join('\n')).toMatch(/"password" must be a string \(got a value that is not shown\)/);
+  });
+
+  it('survives any shape of input without throwing', () => {
+    for (const raw of [undefined, null, 42, 'x', [], { routers: 'x' }, { routers: [null, 1, 'x'] }, { leak: 5 }, { routers: [{ cameras: [null] }] }]) {
+      expect(() => parseConfig(raw)).not.toThrow();
+    }
+  });
+
+  it('rejects cameras at this machine\'s own addresses once they are known', () => {
+    const { settings } = parseConfig({ routers: [router({ cameras: [camera(), camera({ name: 'Homebridge', address: '192.168.1.10' })] })] });
+    const resolved = settings.routers[0]!;
+    const { cameras, errors } = excludeInfrastructureAddresses(resolved, ['192.168.1.10']);
+    expect(cameras.map((c) => c.name)).toEqual(['Front Door']);
+    expect(errors[0]).toMatch(/belongs to this Homebridge machine/);
+  });
+});
