@@ -252,7 +252,8 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
   const host = read.string('host', undefined, /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/, 'must be an IP address or host name');
   const port = read.number('port', r.port, 1, 65535, true);
   const username = read.string('username', undefined, /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, 'must be a user name of letters, digits, "_", "." or "-"');
-  const privateKeyFile = read.string('privateKeyFile', undefined);
+  // The settings UI keeps a hidden key path when the owner switches to password login; honour the switch.
+  const privateKeyFile = entry.authMethod === 'password' ? undefined : read.string('privateKeyFile', undefined);
   const passphrase = read.string('passphrase', undefined);
   const password = read.string('password', undefined);
   const hostKey = read.string('hostKey', undefined, HOST_KEY, 'must be a fingerprint as "ssh-keygen -lf" prints it, such as SHA256:ab12...');

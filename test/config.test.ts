@@ -100,3 +100,29 @@ describe('configuration', () => {
     expect(errors[0]).toMatch(/belongs to this Homebridge machine/);
   });
 });
+
+describe('config.schema.json', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const schema = require('../config.schema.json') as { pluginAlias: string; schema: { properties: Record<string, any> } };
+  const routerProps = schema.schema.properties.routers.items.properties;
+
+  it('offers the same defaults the plugin applies', () => {
+    const { settings } = parseConfig({ routers: [router()] });
+    expect(schema.pluginAlias).toBe('CameraGuard');
+    expect(schema.schema.properties.pollSeconds.default * 1000).toBe(settings.pollMs);
+    expect(schema.schema.properties.leak.properties.uploadMB.default * 1_000_000).toBe(settings.leak.uploadBytes);
+    for (const field of ['port', 'wanInterface', 'ruleSet', 'firstRule', 'saveConfig'] as const) {
+      expect(routerProps[field].default).toEqual(settings.routers[0]?.[field]);
+    }
+  });
+
+  it('hides secrets as password fields', () => {
+    expect(routerProps.password['x-schema-form']).toEqual({ type: 'password' });
+    expect(routerProps.passphrase['x-schema-form']).toEqual({ type: 'password' });
+  });
+
+  it('logs in with the password when the owner picked password login, even with a key path left behind', () => {
+    const { settings } = parseConfig({ routers: [router({ authMethod: 'password', password: 'secret' })] });
+    expect(settings.routers[0]).toMatchObject({ privateKeyFile: undefined, password: 'secret' });
+  });
+});
