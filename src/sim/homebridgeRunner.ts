@@ -1,0 +1,121 @@
+/**
+ * Starts a real Homebridge with this plugin in a throwaway storage directory: used by `npm run demo`,
+ * `npm run lab` and the end-to-end tests, so all three exercise the plugin exactly as an owner's Homebridge
+ * would load it (from the built `dist/`).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface HomebridgeOptions {
+  /** The CameraGuard platform block. */
+  readonly platform: Record<string, unknown>;
+  /** Reuse a storage directory (to test a restart); a new one is made otherwise. */
+  readonly storage?: string;
+  readonly pin?: string;
+  readonly username?: string;
+  /** Receives every line Homebridge prints. */
+  readonly onLine?: (line: string) => void;
+}
+
+export interface RunningHomebridge {
+  readonly storage: string;
+  readonly port: number;
+  readonly pin: string;
+  readonly username: string;
+  readonly child: ChildProcess;
+  /** Everything printed so far. */
+  readonly output: string[];
+  /** Resolves with the first printed line that matches. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** SIGTERM, then wait for the exit. */
+  stop(): Promise<void>;
+  /** Deletes the storage directory. */
+  remove(): void;
+}
+
+const PROJECT_ROOT = resolve(__dirname, '..', '..');
+
+export async function startHomebridge(options: HomebridgeOptions): Promise<RunningHomebridge> {
+  const storage = options.storage ?? mkdtempSync(join(tmpdir(), 'camera-guard-hb-'));
+  const pin = options.pin ?? '031-45-154';
+  const username = options.username ?? '0E:C4:6A:0D:7E:A1';
+  writeFileSync(
+    join(storage, 'config.json'),
+    JSON.stringify(
+      {
+        bridge: { name: 'Camera Guard Bridge', username, pin, port: 0, bind: ['127.0.0.1'] },
+        platforms: [{ platform: 'CameraGuard', name: 'Camera Guard', ...options.platform }],
+      },
+      null,
+      2,
+    ),
+  );
+  const homebridge = join(PROJECT_ROOT, 'node_modules', 'homebridge', 'bin', 'homebridge');
+  const child = spawn(process.execPath, [homebridge, '-U', storage, '-P', PROJECT_ROOT, '--strict-plugin-resolution', '-Q', '-T', '-D'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+  });
+  const output: string[] = [];
+  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+  let exited = false;
+  const exit = new Promise<void>((done) => child.once('exit', () => ((exited = true), done())));
+  const onChunk = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') {
+        continue;
+      }
+      output.push(line);
+      options.onLine?.(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    }
+  };
+  child.stdout?.on('data', onChunk);
+  child.stderr?.on('data', onChunk);
+
+  const waitFor = (pattern: RegExp, timeoutMs = 30_000): Promise<string> => {
+    const seen = output.find((line) => pattern.test(line));
+    if (seen) {
+      return Promise.resolve(seen);
+    }
+    return new Promise<string>((resolveLine, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`Homebridge did not print ${String(pattern)} within ${timeoutMs} ms. Last lines:\n${output.slice(-15).join('\n')}`));
+      }, timeoutMs);
+      const waiter = {
+        pattern,
+        resolve: (line: string): void => {
+          clearTimeout(timer);
+          resolveLine(line);
+        },
+      };
+      waiters.push(waiter);
+    });
+  };
+
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exit;
+      clearTimeout(timer);
+    }
+  };
+
+  try {
+    const line = await waitFor(/is running on port (\d+)/, 60_000);
+    const port = Number(/is running on port (\d+)/.exec(line)?.[1]);
+    return { storage, port, pin, username, child, output, waitFor, stop, remove: () => rmSync(storage, { recursive: true, force: true }) };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
