@@ -1,0 +1,169 @@
+/**
+ * The EdgeOS programs a router driver runs: the configuration wrapper, cli-shell-api, the operational command
+ * wrapper, iptables and conntrack. Each gets its arguments already split by the shell.
+ */
+import { childNodes, pathExists, pathValue, pathValues, renderConfigCommands } from './configTree';
+import type { ConfigSystem } from './configSystem';
+import { DEFAULT_RULE_NUMBER, defaultAction, firewallBindings, ruleConfig, ruleNumbers } from './firewall';
+import { formatArp, formatDhcpLeases, formatFirewallStatistics, formatOffload, parseIptablesCounters } from './formats';
+import type { Program, ProcessContext } from './shell';
+import type { CommandResult, CounterPair, Dataplane, RouterStateStore } from './types';
+
+const ok = (stdout: string): CommandResult => ({ stdout, stderr: '', code: 0 });
+const fail = (stderr: string, code = 1): CommandResult => ({ stdout: '', stderr, code });
+const quoteList = (names: string[]): string => names.map((name) => `'${name}'`).join(' ');
+
+/** The LAN interface `show arp` reports hosts on (ER-X default: the ports bridged as switch0). */
+const LAN_INTERFACE = 'switch0';
+
+export interface ProgramDependencies {
+  store: RouterStateStore;
+  dataplane: Dataplane;
+  config: ConfigSystem;
+}
+
+/** The configuration wrapper keys its session on the parent process, or on CMD_WRAPPER_SESSION_ID when exported. */
+export function sessionIdOf(context: ProcessContext): string {
+  return context.env.CMD_WRAPPER_SESSION_ID ?? String(context.pid);
+}
+
+/** Counters per rule number of a ruleset, read from the dataplane's iptables listing (empty when the chain is missing). */
+export async function ruleSetCounters(dataplane: Dataplane, ruleSet: string): Promise<Map<number, CounterPair>> {
+  const listing = await dataplane.listChain(ruleSet);
+  return listing.code === 0 ? parseIptablesCounters(listing.stdout) : new Map();
+}
+
+export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies): Map<string, Program> {
+  const cfgWrapper: Program = async (args, context) => {
+    const [command = '', ...path] = args;
+    const sessionId = sessionIdOf(context);
+    if (context.root) {
+      // On EdgeOS this leaves root-owned files in the session directories: configuration fails until a reboot.
+      await store.update((state) => {
+        state.configBrokenUntilReboot = true;
+      });
+      return fail('vyatta-cfg-cmd-wrapper: run through sudo: the configuration system is now broken until the router reboots (simulated)\n');
+    }
+    switch (command) {
+      case 'begin':
+        return config.begin(sessionId);
+      case 'end':
+        return config.end(sessionId);
+      case 'set':
+      case 'delete':
+        return config.edit(sessionId, command, path);
+      case 'commit':
+        return config.commit(sessionId);
+      case 'discard':
+        return config.discard(sessionId);
+      case 'save':
+        return config.save();
+      default:
+        return fail(`vyatta-cfg-cmd-wrapper: the simulator does not support '${command}'\n`, 2);
+    }
+  };
+
+  const cliShellApi: Program = async (args, context) => {
+    const [operation = '', ...path] = args;
+    const active = operation.includes('Active');
+    const view = active ? (await store.read()).active : await config.view(sessionIdOf(context));
+    switch (operation.replace('Active', '')) {
+      case 'exists':
+        return { stdout: '', stderr: '', code: pathExists(view, path) ? 0 : 1 };
+      case 'returnValue': {
+        const value = pathValue(view, path);
+        return value === undefined ? { stdout: '', stderr: '', code: 1 } : ok(value);
+      }
+      case 'returnValues':
+        return ok(quoteList(pathValues(view, path)));
+      case 'listNodes':
+        return ok(quoteList(childNodes(view, path)));
+      default:
+        return fail(`cli-shell-api: the simulator does not support '${operation}'\n`, 2);
+    }
+  };
+
+  const firewallStatistics = async (ruleSet: string): Promise<CommandResult> => {
+    const active = (await store.read()).active;
+    if (!pathExists(active, ['firewall', 'name', ruleSet])) return fail(`Firewall ruleset "${ruleSet}" is not configured\n`);
+    const counters = await ruleSetCounters(dataplane, ruleSet);
+    const zero = { packets: 0, bytes: 0 };
+    const rules = ruleNumbers(active, ruleSet)
+      .map((number) => ruleConfig(active, ruleSet, number))
+      .filter((rule) => !rule.disabled)
+      .map((rule) => ({ rule: String(rule.number), counter: counters.get(rule.number) ?? zero, action: rule.action ?? '', description: rule.description ?? '' }));
+    const defaultRow = { rule: String(DEFAULT_RULE_NUMBER), counter: counters.get(DEFAULT_RULE_NUMBER) ?? zero, action: defaultAction(active, ruleSet), description: 'DEFAULT ACTION' };
+    const activeOn = firewallBindings(active)
+      .filter((binding) => binding.family === 'ipv4' && binding.ruleSet === ruleSet)
+      .map((binding) => `(${binding.interfaceName},${binding.direction.toUpperCase()})`);
+    const description = pathValue(active, ['firewall', 'name', ruleSet, 'description']);
+    return ok(formatFirewallStatistics(ruleSet, description, activeOn, [...rules, defaultRow]));
+  };
+
+  const opWrapper: Program = async (args) => {
+    const command = args.join(' ');
+    const state = await store.read();
+    const statistics = /^show firewall name (\S+) statistics$/.exec(command);
+    if (statistics?.[1] !== undefined) return firewallStatistics(statistics[1]);
+    switch (command) {
+      case 'show configuration commands':
+        return ok(renderConfigCommands(state.active));
+      case 'show ubnt offload': {
+        const analysis = (setting: string): boolean => pathValue(state.active, ['system', 'traffic-analysis', setting]) === 'enable';
+        return ok(formatOffload(state.options.offload, { export: analysis('export'), dpi: analysis('dpi') }));
+      }
+      case 'show dhcp leases':
+        return ok(formatDhcpLeases(state.options.lanHosts, new Date()));
+      case 'show arp':
+        return ok(formatArp(state.options.lanHosts, LAN_INTERFACE));
+      default:
+        return fail(`Invalid command: ${args[0] ?? ''} [${args.slice(1).join(' ')}]\n`);
+    }
+  };
+
+  const iptables: Program = async (args, context) => {
+    if (!context.root) {
+      return fail("iptables v1.4.21: can't initialize iptables table `filter': Permission denied (you must be root)\nPerhaps iptables or your kernel needs to be upgraded.\n", 3);
+    }
+    const flags = new Set<string>();
+    let table = 'filter';
+    let chain: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i] ?? '';
+      if (!/^-[a-zA-Z]+$/.test(arg)) return fail(`Bad argument \`${arg}'\n`, 2);
+      for (const flag of arg.slice(1)) flags.add(flag);
+      if (arg.endsWith('t')) table = args[++i] ?? '';
+      else if (arg.endsWith('L') && args[i + 1] !== undefined && !args[i + 1]?.startsWith('-')) chain = args[++i];
+    }
+    const supported = [...flags].every((flag) => 'tLvnx'.includes(flag)) && ['L', 'v', 'n', 'x'].every((flag) => flags.has(flag));
+    if (!supported || chain === undefined) return fail('iptables: the simulator supports only `iptables -t filter -L CHAIN -v -n -x`\n', 2);
+    if (table !== 'filter') return fail('iptables: No chain/target/match by that name.\n');
+    return dataplane.listChain(chain);
+  };
+
+  const conntrack: Program = async (args, context) => {
+    if (!context.root) return fail('conntrack v1.4.6 (conntrack-tools): Operation failed: Operation not permitted\n');
+    const operation = args.find((arg) => arg === '-L' || arg === '-D');
+    const sourceAt = args.findIndex((arg) => arg === '-s' || arg === '--src' || arg === '--orig-src');
+    const source = sourceAt >= 0 ? args[sourceAt + 1] : undefined;
+    if (operation === undefined || source === undefined || args.length !== 3) return fail('conntrack: the simulator supports only `conntrack -L|-D -s IP`\n', 2);
+    return operation === '-L' ? dataplane.listFlows(source) : dataplane.deleteFlows(source);
+  };
+
+  // Operational commands only exist in an interactive vbash (`vbash -ic 'show …'`), where the op-mode functions are loaded.
+  const show: Program = (args, context) => (context.interactive ? opWrapper(['show', ...args], context) : Promise.resolve(fail('Invalid command: [show]\n')));
+
+  return new Map<string, Program>([
+    ['/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper', cfgWrapper],
+    ['vyatta-cfg-cmd-wrapper', cfgWrapper],
+    ['/bin/cli-shell-api', cliShellApi],
+    ['cli-shell-api', cliShellApi],
+    ['/opt/vyatta/bin/vyatta-op-cmd-wrapper', opWrapper],
+    ['vyatta-op-cmd-wrapper', opWrapper],
+    ['/sbin/iptables', iptables],
+    ['iptables', iptables],
+    ['/usr/sbin/conntrack', conntrack],
+    ['conntrack', conntrack],
+    ['show', show],
+  ]);
+}

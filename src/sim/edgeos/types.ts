@@ -1,0 +1,167 @@
+/**
+ * Shared types of the simulated EdgeRouter. Everything in SimState is plain JSON so that a file-backed store can
+ * persist it between the processes of the router lab (one process per SSH login there).
+ */
+
+/** One configuration leaf as `show configuration commands` prints it, without `set`, e.g. `['firewall', 'name', 'X', 'rule', '10', 'disable']`. */
+export type ConfigLine = string[];
+/** A whole configuration: the set of its leaf lines, kept in tree order. */
+export type ConfigLines = ConfigLine[];
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** A device on the LAN, as `show dhcp leases` and `show arp` report it. */
+export interface LanHost {
+  ip: string;
+  mac: string;
+  hostname: string;
+}
+
+/**
+ * An injected commit fault. `fail` applies nothing, `partial` applies only some of the changed rules (both exit 1
+ * with `Commit failed`), `locked` reports another commit in progress.
+ */
+export type CommitFaultKind = 'fail' | 'partial' | 'locked';
+
+/**
+ * An open configuration session (`vyatta-cfg-cmd-wrapper begin`), keyed in SimState by its session id. Its changes
+ * are `working` compared with `base`, the active configuration they were made against.
+ */
+export interface ConfigSession {
+  base: ConfigLines;
+  working: ConfigLines;
+  openedAt: string;
+}
+
+export interface SimOptions {
+  wanInterface: string;
+  offload: boolean;
+  lanHosts: LanHost[];
+}
+
+export interface SimState {
+  active: ConfigLines;
+  saved: ConfigLines;
+  sessions: Record<string, ConfigSession>;
+  /** The commit lock; `owner` is a random token of the commit that holds it. */
+  commitLock: { owner: string; since: string } | null;
+  /** Set when the configuration wrapper ran through sudo: later configuration fails until a reboot. */
+  configBrokenUntilReboot: boolean;
+  faults: { pendingCommitFaults: CommitFaultKind[]; commitDelayMs: number };
+  /** False until the dataplane has been loaded from the active configuration (the simulated boot). */
+  booted: boolean;
+  /** Source of process ids for simulated shells; the configuration wrapper keys sessions on them. */
+  nextPid: number;
+  options: SimOptions;
+  /** The in-memory dataplane's compiled rules, counters and flows; absent with a real dataplane. */
+  memoryDataplane?: MemoryDataplaneState;
+}
+
+export interface RouterStateStore {
+  /** A private copy of the current state. */
+  read(): Promise<SimState>;
+  /** Atomic read-modify-write: `fn` mutates the state it is given; nothing is stored if it throws. */
+  update<T>(fn: (state: SimState) => T | Promise<T>): Promise<T>;
+}
+
+export interface Dataplane {
+  /** Compiles the firewall of `active`; counters of rules in `changedRuleKeys` (`<RULESET>-<N>`) restart at 0. */
+  applyFirewall(active: ConfigLines, changedRuleKeys: Set<string>): Promise<void>;
+  /** The output of `iptables -t filter -L <chain> -v -n -x`. */
+  listChain(chain: string): Promise<CommandResult>;
+  /** `conntrack -L -s <ip>`. */
+  listFlows(sourceIp: string): Promise<CommandResult>;
+  /** `conntrack -D -s <ip>`. */
+  deleteFlows(sourceIp: string): Promise<CommandResult>;
+  /** Zeroes every counter and drops every flow. */
+  reboot(): Promise<void>;
+}
+
+export type TrafficProtocol = 'tcp' | 'udp' | 'icmp';
+
+export interface TrafficSpec {
+  /** LAN source address. */
+  from: string;
+  /** Internet destination; defaults to 203.0.113.10. */
+  to?: string;
+  protocol: TrafficProtocol;
+  /** Destination port (ignored for icmp). */
+  port?: number;
+  packets: number;
+  bytes: number;
+}
+
+export type TrafficVerdict = 'accepted' | 'dropped';
+
+/** A dataplane that can also carry simulated packets (only the in-memory one can). */
+export interface TrafficDataplane extends Dataplane {
+  sendTraffic(traffic: TrafficSpec, context: { wanInterface: string; offload: boolean; lanHosts: LanHost[] }): Promise<TrafficVerdict>;
+  openFlow(traffic: Omit<TrafficSpec, 'packets' | 'bytes'>): Promise<void>;
+  hasFlow(sourceIp: string): Promise<boolean>;
+}
+
+export interface ConntrackFlow {
+  id: number;
+  protocol: TrafficProtocol;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  packets: number;
+  bytes: number;
+}
+
+export interface CounterPair {
+  packets: number;
+  bytes: number;
+}
+
+/** One compiled iptables rule. `matches` are the structured conditions; the listing renders them. */
+export interface IptablesRow {
+  /** Stable identity across recompiles, to carry counters over. */
+  id: string;
+  /** `<RULESET>-<N>` for ruleset rules, empty for hook jumps. */
+  ruleKey: string;
+  target: string;
+  protocol: string;
+  inInterface: string;
+  outInterface: string;
+  source: string;
+  destination: string;
+  match: RowMatch;
+}
+
+export interface RowMatch {
+  comment?: string;
+  states?: string[];
+  sourceMac?: string;
+  sourceSet?: string;
+  destinationSet?: string;
+  sourcePorts?: string;
+  destinationPorts?: string;
+  logPrefix?: string;
+  rejectWith?: string;
+}
+
+export interface IptablesChain {
+  name: string;
+  references: number;
+  rows: IptablesRow[];
+}
+
+export interface CompiledFirewall {
+  chains: Record<string, IptablesChain>;
+  /** Address and network groups, which EdgeOS compiles to ipsets of the same name. */
+  ipsets: Record<string, string[]>;
+}
+
+export interface MemoryDataplaneState {
+  firewall: CompiledFirewall;
+  counters: Record<string, CounterPair>;
+  flows: ConntrackFlow[];
+  nextFlowId: number;
+}
