@@ -60,7 +60,7 @@ export class SshConnection {
     try {
       auth = this.authentication();
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     let hostKeyProblem: RouterError | undefined;
     const client = new Client();

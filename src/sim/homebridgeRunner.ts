@@ -16,6 +16,8 @@ export interface HomebridgeOptions {
   readonly storage?: string;
   readonly pin?: string;
   readonly username?: string;
+  /** Listen and advertise on this machine's network (for pairing a phone); localhost only otherwise. */
+  readonly advertiseOnLan?: boolean;
   /** Receives every line Homebridge prints. */
   readonly onLine?: (line: string) => void;
 }
@@ -46,7 +48,7 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
     join(storage, 'config.json'),
     JSON.stringify(
       {
-        bridge: { name: 'Camera Guard Bridge', username, pin, port: 0, bind: ['127.0.0.1'] },
+        bridge: { name: 'Camera Guard Bridge', username, pin, port: 0, ...(options.advertiseOnLan === true ? {} : { bind: ['127.0.0.1'] }) },
         platforms: [{ platform: 'CameraGuard', name: 'Camera Guard', ...options.platform }],
       },
       null,

@@ -1,0 +1,73 @@
+/**
+ * A simulated EdgeRouter reachable over real SSH on localhost, with a client key for the plugin: what the demo,
+ * the driver tests and the end-to-end tests all start from.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { SimulatedEdgeRouter } from './edgeos';
+import type { LanHost } from './edgeos';
+import { generateSshKeyPair, startSimulatedRouterSsh } from './sshServer';
+
+/** A fresh EdgeRouter: WAN on eth0, LAN on switch0, no firewall yet. Documentation addresses only. */
+export const FRESH_ROUTER_CONFIG = [
+  'set interfaces ethernet eth0 address 203.0.113.2/24',
+  "set interfaces ethernet eth0 description 'Internet'",
+  'set interfaces switch switch0 address 192.0.2.1/24',
+  "set interfaces switch switch0 description 'Local'",
+  'set service ssh port 22',
+  'set system host-name ubnt',
+].join('\n');
+
+export const SIM_USER = 'homebridge';
+
+export interface SimulatedRouterSetup {
+  readonly router: SimulatedEdgeRouter;
+  readonly port: number;
+  readonly hostKeyFingerprint: string;
+  /** Private key file for SIM_USER (mode 0600). */
+  readonly privateKeyFile: string;
+  readonly password: string;
+  /** Makes the router unreachable (listener closed, connections cut) until `start`. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  dropConnections(): void;
+  /** Stops everything and removes the key files. */
+  dispose(): Promise<void>;
+}
+
+export async function startSimulatedRouter(
+  options: { initialConfig?: string; lanHosts?: LanHost[]; offload?: boolean; hostKey?: string; port?: number } = {},
+): Promise<SimulatedRouterSetup> {
+  const directory = mkdtempSync(join(tmpdir(), 'camera-guard-sim-'));
+  const keys = generateSshKeyPair();
+  const privateKeyFile = join(directory, 'client_ed25519');
+  writeFileSync(privateKeyFile, keys.private, { mode: 0o600 });
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const router = new SimulatedEdgeRouter({
+    initialConfig: options.initialConfig ?? FRESH_ROUTER_CONFIG,
+    lanHosts: options.lanHosts,
+    offload: options.offload,
+  });
+  const server = await startSimulatedRouterSsh({
+    router,
+    users: [{ username: SIM_USER, password, publicKey: keys.public }],
+    hostKey: options.hostKey,
+    port: options.port,
+  });
+  return {
+    router,
+    port: server.port,
+    hostKeyFingerprint: server.hostKeyFingerprint,
+    privateKeyFile,
+    password,
+    stop: () => server.stop(),
+    start: () => server.start(),
+    dropConnections: () => server.dropConnections(),
+    dispose: async () => {
+      await server.stop();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,316 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { CameraSettings, RouterSettings } from '../../../src/config';
+import { NAMED_SERVICES } from '../../../src/config';
+import { RouterError } from '../../../src/router/driver';
+import { EdgeOsRouter } from '../../../src/router/edgeos/edgeosRouter';
+import { KnownHosts } from '../../../src/router/hostKeys';
+import { SshConnection } from '../../../src/router/ssh';
+import { FRESH_ROUTER_CONFIG, SIM_USER, startSimulatedRouter } from '../../../src/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../../src/sim/simulatedSetup';
+import { recordingLog } from '../../helpers/recordingLog';
+
+const frontDoor: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [NAMED_SERVICES.dns!], allowMinutes: 0 };
+const garage: CameraSettings = { name: 'Garage', address: '192.0.2.51', allow: [], allowMinutes: 0 };
+const cameras = [frontDoor, garage];
+
+function routerSettings(sim: SimulatedRouterSetup, overrides: Partial<RouterSettings> = {}): RouterSettings & { host: string } {
+  return {
+    name: 'Sim',
+    host: '127.0.0.1',
+    port: sim.port,
+    username: SIM_USER,
+    privateKeyFile: sim.privateKeyFile,
+    passphrase: undefined,
+    password: undefined,
+    hostKey: sim.hostKeyFingerprint,
+    wanInterface: 'eth0',
+    ruleSet: 'CAMGUARD_OUT',
+    firstRule: 4000,
+    saveConfig: true,
+    cameras,
+    ...overrides,
+  };
+}
+
+function driverFor(sim: SimulatedRouterSetup, overrides: Partial<RouterSettings> = {}, log = recordingLog()): EdgeOsRouter {
+  const settings = routerSettings(sim, overrides);
+  const knownHosts = new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json'));
+  return new EdgeOsRouter(settings, new SshConnection(settings, knownHosts, log));
+}
+
+const internet = (from: string, port = 443, protocol: 'tcp' | 'udp' = 'tcp') => ({ from, protocol, port, packets: 1, bytes: 100 });
+
+describe('EdgeOS driver against the simulated router over SSH', () => {
+  let sim: SimulatedRouterSetup;
+  let driver: EdgeOsRouter;
+
+  beforeEach(async () => {
+    sim = await startSimulatedRouter();
+    driver = driverFor(sim);
+    await driver.connect();
+  });
+
+  afterEach(async () => {
+    driver.close();
+    await sim.dispose();
+  });
+
+  it('creates the ruleset on a fresh router, binds it to WAN out, and starts cameras blocked', async () => {
+    const before = await driver.read(cameras);
+    expect(before.enforced).toBe(false);
+    expect(before.cameras.get(frontDoor.address)?.status).toBe('missing');
+
+    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    expect(outcome).toMatchObject({ result: 'committed', saved: true });
+
+    const after = await driver.read(cameras);
+    expect(after).toMatchObject({ ruleSet: 'CAMGUARD_OUT', adopted: false, enforced: true, staleCameras: [] });
+    expect(after.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
+    const config = await sim.router.activeConfigCommands();
+    expect(config).toContain('set firewall name CAMGUARD_OUT default-action accept');
+    expect(config).toContain('set interfaces ethernet eth0 firewall out name CAMGUARD_OUT');
+    expect(config).toContain("set firewall name CAMGUARD_OUT rule 4008 description 'camera-guard: Front Door (block)'");
+    expect(await sim.router.savedConfigCommands()).toBe(config);
+    // The router now really drops the cameras' traffic, but lets the allow-listed DNS through.
+    expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('dropped');
+    expect(await sim.router.sendTraffic(internet(frontDoor.address, 53, 'udp'))).toBe('accepted');
+    expect(await sim.router.sendTraffic(internet(garage.address, 53, 'udp'))).toBe('dropped');
+    expect(await sim.router.sendTraffic(internet('192.0.2.99'))).toBe('accepted');
+    expect(await sim.router.openSessionCount()).toBe(0);
+  });
+
+  it('allows and blocks by toggling only the drop rule, and counts what each rule saw', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await driver.read(cameras);
+    await sim.router.sendTraffic({ ...internet(frontDoor.address), packets: 7, bytes: 700 });
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.counters).toEqual({ blockedPackets: 7, egressPackets: 0, egressBytes: 0 });
+
+    await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }]);
+    const opened = await driver.read(cameras);
+    expect(opened.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'allowed' });
+    expect(opened.cameras.get(garage.address)).toMatchObject({ status: 'intact', access: 'blocked' });
+    expect(await sim.router.activeConfigCommands()).toContain('set firewall name CAMGUARD_OUT rule 4008 disable');
+    expect(await sim.router.sendTraffic({ ...internet(frontDoor.address), packets: 3, bytes: 3000 })).toBe('accepted');
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.counters).toEqual({ blockedPackets: undefined, egressPackets: 3, egressBytes: 3000 });
+
+    await driver.apply(cameras, [{ camera: frontDoor, access: 'blocked' }]);
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.access).toBe('blocked');
+    expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('dropped');
+  });
+
+  it('applies a batch of changes as one commit', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await driver.read(cameras);
+    const run = jest.spyOn(sim.router, 'run');
+    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'allowed' as const })));
+    expect(outcome.result).toBe('committed');
+    const commits = run.mock.calls.filter(([, stdin]) => stdin?.includes('vyatta-cfg-cmd-wrapper commit'));
+    expect(commits).toHaveLength(1);
+    const after = await driver.read(cameras);
+    expect([...after.cameras.values()].map((camera) => camera.access)).toEqual(['allowed', 'allowed']);
+  });
+
+  it('reports a failed commit, leaves the router as it was, and leaves no session open', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await driver.read(cameras);
+    await sim.router.failNextCommits('fail');
+    const outcome = await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }]);
+    expect(outcome.result).toBe('failed');
+    expect(outcome.detail).toMatch(/Commit failed/);
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.access).toBe('blocked');
+    expect(await sim.router.openSessionCount()).toBe(0);
+  });
+
+  it('reports a partial commit as failed; the read-back tells what really applied', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await driver.read(cameras);
+    await sim.router.failNextCommits('partial');
+    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'allowed' as const })));
+    expect(outcome.result).toBe('failed');
+    const truth = await driver.read(cameras);
+    const config = await sim.router.activeConfigCommands();
+    for (const camera of cameras) {
+      const slot = camera === frontDoor ? 4008 : 4018;
+      expect(truth.cameras.get(camera.address)?.access).toBe(config.includes(`rule ${slot} disable`) ? 'allowed' : 'blocked');
+    }
+    expect(await sim.router.openSessionCount()).toBe(0);
+  });
+
+  it('says "locked" when another commit holds the lock, and applies nothing', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await driver.read(cameras);
+    await sim.router.failNextCommits('locked');
+    expect((await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }])).result).toBe('locked');
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.access).toBe('blocked');
+  });
+
+  it('sees changes made on the router outside the plugin, including deleted rules', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4018 disable'], { save: true });
+    expect((await driver.read(cameras)).cameras.get(garage.address)).toMatchObject({ status: 'intact', access: 'allowed' });
+
+    await sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4008']);
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.status).toBe('damaged');
+    await sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4000', 'delete firewall name CAMGUARD_OUT rule 4009']);
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.status).toBe('missing');
+
+    await driver.apply(cameras, [{ camera: frontDoor, access: 'blocked' }]);
+    expect((await driver.read(cameras)).cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
+    expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('dropped');
+  });
+
+  it('removes the rules of a camera that is no longer configured', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    const reading = await driver.read([frontDoor]);
+    expect(reading.staleCameras).toEqual([garage.address]);
+    await driver.apply([frontDoor], []);
+    expect(await sim.router.activeConfigCommands()).not.toContain('rule 4018');
+    expect(await sim.router.sendTraffic(internet(garage.address))).toBe('accepted');
+  });
+
+  it('cuts a blocked camera\'s open connections', async () => {
+    await sim.router.openFlow(frontDoor.address);
+    expect(await sim.router.hasFlow(frontDoor.address)).toBe(true);
+    expect(await driver.cutFlows(frontDoor.address)).toBe(1);
+    expect(await sim.router.hasFlow(frontDoor.address)).toBe(false);
+  });
+
+  it('reads hardware offload', async () => {
+    expect(await driver.hardwareOffload()).toBe(false);
+    await sim.router.setOffload(true);
+    expect(await driver.hardwareOffload()).toBe(true);
+  });
+
+  it('never configures through sudo (which would break the router until a reboot)', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }]);
+    expect(await sim.router.isConfigBroken()).toBe(false);
+  });
+});
+
+describe('adopting the owner\'s ruleset', () => {
+  const ownerPolicy = [
+    FRESH_ROUTER_CONFIG,
+    'set firewall name CAMERAS default-action accept',
+    'set firewall name CAMERAS rule 10 action accept',
+    "set firewall name CAMERAS rule 10 description 'NVR DNS'",
+    'set firewall name CAMERAS rule 10 source address 192.0.2.60',
+    'set firewall name CAMERAS rule 10 protocol tcp_udp',
+    'set firewall name CAMERAS rule 10 destination port 53',
+    'set firewall name CAMERAS rule 20 action drop',
+    "set firewall name CAMERAS rule 20 description 'NVR everything else'",
+    'set firewall name CAMERAS rule 20 source address 192.0.2.60',
+    'set interfaces ethernet eth0 firewall out name CAMERAS',
+  ].join('\n');
+
+  it('puts the camera rules into the ruleset already on WAN out and leaves the owner\'s rules alone', async () => {
+    const sim = await startSimulatedRouter({ initialConfig: ownerPolicy });
+    const driver = driverFor(sim);
+    try {
+      await driver.connect();
+      const reading = await driver.read(cameras);
+      expect(reading).toMatchObject({ ruleSet: 'CAMERAS', adopted: true, enforced: true });
+      await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+      const config = await sim.router.activeConfigCommands();
+      expect(config).not.toContain('CAMGUARD_OUT');
+      expect(config).toContain("set firewall name CAMERAS rule 4008 description 'camera-guard: Front Door (block)'");
+      for (const line of ownerPolicy.split('\n').filter((l) => l.includes('CAMERAS'))) {
+        expect(config).toContain(line);
+      }
+      expect(await sim.router.sendTraffic(internet('192.0.2.60', 53, 'udp'))).toBe('accepted');
+      expect(await sim.router.sendTraffic(internet('192.0.2.60'))).toBe('dropped');
+      expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('dropped');
+      await sim.router.sendTraffic(internet(frontDoor.address));
+      expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.counters?.blockedPackets).toBe(2);
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+
+  it('leaves owner rules that sit in its range alone and says so', async () => {
+    const sim = await startSimulatedRouter({ initialConfig: `${ownerPolicy}\nset firewall name CAMERAS rule 4005 action accept` });
+    const driver = driverFor(sim);
+    try {
+      await driver.connect();
+      const reading = await driver.read(cameras);
+      expect(reading.warnings.join('\n')).toMatch(/rules 4005 in CAMERAS sit in the plugin's range/);
+      await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+      const config = await sim.router.activeConfigCommands();
+      expect(config).toContain('set firewall name CAMERAS rule 4005 action accept');
+      // Front Door skips the owner's block 4000-4009 and gets the next one.
+      expect(config).toContain("rule 4018 description 'camera-guard: Front Door (block)'");
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+});
+
+describe('SSH trust and login', () => {
+  it('refuses a router whose host key differs from the pinned one, before sending anything', async () => {
+    const sim = await startSimulatedRouter();
+    const run = jest.spyOn(sim.router, 'run');
+    const driver = driverFor(sim, { hostKey: 'SHA256:' + 'A'.repeat(43) });
+    try {
+      const error = await driver.connect().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RouterError);
+      expect((error as RouterError).kind).toBe('host-key');
+      expect((error as RouterError).message).toContain(sim.hostKeyFingerprint);
+      expect((error as RouterError).message).toContain('SHA256:' + 'A'.repeat(43));
+      expect(run).not.toHaveBeenCalled();
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+
+  it('trusts the first key on first use, remembers it (0600), logs it to pin, and refuses a changed key later', async () => {
+    const sim = await startSimulatedRouter();
+    const known = join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json');
+    const log = recordingLog();
+    const settings = routerSettings(sim, { hostKey: undefined });
+    const first = new SshConnection(settings, new KnownHosts(known), log);
+    await first.connect();
+    first.close();
+    expect(log.lines.join('\n')).toContain(`"hostKey": "${sim.hostKeyFingerprint}"`);
+    expect(JSON.parse(readFileSync(known, 'utf8'))).toEqual({ [`127.0.0.1:${sim.port}`]: sim.hostKeyFingerprint });
+    const { statSync } = await import('node:fs');
+    expect(statSync(known).mode & 0o777).toBe(0o600);
+    const port = sim.port;
+    await sim.dispose();
+
+    // The "router" is replaced by another with a new key on the same address.
+    const impostor = await startSimulatedRouter({ port });
+    try {
+      const run = jest.spyOn(impostor.router, 'run');
+      const second = new SshConnection({ ...settings, port, privateKeyFile: impostor.privateKeyFile }, new KnownHosts(known), log);
+      await expect(second.connect()).rejects.toMatchObject({ kind: 'host-key' });
+      expect(run).not.toHaveBeenCalled();
+      second.close();
+    } finally {
+      await impostor.dispose();
+    }
+  });
+
+  it('logs in with a password through keyboard-interactive or password auth, and names a refused login', async () => {
+    const sim = await startSimulatedRouter();
+    try {
+      const good = driverFor(sim, { privateKeyFile: undefined, password: sim.password });
+      await good.connect();
+      expect((await good.read(cameras)).ruleSet).toBe('CAMGUARD_OUT');
+      good.close();
+      const bad = driverFor(sim, { privateKeyFile: undefined, password: 'wrong' });
+      await expect(bad.connect()).rejects.toMatchObject({ kind: 'auth' });
+      bad.close();
+    } finally {
+      await sim.dispose();
+    }
+  });
+});
