@@ -295,12 +295,15 @@ export class RouterGuard {
     this.reportProblem(routerError, undefined);
   }
 
-  /** Logs a problem once when it starts (or changes), and only at debug level while it lasts. */
+  /** Logs a problem once when it starts, and only at debug level while it lasts. */
   private reportProblem(error: RouterError, retryMs: number | undefined): void {
     const retry = retryMs === undefined ? 'retrying shortly' : `retrying in ${Math.max(1, Math.round(retryMs / 1000))} s`;
     const message = `${error.message} Camera switches show "No Response" and leak sensors a fault until the router answers; ${retry}.`;
     const key = `${error.kind}:${error.message}`;
-    if (this.lastProblem === key) {
+    const serious = error.kind === 'host-key' || error.kind === 'auth';
+    // One outage is one warning, however its symptoms change (connection lost, then refused); a login or host
+    // key problem is always worth its own error, once.
+    if (this.lastProblem === key || (this.lastProblem !== undefined && !serious)) {
       this.log.debug(message);
       return;
     }
@@ -669,6 +672,7 @@ function describe(access: Access | undefined): string {
   return access === 'allowed' ? 'access on' : access === 'blocked' ? 'access off' : 'unknown, its rules are being repaired';
 }
 
+/** Three significant digits are plenty for a log line: 1.25 MB, 150 MB, 0.5 min. */
 function formatNumber(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+  return String(Number(value.toPrecision(3)));
 }

@@ -1,0 +1,256 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { CameraSettings, LeakSettings, RouterSettings } from '../../src/config';
+import { NAMED_SERVICES } from '../../src/config';
+import { RouterGuard } from '../../src/guard/routerGuard';
+import type { GuardListener, LockdownMemory } from '../../src/guard/routerGuard';
+import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
+import { KnownHosts } from '../../src/router/hostKeys';
+import { SshConnection } from '../../src/router/ssh';
+import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { recordingLog } from '../helpers/recordingLog';
+
+const POLL_MS = 200;
+const cameraList: CameraSettings[] = ['Front Door', 'Garage', 'Porch', 'Drive', 'Yard', 'Shed'].map((name, i) => ({
+  name,
+  address: `192.0.2.${50 + i}`,
+  allow: i === 0 ? [NAMED_SERVICES.dns!] : [],
+  allowMinutes: 0,
+}));
+const [frontDoor, garage] = cameraList as [CameraSettings, CameraSettings];
+const leak: LeakSettings = { attempts: 3, uploadBytes: 5_000, windowMs: 60_000, quietMs: 1_000 };
+
+interface Harness {
+  sim: SimulatedRouterSetup;
+  guard: RouterGuard;
+  log: ReturnType<typeof recordingLog>;
+  events: string[];
+  lockdown: LockdownMemory[];
+}
+
+async function startGuard(options: { cameras?: CameraSettings[]; seen?: string[]; sim?: SimulatedRouterSetup } = {}): Promise<Harness> {
+  const sim = options.sim ?? (await startSimulatedRouter());
+  const log = recordingLog();
+  const events: string[] = [];
+  const lockdown: LockdownMemory[] = [];
+  const cameras = options.cameras ?? cameraList;
+  const router: RouterSettings & { host: string } = {
+    name: 'Sim',
+    host: '127.0.0.1',
+    port: sim.port,
+    username: SIM_USER,
+    privateKeyFile: sim.privateKeyFile,
+    passphrase: undefined,
+    password: undefined,
+    hostKey: sim.hostKeyFingerprint,
+    wanInterface: 'eth0',
+    ruleSet: 'CAMGUARD_OUT',
+    firstRule: 4000,
+    saveConfig: true,
+    cameras,
+  };
+  const ssh = new SshConnection(router, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-')), 'known.json')), log);
+  const listener: GuardListener = {
+    cameraChanged: (address) => events.push(`camera ${address}`),
+    leakChanged: (address) => events.push(`leak ${address}`),
+    reachabilityChanged: () => events.push('reachability'),
+    lockdownChanged: () => events.push('lockdown'),
+  };
+  const guard = new RouterGuard({
+    router,
+    cameras,
+    leak,
+    pollMs: POLL_MS,
+    driver: new EdgeOsRouter(router, ssh),
+    log,
+    listener,
+    seenCameras: new Set(options.seen ?? []),
+    lockdown: { on: false, previous: {} },
+    saveLockdown: (memory) => lockdown.push(memory),
+    markSeen: () => undefined,
+  });
+  guard.start();
+  return { sim, guard, log, events, lockdown };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) {
+      return;
+    }
+    await new Promise((done) => setTimeout(done, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const routerAccess = async (sim: SimulatedRouterSetup, slot: number): Promise<string> =>
+  (await sim.router.activeConfigCommands()).includes(`rule ${4008 + slot * 10} disable`) ? 'allowed' : 'blocked';
+
+describe('RouterGuard with the simulated router', () => {
+  let h: Harness;
+
+  afterEach(async () => {
+    await h.guard.stop();
+    await h.sim.dispose();
+  });
+
+  it('sets up a fresh router with every new camera blocked, and logs each as new', async () => {
+    h = await startGuard();
+    await until(() => h.guard.reachable && cameraList.every((c) => h.guard.shownAccess(c.address) === 'blocked'), 'guard ready');
+    await until(async () => (await h.sim.router.activeConfigCommands()).includes('rule 4058 action drop'), 'rules written');
+    expect(h.log.lines.filter((line) => line.includes('is new: its rules are being created with internet access blocked'))).toHaveLength(6);
+    expect(await h.sim.router.sendTraffic({ from: garage.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
+  });
+
+  it('merges requests that arrive together (a scene) into one commit and reports each camera', async () => {
+    h = await startGuard();
+    await until(async () => (await h.sim.router.activeConfigCommands()).includes('rule 4058 action drop') && h.guard.reachable, 'setup');
+    await new Promise((done) => setTimeout(done, POLL_MS * 2));
+    const run = jest.spyOn(h.sim.router, 'run');
+    for (const camera of cameraList) {
+      expect(h.guard.requestAccess(camera.address, 'allowed')).toBe('queued');
+      // The switch shows the request at once, before the router has it.
+      expect(h.guard.shownAccess(camera.address)).toBe('allowed');
+    }
+    await until(async () => (await Promise.all(cameraList.map((_, i) => routerAccess(h.sim, i)))).every((a) => a === 'allowed'), 'all allowed');
+    const commits = run.mock.calls.filter(([, stdin]) => stdin?.includes('vyatta-cfg-cmd-wrapper commit'));
+    expect(commits).toHaveLength(1);
+    await until(() => h.log.lines.filter((line) => line.includes('internet access opened from HomeKit')).length === 6, 'six reports');
+  });
+
+  it('puts the switch back to the router\'s real state and logs why when a commit fails', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    await h.sim.router.failNextCommits('fail');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(() => h.log.lines.some((line) => line.startsWith('ERROR') && line.includes('could not open internet access')), 'failure logged');
+    expect(h.log.lines.find((line) => line.includes('could not open'))).toMatch(/Commit failed.*the switch shows what the router really has \(access off\)/);
+    expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
+    expect(await h.sim.router.openSessionCount()).toBe(0);
+  });
+
+  it('retries a commit that finds the configuration locked, then succeeds', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    await h.sim.router.failNextCommits('locked', 2);
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'allowed after retries', 15_000);
+    expect(h.log.lines.filter((line) => line.includes('busy with another commit'))).toHaveLength(2);
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'switch on');
+  });
+
+  it('shows a change made on the router within one poll and logs it as made outside HomeKit', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    // Let the guard read the rules it wrote at least once, so it knows the camera is blocked.
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    await h.sim.router.configure(['set firewall name CAMGUARD_OUT rule 4008 disable']);
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'external change seen', POLL_MS * 5);
+    expect(h.log.lines).toContain('WARN "Front Door": internet access was opened on the router, outside HomeKit.');
+  });
+
+  it('re-creates deleted rules with the camera blocked, and logs it', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4009 action accept'), 'setup');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'allowed');
+    await h.sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4000', 'delete firewall name CAMGUARD_OUT rule 4008', 'delete firewall name CAMGUARD_OUT rule 4009']);
+    await until(() => h.log.lines.some((line) => line.includes('its rules were deleted on the router; re-creating them with internet access blocked')), 'logged');
+    await until(async () => (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop') && (await routerAccess(h.sim, 0)) === 'blocked', 're-created');
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'switch off');
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
+  });
+
+  it('trips the leak sensor on blocked attempts, with one log line carrying the numbers, and clears it when quiet', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 4, bytes: 240 });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'leak detected');
+    const trips = h.log.lines.filter((line) => line.includes('LEAK'));
+    expect(trips).toEqual(['WARN "Front Door" (192.0.2.50) LEAK: 4 blocked packet(s) toward the internet in the last 1 min while its access is off; it keeps trying to phone home.']);
+    await until(() => !h.guard.leakDetected(frontDoor.address), 'cleared', 5_000);
+    expect(h.events).toContain(`leak ${frontDoor.address}`);
+  });
+
+  it('trips on an upload over the limit while allowed, and not on allow-listed DNS', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'allowed');
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'udp', port: 53, packets: 100, bytes: 90_000 });
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    expect(h.guard.leakDetected(frontDoor.address)).toBe(false);
+    await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 10, bytes: 6_000 });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'upload leak');
+    expect(h.log.lines.some((line) => /LEAK: uploaded 0\.006 MB in the last 1 min, more than the 0\.005 MB allowed/.test(line))).toBe(true);
+  });
+
+  it('does not raise a false alarm when the router reboots and its counters restart', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 2, bytes: 120 });
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    await h.sim.router.reboot();
+    await new Promise((done) => setTimeout(done, POLL_MS * 4));
+    expect(h.guard.leakDetected(frontDoor.address)).toBe(false);
+    expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
+  });
+
+  it('refuses requests while the router is unreachable, shows the fault, and recovers by itself', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(() => h.guard.reachable, 'reachable');
+    await h.sim.stop();
+    await until(() => !h.guard.reachable, 'unreachable');
+    expect(h.guard.requestAccess(frontDoor.address, 'allowed')).toBe('unreachable');
+    expect(h.log.lines.filter((line) => !line.startsWith('DEBUG') && line.includes('No Response'))).toHaveLength(1);
+    await h.sim.start();
+    await until(() => h.guard.reachable, 'reachable again', 15_000);
+    expect(h.log.lines).toContain('INFO connected to the router again; guarding resumes.');
+    expect(h.guard.requestAccess(frontDoor.address, 'allowed')).toBe('queued');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'allowed after recovery');
+  });
+
+  it('keeps a block that could not be confirmed and applies it when the router is back', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'allowed');
+    await h.sim.router.setCommitDelay(1_000);
+    h.guard.requestAccess(frontDoor.address, 'blocked');
+    await until(async () => (await h.sim.router.openSessionCount()) > 0, 'transaction in flight');
+    h.sim.dropConnections();
+    await until(() => h.log.lines.some((line) => line.includes('the block could not be confirmed')), 'logged');
+    await h.sim.router.setCommitDelay(0);
+    await until(async () => (await routerAccess(h.sim, 0)) === 'blocked' && h.guard.shownAccess(frontDoor.address) === 'blocked', 'blocked in the end', 15_000);
+  });
+
+  it('locks every camera down and restores each one\'s previous state', async () => {
+    h = await startGuard({ cameras: [frontDoor, garage] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4018 action drop'), 'setup');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'front door open');
+    expect(h.guard.requestLockdown(true)).toBe('queued');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'blocked', 'locked down');
+    expect(h.guard.requestAccess(frontDoor.address, 'allowed')).toBe('refused-lockdown');
+    expect(h.lockdown.at(-1)).toEqual({ on: true, previous: { [frontDoor.address]: 'allowed', [garage.address]: 'blocked' } });
+    h.guard.requestLockdown(false);
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'restored');
+    expect(await routerAccess(h.sim, 1)).toBe('blocked');
+  });
+
+  it('closes access again after allowMinutes', async () => {
+    const brief = { ...frontDoor, allowMinutes: 0.01 };
+    h = await startGuard({ cameras: [brief] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    h.guard.requestAccess(brief.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'opened');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'blocked', 'closed again', 5_000);
+    expect(h.log.lines.some((line) => line.includes('closing internet access again after 0.01 minute(s)'))).toBe(true);
+  });
+});
