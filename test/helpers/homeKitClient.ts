@@ -3,6 +3,7 @@
  * owner sees: "Front Door Internet" is a Switch's On, "Front Door Leak" a LeakSensor.
  */
 import { HttpClient, PairMethods } from 'hap-controller';
+import type { PairingData } from 'hap-controller';
 
 const SERVICE = {
   switch: '00000049-0000-1000-8000-0026BB765291',
@@ -18,23 +19,8 @@ const CHARACTERISTIC = {
 /** HAP's "No Response" status. */
 export const NO_RESPONSE = -70402;
 
-interface HapCharacteristic {
-  iid: number;
-  type: string;
-  value?: unknown;
-}
-interface HapService {
-  iid: number;
-  type: string;
-  characteristics: HapCharacteristic[];
-}
-interface HapAccessory {
-  aid: number;
-  services: HapService[];
-}
-
-const shortType = (type: string): string => type.replace(/^0+/, '').split('-')[0]!.toUpperCase();
-const same = (a: string, b: string): boolean => shortType(a) === shortType(b);
+const shortType = (type: string | undefined): string => (type ?? '').replace(/^0+/, '').split('-')[0]!.toUpperCase();
+const same = (a: string | undefined, b: string): boolean => shortType(a) === shortType(b);
 
 export interface HomeKitEvent {
   readonly id: string;
@@ -45,8 +31,19 @@ export class HomeKitClient {
   readonly events: HomeKitEvent[] = [];
   private readonly names = new Map<string, string>();
 
-  private constructor(private readonly client: HttpClient) {
-    client.on('event', (event: { characteristics: Array<{ aid: number; iid: number; value: unknown }> }) => {
+  /**
+   * Two connections: `control` for reads and writes, `listener` only for events. hap-controller's response
+   * parser spins forever when an event frame arrives while a request is in flight on the same connection
+   * (its decrypt failure is swallowed without consuming the frame), so events get a connection of their own
+   * that sends nothing after its one subscription.
+   */
+  private constructor(
+    private readonly control: HttpClient,
+    private readonly listener: HttpClient,
+    /** The controller's long-term keys: reconnect with them after a Homebridge restart. */
+    readonly pairing: PairingData,
+  ) {
+    listener.on('event', (event: { characteristics: Array<{ aid: number; iid: number; value: unknown }> }) => {
       for (const change of event.characteristics) {
         this.events.push({ id: `${change.aid}.${change.iid}`, value: change.value });
       }
@@ -61,20 +58,27 @@ export class HomeKitClient {
     if (!pairing) {
       throw new Error('pairing produced no long-term keys');
     }
-    const client = new HomeKitClient(new HttpClient(username, '127.0.0.1', port, pairing, { usePersistentConnections: true }));
+    return HomeKitClient.connect(username, port, pairing);
+  }
+
+  /** Connects as an already paired controller and listens to every switch and sensor. */
+  static async connect(username: string, port: number, pairing: PairingData): Promise<HomeKitClient> {
+    const open = (): HttpClient => new HttpClient(username, '127.0.0.1', port, pairing, { usePersistentConnections: true });
+    const client = new HomeKitClient(open(), open(), pairing);
     await client.refreshNames();
+    await client.listener.subscribeCharacteristics([...client.names.values()]);
     return client;
   }
 
   async refreshNames(): Promise<void> {
     this.names.clear();
-    const { accessories } = (await this.client.getAccessories()) as unknown as { accessories: HapAccessory[] };
+    const { accessories } = await this.control.getAccessories();
     for (const accessory of accessories) {
       for (const service of accessory.services) {
         const name = service.characteristics.find((c) => same(c.type, CHARACTERISTIC.name))?.value;
         for (const characteristic of service.characteristics) {
-          const kind = Object.entries(CHARACTERISTIC).find(([, type]) => same(type, characteristic.type))?.[0];
-          const serviceKind = Object.entries(SERVICE).find(([, type]) => same(type, service.type))?.[0];
+          const kind = Object.entries(CHARACTERISTIC).find(([, type]) => same(characteristic.type, type))?.[0];
+          const serviceKind = Object.entries(SERVICE).find(([, type]) => same(service.type, type))?.[0];
           if (typeof name === 'string' && kind && serviceKind && kind !== 'name') {
             this.names.set(`${name}/${kind}`, `${accessory.aid}.${characteristic.iid}`);
           }
@@ -97,17 +101,20 @@ export class HomeKitClient {
   }
 
   async get(id: string): Promise<{ value?: unknown; status?: number }> {
-    const result = (await this.client.getCharacteristics([id])) as { characteristics: Array<{ value?: unknown; status?: number }> };
+    const result = (await this.control.getCharacteristics([id]));
     return result.characteristics[0] ?? {};
   }
 
   async set(id: string, value: unknown): Promise<{ status?: number }> {
-    const result = (await this.client.setCharacteristics({ [id]: value })) as { characteristics?: Array<{ status?: number }> } | Record<string, never>;
+    const result = (await this.control.setCharacteristics({ [id]: value })) as { characteristics?: Array<{ status?: number }> } | Record<string, never>;
     return ('characteristics' in result ? result.characteristics?.[0] : undefined) ?? { status: 0 };
   }
 
-  async subscribe(ids: string[]): Promise<void> {
-    await this.client.subscribeCharacteristics(ids);
+  /** Every switch and sensor is subscribed at connect (on the listener connection); this checks the ids are among them. */
+  subscribe(ids: string[]): Promise<void> {
+    const known = new Set(this.names.values());
+    const unknown = ids.filter((id) => !known.has(id));
+    return unknown.length === 0 ? Promise.resolve() : Promise.reject(new Error(`not a switch or sensor characteristic: ${unknown.join(', ')}`));
   }
 
   /** Polls until the characteristic reads `value` (HomeKit booleans come back as 1/0). */
@@ -137,7 +144,8 @@ export class HomeKitClient {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.control.close();
+    await this.listener.close();
   }
 }
 

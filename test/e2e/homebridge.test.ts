@@ -1,0 +1,140 @@
+/**
+ * End to end: a real Homebridge process loads the built plugin, a real HomeKit controller pairs with it and
+ * drives it, and the simulated EdgeRouter answers over real SSH.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { startHomebridge } from '../../src/sim/homebridgeRunner';
+import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
+import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
+
+jest.setTimeout(120_000);
+
+const FRONT = { name: 'Front Door', address: '192.0.2.50', allow: ['dns'] };
+const GARAGE = { name: 'Garage', address: '192.0.2.51' };
+
+function platformFor(sim: SimulatedRouterSetup): Record<string, unknown> {
+  return {
+    pollSeconds: 1,
+    leak: { attempts: 2, uploadMB: 0.01, windowMinutes: 1, quietMinutes: 0.1 },
+    routers: [
+      {
+        name: 'Sim Router',
+        host: '127.0.0.1',
+        port: sim.port,
+        username: SIM_USER,
+        privateKeyFile: sim.privateKeyFile,
+        hostKey: sim.hostKeyFingerprint,
+        cameras: [FRONT, GARAGE],
+      },
+    ],
+  };
+}
+
+const routerAccess = async (sim: SimulatedRouterSetup, blockRule: number): Promise<'allowed' | 'blocked' | 'missing'> => {
+  const config = await sim.router.activeConfigCommands();
+  if (!config.includes(`rule ${blockRule} action drop`)) {
+    return 'missing';
+  }
+  return config.includes(`rule ${blockRule} disable`) ? 'allowed' : 'blocked';
+};
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) {
+      return;
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
+  let sim: SimulatedRouterSetup;
+  let homebridge: RunningHomebridge;
+  let home: HomeKitClient;
+
+  beforeAll(async () => {
+    if (!existsSync(join(__dirname, '../../dist/index.js'))) {
+      throw new Error('dist/ is missing: run "npm run build" first (npm test does it).');
+    }
+    sim = await startSimulatedRouter();
+    homebridge = await startHomebridge({ platform: platformFor(sim) });
+    home = await HomeKitClient.pair(homebridge.username, homebridge.port, homebridge.pin);
+    await until(async () => (await routerAccess(sim, 4008)) === 'blocked' && (await routerAccess(sim, 4018)) === 'blocked', 'rules created');
+    await home.waitForValue(home.id('Front Door Leak', 'statusFault'), 0);
+  });
+
+  afterAll(async () => {
+    await home?.close();
+    await homebridge?.stop();
+    homebridge?.remove();
+    await sim?.dispose();
+  });
+
+  it('shows a switch and a leak sensor per camera and a Lockdown switch, with every camera blocked at first', async () => {
+    for (const name of ['Front Door Internet', 'Front Door Leak', 'Garage Internet', 'Garage Leak', 'Sim Router Lockdown']) {
+      expect(home.has(name)).toBe(true);
+    }
+    await until(async () => (await routerAccess(sim, 4008)) === 'blocked' && (await routerAccess(sim, 4018)) === 'blocked', 'rules created');
+    await home.waitForValue(home.id('Front Door Internet', 'on'), false);
+    await home.waitForValue(home.id('Front Door Leak', 'statusFault'), 0);
+  });
+
+  it('turning a camera on in HomeKit opens it on the router, and off blocks it again', async () => {
+    const on = home.id('Front Door Internet', 'on');
+    expect((await home.set(on, true)).status ?? 0).toBe(0);
+    await until(async () => (await routerAccess(sim, 4008)) === 'allowed', 'router opened front door');
+    expect(await routerAccess(sim, 4018)).toBe('blocked');
+    expect(await sim.router.sendTraffic({ from: FRONT.address, protocol: 'tcp', port: 443, packets: 1, bytes: 100 })).toBe('accepted');
+    await home.waitForValue(on, true);
+
+    await home.set(on, false);
+    await until(async () => (await routerAccess(sim, 4008)) === 'blocked', 'router blocked front door');
+    expect(await sim.router.sendTraffic({ from: FRONT.address, protocol: 'tcp', port: 443, packets: 1, bytes: 100 })).toBe('dropped');
+  });
+
+  it('sends a LeakDetected event when a blocked camera keeps trying to phone home', async () => {
+    const leak = home.id('Garage Leak', 'leakDetected');
+    await new Promise((done) => setTimeout(done, 2_000));
+    await sim.router.sendTraffic({ from: GARAGE.address, protocol: 'tcp', port: 443, packets: 5, bytes: 300 });
+    await home.waitForEvent(leak, 1);
+    expect(homebridge.output.some((line) => line.includes('"Garage" (192.0.2.51) LEAK: 5 blocked packet(s)'))).toBe(true);
+    // It clears by itself after quietMinutes.
+    await home.waitForEvent(leak, 0, 30_000);
+  });
+
+  it('shows a change made on the router outside HomeKit within a poll', async () => {
+    const on = home.id('Garage Internet', 'on');
+    // Let a poll see the current state first, so the change below is a change.
+    await new Promise((done) => setTimeout(done, 2_500));
+    await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4018 disable'], { save: true });
+    await home.waitForEvent(on, 1, 10_000);
+    expect(homebridge.output.some((line) => line.includes('"Garage": internet access was opened on the router, outside HomeKit.'))).toBe(true);
+  });
+
+  it('shows No Response and a fault while the router is down, and recovers by itself', async () => {
+    const on = home.id('Front Door Internet', 'on');
+    const fault = home.id('Front Door Leak', 'statusFault');
+    await sim.stop();
+    await home.waitForValue(fault, 1, 30_000);
+    expect((await home.set(on, true)).status).toBe(NO_RESPONSE);
+    await sim.start();
+    await home.waitForValue(fault, 0, 60_000);
+    expect((await home.set(on, true)).status ?? 0).toBe(0);
+    await until(async () => (await routerAccess(sim, 4008)) === 'allowed', 'router opened front door after recovery');
+  });
+
+  it('keeps accessories across a restart and shows what the router has', async () => {
+    await home.close();
+    await homebridge.stop();
+    homebridge = await startHomebridge({ platform: platformFor(sim), storage: homebridge.storage, pin: homebridge.pin, username: homebridge.username });
+    home = await HomeKitClient.connect(homebridge.username, homebridge.port, home.pairing);
+    expect(homebridge.output.some((line) => /Removing \d+ accessory/.test(line))).toBe(false);
+    await home.waitForValue(home.id('Front Door Internet', 'on'), true);
+  });
+});
