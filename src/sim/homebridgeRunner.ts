@@ -18,6 +18,8 @@ export interface HomebridgeOptions {
   readonly username?: string;
   /** Listen and advertise on this machine's network (for pairing a phone); localhost only otherwise. */
   readonly advertiseOnLan?: boolean;
+  /** Debug logging (the tests read the plugin's debug lines); on unless turned off. */
+  readonly debug?: boolean;
   /** Receives every line Homebridge prints. */
   readonly onLine?: (line: string) => void;
 }
@@ -56,7 +58,7 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
     ),
   );
   const homebridge = join(PROJECT_ROOT, 'node_modules', 'homebridge', 'bin', 'homebridge');
-  const child = spawn(process.execPath, [homebridge, '-U', storage, '-P', PROJECT_ROOT, '--strict-plugin-resolution', '-Q', '-T', '-D'], {
+  const child = spawn(process.execPath, [homebridge, '-U', storage, '-P', PROJECT_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(options.debug === false ? [] : ['-D'])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
   });
