@@ -3,7 +3,7 @@
  * one at a time (EdgeOS allows 10 channels per connection; one at a time also keeps transactions in order).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { Client } from 'ssh2';
+import { Client, utils } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 
 import type { Log } from '../log';
@@ -262,7 +262,14 @@ export class SshConnection {
     } catch (error) {
       throw new RouterError('auth', `cannot read the private key file ${privateKeyFile} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check "privateKeyFile".`);
     }
-    return { privateKey, passphrase: passphrase === '' ? undefined : passphrase, password: password === '' ? undefined : password };
+    const usablePassphrase = passphrase === '' ? undefined : passphrase;
+    // ssh2 throws from inside connect() on a key it cannot open; check first so the owner hears which setting is wrong.
+    const parsed = utils.parseKey(privateKey, usablePassphrase);
+    if (parsed instanceof Error) {
+      const hint = /passphrase/i.test(parsed.message) ? 'check "passphrase"' : 'check that "privateKeyFile" is an OpenSSH or PEM private key';
+      throw new RouterError('auth', `cannot open the private key file ${privateKeyFile} (${parsed.message}); ${hint}.`);
+    }
+    return { privateKey, passphrase: usablePassphrase, password: password === '' ? undefined : password };
   }
 
   private warnIfKeyReadableByOthers(file: string): void {

@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { captureLogLine } from './logCapture';
+
 export interface HomebridgeOptions {
   /** The CameraGuard platform block. */
   readonly platform: Record<string, unknown>;
@@ -72,6 +74,7 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
         continue;
       }
       output.push(line);
+      captureLogLine(line);
       options.onLine?.(line);
       for (const waiter of [...waiters]) {
         if (waiter.pattern.test(line)) {

@@ -7,8 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { SimulatedEdgeRouter } from './edgeos';
+import { captureSecret } from './logCapture';
 import type { LanHost } from './edgeos';
 import { generateSshKeyPair, startSimulatedRouterSsh } from './sshServer';
+
+import { utils } from 'ssh2';
 
 /** A fresh EdgeRouter: WAN on eth0, LAN on switch0, no firewall yet. Documentation addresses only. */
 export const FRESH_ROUTER_CONFIG = [
@@ -38,13 +41,15 @@ export interface SimulatedRouterSetup {
 }
 
 export async function startSimulatedRouter(
-  options: { initialConfig?: string; lanHosts?: LanHost[]; offload?: boolean; hostKey?: string; port?: number } = {},
+  options: { initialConfig?: string; lanHosts?: LanHost[]; offload?: boolean; hostKey?: string; port?: number; keyPassphrase?: string } = {},
 ): Promise<SimulatedRouterSetup> {
   const directory = mkdtempSync(join(tmpdir(), 'camera-guard-sim-'));
-  const keys = generateSshKeyPair();
+  const keys = options.keyPassphrase === undefined ? generateSshKeyPair() : encryptedKeyPair(options.keyPassphrase);
   const privateKeyFile = join(directory, 'client_ed25519');
   writeFileSync(privateKeyFile, keys.private, { mode: 0o600 });
   const password = `pw-${Math.random().toString(36).slice(2)}`;
+  captureSecret(password);
+  captureSecret(keys.private);
   const router = new SimulatedEdgeRouter({
     initialConfig: options.initialConfig ?? FRESH_ROUTER_CONFIG,
     lanHosts: options.lanHosts,
@@ -70,4 +75,15 @@ export async function startSimulatedRouter(
       rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** A client key pair whose private half is encrypted with `passphrase` (retried until ssh2 can read it back). */
+function encryptedKeyPair(passphrase: string): { private: string; public: string } {
+  captureSecret(passphrase);
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519', { passphrase, cipher: 'aes256-ctr', rounds: 16 });
+    if (!(utils.parseKey(pair.private, passphrase) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) {
+      return pair;
+    }
+  }
 }

@@ -11,6 +11,7 @@ import { KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
 import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { captureSecret } from '../../src/sim/logCapture';
 import { recordingLog } from '../helpers/recordingLog';
 
 const POLL_MS = 200;
@@ -31,7 +32,9 @@ interface Harness {
   lockdown: LockdownMemory[];
 }
 
-async function startGuard(options: { cameras?: CameraSettings[]; seen?: string[]; sim?: SimulatedRouterSetup } = {}): Promise<Harness> {
+async function startGuard(
+  options: { cameras?: CameraSettings[]; seen?: string[]; sim?: SimulatedRouterSetup; password?: string } = {},
+): Promise<Harness> {
   const sim = options.sim ?? (await startSimulatedRouter());
   const log = recordingLog();
   const events: string[] = [];
@@ -42,9 +45,9 @@ async function startGuard(options: { cameras?: CameraSettings[]; seen?: string[]
     host: '127.0.0.1',
     port: sim.port,
     username: SIM_USER,
-    privateKeyFile: sim.privateKeyFile,
+    privateKeyFile: options.password === undefined ? sim.privateKeyFile : undefined,
     passphrase: undefined,
-    password: undefined,
+    password: options.password,
     hostKey: sim.hostKeyFingerprint,
     wanInterface: 'eth0',
     ruleSet: 'CAMGUARD_OUT',
@@ -252,5 +255,17 @@ describe('RouterGuard with the simulated router', () => {
     await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'opened');
     await until(async () => (await routerAccess(h.sim, 0)) === 'blocked', 'closed again', 5_000);
     expect(h.log.lines.some((line) => line.includes('closing internet access again after 0.01 minute(s)'))).toBe(true);
+  });
+
+  it('backs off after a refused login instead of retrying in a storm that would lock the owner out', async () => {
+    const wrong = `not-the-password-${Math.random().toString(36).slice(2)}`;
+    captureSecret(wrong);
+    h = await startGuard({ cameras: [frontDoor], password: wrong });
+    await until(() => h.log.lines.some((line) => line.startsWith('ERROR') && line.includes('refused the login')), 'login refused');
+    await new Promise((done) => setTimeout(done, 2_000));
+    const attempts = h.log.lines.filter((line) => line.includes('refused the login'));
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatch(/retrying in (2[4-9]|3[0-6]) s/);
+    expect(h.guard.reachable).toBe(false);
   });
 });

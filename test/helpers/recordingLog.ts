@@ -1,13 +1,18 @@
 import type { Log } from '../../src/log';
+import { captureLogLine } from '../../src/sim/logCapture';
 
 /** A Log that keeps every line (as "LEVEL message") so tests can check what the owner would read. */
 export function recordingLog(): Log & { lines: string[] } {
   const lines: string[] = [];
+  const record = (line: string): void => {
+    lines.push(line);
+    captureLogLine(line);
+  };
   return {
     lines,
-    info: (message) => lines.push(`INFO ${message}`),
-    warn: (message) => lines.push(`WARN ${message}`),
-    error: (message) => lines.push(`ERROR ${message}`),
-    debug: (message) => lines.push(`DEBUG ${message}`),
+    info: (message) => record(`INFO ${message}`),
+    warn: (message) => record(`WARN ${message}`),
+    error: (message) => record(`ERROR ${message}`),
+    debug: (message) => record(`DEBUG ${message}`),
   };
 }

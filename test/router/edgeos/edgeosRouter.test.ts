@@ -10,6 +10,7 @@ import { KnownHosts } from '../../../src/router/hostKeys';
 import { SshConnection } from '../../../src/router/ssh';
 import { FRESH_ROUTER_CONFIG, SIM_USER, startSimulatedRouter } from '../../../src/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../../src/sim/simulatedSetup';
+import { captureSecret } from '../../../src/sim/logCapture';
 import { recordingLog } from '../../helpers/recordingLog';
 
 const frontDoor: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [NAMED_SERVICES.dns!], allowMinutes: 0 };
@@ -306,9 +307,50 @@ describe('SSH trust and login', () => {
       await good.connect();
       expect((await good.read(cameras)).ruleSet).toBe('CAMGUARD_OUT');
       good.close();
-      const bad = driverFor(sim, { privateKeyFile: undefined, password: 'wrong' });
+      const wrong = `wrong-${Math.random().toString(36).slice(2)}`;
+      captureSecret(wrong);
+      const bad = driverFor(sim, { privateKeyFile: undefined, password: wrong });
       await expect(bad.connect()).rejects.toMatchObject({ kind: 'auth' });
       bad.close();
+    } finally {
+      await sim.dispose();
+    }
+  });
+
+  it('logs in with a passphrase-protected key, and names a wrong passphrase without showing it', async () => {
+    const passphrase = `phrase-${Math.random().toString(36).slice(2)}`;
+    const sim = await startSimulatedRouter({ keyPassphrase: passphrase });
+    const log = recordingLog();
+    try {
+      const good = driverFor(sim, { passphrase }, log);
+      await good.connect();
+      good.close();
+      const wrong = `bad-${Math.random().toString(36).slice(2)}`;
+      captureSecret(wrong);
+      const bad = driverFor(sim, { passphrase: wrong }, log);
+      const error = await bad.connect().then(
+        () => undefined,
+        (e: unknown) => e as RouterError,
+      );
+      bad.close();
+      expect(error?.kind).toBe('auth');
+      expect(error?.message).not.toContain(wrong);
+      expect(error?.message).not.toContain(passphrase);
+    } finally {
+      await sim.dispose();
+    }
+  });
+
+  it('warns when the private key file can be read by other users', async () => {
+    const sim = await startSimulatedRouter();
+    const log = recordingLog();
+    try {
+      const { chmodSync } = await import('node:fs');
+      chmodSync(sim.privateKeyFile, 0o644);
+      const driver = driverFor(sim, {}, log);
+      await driver.connect();
+      driver.close();
+      expect(log.lines).toContain(`WARN the private key file ${sim.privateKeyFile} can be read by other users of this machine; run "chmod 600 ${sim.privateKeyFile}".`);
     } finally {
       await sim.dispose();
     }

@@ -1,0 +1,28 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The last check of every test run: no password, passphrase or private key line handed out during the run appears
+ * in any log line the run produced (Homebridge output and the plugin's recorded logs, debug included).
+ */
+export default function globalTeardown(): void {
+  const directory = process.env.CAMERA_GUARD_LOG_CAPTURE;
+  if (!directory || !existsSync(directory)) {
+    return;
+  }
+  const read = (name: string): string => (existsSync(join(directory, name)) ? readFileSync(join(directory, name), 'utf8') : '');
+  const lines = read('log-lines.txt').split('\n');
+  const secrets = read('secrets.json')
+    .split('\n')
+    .filter((line) => line !== '')
+    .flatMap((line) => JSON.parse(line) as string[]);
+  const leaks = lines.filter((line) => secrets.some((secret) => line.includes(secret)));
+  rmSync(directory, { recursive: true, force: true });
+  if (secrets.length === 0 || lines.length < 2) {
+    throw new Error('the secret check saw no secrets or no log lines: the capture is broken, so nothing was proven');
+  }
+  if (leaks.length > 0) {
+    throw new Error(`secrets appeared in ${leaks.length} log line(s), for example: ${leaks[0]?.slice(0, 120)}`);
+  }
+  process.stdout.write(`\nSecret check: ${secrets.length} secrets, ${lines.length} log lines, no secret in any line.\n`);
+}
