@@ -231,6 +231,8 @@ describe('RouterGuard with the simulated router', () => {
     await until(() => h.log.lines.some((line) => line.includes('the block could not be confirmed')), 'logged');
     await h.sim.router.setCommitDelay(0);
     await until(async () => (await routerAccess(h.sim, 0)) === 'blocked' && h.guard.shownAccess(frontDoor.address) === 'blocked', 'blocked in the end', 15_000);
+    // The cut transaction's shell ended its configuration session on the way out.
+    expect(await h.sim.router.openSessionCount()).toBe(0);
   });
 
   it('locks every camera down and restores each one\'s previous state', async () => {

@@ -72,4 +72,23 @@ describe('shell', () => {
     expect(commandReadsStdin("/bin/vbash -c 'echo hi'")).toBe(false);
     expect(commandReadsStdin('/opt/vyatta/bin/vyatta-op-cmd-wrapper show configuration commands')).toBe(false);
   });
+
+  it('runs a HUP trap when its channel goes away, like bash does after the running command finishes', async () => {
+    const controller = new AbortController();
+    const slow: Program = () => new Promise((done) => setTimeout(() => done({ stdout: 'slow done\n', stderr: '', code: 0 }), 50));
+    const base = host();
+    base.programs.set('slow', slow);
+    const pending = runLoginShell(base, "trap 'echo cleaned >/dev/null; args trapped; exit 129' HUP\nslow\necho never", '', controller.signal);
+    setTimeout(() => controller.abort(), 10);
+    const result = await pending;
+    expect(result.stdout).toContain('slow done');
+    expect(result.stdout).toContain('<trapped>');
+    expect(result.stdout).not.toContain('never');
+    expect(result.code).toBe(129);
+  });
+
+  it('runs an EXIT trap at the end, and none after trap -', async () => {
+    expect((await run("trap 'echo bye' EXIT\necho hi")).stdout).toBe('hi\nbye\n');
+    expect((await run("trap 'echo bye' EXIT\ntrap - EXIT\necho hi")).stdout).toBe('hi\n');
+  });
 });

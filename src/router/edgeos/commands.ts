@@ -78,9 +78,17 @@ export function rulePath(ruleSet: string, rule: number): string[] {
   return ['firewall', 'name', ruleSet, 'rule', String(rule)];
 }
 
+/**
+ * If the SSH connection is cut mid-transaction, the shell gets SIGHUP (or SIGPIPE on its next write): end the
+ * session anyway, since an abandoned session leaves a mount behind on the router. Output goes to /dev/null
+ * because the channel that would carry it is gone.
+ */
+export const SESSION_CLEANUP_TRAP =
+  `trap '${CFG_WRAPPER} discard >/dev/null 2>&1; ${CFG_WRAPPER} end >/dev/null 2>&1; exit 129' HUP TERM PIPE`;
+
 /** One `begin … commit [save] end` transaction. */
 export function transactionScript(ops: readonly ConfigOp[], save: boolean): string {
-  const lines = [`${CFG_WRAPPER} begin`];
+  const lines = [SESSION_CLEANUP_TRAP, `${CFG_WRAPPER} begin`];
   for (const { op, path } of ops) {
     lines.push(`${CFG_WRAPPER} ${op} ${commandLine(path)}`);
   }

@@ -206,7 +206,7 @@ function literalWords(command: SimpleCommand): string[] | undefined {
 
 const SHELLS = new Set(['vbash', '/bin/vbash', 'bash', '/bin/bash', 'sh', '/bin/sh']);
 const UNSUPPORTED = new Set(
-  'if then else elif fi for while until do done case esac function select time [[ ]] { } ! set source . cd read eval exec trap local unset shift test [ printf declare typeset let alias return wait kill ulimit umask pushd popd'.split(' '),
+  'if then else elif fi for while until do done case esac function select time [[ ]] { } ! set source . cd read eval exec local unset shift test [ printf declare typeset let alias return wait kill ulimit umask pushd popd'.split(' '),
 );
 
 interface ShellInvocation {
@@ -306,6 +306,10 @@ class Shell {
   private readonly stdout: string[] = [];
   private readonly stderr: string[] = [];
   private status = 0;
+  /** `trap ACTION SIGNAL...`: what to run on HUP (the SSH channel went away), TERM, PIPE or EXIT. */
+  private readonly traps = new Map<string, string>();
+  /** True while a trap runs: the abort that started it must not stop it. */
+  private trapping = false;
 
   constructor(
     private readonly host: ShellHost,
@@ -320,14 +324,43 @@ class Shell {
 
   async run(script: string): Promise<CommandResult> {
     for (const item of parse(script)) {
-      if (this.context.signal?.aborted === true) return this.finish(ABORTED_STATUS);
+      if (this.aborted()) {
+        this.status = ABORTED_STATUS;
+        break;
+      }
       if (item.kind === 'error') {
         this.stderr.push(`vbash: line ${item.line}: ${item.message}\n`);
-        return this.finish(2);
+        this.status = 2;
+        break;
       }
       if (await this.runList(item.list)) break;
     }
+    if (this.status === ABORTED_STATUS) {
+      await this.runTrap('HUP');
+    }
+    await this.runTrap('EXIT');
     return this.finish(this.status);
+  }
+
+  private aborted(): boolean {
+    return this.context.signal?.aborted === true && !this.trapping;
+  }
+
+  /**
+   * Runs a trap's action once, as bash does when the signal arrives between commands (a running command such as
+   * a commit finishes first). Like bash after a HUP trap that does not exit, the shell then ends.
+   */
+  private async runTrap(signal: string): Promise<void> {
+    const action = this.traps.get(signal);
+    if (action === undefined) return;
+    this.traps.delete(signal);
+    const status = this.status;
+    this.trapping = true;
+    for (const item of parse(action)) {
+      if (item.kind === 'error' || (await this.runList(item.list))) break;
+    }
+    this.trapping = false;
+    if (signal === 'HUP' && this.status === 0) this.status = status;
   }
 
   private finish(code: number): CommandResult {
@@ -339,7 +372,7 @@ class Shell {
     for (const [index, command] of list.commands.entries()) {
       const operator = list.operators[index - 1];
       if ((operator === '&&' && this.status !== 0) || (operator === '||' && this.status === 0)) continue;
-      if (this.context.signal?.aborted === true) {
+      if (this.aborted()) {
         this.status = ABORTED_STATUS;
         return true;
       }
@@ -407,6 +440,15 @@ class Shell {
       const code = argv[1] === undefined ? this.status : Number(argv[1]);
       if (!Number.isInteger(code)) return { stdout: '', stderr: `vbash: exit: ${argv[1]}: numeric argument required\n`, code: 2, exit: true };
       return { stdout: '', stderr: '', code: code & 255, exit: true };
+    }
+    if (name === 'trap') {
+      const [action, ...signals] = argv.slice(1);
+      if (action === undefined || signals.length === 0) return { stdout: '', stderr: 'vbash: trap: usage: trap ACTION SIGNAL...\n', code: 2 };
+      for (const signal of signals.map((sig) => sig.replace(/^SIG/, '').replace(/^0$/, 'EXIT'))) {
+        if (action === '-') this.traps.delete(signal);
+        else this.traps.set(signal, action);
+      }
+      return { stdout: '', stderr: '', code: 0 };
     }
     if (name === 'export') {
       for (const arg of argv.slice(1)) {

@@ -101,9 +101,10 @@ describe('rule layout', () => {
 });
 
 describe('transaction script', () => {
-  it('runs one session: begin, changes, commit, save only after a good commit, discard, end', () => {
+  it('runs one session: begin, changes, commit, save only after a good commit, discard, end; a cut connection still ends it', () => {
     const script = transactionScript([{ op: 'set', path: ['firewall', 'name', 'CAMGUARD_OUT', 'rule', '4008', 'disable'] }], true);
     expect(script.trim().split('\n')).toEqual([
+      "trap '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper discard >/dev/null 2>&1; /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper end >/dev/null 2>&1; exit 129' HUP TERM PIPE",
       '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper begin',
       '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper set firewall name CAMGUARD_OUT rule 4008 disable',
       `/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper commit && echo '${MARK.committed}' && /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper save && echo '${MARK.saved}'`,
