@@ -87,6 +87,10 @@ describe('shell', () => {
     expect(result.code).toBe(129);
   });
 
+  it('ends a redirection target at ; and && like bash', async () => {
+    expect((await run('echo a >/dev/null; echo b 2>/dev/null&& echo c')).stdout).toBe('b\nc\n');
+  });
+
   it('runs an EXIT trap at the end, and none after trap -', async () => {
     expect((await run("trap 'echo bye' EXIT\necho hi")).stdout).toBe('hi\nbye\n');
     expect((await run("trap 'echo bye' EXIT\ntrap - EXIT\necho hi")).stdout).toBe('hi\n');

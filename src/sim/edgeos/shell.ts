@@ -90,7 +90,8 @@ function tokenize(script: string): Token[] {
       if (match[4] !== undefined) {
         tokens.push({ type: 'redirect', redirect: { fds, to: match[4] === '2' ? 2 : 1 }, line });
       } else {
-        const target = /^\S+/.exec(script.slice(i))?.[0] ?? '';
+        // A redirection target ends where the word ends, as in bash: before blanks and operators.
+        const target = /^[^\s;&|]+/.exec(script.slice(i))?.[0] ?? '';
         if (target !== '/dev/null') return fail(`simulator does not support redirection to \`${target}' (only /dev/null, 2>&1, >&2)`);
         i += target.length;
         tokens.push({ type: 'redirect', redirect: { fds, to: 'null' }, line });
