@@ -270,4 +270,41 @@ describe('RouterGuard with the simulated router', () => {
     expect(attempts[0]).toMatch(/retrying in (2[4-9]|3[0-6]) s/);
     expect(h.guard.reachable).toBe(false);
   });
+
+  it('stops talking to a router whose host key changed while running, shows the fault, and names both keys', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(() => h.guard.reachable, 'reachable');
+    const port = h.sim.port;
+    const original = h.sim.hostKeyFingerprint;
+    const replaced = h.sim;
+    // The router is swapped for another one on the same address (the old one's files, and so the plugin's key, stay).
+    await replaced.stop();
+    h.sim = await startSimulatedRouter({ port });
+    const run = jest.spyOn(h.sim.router, 'run');
+    await until(() => !h.guard.reachable, 'unreachable');
+    await until(() => h.log.lines.some((line) => line.startsWith('ERROR') && line.includes('refused to connect')), 'host key error', 15_000);
+    const error = h.log.lines.find((line) => line.includes('refused to connect')) ?? '';
+    expect(error).toContain(h.sim.hostKeyFingerprint);
+    expect(error).toContain(original);
+    expect(h.guard.requestAccess(frontDoor.address, 'allowed')).toBe('unreachable');
+    expect(run).not.toHaveBeenCalled();
+    await replaced.dispose();
+  });
+
+  it('keeps answering HomeKit at once while a commit takes 30 s, and applies what was asked meanwhile', async () => {
+    h = await startGuard({ cameras: [frontDoor, garage] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4018 action drop'), 'setup');
+    await h.sim.router.setCommitDelay(30_000);
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await h.sim.router.openSessionCount()) > 0, 'slow commit under way');
+    const asked = Date.now();
+    expect(h.guard.requestAccess(garage.address, 'allowed')).toBe('queued');
+    expect(h.guard.shownAccess(garage.address)).toBe('allowed');
+    expect(Date.now() - asked).toBeLessThan(100);
+    await h.sim.router.setCommitDelay(0);
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && (await routerAccess(h.sim, 1)) === 'allowed', 'both applied', 60_000);
+    await until(() => h.guard.shownAccess(garage.address) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'shown');
+    expect(await h.sim.router.openSessionCount()).toBe(0);
+    expect(h.log.lines.filter((line) => line.startsWith('ERROR'))).toEqual([]);
+  }, 90_000);
 });
