@@ -256,6 +256,7 @@ export class RouterGuard {
       const delay = slow ? this.authBackoff.next() : this.connectBackoff.next();
       this.setReachable(false);
       this.reportProblem(routerError, delay);
+      this.dropQueuedOpenings('the router cannot be reached');
       return delay;
     }
     this.connectBackoff.reset();
@@ -293,6 +294,7 @@ export class RouterGuard {
     this.driver.close();
     this.setReachable(false);
     this.reportProblem(routerError, undefined);
+    this.dropQueuedOpenings('the router stopped answering');
   }
 
   /** Logs a problem once when it starts, and only at debug level while it lasts. */
@@ -346,20 +348,21 @@ export class RouterGuard {
       return;
     }
     const before = new Map([...this.cameras.values()].map((camera) => [camera.settings.address, camera.actual]));
-    let outcome: ApplyOutcome;
     try {
-      outcome = await this.applyWithRetry(changes);
+      const outcome = await this.applyWithRetry(changes);
+      this.lastTransactionFailed = outcome.result !== 'committed';
+      if (outcome.result === 'committed' && !outcome.saved) {
+        this.log.warn(`the change was applied but could not be saved on the router (${outcome.detail}); it would be lost if the router restarts, so saving is retried.`);
+      }
+      const after = await this.driver.read(this.options.cameras);
+      this.absorb(after, requested);
+      this.settle(requested, outcome, after);
     } catch (error) {
+      // The connection failed before the router confirmed the outcome (even after a commit: the read-back is the
+      // confirmation). Nothing may stay shown as if it were confirmed.
       this.abandon(requested, error);
       throw error;
     }
-    this.lastTransactionFailed = outcome.result !== 'committed';
-    if (outcome.result === 'committed' && !outcome.saved) {
-      this.log.warn(`the change was applied but could not be saved on the router (${outcome.detail}); it would be lost if the router restarts, so saving is retried.`);
-    }
-    const after = await this.driver.read(this.options.cameras);
-    this.absorb(after, requested);
-    this.settle(requested, outcome, after);
     for (const camera of this.cameras.values()) {
       if (camera.actual === 'blocked' && before.get(camera.settings.address) !== 'blocked') {
         await this.cutFlows(camera);
@@ -451,11 +454,15 @@ export class RouterGuard {
     }
   }
 
-  /** The connection failed mid-transaction: blocks stay queued until confirmed, openings are reported failed. */
+  /**
+   * The connection failed before the router confirmed a transaction: blocks stay queued until confirmed; openings
+   * are reported as unconfirmed and the switch shows what the router reports once it answers.
+   */
   private abandon(requested: ReadonlyMap<string, Access>, error: unknown): void {
     for (const [address, wanted] of requested) {
       const camera = this.cameras.get(address);
-      if (!camera) {
+      if (!camera || camera.desired !== wanted) {
+        // Already settled by the read-back, or asked again since.
         continue;
       }
       camera.desired = undefined;
@@ -464,11 +471,27 @@ export class RouterGuard {
         camera.queued ??= 'blocked';
         this.log.warn(`${name}: the block could not be confirmed (${(error as Error).message}); it will be applied as soon as the router answers.`);
       } else {
-        this.log.error(`${name}: could not open internet access (${(error as Error).message}); the switch shows the last state the router confirmed.`);
+        this.log.error(
+          `${name}: could not confirm that internet access opened (${(error as Error).message}); the switch shows what the router reports once it answers again.`,
+        );
       }
       this.options.listener.cameraChanged(address);
     }
     this.lastReading = undefined;
+  }
+
+  /**
+   * An opening asked for just before the router became unreachable is dropped, not applied whenever the router
+   * comes back (which could be hours later); a block stays queued.
+   */
+  private dropQueuedOpenings(reason: string): void {
+    for (const camera of this.cameras.values()) {
+      if (camera.queued === 'allowed') {
+        camera.queued = undefined;
+        this.log.error(`"${printable(camera.settings.name)}": could not open internet access because ${reason}; the switch shows the last state the router confirmed.`);
+        this.options.listener.cameraChanged(camera.settings.address);
+      }
+    }
   }
 
   /** Takes in a reading: reachability, external changes, repairs, leak detection. */

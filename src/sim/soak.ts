@@ -49,6 +49,8 @@ export interface SoakResult {
   readonly homebridgeRssStartMB: number;
   readonly homebridgeRssEndMB: number;
   readonly seconds: number;
+  /** The plugin's error and warning lines about cameras that ended wrong or lost (empty when all is well). */
+  readonly evidence: readonly string[];
 }
 
 /** A small, seeded generator, so a failing soak can be replayed. */
@@ -182,17 +184,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     let wrongStates = 0;
     let lostStates = 0;
+    const evidence: string[] = [];
     for (const [index, id] of switches.entries()) {
       const shown = (await home.get(id)).value;
       const enforced = await routerAccess(sim, index);
       if ((shown === 1 || shown === true) !== enforced) {
         wrongStates++;
+        evidence.push(`${cameras[index]!.name}: HomeKit shows ${String(shown)}, the router has ${enforced ? 'access on' : 'access off'}`);
       }
       const last = lastAccepted.get(index);
       if (last && last.value !== enforced) {
         const reported = homebridge.output.slice(last.outputIndex).some((line) => line.includes(`"${cameras[index]!.name}": could not`));
         if (!reported) {
           lostStates++;
+          evidence.push(`${cameras[index]!.name}: last accepted ${last.value ? 'on' : 'off'} (output line ${last.outputIndex}) is not in force and was not reported`);
         }
       }
     }
@@ -207,6 +212,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       homebridgeRssStartMB: rssStart,
       homebridgeRssEndMB: rssMB(homebridge.child.pid),
       seconds: Math.round((Date.now() - started) / 1000),
+      evidence:
+        evidence.length === 0
+          ? []
+          : [...evidence, ...homebridge.output.filter((line) => cameras.some((camera) => line.includes(`"${camera.name}"`)) || /error|unexpected/i.test(line)).slice(-60)],
     };
   } finally {
     await home?.close();

@@ -307,4 +307,39 @@ describe('RouterGuard with the simulated router', () => {
     expect(await h.sim.router.openSessionCount()).toBe(0);
     expect(h.log.lines.filter((line) => line.startsWith('ERROR'))).toEqual([]);
   }, 90_000);
+
+  it('never keeps showing a request as done when the connection drops before the router confirmed it', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    await new Promise((done) => setTimeout(done, POLL_MS * 2));
+    // The commit fails, and the connection drops right after it, before the plugin can read the router back.
+    await h.sim.router.failNextCommits('fail');
+    const run = h.sim.router.run.bind(h.sim.router);
+    jest.spyOn(h.sim.router, 'run').mockImplementation(async (command, stdin, signal) => {
+      const result = await run(command, stdin, signal);
+      if (stdin?.includes('vyatta-cfg-cmd-wrapper commit') === true) {
+        h.sim.dropConnections();
+      }
+      return result;
+    });
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(() => h.log.lines.some((line) => line.includes('could not confirm that internet access opened')), 'reported');
+    await until(() => h.guard.reachable, 'reachable again', 15_000);
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
+    expect(await routerAccess(h.sim, 0)).toBe('blocked');
+  });
+
+  it('drops an opening queued just before the router went away instead of applying it whenever it returns', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await h.sim.stop();
+    await until(() => h.log.lines.some((line) => line.includes('could not open internet access because')), 'reported', 15_000);
+    expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
+    await h.sim.start();
+    await until(() => h.guard.reachable, 'back', 15_000);
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    expect(await routerAccess(h.sim, 0)).toBe('blocked');
+  });
 });
