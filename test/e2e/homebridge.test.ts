@@ -137,4 +137,21 @@ describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
     expect(homebridge.output.some((line) => /Removing \d+ accessory/.test(line))).toBe(false);
     await home.waitForValue(home.id('Front Door Internet', 'on'), true);
   });
+
+  it('stopped by SIGTERM mid-transaction, leaves no session open and shows the router\'s state after a restart', async () => {
+    const on = home.id('Garage Internet', 'on');
+    const before = await routerAccess(sim, 4018);
+    await sim.router.setCommitDelay(2_000);
+    await home.set(on, before !== 'allowed');
+    await until(async () => (await sim.router.openSessionCount()) > 0, 'transaction in flight');
+    await home.close();
+    await homebridge.stop();
+    await sim.router.setCommitDelay(0);
+    await until(async () => (await sim.router.openSessionCount()) === 0, 'session closed on the router', 10_000);
+    const after = await routerAccess(sim, 4018);
+    homebridge = await startHomebridge({ platform: platformFor(sim), storage: homebridge.storage, pin: homebridge.pin, username: homebridge.username });
+    home = await HomeKitClient.connect(homebridge.username, homebridge.port, home.pairing);
+    await home.waitForValue(home.id('Front Door Leak', 'statusFault'), 0);
+    await home.waitForValue(on, after === 'allowed');
+  });
 });
