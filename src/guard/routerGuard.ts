@@ -343,7 +343,7 @@ export class RouterGuard {
       }
     }
     const changes = this.changesFor(reading, requested);
-    if (changes.length === 0 && reading.staleCameras.length === 0 && reading.enforced) {
+    if (changes.length === 0 && reading.staleCameras.length === 0 && reading.enforced && !this.driver.unsavedChanges) {
       this.settle(requested, undefined, reading);
       return;
     }
@@ -638,7 +638,12 @@ export class RouterGuard {
     if (!reading) {
       return false;
     }
-    return !reading.enforced || reading.staleCameras.length > 0 || [...reading.cameras.values()].some((camera) => camera.status !== 'intact');
+    return (
+      !reading.enforced ||
+      reading.staleCameras.length > 0 ||
+      this.driver.unsavedChanges ||
+      [...reading.cameras.values()].some((camera) => camera.status !== 'intact')
+    );
   }
 
   private queue(camera: CameraState, access: Access): void {

@@ -79,6 +79,11 @@ export interface RouterDriver {
    * as needed, and removing the rule blocks of cameras no longer in `cameras`.
    */
   apply(cameras: readonly CameraSettings[], changes: readonly AccessChange[]): Promise<ApplyOutcome>;
+  /**
+   * True when the active configuration may differ from the saved one (a save failed, or the connection dropped
+   * mid-transaction): the next `apply`, even with no changes, saves, so a router reboot cannot bring back an old state.
+   */
+  readonly unsavedChanges: boolean;
   /** Deletes the host's connection-tracking entries so an upload already in progress stops. */
   cutFlows(address: string): Promise<number>;
   close(): void;

@@ -34,6 +34,8 @@ export interface SoakOptions {
   readonly faultRate: number;
   readonly seed: number;
   readonly onProgress?: (message: string) => void;
+  /** Receives every line Homebridge prints (debug included). */
+  readonly onLine?: (line: string) => void;
 }
 
 export interface SoakResult {
@@ -120,7 +122,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let home: HomeKitClient | undefined;
   try {
     homebridge = await startHomebridge({
-      debug: false,
+      onLine: options.onLine,
       platform: {
         pollSeconds: 1,
         leak: { attempts: 1000000, uploadMB: 0, windowMinutes: 1, quietMinutes: 1 },
@@ -212,10 +214,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       homebridgeRssStartMB: rssStart,
       homebridgeRssEndMB: rssMB(homebridge.child.pid),
       seconds: Math.round((Date.now() - started) / 1000),
-      evidence:
-        evidence.length === 0
-          ? []
-          : [...evidence, ...homebridge.output.filter((line) => cameras.some((camera) => line.includes(`"${camera.name}"`)) || /error|unexpected/i.test(line)).slice(-60)],
+      evidence: evidence.length === 0 ? [] : [...evidence, (await sim.router.activeConfigCommands()).split('\n').filter((line) => line.includes(' rule ')).join('\n')],
     };
   } finally {
     await home?.close();

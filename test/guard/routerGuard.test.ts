@@ -342,4 +342,22 @@ describe('RouterGuard with the simulated router', () => {
     await new Promise((done) => setTimeout(done, POLL_MS * 3));
     expect(await routerAccess(h.sim, 0)).toBe('blocked');
   });
+
+  it('saves again after a transaction whose save was cut off, so a router reboot cannot bring back an old state', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'allowed');
+    await h.sim.router.setCommitDelay(800);
+    h.guard.requestAccess(frontDoor.address, 'blocked');
+    await until(async () => (await h.sim.router.openSessionCount()) > 0, 'commit under way');
+    // The commit completes but the connection is gone before the save.
+    h.sim.dropConnections();
+    await h.sim.router.setCommitDelay(0);
+    await until(async () => (await routerAccess(h.sim, 0)) === 'blocked' && h.guard.reachable, 'blocked and back');
+    await until(async () => (await h.sim.router.savedConfigCommands()) === (await h.sim.router.activeConfigCommands()), 'saved again');
+    await h.sim.router.reboot();
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    expect(await routerAccess(h.sim, 0)).toBe('blocked');
+  });
 });

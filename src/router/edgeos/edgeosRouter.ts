@@ -59,6 +59,10 @@ export class EdgeOsRouter implements RouterDriver {
     return this.ssh.connected;
   }
 
+  get unsavedChanges(): boolean {
+    return this.unsaved;
+  }
+
   connect(): Promise<void> {
     this.snapshot = undefined;
     return this.ssh.connect();
@@ -164,7 +168,14 @@ export class EdgeOsRouter implements RouterDriver {
     const script = ops.length === 0 ? saveScript() : transactionScript(ops, this.router.saveConfig);
     // Whatever happens next, the snapshot no longer describes the router.
     this.snapshot = undefined;
-    const output = await this.ssh.exec(TRANSACTION_COMMAND, script, TRANSACTION_TIMEOUT_MS);
+    let output;
+    try {
+      output = await this.ssh.exec(TRANSACTION_COMMAND, script, TRANSACTION_TIMEOUT_MS);
+    } catch (error) {
+      // Nobody knows whether the commit (or the save after it) happened: save at the next chance.
+      this.unsaved = this.router.saveConfig;
+      throw error;
+    }
     const report = parseTransactionOutput(output.stdout, output.stderr);
     const detail = report.errors.slice(0, 6).join(' | ');
     if (ops.length === 0) {
