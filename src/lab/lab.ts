@@ -1,0 +1,328 @@
+/**
+ * The router lab: started and torn down here, used by the lab tests and by `npm run lab`.
+ *
+ * The router is the simulator's SimulatedEdgeRouter (the same interpreter as `npm run demo` and the driver tests)
+ * on a state file shared with every SSH login, with its in-memory counters swapped for the router namespace's real
+ * iptables. Through `lab.router` the owner of the lab can inject what a real router does on its own: slow, failed,
+ * partial or locked commits, a reboot, a change made on the router outside HomeKit.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+import { SimulatedEdgeRouter, createInitialState } from '../sim/edgeos';
+import { FileStateStore } from './fileStateStore';
+import { IptablesDataplane } from './iptablesDataplane';
+import { createLabNetwork, enableConntrackAccounting, removeLabNetwork } from './network';
+import { OWNER_FILE, labUnavailableReason } from './prerequisites';
+import { SERVICE_PORTS } from './services';
+import type { InternetEvent, TrafficReport } from './services';
+import { LabSshServer, removeRouterAccounts } from './sshd';
+import { COMPILED_LAB_DIR, inNamespace, processStartTime, run, terminateProcesses } from './system';
+import { FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, INTERNET, LAB_DIR, LAN_HOSTS, NVR, ROUTER } from './topology';
+import type { LabHostSpec } from './topology';
+
+const ROUTER_STATE_FILE = join(LAB_DIR, 'router-state.json');
+/** Processes outside the namespaces that belong to a lab run (the Homebridge pointed at it), one `pid start-time` a line. */
+const COMPANIONS_FILE = join(LAB_DIR, 'companions');
+const INTERNET_READY_TIMEOUT_MS = 10_000;
+/** One traffic command never needs more than this (answers time out after 2 s, finite uploads after 60 s). */
+const TRAFFIC_TIMEOUT_MS = 90_000;
+
+export class LabUnavailableError extends Error {}
+
+export interface TrafficOutcome {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+function parseReport(line: string): TrafficReport | undefined {
+  try {
+    return JSON.parse(line) as TrafficReport;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseEvent(line: string): InternetEvent | undefined {
+  try {
+    return JSON.parse(line) as InternetEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+function trafficArgv(host: LabHostSpec, args: (string | number)[]): string[] {
+  return inNamespace(host.namespace, [process.execPath, join(COMPILED_LAB_DIR, 'cameraTraffic.js'), ...args.map(String)]);
+}
+
+/** An upload that runs until stopped, with the internet host's acknowledgements as they arrive. */
+export class RunningUpload {
+  acked = 0;
+  /** When `acked` last grew (ms since the epoch). */
+  lastProgressAt = Date.now();
+  private readonly exited: Promise<void>;
+
+  constructor(private readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    if (child.stdout !== null) {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const report = parseReport(line);
+        if (report !== undefined && 'acked' in report && report.acked > this.acked) {
+          this.acked = report.acked;
+          this.lastProgressAt = Date.now();
+        }
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+/** A camera (or the NVR) on the lab's LAN, and the traffic it can make towards the internet host. */
+export class LabHost {
+  constructor(readonly spec: LabHostSpec) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get address(): string {
+    return this.spec.address;
+  }
+
+  /** A TCP connection to the internet host (the camera cloud by default). */
+  connect(port: number = SERVICE_PORTS.upload): Promise<TrafficOutcome> {
+    return this.traffic(['connect', INTERNET.address, port]);
+  }
+
+  dns(): Promise<TrafficOutcome> {
+    return this.traffic(['dns', INTERNET.address]);
+  }
+
+  ntp(): Promise<TrafficOutcome> {
+    return this.traffic(['ntp', INTERNET.address]);
+  }
+
+  smtp(): Promise<TrafficOutcome> {
+    return this.traffic(['smtp', INTERNET.address]);
+  }
+
+  udp(datagrams: number, size = 1000): Promise<TrafficOutcome> {
+    return this.traffic(['udp', INTERNET.address, datagrams, size]);
+  }
+
+  /** Uploads `bytes` to the camera cloud and waits until all of it has arrived. */
+  upload(bytes: number, bytesPerSecond = 0): Promise<TrafficOutcome> {
+    return this.traffic(['upload', INTERNET.address, bytes, bytesPerSecond]);
+  }
+
+  /** Starts an upload that runs until stopped. */
+  startUpload(bytesPerSecond: number): RunningUpload {
+    const argv = trafficArgv(this.spec, ['upload', INTERNET.address, 0, bytesPerSecond]);
+    return new RunningUpload(spawn(argv[0] ?? '', argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }));
+  }
+
+  private async traffic(args: (string | number)[]): Promise<TrafficOutcome> {
+    const result = await run(trafficArgv(this.spec, args), { timeoutMs: TRAFFIC_TIMEOUT_MS });
+    const outcome = result.stdout
+      .split('\n')
+      .map(parseReport)
+      .find((report): report is TrafficOutcome => report !== undefined && 'ok' in report);
+    return outcome ?? { ok: false, detail: `the traffic tool failed (exit ${result.code}): ${result.stderr.trim()}` };
+  }
+}
+
+/** The internet host's servers, and what they have seen so far. */
+export class InternetHost {
+  readonly events: InternetEvent[] = [];
+
+  private constructor() {}
+
+  /** Starts the servers; they stop with the lab (and by themselves when this process goes away). */
+  static async start(): Promise<InternetHost> {
+    const argv = inNamespace(INTERNET.namespace, [process.execPath, join(COMPILED_LAB_DIR, 'internetHost.js'), INTERNET.address]);
+    const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const host = new InternetHost();
+    let errors = '';
+    child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the internet host did not start within ${INTERNET_READY_TIMEOUT_MS / 1000} s: ${errors.trim()}`)), INTERNET_READY_TIMEOUT_MS);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the internet host exited (${code ?? 'signal'}): ${errors.trim()}`));
+      });
+      if (child.stdout !== null) {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          const event = parseEvent(line);
+          if (event === undefined) return;
+          if (event.event === 'ready') {
+            clearTimeout(timer);
+            resolve();
+          } else {
+            host.events.push(event);
+          }
+        });
+      }
+    });
+    try {
+      await ready;
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    return host;
+  }
+
+  /** How many times a service answered this LAN address. */
+  answers(service: 'dns' | 'ntp' | 'smtp', from: string): number {
+    return this.events.filter((event) => event.event === 'answered' && event.service === service && event.from === from).length;
+  }
+}
+
+export interface LabOptions {
+  /** The router's configuration at power-on (`show configuration commands` text); default: fresh from the wizard. */
+  readonly initialConfig?: string;
+}
+
+export interface LabPlatformOptions {
+  readonly pollSeconds?: number;
+  readonly leak?: { attempts?: number; uploadMB?: number; windowMinutes?: number; quietMinutes?: number };
+}
+
+function initialRouterState(initialConfig: string): ReturnType<typeof createInitialState> {
+  return createInitialState({
+    initialConfig,
+    wanInterface: ROUTER.wanInterface,
+    lanHosts: LAN_HOSTS.map((host) => ({ ip: host.address, mac: host.mac, hostname: host.hostname })),
+  });
+}
+
+export class Lab {
+  readonly frontDoor = new LabHost(FRONT_DOOR);
+  readonly garage = new LabHost(GARAGE);
+  readonly nvr = new LabHost(NVR);
+
+  constructor(
+    /** The router's interpreter, state and dataplane, for looking inside and injecting faults. */
+    readonly router: SimulatedEdgeRouter,
+    readonly ssh: LabSshServer,
+    readonly internet: InternetHost,
+  ) {}
+
+  get hosts(): LabHost[] {
+    return [this.frontDoor, this.garage, this.nvr];
+  }
+
+  /** The Camera Guard platform block of a Homebridge pointed at this lab's router, with both cameras on it. */
+  platformConfig(options: LabPlatformOptions = {}): Record<string, unknown> {
+    return {
+      pollSeconds: options.pollSeconds ?? 1,
+      leak: { attempts: 1, uploadMB: 1, windowMinutes: 1, quietMinutes: 0.1, ...options.leak },
+      routers: [
+        {
+          name: 'Lab Router',
+          host: ROUTER.lanAddress,
+          port: 22,
+          username: ROUTER.sshUser,
+          privateKeyFile: this.ssh.privateKeyFile,
+          hostKey: this.ssh.hostKeyFingerprint,
+          wanInterface: ROUTER.wanInterface,
+          ruleSet: 'CAMGUARD_OUT',
+          firstRule: 4000,
+          cameras: [this.frontDoor, this.garage].map((camera) => ({ name: camera.name, address: camera.address, allow: ['dns'] })),
+        },
+      ],
+    };
+  }
+
+  /**
+   * A router reboot: SSH goes down (every connection cut), the saved configuration becomes the active one and is
+   * loaded again, counters restart at zero and connection tracking is empty; then SSH comes back.
+   */
+  async rebootRouter(): Promise<void> {
+    await this.ssh.stop();
+    await this.router.reboot();
+    await this.ssh.start();
+  }
+
+  /** A different router: the state starts over from `initialConfig` (faults cleared too), as after a factory reset and restore. */
+  async resetRouter(initialConfig: string): Promise<void> {
+    await this.ssh.stop();
+    const fresh = initialRouterState(initialConfig);
+    await this.router.store.update((state) => {
+      Object.assign(state, fresh);
+    });
+    await this.router.reboot();
+    await this.ssh.start();
+  }
+
+  /**
+   * Makes stopping the lab also end this process (a Homebridge pointed at it), also when the lab's owner crashed
+   * and the next run cleans up.
+   */
+  trackProcess(pid: number | undefined): void {
+    const started = pid === undefined ? undefined : processStartTime(pid);
+    if (started !== undefined) appendFileSync(COMPANIONS_FILE, `${pid} ${started}\n`);
+  }
+
+  /** `conntrack -L -s <address>` on the router. */
+  async flows(address: string): Promise<string> {
+    return (await this.router.dataplane.listFlows(address)).stdout;
+  }
+
+  stop(): Promise<void> {
+    return stopLab();
+  }
+}
+
+/** The tracked companion processes still running (a process that reuses a recorded id is someone else's). */
+function trackedCompanions(): number[] {
+  let lines: string[];
+  try {
+    lines = readFileSync(COMPANIONS_FILE, 'utf8').split('\n');
+  } catch {
+    return [];
+  }
+  return lines.flatMap((line) => {
+    const [pid, started] = line.split(' ');
+    return pid !== undefined && started !== undefined && processStartTime(Number(pid)) === started ? [Number(pid)] : [];
+  });
+}
+
+/** Starts the lab, after removing whatever a previous (perhaps crashed) run left behind. */
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const unavailable = labUnavailableReason();
+  if (unavailable !== undefined) throw new LabUnavailableError(unavailable);
+  await stopLab();
+  try {
+    mkdirSync(LAB_DIR, { recursive: true, mode: 0o700 });
+    writeFileSync(OWNER_FILE, `${process.pid}\n`);
+    await createLabNetwork();
+    const store = await FileStateStore.create(ROUTER_STATE_FILE, initialRouterState(options.initialConfig ?? FRESH_LAB_ROUTER_CONFIG));
+    const router = new SimulatedEdgeRouter({ store, dataplane: new IptablesDataplane({ namespace: ROUTER.namespace }) });
+    // Power-on: the saved configuration is loaded into the kernel, which also loads connection tracking.
+    await router.reboot();
+    await enableConntrackAccounting();
+    const ssh = await LabSshServer.prepare(join(LAB_DIR, 'ssh'), ROUTER_STATE_FILE);
+    await ssh.start();
+    const internet = await InternetHost.start();
+    return new Lab(router, ssh, internet);
+  } catch (error) {
+    await stopLab();
+    throw error;
+  }
+}
+
+/** Removes everything a lab leaves: its processes, namespaces, veths and state directory. Safe to call any time. */
+export async function stopLab(): Promise<void> {
+  await terminateProcesses(trackedCompanions());
+  await removeLabNetwork();
+  removeRouterAccounts();
+  rmSync(LAB_DIR, { recursive: true, force: true });
+}

@@ -1,0 +1,130 @@
+/**
+ * The lab's network: namespaces joined by veth pairs, with no route to anything outside the lab.
+ *
+ *   camera 1, camera 2, NVR ─┐
+ *   this machine (cglab0) ───┤ LAN switch (bridge) ── eth1 [router] eth0 ── internet host
+ *
+ * The router forwards between its LAN (198.51.100.0/24) and its WAN (203.0.113.0/24) and its default route points
+ * at the internet host, which routes the LAN back through the router and knows nothing else. This machine only
+ * gets the LAN's connected route, so Homebridge reaches the router's SSH and nothing behind it.
+ */
+import { readdirSync, writeFileSync } from 'node:fs';
+
+import { run, runChecked, terminateProcesses, tool } from './system';
+import { ALL_NAMESPACES, HOMEBRIDGE_HOST, INTERNET, LAB_PREFIX, LAN_HOSTS, LAN_NETWORK, LAN_PREFIX_LENGTH, LAN_SWITCH, ROUTER } from './topology';
+
+function ip(...args: string[]): Promise<string> {
+  return runChecked([tool('ip'), ...args], { timeoutMs: 10_000 });
+}
+
+/** Writes a kernel setting inside a namespace (procps' sysctl is not on every minimal Debian). */
+function setKernelValue(namespace: string, key: string, value: string): Promise<string> {
+  return runChecked([tool('ip'), 'netns', 'exec', namespace, tool('sh'), '-c', `echo ${value} > /proc/sys/${key.replace(/\./g, '/')}`], { timeoutMs: 10_000 });
+}
+
+/** The lab's namespaces that exist now, including those of a crashed run. */
+function labNamespaces(): string[] {
+  try {
+    return readdirSync('/run/netns').filter((name) => name.startsWith(`${LAB_PREFIX}-`));
+  } catch {
+    return [];
+  }
+}
+
+async function namespacePids(namespace: string): Promise<number[]> {
+  const result = await run([tool('ip'), 'netns', 'pids', namespace], { timeoutMs: 10_000 });
+  return result.stdout
+    .split('\n')
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+/** Stops every process inside a namespace. */
+export async function killNamespaceProcesses(namespace: string): Promise<void> {
+  await terminateProcesses(await namespacePids(namespace));
+}
+
+/** Removes every trace of the lab's network: its processes, namespaces (with their veths) and this machine's veth. */
+export async function removeLabNetwork(): Promise<void> {
+  for (const namespace of labNamespaces()) {
+    await killNamespaceProcesses(namespace);
+    await ip('netns', 'del', namespace);
+  }
+  // Deleting the LAN switch's namespace deletes the peer and so this end; a half-built lab may have only this end.
+  const links = await run([tool('ip'), '-o', 'link', 'show', HOMEBRIDGE_HOST.interface], { timeoutMs: 10_000 });
+  if (links.code === 0) await ip('link', 'del', HOMEBRIDGE_HOST.interface);
+}
+
+/** Turns IPv6 off in a namespace: the lab is IPv4 only, and router solicitations would only be noise. */
+async function disableIpv6(namespace: string): Promise<void> {
+  await setKernelValue(namespace, 'net.ipv6.conf.all.disable_ipv6', '1').catch(() => undefined);
+  await setKernelValue(namespace, 'net.ipv6.conf.default.disable_ipv6', '1').catch(() => undefined);
+}
+
+async function addNamespace(namespace: string): Promise<void> {
+  await ip('netns', 'add', namespace);
+  await disableIpv6(namespace);
+  await ip('-n', namespace, 'link', 'set', 'lo', 'up');
+}
+
+/** A veth from `namespace` (named `name`) to a port of the LAN switch. */
+async function plugIntoSwitch(namespace: string, name: string, port: string, mac?: string): Promise<void> {
+  await ip('-n', namespace, 'link', 'add', name, ...(mac !== undefined ? ['address', mac] : []), 'type', 'veth', 'peer', 'name', port, 'netns', LAN_SWITCH.namespace);
+  await ip('-n', LAN_SWITCH.namespace, 'link', 'set', port, 'master', LAN_SWITCH.bridge, 'up');
+}
+
+async function configure(namespace: string, device: string, address: string, gateway?: string): Promise<void> {
+  await ip('-n', namespace, 'address', 'add', `${address}/${LAN_PREFIX_LENGTH}`, 'dev', device);
+  await ip('-n', namespace, 'link', 'set', device, 'up');
+  if (gateway !== undefined) await ip('-n', namespace, 'route', 'add', 'default', 'via', gateway);
+}
+
+/** Builds the lab's network from nothing (remove a previous one first). */
+export async function createLabNetwork(): Promise<void> {
+  for (const namespace of ALL_NAMESPACES) await addNamespace(namespace);
+  await ip('-n', LAN_SWITCH.namespace, 'link', 'add', LAN_SWITCH.bridge, 'type', 'bridge');
+  await ip('-n', LAN_SWITCH.namespace, 'link', 'set', LAN_SWITCH.bridge, 'up');
+  // Bridged frames must not be filtered by the switch's own (empty) netfilter when br_netfilter is loaded.
+  await setKernelValue(LAN_SWITCH.namespace, 'net.bridge.bridge-nf-call-iptables', '0').catch(() => undefined);
+
+  await ip('-n', ROUTER.namespace, 'link', 'add', ROUTER.wanInterface, 'type', 'veth', 'peer', 'name', INTERNET.interface, 'netns', INTERNET.namespace);
+  await plugIntoSwitch(ROUTER.namespace, ROUTER.lanInterface, 'router');
+  await configure(ROUTER.namespace, ROUTER.lanInterface, ROUTER.lanAddress);
+  await configure(ROUTER.namespace, ROUTER.wanInterface, ROUTER.wanAddress, INTERNET.address);
+  await setKernelValue(ROUTER.namespace, 'net.ipv4.ip_forward', '1');
+
+  await configure(INTERNET.namespace, INTERNET.interface, INTERNET.address);
+  await ip('-n', INTERNET.namespace, 'route', 'add', LAN_NETWORK, 'via', ROUTER.wanAddress);
+
+  for (const host of LAN_HOSTS) {
+    await plugIntoSwitch(host.namespace, 'eth0', host.switchPort, host.mac);
+    await configure(host.namespace, 'eth0', host.address, ROUTER.lanAddress);
+  }
+
+  // This machine's end stays in the root namespace: only an address and the LAN's connected route, no gateway.
+  await ip('link', 'add', HOMEBRIDGE_HOST.interface, 'type', 'veth', 'peer', 'name', 'homebridge', 'netns', LAN_SWITCH.namespace);
+  await ip('-n', LAN_SWITCH.namespace, 'link', 'set', 'homebridge', 'master', LAN_SWITCH.bridge, 'up');
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${HOMEBRIDGE_HOST.interface}/disable_ipv6`, '1');
+  } catch {
+    // A kernel without IPv6 has nothing to turn off.
+  }
+  await ip('address', 'add', `${HOMEBRIDGE_HOST.address}/${LAN_PREFIX_LENGTH}`, 'dev', HOMEBRIDGE_HOST.interface);
+  await ip('link', 'set', HOMEBRIDGE_HOST.interface, 'up');
+  await assertLanRoutedIntoLab();
+}
+
+/** Proves, before anything talks to the lab, that this machine reaches every LAN address through the lab's veth. */
+async function assertLanRoutedIntoLab(): Promise<void> {
+  for (const address of [ROUTER.lanAddress, ...LAN_HOSTS.map((host) => host.address)]) {
+    const route = await ip('-4', 'route', 'get', address);
+    if (!new RegExp(`\\bdev ${HOMEBRIDGE_HOST.interface}\\b`).test(route)) {
+      throw new Error(`this machine would reach the lab address ${address} outside the lab (${route.trim()}); refusing to go on`);
+    }
+  }
+}
+
+/** Turns on per-flow byte counts in the router's conntrack, once the firewall has loaded the conntrack module. */
+export async function enableConntrackAccounting(): Promise<void> {
+  await setKernelValue(ROUTER.namespace, 'net.netfilter.nf_conntrack_acct', '1');
+}

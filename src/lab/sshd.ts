@@ -1,0 +1,173 @@
+/**
+ * The lab router's SSH server: Debian's real OpenSSH sshd, run inside the router namespace on the router's LAN
+ * address, with a host key and a client key generated for this lab. Every exec request runs the lab's router
+ * login (see routerLogin.ts) through `ForceCommand`, so the plugin meets a real OpenSSH in front of the same
+ * EdgeOS interpreter the simulator uses.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+import { killNamespaceProcesses } from './network';
+import { COMPILED_LAB_DIR, inNamespace, runChecked, sleep, tool } from './system';
+import { LAB_DIR, ROUTER } from './topology';
+
+const SSH_PORT = 22;
+const START_TIMEOUT_MS = 10_000;
+/** sshd refuses to start without its privilege separation directory; Debian creates it only when its own sshd runs. */
+const PRIVSEP_DIR = '/run/sshd';
+
+/**
+ * `ip netns exec <ns>` bind-mounts the files of /etc/netns/<ns>/ over those of /etc for what it runs: the router's
+ * sshd sees its own account files there, and the machine's /etc stays untouched.
+ */
+const ETC_OVERLAYS = '/etc/netns';
+const ROUTER_ETC = join(ETC_OVERLAYS, ROUTER.namespace);
+
+/**
+ * The router's admin account, as the README tells owners to create it, with user id 0 so that the interpreter may
+ * run the namespace's real iptables and conntrack. Its shadow entry is `*` (no password, not locked): sshd without
+ * PAM refuses accounts whose password is locked, which a machine's own root account may well be.
+ */
+function writeRouterAccount(): void {
+  mkdirSync(ROUTER_ETC, { recursive: true, mode: 0o755 });
+  const machineAccounts = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith(`${ROUTER.sshUser}:`));
+  const account = `${ROUTER.sshUser}:x:0:0:Camera Guard lab router admin:${LAB_DIR}:/bin/sh`;
+  writeFileSync(join(ROUTER_ETC, 'passwd'), `${[...machineAccounts, account].join('\n')}\n`, { mode: 0o644 });
+  writeFileSync(join(ROUTER_ETC, 'shadow'), `${ROUTER.sshUser}:*:19000:0:99999:7:::\n`, { mode: 0o600 });
+}
+
+/** Removes the lab's account overlays (also those of a crashed run), and /etc/netns itself once it is empty. */
+export function removeRouterAccounts(): void {
+  rmSync(ROUTER_ETC, { recursive: true, force: true });
+  try {
+    rmdirSync(ETC_OVERLAYS);
+  } catch {
+    // Not empty (another tool's namespaces use it) or not there: leave it.
+  }
+}
+
+/** `SHA256:` and the unpadded base64 of the key blob's SHA-256, as `ssh-keygen -lf` prints it. */
+function publicKeyFingerprint(publicKeyLine: string): string {
+  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? '', 'base64');
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+function shellQuoted(path: string): string {
+  if (path.includes("'")) throw new Error(`the lab cannot run from a path with a single quote in it: ${path}`);
+  return `'${path}'`;
+}
+
+async function generateKey(file: string, comment: string): Promise<void> {
+  await runChecked([tool('ssh-keygen'), '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { timeoutMs: 20_000 });
+}
+
+/** Resolves when the router's SSH port answers with an SSH banner. */
+function sshBanner(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: ROUTER.lanAddress, port: SSH_PORT });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('data', (chunk: Buffer) => done(chunk.toString('latin1').startsWith('SSH-2.0-')));
+    socket.once('error', () => done(false));
+  });
+}
+
+function readLogTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    return '';
+  }
+}
+
+export class LabSshServer {
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    private readonly directory: string,
+    /** The client key Homebridge logs in with (mode 0600). */
+    readonly privateKeyFile: string,
+    readonly hostKeyFingerprint: string,
+  ) {}
+
+  /** Generates the keys and the configuration in `directory`; `stateFile` is the router state the logins share. */
+  static async prepare(directory: string, stateFile: string): Promise<LabSshServer> {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    const hostKey = join(directory, 'ssh_host_ed25519_key');
+    const clientKey = join(directory, 'homebridge_ed25519');
+    await generateKey(hostKey, 'camera-guard-lab-router');
+    await generateKey(clientKey, 'camera-guard-lab-homebridge');
+    const authorizedKeys = join(directory, 'authorized_keys');
+    writeFileSync(authorizedKeys, readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+    const login = ['exec', shellQuoted(process.execPath), shellQuoted(join(COMPILED_LAB_DIR, 'routerLogin.js')), shellQuoted(stateFile)].join(' ');
+    const config = [
+      `ListenAddress ${ROUTER.lanAddress}:${SSH_PORT}`,
+      `HostKey ${hostKey}`,
+      `PidFile ${join(directory, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      `AllowUsers ${ROUTER.sshUser}`,
+      // The admin account has user id 0, which is what PermitRootLogin is about.
+      'PermitRootLogin prohibit-password',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'UseDNS no',
+      'PermitTTY no',
+      'PermitUserRC no',
+      'PermitUserEnvironment no',
+      'AllowTcpForwarding no',
+      'AllowAgentForwarding no',
+      'AllowStreamLocalForwarding no',
+      'X11Forwarding no',
+      'PermitTunnel no',
+      'PrintMotd no',
+      // EdgeOS keeps OpenSSH's default of 10 sessions per connection; the plugin uses one at a time.
+      'MaxSessions 10',
+      `ForceCommand ${login}`,
+      '',
+    ].join('\n');
+    writeFileSync(join(directory, 'sshd_config'), config, { mode: 0o600 });
+    mkdirSync(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
+    writeRouterAccount();
+    await runChecked(inNamespace(ROUTER.namespace, [tool('sshd'), '-t', '-f', join(directory, 'sshd_config')]), { timeoutMs: 10_000 });
+    return new LabSshServer(directory, clientKey, publicKeyFingerprint(readFileSync(`${hostKey}.pub`, 'utf8')));
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts sshd and waits until it answers on the router's LAN address. Starting a running server does nothing. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const log = join(this.directory, 'sshd.log');
+    const argv = inNamespace(ROUTER.namespace, [tool('sshd'), '-D', '-f', join(this.directory, 'sshd_config'), '-E', log]);
+    const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: 'ignore' });
+    this.child = child;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (!this.running) break;
+      if (await sshBanner()) return;
+      await sleep(100);
+    }
+    const lastLog = readLogTail(log);
+    await this.stop();
+    throw new Error(`the lab router's sshd did not start within ${START_TIMEOUT_MS / 1000} s: ${lastLog || 'no log'}`);
+  }
+
+  /** Stops sshd and cuts every connection and command it is serving, as a router that goes down would. */
+  async stop(): Promise<void> {
+    await killNamespaceProcesses(ROUTER.namespace);
+    this.child = undefined;
+  }
+}

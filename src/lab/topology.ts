@@ -1,0 +1,143 @@
+/**
+ * What the router lab is made of: its network namespaces, interfaces and addresses, and the router's
+ * configuration at power-on. Every address is in a documentation range, and every name starts with `cglab`, so
+ * that teardown can find all of it again (also after a crashed run).
+ */
+
+/** Every namespace and root-namespace interface of the lab starts with this. */
+export const LAB_PREFIX = 'cglab';
+
+/** Where the lab keeps its state (router state, keys, sshd config, logs); root-only, gone after stop. */
+export const LAB_DIR = '/run/camera-guard-lab';
+
+export const LAN_PREFIX_LENGTH = 24;
+/**
+ * The lab's LAN, the only lab network this machine has a route to. It must not overlap any network this machine
+ * already reaches (some machines use documentation ranges themselves): the lab refuses to start if it does.
+ */
+export const LAN_NETWORK = `198.51.100.0/${LAN_PREFIX_LENGTH}`;
+
+export const ROUTER = {
+  namespace: `${LAB_PREFIX}-router`,
+  wanInterface: 'eth0',
+  lanInterface: 'eth1',
+  wanAddress: '203.0.113.2',
+  lanAddress: '198.51.100.1',
+  /** The router's admin account (user id 0 inside the router namespace only; see sshd.ts). */
+  sshUser: 'homebridge',
+} as const;
+
+/** The LAN switch: a bridge in its own namespace, so the router keeps exactly two ports (eth0 WAN, eth1 LAN). */
+export const LAN_SWITCH = { namespace: `${LAB_PREFIX}-lan`, bridge: 'br0' } as const;
+
+/** The internet: one host that plays every server the cameras and the NVR talk to. */
+export const INTERNET = { namespace: `${LAB_PREFIX}-inet`, interface: 'isp0', address: '203.0.113.10' } as const;
+
+/** The Homebridge host is the machine itself: a veth from the root namespace into the LAN switch, and no route beyond it. */
+export const HOMEBRIDGE_HOST = { interface: `${LAB_PREFIX}0`, address: '198.51.100.254' } as const;
+
+export interface LabHostSpec {
+  /** The camera's name in HomeKit (and in the lab command line, lower-cased). */
+  readonly name: string;
+  readonly namespace: string;
+  /** The host's port on the LAN switch. */
+  readonly switchPort: string;
+  readonly address: string;
+  readonly mac: string;
+  readonly hostname: string;
+}
+
+export const FRONT_DOOR: LabHostSpec = {
+  name: 'Front Door',
+  namespace: `${LAB_PREFIX}-cam1`,
+  switchPort: 'cam1',
+  address: '198.51.100.50',
+  mac: '02:00:c6:33:64:32',
+  hostname: 'front-door-cam',
+};
+
+export const GARAGE: LabHostSpec = {
+  name: 'Garage',
+  namespace: `${LAB_PREFIX}-cam2`,
+  switchPort: 'cam2',
+  address: '198.51.100.51',
+  mac: '02:00:c6:33:64:33',
+  hostname: 'garage-cam',
+};
+
+/** The owner's NVR, which the adopted camera policy lets out for DNS, NTP and mail only. */
+export const NVR: LabHostSpec = {
+  name: 'NVR',
+  namespace: `${LAB_PREFIX}-nvr`,
+  switchPort: 'nvr',
+  address: '198.51.100.60',
+  mac: '02:00:c6:33:64:3c',
+  hostname: 'nvr',
+};
+
+export const LAN_HOSTS: readonly LabHostSpec[] = [FRONT_DOOR, GARAGE, NVR];
+
+export const ALL_NAMESPACES: readonly string[] = [ROUTER.namespace, LAN_SWITCH.namespace, INTERNET.namespace, ...LAN_HOSTS.map((host) => host.namespace)];
+
+/**
+ * The router at power-on, as an EdgeRouter leaves the setup wizard: WAN on eth0 with the wizard's WAN_IN and
+ * WAN_LOCAL rulesets (their `state` rules also make the kernel track connections, which `conntrack -D` then cuts),
+ * LAN on eth1, and no camera policy yet.
+ */
+export const FRESH_LAB_ROUTER_CONFIG = [
+  'set firewall name WAN_IN default-action drop',
+  "set firewall name WAN_IN description 'WAN to internal'",
+  'set firewall name WAN_IN rule 10 action accept',
+  "set firewall name WAN_IN rule 10 description 'Allow established/related'",
+  'set firewall name WAN_IN rule 10 state established enable',
+  'set firewall name WAN_IN rule 10 state related enable',
+  'set firewall name WAN_IN rule 20 action drop',
+  "set firewall name WAN_IN rule 20 description 'Drop invalid state'",
+  'set firewall name WAN_IN rule 20 state invalid enable',
+  'set firewall name WAN_LOCAL default-action drop',
+  "set firewall name WAN_LOCAL description 'WAN to router'",
+  'set firewall name WAN_LOCAL rule 10 action accept',
+  "set firewall name WAN_LOCAL rule 10 description 'Allow established/related'",
+  'set firewall name WAN_LOCAL rule 10 state established enable',
+  'set firewall name WAN_LOCAL rule 10 state related enable',
+  'set firewall name WAN_LOCAL rule 20 action drop',
+  "set firewall name WAN_LOCAL rule 20 description 'Drop invalid state'",
+  'set firewall name WAN_LOCAL rule 20 state invalid enable',
+  `set interfaces ethernet eth0 address ${ROUTER.wanAddress}/${LAN_PREFIX_LENGTH}`,
+  "set interfaces ethernet eth0 description 'Internet'",
+  'set interfaces ethernet eth0 firewall in name WAN_IN',
+  'set interfaces ethernet eth0 firewall local name WAN_LOCAL',
+  `set interfaces ethernet eth1 address ${ROUTER.lanAddress}/${LAN_PREFIX_LENGTH}`,
+  "set interfaces ethernet eth1 description 'Local'",
+  'set service ssh port 22',
+  'set system host-name camera-guard-lab',
+].join('\n');
+
+/**
+ * The owner's hand-made camera policy on the WAN `out` slot (the setup of the blog this project comes from): the
+ * NVR may resolve names, set its clock and send mail, and nothing else of it leaves.
+ */
+export const OWNER_CAMERA_POLICY_CONFIG = [
+  FRESH_LAB_ROUTER_CONFIG,
+  'set firewall name CAMERAS_OUT default-action accept',
+  "set firewall name CAMERAS_OUT description 'Cameras: only what the NVR needs'",
+  'set firewall name CAMERAS_OUT rule 10 action accept',
+  "set firewall name CAMERAS_OUT rule 10 description 'NVR DNS'",
+  `set firewall name CAMERAS_OUT rule 10 source address ${NVR.address}`,
+  'set firewall name CAMERAS_OUT rule 10 protocol tcp_udp',
+  'set firewall name CAMERAS_OUT rule 10 destination port 53',
+  'set firewall name CAMERAS_OUT rule 20 action accept',
+  "set firewall name CAMERAS_OUT rule 20 description 'NVR NTP'",
+  `set firewall name CAMERAS_OUT rule 20 source address ${NVR.address}`,
+  'set firewall name CAMERAS_OUT rule 20 protocol udp',
+  'set firewall name CAMERAS_OUT rule 20 destination port 123',
+  'set firewall name CAMERAS_OUT rule 30 action accept',
+  "set firewall name CAMERAS_OUT rule 30 description 'NVR mail'",
+  `set firewall name CAMERAS_OUT rule 30 source address ${NVR.address}`,
+  'set firewall name CAMERAS_OUT rule 30 protocol tcp',
+  'set firewall name CAMERAS_OUT rule 30 destination port 25,465,587',
+  'set firewall name CAMERAS_OUT rule 40 action drop',
+  "set firewall name CAMERAS_OUT rule 40 description 'NVR everything else'",
+  `set firewall name CAMERAS_OUT rule 40 source address ${NVR.address}`,
+  'set interfaces ethernet eth0 firewall out name CAMERAS_OUT',
+].join('\n');

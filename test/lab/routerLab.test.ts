@@ -1,0 +1,276 @@
+/**
+ * The router lab: a real Homebridge with the built plugin, driven by a real HomeKit controller, against a router
+ * made of Linux network namespaces, real OpenSSH and real iptables, with cameras that really send traffic.
+ *
+ * Needs root, network namespaces and a few Debian packages (installed when missing). Without them the tests are
+ * skipped with one line saying why; under CI=true they fail instead.
+ */
+import { startLab, stopLab } from '../../src/lab/lab';
+import type { Lab } from '../../src/lab/lab';
+import { labUnavailableReason } from '../../src/lab/prerequisites';
+import { FRONT_DOOR, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../src/lab/topology';
+import { startHomebridge } from '../../src/sim/homebridgeRunner';
+import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
+import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
+
+const unavailable = labUnavailableReason();
+if (unavailable !== undefined) {
+  if (process.env.CI === 'true') {
+    throw new Error(`The router lab tests must run under CI=true, but the lab cannot start here: ${unavailable}`);
+  }
+  process.stderr.write(`\n*** ROUTER LAB TESTS SKIPPED: ${unavailable} ***\n\n`);
+}
+const describeLab = unavailable === undefined ? describe : describe.skip;
+
+jest.setTimeout(120_000);
+
+const POLL_SECONDS = 1;
+/** Rule numbers the plugin gives the first two cameras (blocks of 10 from firstRule 4000): drop, then egress count. */
+const FRONT_BLOCK_RULE = 4008;
+const FRONT_COUNT_RULE = 4009;
+const GARAGE_BLOCK_RULE = 4018;
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** What the router's active configuration says about a camera's drop rule. */
+async function access(lab: Lab, ruleSet: string, blockRule: number): Promise<'allowed' | 'blocked' | 'missing'> {
+  const config = await lab.router.activeConfigCommands();
+  if (!config.includes(`set firewall name ${ruleSet} rule ${blockRule} action drop`)) return 'missing';
+  return config.includes(`set firewall name ${ruleSet} rule ${blockRule} disable`) ? 'allowed' : 'blocked';
+}
+
+async function counter(lab: Lab, ruleSet: string, rule: number): Promise<{ packets: number; bytes: number }> {
+  return (await lab.router.counters(ruleSet)).get(rule) ?? { packets: 0, bytes: 0 };
+}
+
+/** Waits for a HAP event carrying `value` on `id` among the events received after index `since`. */
+async function eventSince(home: HomeKitClient, id: string, value: number, since: number, timeoutMs: number): Promise<void> {
+  const normalise = (v: unknown): unknown => (v === true ? 1 : v === false ? 0 : v);
+  await until(() => home.events.slice(since).some((event) => event.id === id && normalise(event.value) === value), `a HAP event ${id} = ${value}`, timeoutMs);
+}
+
+function leakEventsSince(home: HomeKitClient, ids: string[], since: number): unknown[] {
+  return home.events.slice(since).filter((event) => ids.includes(event.id) && (event.value === 1 || event.value === true));
+}
+
+/** An established TCP flow from this camera to the camera cloud, in the router's connection tracking. */
+const establishedUpload = (address: string): RegExp => new RegExp(`ESTABLISHED src=${address.replace(/\./g, '\\.')} dst=\\S+ sport=\\d+ dport=443 `);
+
+describeLab('the router lab', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    lab = await startLab();
+  });
+
+  afterAll(async () => {
+    await stopLab();
+  });
+
+  async function startPairedHomebridge(): Promise<{ homebridge: RunningHomebridge; home: HomeKitClient }> {
+    const homebridge = await startHomebridge({ platform: lab.platformConfig({ pollSeconds: POLL_SECONDS }) });
+    lab.trackProcess(homebridge.child.pid);
+    try {
+      const home = await HomeKitClient.pair(homebridge.username, homebridge.port, homebridge.pin);
+      return { homebridge, home };
+    } catch (error) {
+      await homebridge.stop();
+      homebridge.remove();
+      throw error;
+    }
+  }
+
+  describe('a fresh router', () => {
+    let homebridge: RunningHomebridge | undefined;
+    let home: HomeKitClient;
+    const id = (service: string, kind: 'on' | 'leakDetected' | 'statusFault'): string => home.id(service, kind);
+
+    beforeAll(async () => {
+      ({ homebridge, home } = await startPairedHomebridge());
+      await home.subscribe(['Front Door', 'Garage'].flatMap((camera) => [id(`${camera} Internet`, 'on'), id(`${camera} Leak`, 'leakDetected'), id(`${camera} Leak`, 'statusFault')]));
+    });
+
+    afterAll(async () => {
+      await home?.close();
+      await homebridge?.stop();
+      homebridge?.remove();
+    });
+
+    it('1. gets the plugin\'s ruleset and rules, with both cameras blocked but still able to resolve names', async () => {
+      await until(
+        async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'blocked' && (await access(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)) === 'blocked',
+        'the plugin to create both cameras\' rules',
+        30_000,
+      );
+      // Compiled the EdgeOS way into the router's real iptables.
+      expect((await lab.router.dataplane.listChain('VYATTA_FW_OUT_HOOK')).stdout).toMatch(/ CAMGUARD_OUT .* eth0 /);
+      expect((await lab.router.dataplane.listChain('CAMGUARD_OUT')).stdout).toMatch(/ DROP .* 198\.51\.100\.50 .*\/\* CAMGUARD_OUT-4008 \*\//);
+      await home.waitForValue(id('Front Door Internet', 'on'), false);
+      await home.waitForValue(id('Garage Internet', 'on'), false);
+
+      const [frontConnect, garageConnect, frontDns, garageDns] = await Promise.all([lab.frontDoor.connect(), lab.garage.connect(), lab.frontDoor.dns(), lab.garage.dns()]);
+      expect(frontConnect.ok).toBe(false);
+      expect(garageConnect.ok).toBe(false);
+      expect(frontDns).toMatchObject({ ok: true });
+      expect(garageDns).toMatchObject({ ok: true });
+      expect(lab.internet.answers('dns', FRONT_DOOR.address)).toBeGreaterThan(0);
+    });
+
+    it('2. opens camera 1 when its switch is turned On in HomeKit, and only camera 1', async () => {
+      expect((await home.set(id('Front Door Internet', 'on'), true)).status ?? 0).toBe(0);
+      await until(async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'allowed', 'the router to open Front Door', 15_000);
+      expect(await lab.frontDoor.connect()).toMatchObject({ ok: true });
+      expect((await lab.garage.connect()).ok).toBe(false);
+      await home.waitForValue(id('Front Door Internet', 'on'), true);
+    });
+
+    it('3. cuts a running upload within seconds when camera 1 is switched Off, and refuses new connections', async () => {
+      const upload = lab.frontDoor.startUpload(100_000);
+      try {
+        await until(() => upload.acked > 50_000, 'the upload to get going', 10_000);
+        expect(await lab.flows(FRONT_DOOR.address)).toMatch(establishedUpload(FRONT_DOOR.address));
+
+        const switchedAt = Date.now();
+        await home.set(id('Front Door Internet', 'on'), false);
+        await until(async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'blocked', 'the router to block Front Door', 15_000);
+        await until(() => Date.now() - upload.lastProgressAt > 2_000, 'the upload to stop arriving', 15_000);
+        expect(upload.lastProgressAt - switchedAt).toBeLessThan(5_000);
+        // The plugin deleted the camera's connection tracking entries, as EdgeOS needs for established flows.
+        await until(async () => !establishedUpload(FRONT_DOOR.address).test(await lab.flows(FRONT_DOOR.address)), 'the upload\'s flow to leave conntrack', 5_000);
+        expect((await lab.frontDoor.connect()).ok).toBe(false);
+      } finally {
+        await upload.stop();
+      }
+    });
+
+    it('4. raises LeakDetected from the real counters: a blocked camera phoning home, an allowed one uploading too much', async () => {
+      const garageLeak = id('Garage Leak', 'leakDetected');
+      await home.waitForValue(garageLeak, 0, 30_000);
+      const blockedBefore = await counter(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE);
+      let since = home.events.length;
+      expect((await lab.garage.connect()).ok).toBe(false);
+      expect((await counter(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)).packets).toBeGreaterThan(blockedBefore.packets);
+      await eventSince(home, garageLeak, 1, since, 10_000);
+
+      const frontLeak = id('Front Door Leak', 'leakDetected');
+      await home.set(id('Front Door Internet', 'on'), true);
+      await until(async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'allowed', 'the router to open Front Door', 15_000);
+      await home.waitForValue(frontLeak, 0, 30_000);
+      const egressBefore = await counter(lab, 'CAMGUARD_OUT', FRONT_COUNT_RULE);
+      since = home.events.length;
+      expect(await lab.frontDoor.upload(3_000_000)).toMatchObject({ ok: true });
+      expect((await counter(lab, 'CAMGUARD_OUT', FRONT_COUNT_RULE)).bytes - egressBefore.bytes).toBeGreaterThan(3_000_000);
+      await eventSince(home, frontLeak, 1, since, 10_000);
+    });
+
+    it('can make commits fail or wait for the commit lock, on demand, through the real SSH path', async () => {
+      const on = id('Garage Internet', 'on');
+      await lab.router.setCommitDelay(1_000);
+      await lab.router.failNextCommits('fail');
+      await home.set(on, true);
+      await until(async () => (await lab.router.store.read()).faults.pendingCommitFaults.length === 0, 'the plugin to try its commit', 15_000);
+      await home.waitForValue(on, false, 10_000);
+      expect(await access(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)).toBe('blocked');
+
+      await lab.router.failNextCommits('locked', 2);
+      await home.set(on, true);
+      await until(async () => (await access(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)) === 'allowed', 'the plugin to retry the locked commit', 30_000);
+      await home.waitForValue(on, true);
+      await lab.router.clearFaults();
+    });
+
+    it('5. raises no false alarm across a router reboot, and keeps the switches On', async () => {
+      const leaks = [id('Front Door Leak', 'leakDetected'), id('Garage Leak', 'leakDetected')];
+      for (const leak of leaks) await home.waitForValue(leak, 0, 30_000);
+      expect(await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)).toBe('allowed');
+      expect(await access(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)).toBe('allowed');
+      const since = home.events.length;
+
+      await lab.rebootRouter();
+      expect((await counter(lab, 'CAMGUARD_OUT', FRONT_COUNT_RULE)).bytes).toBeLessThan(10_000);
+      await home.waitForValue(id('Front Door Leak', 'statusFault'), 0, 60_000);
+      // A few polls on the zeroed counters.
+      await new Promise((done) => setTimeout(done, 5 * POLL_SECONDS * 1000));
+
+      expect(leakEventsSince(home, leaks, since)).toEqual([]);
+      await home.waitForValue(id('Front Door Internet', 'on'), true, 1_000);
+      await home.waitForValue(id('Garage Internet', 'on'), true, 1_000);
+      expect(await lab.frontDoor.connect()).toMatchObject({ ok: true });
+    });
+
+    it('6. shows a change made on the router outside HomeKit within one poll', async () => {
+      const on = id('Garage Internet', 'on');
+      const since = home.events.length;
+      const changedAt = Date.now();
+      const result = await lab.router.configure([`delete firewall name CAMGUARD_OUT rule ${GARAGE_BLOCK_RULE} disable`], { save: true });
+      expect(result.code).toBe(0);
+      await eventSince(home, on, 0, since, 10_000);
+      expect(Date.now() - changedAt).toBeLessThan(2 * POLL_SECONDS * 1000 + 3_000);
+      expect((await lab.garage.connect()).ok).toBe(false);
+    });
+
+    it('8. shows No Response and faults while sshd is stopped, and recovers by itself when it is back', async () => {
+      const on = id('Front Door Internet', 'on');
+      await lab.ssh.stop();
+      await home.waitForValue(id('Front Door Leak', 'statusFault'), 1, 30_000);
+      await home.waitForValue(id('Garage Leak', 'statusFault'), 1, 10_000);
+      expect((await home.set(on, false)).status).toBe(NO_RESPONSE);
+
+      await lab.ssh.start();
+      await home.waitForValue(id('Front Door Leak', 'statusFault'), 0, 90_000);
+      expect((await home.set(on, false)).status ?? 0).toBe(0);
+      await until(async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'blocked', 'the router to block Front Door after recovery', 20_000);
+    });
+  });
+
+  describe('a router whose WAN out slot holds the owner\'s camera policy', () => {
+    let homebridge: RunningHomebridge | undefined;
+    let home: HomeKitClient;
+
+    beforeAll(async () => {
+      await lab.resetRouter(OWNER_CAMERA_POLICY_CONFIG);
+      ({ homebridge, home } = await startPairedHomebridge());
+    });
+
+    afterAll(async () => {
+      await home?.close();
+      await homebridge?.stop();
+      homebridge?.remove();
+    });
+
+    it('7. gets the plugin\'s rules inside the owner\'s ruleset, and the owner\'s rules keep working', async () => {
+      await until(
+        async () => (await access(lab, 'CAMERAS_OUT', FRONT_BLOCK_RULE)) === 'blocked' && (await access(lab, 'CAMERAS_OUT', GARAGE_BLOCK_RULE)) === 'blocked',
+        'the plugin to add its rules to CAMERAS_OUT',
+        30_000,
+      );
+      const config = await lab.router.activeConfigCommands();
+      expect(config).not.toContain('CAMGUARD_OUT');
+      for (const line of OWNER_CAMERA_POLICY_CONFIG.split('\n').filter((text) => text.includes('CAMERAS_OUT'))) {
+        expect(config).toContain(line);
+      }
+
+      // The owner's policy: the NVR may resolve names, set its clock and send mail, and nothing else.
+      const [dns, ntp, smtp, cloud] = await Promise.all([lab.nvr.dns(), lab.nvr.ntp(), lab.nvr.smtp(), lab.nvr.connect()]);
+      expect([dns.ok, ntp.ok, smtp.ok, cloud.ok]).toEqual([true, true, true, false]);
+      expect(lab.internet.answers('smtp', NVR.address)).toBeGreaterThan(0);
+      expect((await counter(lab, 'CAMERAS_OUT', 40)).packets).toBeGreaterThan(0);
+
+      // The plugin's rules work inside it.
+      expect((await lab.frontDoor.connect()).ok).toBe(false);
+      expect(await lab.garage.dns()).toMatchObject({ ok: true });
+      expect((await home.set(home.id('Front Door Internet', 'on'), true)).status ?? 0).toBe(0);
+      await until(async () => (await access(lab, 'CAMERAS_OUT', FRONT_BLOCK_RULE)) === 'allowed', 'the router to open Front Door', 15_000);
+      expect(await lab.frontDoor.connect()).toMatchObject({ ok: true });
+      expect((await lab.nvr.connect()).ok).toBe(false);
+      expect((await lab.garage.connect()).ok).toBe(false);
+    });
+  });
+});
