@@ -80,6 +80,12 @@ const RULESET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const INTERFACE_NAME = /^(eth\d+(\.\d{1,4})?|switch\d+(\.\d{1,4})?|pppoe\d+|br\d+|bond\d+(\.\d{1,4})?)$/;
 /** `ssh-keygen -lf` prints `SHA256:` and 43 characters of unpadded base64. */
 const HOST_KEY = /^SHA256:[A-Za-z0-9+/]{43}$/;
+/**
+ * A file path: anything but control characters. A NUL makes Node's file calls throw, and a line break in the
+ * path would be echoed into the owner's log by the "cannot read the private key file" message.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused.
+const FILE_PATH = /^[^\u0000-\u001f\u007f]+$/;
 
 export const NAMED_SERVICES: Readonly<Record<string, AllowEntry>> = {
   dns: { label: 'dns', protocol: 'tcp_udp', ports: [53] },
@@ -104,7 +110,9 @@ export function parseAllowEntry(value: unknown): AllowEntry | string {
     return 'must be a string such as "dns", "ntp", "smtp", "tcp/443" or "udp/1194"';
   }
   const text = value.trim().toLowerCase();
-  const named = NAMED_SERVICES[text];
+  // Own properties only: "constructor" or "__proto__" would otherwise find Object's and pass as a service with
+  // no protocol and no ports, and building its rule would throw.
+  const named = Object.hasOwn(NAMED_SERVICES, text) ? NAMED_SERVICES[text] : undefined;
   if (named) {
     return named;
   }
@@ -113,15 +121,35 @@ export function parseAllowEntry(value: unknown): AllowEntry | string {
   if (!match || port < 1 || port > 65535) {
     return `"${printable(value)}" is not a service we know; use "dns", "ntp", "smtp", "tcp/PORT" or "udp/PORT" with a port from 1 to 65535`;
   }
-  return { label: text, protocol: match[1] as 'tcp' | 'udp', ports: [port] };
+  // The label is rebuilt from the number, so "tcp/0443" and "tcp/443" are one service, not two rules.
+  const protocol = match[1] as 'tcp' | 'udp';
+  return { label: `${protocol}/${port}`, protocol, ports: [port] };
 }
+
+/**
+ * Characters that break or disguise a log line: C0 and C1 controls, line and paragraph separators, and the
+ * invisible bidi controls that can make a line read differently from what it holds.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced.
+const LOG_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** A short, log-safe rendering of an owner's value (control characters removed, length capped). */
 export function printable(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean;
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    // A BigInt or a cyclic object (not JSON, but the config object is only typed `unknown`): JSON.stringify
+    // throws, and printable is used while reporting errors, where throwing would lose the whole config.
+    text = `(a ${typeof value})`;
+  }
+  const clean = text.replace(LOG_UNSAFE, '?');
+  if (clean.length <= 60) {
+    return clean;
+  }
+  // Never cut between the two halves of a surrogate pair (emoji): a lone half is not valid text.
+  const head = clean.slice(0, 57);
+  return `${/[\ud800-\udbff]$/.test(head) ? head.slice(0, -1) : head}...`;
 }
 
 class FieldReader {
@@ -129,7 +157,14 @@ class FieldReader {
     private readonly raw: Raw,
     private readonly where: string,
     private readonly errors: string[],
+    /** Receives the name of each field this reader rejects. */
+    private readonly rejected: string[] = [],
   ) {}
+
+  private reject(field: string, message: string): void {
+    this.errors.push(message);
+    this.rejected.push(field);
+  }
 
   string(field: string, fallback: string | undefined, pattern?: RegExp, hint?: string): string | undefined | null {
     const value = this.raw[field];
@@ -137,7 +172,7 @@ class FieldReader {
       return fallback;
     }
     if (typeof value !== 'string' || (pattern && !pattern.test(value))) {
-      this.errors.push(`${this.where}: "${field}" ${hint ?? 'must be a string'} (got ${describeForError(field, value)}).`);
+      this.reject(field, `${this.where}: "${field}" ${hint ?? 'must be a string'} (got ${describeForError(field, value)}).`);
       return null;
     }
     return value;
@@ -150,7 +185,7 @@ class FieldReader {
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
       const kind = integer ? 'a whole number' : 'a number';
-      this.errors.push(`${this.where}: "${field}" must be ${kind} from ${min} to ${max} (got ${describeForError(field, value)}).`);
+      this.reject(field, `${this.where}: "${field}" must be ${kind} from ${min} to ${max} (got ${describeForError(field, value)}).`);
       return null;
     }
     return value;
@@ -162,7 +197,7 @@ class FieldReader {
       return fallback;
     }
     if (typeof value !== 'boolean') {
-      this.errors.push(`${this.where}: "${field}" must be true or false (got ${describeForError(field, value)}).`);
+      this.reject(field, `${this.where}: "${field}" must be true or false (got ${describeForError(field, value)}).`);
       return null;
     }
     return value;
@@ -245,15 +280,16 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
   const nameValue = entry.name;
   const name = typeof nameValue === 'string' && nameValue.trim() !== '' ? nameValue.trim() : `${DEFAULTS.router.name} ${index + 1}`;
   const where = `Router "${printable(name)}"`;
-  const before = errors.length;
-  const read = new FieldReader(entry, where, errors);
+  const rejected: string[] = [];
+  const read = new FieldReader(entry, where, errors, rejected);
   const r = DEFAULTS.router;
 
   const host = read.string('host', undefined, /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/, 'must be an IP address or host name');
   const port = read.number('port', r.port, 1, 65535, true);
   const username = read.string('username', undefined, /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, 'must be a user name of letters, digits, "_", "." or "-"');
   // The settings UI keeps a hidden key path when the owner switches to password login; honour the switch.
-  const privateKeyFile = entry.authMethod === 'password' ? undefined : read.string('privateKeyFile', undefined);
+  const privateKeyFile =
+    entry.authMethod === 'password' ? undefined : read.string('privateKeyFile', undefined, FILE_PATH, 'must be the path of a key file, without control characters');
   const passphrase = read.string('passphrase', undefined);
   const password = read.string('password', undefined);
   const hostKey = read.string('hostKey', undefined, HOST_KEY, 'must be a fingerprint as "ssh-keygen -lf" prints it, such as SHA256:ab12...');
@@ -266,21 +302,26 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
   );
   if (typeof ruleSet === 'string' && ruleSet.length > MAX_RULESET_NAME_LENGTH) {
     errors.push(`${where}: "ruleSet" must be at most ${MAX_RULESET_NAME_LENGTH} characters long (EdgeOS's limit).`);
+    rejected.push('ruleSet');
   }
   const firstRule = read.number('firstRule', r.firstRule, 1, MAX_RULE_NUMBER - RULE_RANGE_SIZE + 1, true);
   const saveConfig = read.boolean('saveConfig', r.saveConfig);
 
   if (username === undefined) {
     errors.push(`${where}: "username" is required (the router account the plugin logs in as).`);
+    rejected.push('username');
   }
   if (privateKeyFile === undefined && password === undefined) {
     errors.push(`${where}: give "privateKeyFile" (preferred) or "password" so the plugin can log in.`);
+    rejected.push('privateKeyFile');
   }
   if (!Array.isArray(entry.cameras) || entry.cameras.length === 0) {
     errors.push(`${where}: "cameras" must list at least one camera.`);
+    rejected.push('cameras');
   }
-  if (errors.length > before) {
-    errors.push(`${where} is skipped until these settings are fixed; other routers carry on.`);
+  if (rejected.length > 0) {
+    // Names the fields again, so this line stands on its own in a log that interleaves other messages.
+    errors.push(`${where} is skipped until these settings are fixed (${fieldList(rejected)}); other routers carry on.`);
     return undefined;
   }
 
@@ -302,48 +343,57 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
   };
 }
 
+/** `"address", "allow"`: each field once, in the order it was found wrong. */
+function fieldList(fields: readonly string[]): string {
+  return [...new Set(fields)].map((field) => `"${field}"`).join(', ');
+}
+
 function parseCameras(list: unknown[], routerWhere: string, routerHost: string | undefined, errors: string[], _warnings: string[]): CameraSettings[] {
   const cameras: CameraSettings[] = [];
   list.forEach((entry, index) => {
     if (!isObject(entry)) {
-      errors.push(`${routerWhere}: camera ${index + 1} is not an object and is skipped.`);
+      errors.push(`${routerWhere}: camera ${index + 1} in "cameras" is not an object and is skipped.`);
       return;
     }
     const nameValue = entry.name;
     const hasName = typeof nameValue === 'string' && nameValue.trim() !== '';
     const name = hasName ? nameValue.trim() : `Camera ${index + 1}`;
     const where = `${routerWhere}, camera "${printable(name)}"`;
-    const before = errors.length;
+    const rejected: string[] = [];
+    const reject = (field: string, message: string): void => {
+      errors.push(message);
+      rejected.push(field);
+    };
     if (!hasName) {
-      errors.push(`${where}: "name" is required.`);
+      reject('name', `${where}: "name" is required.`);
     }
-    const read = new FieldReader(entry, where, errors);
+    const read = new FieldReader(entry, where, errors, rejected);
     const address = read.string('address', undefined, IPV4, 'must be an IPv4 address such as 192.168.1.50');
     if (address === undefined) {
-      errors.push(`${where}: "address" is required (the camera's IPv4 address).`);
+      reject('address', `${where}: "address" is required (the camera's IPv4 address).`);
     } else if (typeof address === 'string' && isUnusableHostAddress(address)) {
-      errors.push(`${where}: "address" ${address} cannot be a camera's address (loopback, link-local, multicast or reserved).`);
+      reject('address', `${where}: "address" ${address} cannot be a camera's address (loopback, link-local, multicast or reserved).`);
     } else if (typeof address === 'string' && address === routerHost) {
-      errors.push(`${where}: "address" ${address} is the router's own address, not a camera's.`);
+      reject('address', `${where}: "address" ${address} is the router's own address, not a camera's.`);
     }
     const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
     const allow: AllowEntry[] = [];
     if (entry.allow !== undefined && !Array.isArray(entry.allow)) {
-      errors.push(`${where}: "allow" must be a list such as ["dns", "ntp"].`);
+      reject('allow', `${where}: "allow" must be a list such as ["dns", "ntp"].`);
     }
     for (const item of Array.isArray(entry.allow) ? (entry.allow as unknown[]) : []) {
       const parsed = parseAllowEntry(item);
       if (typeof parsed === 'string') {
-        errors.push(`${where}: "allow" entry ${parsed}.`);
+        reject('allow', `${where}: "allow" entry ${parsed}.`);
       } else if (!allow.some((known) => known.label === parsed.label)) {
         allow.push(parsed);
       }
     }
     if (allow.length > MAX_ALLOW_ENTRIES) {
-      errors.push(`${where}: "allow" may list at most ${MAX_ALLOW_ENTRIES} services.`);
+      reject('allow', `${where}: "allow" may list at most ${MAX_ALLOW_ENTRIES} services.`);
     }
-    if (errors.length > before) {
-      errors.push(`${where} is skipped until these settings are fixed; its access is not changed.`);
+    if (rejected.length > 0) {
+      errors.push(`${where} is skipped until these settings are fixed (${fieldList(rejected)}); its access is not changed.`);
       return;
     }
     const twin = cameras.find((other) => other.address === address);
@@ -352,7 +402,7 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
       return;
     }
     if (cameras.length >= MAX_CAMERAS_PER_ROUTER) {
-      errors.push(`${where}: a router can guard at most ${MAX_CAMERAS_PER_ROUTER} cameras; this camera is skipped.`);
+      errors.push(`${where}: "cameras" may list at most ${MAX_CAMERAS_PER_ROUTER} cameras per router; this camera is skipped.`);
       return;
     }
     cameras.push({ name, address: address as string, allow, allowMinutes: allowMinutes as number });

@@ -33,8 +33,14 @@ export const MARK = {
 export type ConfigOp = { readonly op: 'set' | 'delete'; readonly path: readonly string[] };
 
 const BARE_WORD = /^[A-Za-z0-9_.:/,@+=-]+$/;
-// eslint-disable-next-line no-control-regex -- NUL is exactly what must never reach the router.
-const QUOTABLE_WORD = /^[^'\\\n\r\u0000$`]*$/;
+/**
+ * Printable ASCII only, minus what could end or escape the single quotes (or be expanded, should a script down
+ * the line re-evaluate the word). Everything the plugin sends is ASCII (descriptions are reduced to ASCII by descriptionName),
+ * so refusing tabs, other control characters and non-ASCII costs nothing, and keeps invisible or
+ * line-breaking characters (U+2028, bidi overrides) out of the router's configuration and its logs.
+ */
+const QUOTABLE_WORD = /^[\x20-\x7e]*$/;
+const UNQUOTABLE = /['\\$`]/;
 
 /**
  * Quotes one word for the shell. Values are validated long before they get here; this is the last line of
@@ -44,7 +50,7 @@ export function shellWord(word: string): string {
   if (BARE_WORD.test(word)) {
     return word;
   }
-  if (!QUOTABLE_WORD.test(word)) {
+  if (!QUOTABLE_WORD.test(word) || UNQUOTABLE.test(word)) {
     throw new Error(`refusing to send an unsafe word to the router: ${JSON.stringify(word.slice(0, 40))}`);
   }
   return `'${word}'`;

@@ -56,15 +56,43 @@ export function parseConfigCommands(text: string): Parsed<string[][]> {
   for (const rawLine of text.split('\n')) {
     const line = rawLine.replace(/\r$/, '');
     if (!line.startsWith('set ')) {
+      // A `set` line whose first bytes were not UTF-8 would be skipped like a comment, and the setting it holds
+      // (a rule's `disable`) would silently vanish.
+      if (line.includes('\uFFFD')) {
+        return fail(`configuration line "${printableLine(line)}" holds bytes that are not text`);
+      }
       continue;
     }
     const words = splitConfigWords(line.slice(4));
     if (!words) {
       return fail(`unterminated quote in configuration line "${line.slice(0, 80)}"`);
     }
+    // Bytes that were not UTF-8 arrive as U+FFFD. In a tree or setting name, a ruleset name or a rule number,
+    // and anywhere in a firewall or interface line (an address, the ruleset bound to the WAN), that would
+    // silently move, drop or re-bind a rule, and the plugin would "repair" rules that are fine. Descriptions and
+    // the values of other trees are exempt: they are the owner's free text, and the SSH layer decodes each
+    // packet on its own, so a character split across two packets shows up this way too.
+    const firewallOrInterface = words[0] === 'firewall' || words[0] === 'interfaces';
+    const damaged = words.some(
+      (word, i) => word.includes('\uFFFD') && (i < words.length - 1 || (firewallOrInterface && words[i - 1] !== 'description')),
+    );
+    if (damaged) {
+      return fail(`configuration line "${printableLine(line)}" holds bytes that are not text`);
+    }
     paths.push(words);
   }
+  // Every EdgeOS configuration has `set` lines (interfaces, system). None at all means the command failed or
+  // printed something else; reading that as "an empty router" would make the plugin re-create its ruleset and
+  // re-bind the WAN's out slot over the owner's own ruleset.
+  if (paths.length === 0) {
+    return fail(`the router printed no configuration${text.trim() === '' ? '' : ` (it said "${printableLine(text.trim().split('\n')[0] ?? '')}")`}`);
+  }
   return ok(paths);
+}
+
+function printableLine(line: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters must not reach the owner's log.
+  return line.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 80);
 }
 
 export interface RuleCounter {
@@ -93,22 +121,42 @@ function counterValue(text: string): number | string {
  * `/* <chain>-<N> *\/` comments. Rows sharing a comment (tcp_udp, log) are summed, except LOG rows, which see
  * the same packets as the rule they precede. Numbers are split on whitespace: wide counters overflow their
  * columns.
+ *
+ * The listing must be complete: it must end with the chain's default action (`<chain>-10000`, which EdgeOS
+ * always compiles last), or be followed by the next chain of a longer listing. A listing cut between the two
+ * rows of a tcp_udp rule would otherwise give that rule half its count, and a cut before a rule's only row
+ * would make its counter vanish (and come back later as a "rise").
  */
 export function parseChainCounters(text: string, chain: string): Parsed<Map<number, RuleCounter>> {
   const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
-  const chainLine = lines.findIndex((line) => line.startsWith(`Chain ${chain} `));
-  if (chainLine < 0) {
+  const chainLines = lines.flatMap((line, index) => (line.startsWith(`Chain ${chain} `) ? [index] : []));
+  const chainLine = chainLines[0];
+  if (chainLine === undefined) {
     return fail(`the listing does not contain chain ${chain}`);
+  }
+  // One chain listed twice (output mixed up, or two listings concatenated): no way to tell which is current.
+  if (chainLines.length > 1) {
+    return fail(`the listing contains chain ${chain} more than once`);
   }
   const header = lines[chainLine + 1] ?? '';
   if (!/^\s*pkts\s+bytes\s+target\s+prot\s+opt\s+in\s+out\s+source\s+destination\s*$/.test(header)) {
     return fail(`chain ${chain} has no counter header (was the listing made with -v -n -x?)`);
   }
   const counters = new Map<number, RuleCounter>();
-  const commentPattern = new RegExp(`/\\* ${escapeRegExp(chain)}-(\\d+)(?: [^*]*)? \\*/`);
-  for (const line of lines.slice(chainLine + 2)) {
+  const commentPattern = new RegExp(`/\\* ${escapeRegExp(chain)}-(\\d{1,5})(?: [^*]*)? \\*/`);
+  const defaultPattern = new RegExp(`/\\* ${escapeRegExp(chain)}-10000 default-action [a-z]+ \\*/`);
+  const ownComment = `/* ${chain}-`;
+  let complete = false;
+  let index = chainLine + 2;
+  for (; index < lines.length; index++) {
+    const line = lines[index] ?? '';
     if (line.trim() === '') {
       break;
+    }
+    // iptables prints plain ASCII: anything else (bytes that were not UTF-8 arrive as U+FFFD, control
+    // characters) means the text was damaged, and a damaged target could turn a LOG row into a counted one.
+    if (!/^[\x20-\x7e\t]*$/.test(line)) {
+      return fail(`chain ${chain} has a row that is not plain text: "${printableLine(line.trim())}"`);
     }
     const fields = line.trim().split(/\s+/);
     // A row has pkts, bytes, target, prot, opt, in, out, source, destination; a rule without a target prints
@@ -122,12 +170,34 @@ export function parseChainCounters(text: string, chain: string): Parsed<Map<numb
       return fail(`chain ${chain}: ${typeof packets === 'string' ? packets : (bytes as string)}`);
     }
     const match = commentPattern.exec(line);
-    if (!match || fields[2] === 'LOG') {
+    // A row that carries this chain's comment marker but not a well-formed comment was cut or garbled: skipping
+    // it would under-count its rule.
+    if (!match && line.includes(ownComment)) {
+      return fail(`chain ${chain} has a row with a damaged rule comment: "${line.trim().slice(0, 80)}"`);
+    }
+    const isLog = fields[2] === 'LOG';
+    complete = !isLog && defaultPattern.test(line);
+    if (!match || isLog) {
       continue;
     }
     const rule = Number(match[1]);
     const previous = counters.get(rule);
-    counters.set(rule, { packets: (previous?.packets ?? 0) + packets, bytes: (previous?.bytes ?? 0) + bytes });
+    const sum = { packets: (previous?.packets ?? 0) + packets, bytes: (previous?.bytes ?? 0) + bytes };
+    // Each row is below 2^53, but two rows of one rule can add up past what a double counts exactly.
+    if (!Number.isSafeInteger(sum.packets) || !Number.isSafeInteger(sum.bytes)) {
+      return fail(`chain ${chain}: the counters of rule ${rule} add up to more than can be counted exactly`);
+    }
+    counters.set(rule, sum);
+  }
+  // After a blank line, a multi-chain listing goes on with the next chain: then this one was printed whole.
+  const nextChainFollows = lines.slice(index).find((line) => line.trim() !== '')?.startsWith('Chain ') ?? false;
+  if (!complete && !(index < lines.length && nextChainFollows)) {
+    return fail(`the listing of chain ${chain} stops before its default action: it was cut short`);
+  }
+  // Only this chain's rows carry its comments. One outside its block means the output was mixed up, and the
+  // rule it belongs to would be under-counted.
+  if ([...lines.slice(0, chainLine), ...lines.slice(index)].some((line) => line.includes(ownComment))) {
+    return fail(`rows of chain ${chain} appear outside its listing`);
   }
   return ok(counters);
 }
@@ -139,6 +209,10 @@ function escapeRegExp(text: string): string {
 /**
  * Reads `show ubnt offload`. Hardware offload of IPv4 forwarding (Cavium `forwarding: enabled`, ER-X `hwnat`)
  * makes accepted flows bypass iptables counters.
+ *
+ * An answer is given only when the output says it: an IPv4 `forwarding` (or `hwnat`) line with a value that
+ * reads as enabled or disabled. Output cut before that line, or worded in a way we do not know, is an error
+ * rather than a confident "off".
  */
 export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean }> {
   if (!/offload/i.test(text)) {
@@ -146,6 +220,7 @@ export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean }> 
   }
   let section = '';
   let on = false;
+  let stated = false;
   for (const rawLine of text.split('\n')) {
     const line = rawLine.trim();
     if (/^IPv4$/i.test(line) || /^IPv6$/i.test(line)) {
@@ -157,13 +232,21 @@ export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean }> 
       continue;
     }
     const key = (match[1] ?? '').toLowerCase();
-    const enabled = /^enabled?$/i.test(match[2] ?? '');
-    if ((section === 'IPV4' && key === 'forwarding' && enabled) || (/hw ?nat/.test(key) && enabled)) {
-      on = true;
+    if ((section === 'IPV4' && key === 'forwarding') || /hw ?nat/.test(key)) {
+      const value = match[2] ?? '';
+      if (/^enabled?$/i.test(value)) {
+        on = true;
+      } else if (!/^disabled?$/i.test(value)) {
+        return fail(`the router's offload report says "${printableLine(line)}", which is neither enabled nor disabled`);
+      }
+      stated = true;
     }
     if (/module$/.test(key)) {
       section = '';
     }
+  }
+  if (!stated) {
+    return fail('the router\'s offload report does not say whether IPv4 forwarding is offloaded');
   }
   return ok({ ipv4Forwarding: on });
 }

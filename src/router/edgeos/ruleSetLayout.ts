@@ -35,6 +35,8 @@ const COUNTER_ROLE = 'egress count';
 export function descriptionName(name: string): string {
   const clean = name
     .normalize('NFKD')
+    // Tabs and line breaks separate words as much as spaces do: keep the gap instead of gluing the words.
+    .replace(/\s/g, ' ')
     .replace(/[^A-Za-z0-9 _.,:()#@+-]/g, '')
     .replace(/\s+/g, ' ')
     .trim()
