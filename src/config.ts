@@ -76,6 +76,11 @@ const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
 /** Letters, digits, `_`, `-`, `.`; no leading `-`. Stricter than EdgeOS, and free of every shell character. */
 const RULESET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** True for a ruleset name the plugin may put in a command (also used for names read from the router). */
+export function isSafeRuleSetName(name: string): boolean {
+  return RULESET_NAME.test(name) && name.length <= MAX_RULESET_NAME_LENGTH;
+}
 /** EdgeOS interface names: eth0, eth1.10, switch0, pppoe0, br0, bond0. */
 const INTERFACE_NAME = /^(eth\d+(\.\d{1,4})?|switch\d+(\.\d{1,4})?|pppoe\d+|br\d+|bond\d+(\.\d{1,4})?)$/;
 /** `ssh-keygen -lf` prints `SHA256:` and 43 characters of unpadded base64. */

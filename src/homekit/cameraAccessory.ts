@@ -94,7 +94,8 @@ export class LockdownAccessory {
     routerName: string,
   ) {
     const { Service: S, Characteristic: C } = api.hap;
-    const name = homeKitName(`${routerName} Lockdown`, 'Camera Lockdown');
+    // The router's name is shortened on its own, so a long one never cuts "Lockdown" off.
+    const name = `${homeKitName(routerName, 'Camera')} Lockdown`;
     accessory
       .getService(S.AccessoryInformation)
       ?.setCharacteristic(C.Manufacturer, 'Camera Guard')

@@ -3,6 +3,7 @@
  * one at a time (EdgeOS allows 10 channels per connection; one at a time also keeps transactions in order).
  */
 import { readFileSync, statSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { Client, utils } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 
@@ -180,6 +181,9 @@ export class SshConnection {
     return new Promise<CommandResult>((resolve, reject) => {
       let stdout = '';
       let stderr = '';
+      // One decoder per stream: a character split across two packets must be joined, not turned into two U+FFFD.
+      const stdoutDecoder = new StringDecoder('utf8');
+      const stderrDecoder = new StringDecoder('utf8');
       let size = 0;
       let code: number | undefined;
       let done = false;
@@ -194,7 +198,7 @@ export class SshConnection {
         if (error) {
           reject(error);
         } else {
-          resolve({ stdout, stderr, code });
+          resolve({ stdout: stdout + stdoutDecoder.end(), stderr: stderr + stderrDecoder.end(), code });
         }
       };
       const timer = setTimeout(() => {
@@ -211,9 +215,9 @@ export class SshConnection {
           return;
         }
         if (isError) {
-          stderr += chunk.toString('utf8');
+          stderr += stderrDecoder.write(chunk);
         } else {
-          stdout += chunk.toString('utf8');
+          stdout += stdoutDecoder.write(chunk);
         }
       };
       try {

@@ -790,3 +790,21 @@ describe('leak sensor behind the real driver, with damaged router output (fast-c
     );
   });
 });
+
+describe('what the driver makes of a reading it cannot fully trust', () => {
+  it('gives a blocked camera no counters when its drop row is missing, rather than a 0 that a later reading would turn into a rise', async () => {
+    const withoutDrop = LISTING.split('\n').filter((line) => !line.includes(`${RS}-4008 `)).join('\n');
+    const reading = await readWith(readOutput(CONFIG, withoutDrop));
+    expect(reading).not.toBeInstanceOf(RouterError);
+    const front = (reading as RouterReading).cameras.get(frontDoor.address);
+    expect(front?.access).toBe('blocked');
+    expect(front?.counters).toBeUndefined();
+  });
+
+  it('refuses a ruleset name read from the router that it would not accept from the owner', async () => {
+    const hostile = CONFIG.replace(`set interfaces ethernet eth0 firewall out name ${RS}`, "set interfaces ethernet eth0 firewall out name 'X;reboot'");
+    const result = await readWith(readOutput(hostile, LISTING));
+    expect(result).toBeInstanceOf(RouterError);
+    expect((result as RouterError).message).toMatch(/will not put in a command/);
+  });
+});

@@ -2,6 +2,7 @@
  * The EdgeOS implementation of RouterDriver: reads the configuration and counters, and turns the guard's
  * requests into one configuration transaction.
  */
+import { isSafeRuleSetName } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
 import { READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
@@ -92,6 +93,10 @@ export class EdgeOsRouter implements RouterDriver {
     const firewall = readFirewall(parsed.value);
     const boundRuleSet = firewall.interfaces.get(this.router.wanInterface)?.outRuleSet;
     const ruleSet = boundRuleSet ?? this.router.ruleSet;
+    if (!isSafeRuleSetName(ruleSet)) {
+      // The name comes from the router; it goes into commands, so it gets the same check as the owner's settings.
+      throw new RouterError('protocol', `the ruleset bound to ${this.router.wanInterface} out is named "${ruleSet.slice(0, 40)}", which the plugin will not put in a command; rename it on the router.`);
+    }
 
     let countersText = sections.get(MARK.counters) ?? '';
     let countersMissing = sections.has(MARK.countersFailed);
@@ -135,12 +140,15 @@ export class EdgeOsRouter implements RouterDriver {
       const { status, access } = this.layout.classify(ruleSetConfig, camera, slot);
       const egress = counters?.get(this.layout.counterRule(slot));
       const blocked = counters?.get(this.layout.blockRule(slot));
+      // A blocked camera whose drop row is missing from the listing has no trustworthy counters: reading it as 0
+      // would make the next good reading look like a rise.
+      const countable = egress !== undefined && (access !== 'blocked' || blocked !== undefined);
       readings.set(camera.address, {
         status,
         access,
         counters:
-          egress && (status === 'intact' || status === 'outdated')
-            ? { blockedPackets: access === 'blocked' ? (blocked?.packets ?? 0) : undefined, egressPackets: egress.packets, egressBytes: egress.bytes }
+          countable && (status === 'intact' || status === 'outdated')
+            ? { blockedPackets: access === 'blocked' ? blocked?.packets : undefined, egressPackets: egress.packets, egressBytes: egress.bytes }
             : undefined,
       });
     }
