@@ -29,6 +29,11 @@ export interface CameraSettings {
   readonly allow: readonly AllowEntry[];
   /** 0 = access stays open until turned off. */
   readonly allowMinutes: number;
+  /**
+   * The camera's MAC address (lower case, colons), when the owner gave one: its rules then match the MAC, so a
+   * camera whose DHCP address changes stays blocked.
+   */
+  readonly mac?: string;
 }
 
 export interface RouterSettings {
@@ -74,6 +79,7 @@ type Raw = Record<string, unknown>;
 
 const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+const MAC = /^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/;
 /** Letters, digits, `_`, `-`, `.`; no leading `-`. Stricter than EdgeOS, and free of every shell character. */
 const RULESET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -382,6 +388,11 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
       reject('address', `${where}: "address" ${address} is the router's own address, not a camera's.`);
     }
     const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
+    const macValue = read.string('mac', undefined, MAC, 'must be a MAC address such as 00:11:22:33:44:55');
+    const mac = typeof macValue === 'string' ? macValue.toLowerCase().replace(/-/g, ':') : undefined;
+    if (mac !== undefined && (/^(00:){5}00$/.test(mac) || /^(ff:){5}ff$/.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1)) {
+      reject('mac', `${where}: "mac" ${mac} is not a device's own address (all zeros, broadcast or multicast).`);
+    }
     const allow: AllowEntry[] = [];
     if (entry.allow !== undefined && !Array.isArray(entry.allow)) {
       reject('allow', `${where}: "allow" must be a list such as ["dns", "ntp"].`);
@@ -406,11 +417,16 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
       errors.push(`${where}: "address" ${address} is already used by camera "${printable(twin.name)}"; this camera is skipped.`);
       return;
     }
+    const macTwin = mac === undefined ? undefined : cameras.find((other) => other.mac === mac);
+    if (macTwin) {
+      errors.push(`${where}: "mac" ${mac} is already used by camera "${printable(macTwin.name)}"; this camera is skipped.`);
+      return;
+    }
     if (cameras.length >= MAX_CAMERAS_PER_ROUTER) {
       errors.push(`${where}: "cameras" may list at most ${MAX_CAMERAS_PER_ROUTER} cameras per router; this camera is skipped.`);
       return;
     }
-    cameras.push({ name, address: address as string, allow, allowMinutes: allowMinutes as number });
+    cameras.push({ name, address: address as string, allow, allowMinutes: allowMinutes as number, ...(mac === undefined ? {} : { mac }) });
   });
   return cameras;
 }

@@ -126,3 +126,30 @@ describe('config.schema.json', () => {
     expect(settings.routers[0]).toMatchObject({ privateKeyFile: undefined, password: 'secret' });
   });
 });
+
+describe('camera MAC addresses', () => {
+  it('normalises a MAC to lower case with colons', () => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ mac: '00-1A-2B-3C-4D-5E' })] })] });
+    expect(errors).toEqual([]);
+    expect(settings.routers[0]?.cameras[0]?.mac).toBe('00:1a:2b:3c:4d:5e');
+  });
+
+  it.each([
+    ['not a MAC', '00:11:22:33:44', /"mac" must be a MAC address/],
+    ['a shell injection', '00:11:22:33:44:55;reboot', /"mac" must be a MAC address/],
+    ['broadcast', 'ff:ff:ff:ff:ff:ff', /is not a device's own address/],
+    ['multicast', '01:00:5e:00:00:01', /is not a device's own address/],
+  ])('skips a camera whose "mac" is %s', (_what, mac, message) => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ mac }), camera({ name: 'Garage', address: '192.168.1.51' })] })] });
+    expect(errors.some((error) => message.test(error))).toBe(true);
+    expect(settings.routers[0]?.cameras.map((c) => c.name)).toEqual(['Garage']);
+  });
+
+  it('skips the second of two cameras with one MAC', () => {
+    const { settings, errors } = parseConfig({
+      routers: [router({ cameras: [camera({ mac: '00:11:22:33:44:55' }), camera({ name: 'Garage', address: '192.168.1.51', mac: '00:11:22:33:44:55' })] })],
+    });
+    expect(settings.routers[0]?.cameras.map((c) => c.name)).toEqual(['Front Door']);
+    expect(errors[0]).toMatch(/"mac" 00:11:22:33:44:55 is already used by camera "Front Door"/);
+  });
+});

@@ -66,7 +66,7 @@ export function ruleSetPaths(ruleSet: string, spec: RuleSpec): string[][] {
   const paths = [
     [...rule, 'action', spec.action],
     [...rule, 'description', spec.description],
-    [...rule, 'source', 'address', spec.sourceAddress],
+    spec.sourceMac === undefined ? [...rule, 'source', 'address', spec.sourceAddress ?? ''] : [...rule, 'source', 'mac-address', spec.sourceMac],
   ];
   if (spec.protocol) {
     paths.push([...rule, 'protocol', spec.protocol]);

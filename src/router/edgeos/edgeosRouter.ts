@@ -127,6 +127,12 @@ export class EdgeOsRouter implements RouterDriver {
           'but were not written by it; they are left alone and the cameras that would need their numbers are skipped. Move them, or change "firstRule".',
       );
     }
+    if (firewall.interfaces.get(this.router.wanInterface)?.ipv6 === true) {
+      warnings.push(
+        `the router has IPv6 on ${this.router.wanInterface}, and Camera Guard blocks IPv4 only: a camera with an IPv6 address can still reach the internet. ` +
+          'Keep IPv6 off the camera network (no prefix delegated to its LAN), or drop the cameras\' IPv6 traffic with an ipv6-name ruleset on the WAN.',
+      );
+    }
     for (const camera of assignment.homeless) {
       warnings.push(`no free rule numbers for camera "${camera.name}"; it is not guarded.`);
     }

@@ -10,6 +10,8 @@ export interface FirewallRule {
   disabled: boolean;
   protocol?: string;
   sourceAddress?: string;
+  /** Lower case, as the plugin writes it. */
+  sourceMac?: string;
   destinationPort?: string;
   /** Every other setting of the rule (state matches, logging, groups...), as `key value` text. */
   readonly otherSettings: string[];
@@ -28,6 +30,8 @@ export interface InterfaceConfig {
   readonly path: readonly string[];
   outRuleSet?: string;
   readonly addresses: string[];
+  /** True when the interface has IPv6 (an IPv6 address, DHCPv6 prefix delegation or IPv6 settings). */
+  ipv6: boolean;
 }
 
 export interface EdgeOsFirewall {
@@ -36,7 +40,7 @@ export interface EdgeOsFirewall {
 }
 
 /** Settings we read into named fields; anything else under a rule goes to `otherSettings`. */
-const KNOWN_RULE_SETTINGS = new Set(['action', 'description', 'protocol', 'disable', 'source address', 'destination port', 'log disable']);
+const KNOWN_RULE_SETTINGS = new Set(['action', 'description', 'protocol', 'disable', 'source address', 'source mac-address', 'destination port', 'log disable']);
 
 export function readFirewall(paths: readonly string[][]): EdgeOsFirewall {
   const ruleSets = new Map<string, RuleSetConfig>();
@@ -90,6 +94,9 @@ function readRuleSetLine(ruleSets: Map<string, RuleSetConfig>, name: string, res
     case 'source address':
       rule.sourceAddress = value;
       return;
+    case 'source mac-address':
+      rule.sourceMac = value?.toLowerCase();
+      return;
     case 'destination port':
       rule.destinationPort = value;
       return;
@@ -117,12 +124,14 @@ function readInterfaceLine(interfaces: Map<string, InterfaceConfig>, path: strin
   }
   let config = interfaces.get(name);
   if (!config) {
-    config = { name, path: path.slice(0, nodeLength), addresses: [] };
+    config = { name, path: path.slice(0, nodeLength), addresses: [], ipv6: false };
     interfaces.set(name, config);
   }
   const rest = path.slice(nodeLength);
   if (rest[0] === 'firewall' && rest[1] === 'out' && rest[2] === 'name' && rest[3] !== undefined) {
     config.outRuleSet = rest[3];
+  } else if (rest[0] === 'dhcpv6-pd' || rest[0] === 'ipv6' || (rest[0] === 'address' && (rest[1]?.includes(':') === true || rest[1] === 'dhcpv6'))) {
+    config.ipv6 = true;
   } else if (rest[0] === 'address' && rest[1] !== undefined) {
     const address = rest[1].split('/')[0];
     if (address && /^\d+\.\d+\.\d+\.\d+$/.test(address)) {

@@ -18,7 +18,9 @@ export interface RuleSpec {
   readonly number: number;
   readonly action: 'accept' | 'drop';
   readonly description: string;
-  readonly sourceAddress: string;
+  /** The camera's address, or undefined when its rules match its MAC instead. */
+  readonly sourceAddress: string | undefined;
+  readonly sourceMac: string | undefined;
   readonly protocol: 'tcp' | 'udp' | 'tcp_udp' | undefined;
   readonly destinationPort: string | undefined;
   readonly disabled: boolean;
@@ -79,16 +81,18 @@ export class RuleSetLayout {
   rulesFor(camera: CameraSettings, slot: number, access: Access): RuleSpec[] {
     const name = descriptionName(camera.name);
     const base = this.firstRule + slot * RULES_PER_CAMERA;
+    // With a MAC the rules follow the camera wherever DHCP puts it; otherwise they match its address.
+    const source = { sourceAddress: camera.mac === undefined ? camera.address : undefined, sourceMac: camera.mac };
     const allowRules = camera.allow.map((entry: AllowEntry, i): RuleSpec => ({
       number: base + i,
       action: 'accept',
       description: `${DESCRIPTION_PREFIX}${name} (allow ${entry.label})`,
-      sourceAddress: camera.address,
+      ...source,
       protocol: entry.protocol,
       destinationPort: entry.ports.join(','),
       disabled: false,
     }));
-    const whole = { sourceAddress: camera.address, protocol: undefined, destinationPort: undefined };
+    const whole = { ...source, protocol: undefined, destinationPort: undefined };
     return [
       ...allowRules,
       { ...whole, number: this.blockRule(slot), action: 'drop', description: `${DESCRIPTION_PREFIX}${name} (${BLOCK_ROLE})`, disabled: access === 'allowed' },
@@ -109,7 +113,12 @@ export class RuleSetLayout {
     const counter = ruleSet?.rules.get(this.counterRule(slot));
     const blockSpec = wanted[wanted.length - 2] as RuleSpec;
     const counterSpec = wanted[wanted.length - 1] as RuleSpec;
-    if (!block || !counter || !enforces(block, blockSpec) || !enforces(counter, counterSpec) || counter.disabled) {
+    // The block and counter rules still do their job if they match the camera by its address or by its MAC
+    // (the owner just added or removed "mac"): then the access they enforce is kept while they are rewritten.
+    const stillMatches = (rule: FirewallRule, spec: RuleSpec): boolean =>
+      enforces({ ...rule, sourceAddress: spec.sourceAddress, sourceMac: spec.sourceMac }, spec) &&
+      (rule.sourceAddress === camera.address || (camera.mac !== undefined && rule.sourceMac === camera.mac));
+    if (!block || !counter || !stillMatches(block, blockSpec) || !stillMatches(counter, counterSpec) || counter.disabled) {
       return { status: 'damaged', access: undefined };
     }
     const access: Access = block.disabled ? 'allowed' : 'blocked';
@@ -128,6 +137,7 @@ function enforces(rule: FirewallRule, spec: RuleSpec): boolean {
   return (
     rule.action === spec.action &&
     rule.sourceAddress === spec.sourceAddress &&
+    rule.sourceMac === spec.sourceMac &&
     rule.protocol === spec.protocol &&
     rule.destinationPort === spec.destinationPort &&
     rule.otherSettings.length === 0
@@ -162,14 +172,17 @@ export function assignSlots(layout: RuleSetLayout, ruleSet: RuleSetConfig | unde
       foreignSlots.add(slot);
       foreignRules.push(rule.number);
     } else if (!slotAddress.has(slot) || rule.number === layout.blockRule(slot)) {
-      // The block rule's address is authoritative when the rules of a block disagree.
-      slotAddress.set(slot, rule.sourceAddress);
+      // The block rule's address (or MAC) is authoritative when the rules of a block disagree.
+      slotAddress.set(slot, rule.sourceMac ?? rule.sourceAddress);
     }
   }
   const slots = new Map<string, number>();
-  for (const [slot, address] of [...slotAddress.entries()].sort((a, b) => a[0] - b[0])) {
-    if (address !== undefined && !foreignSlots.has(slot) && !slots.has(address) && cameras.some((c) => c.address === address)) {
-      slots.set(address, slot);
+  for (const [slot, source] of [...slotAddress.entries()].sort((a, b) => a[0] - b[0])) {
+    // A block belongs to the camera with that address or that MAC, so adding or removing a camera's "mac"
+    // rewrites its rules in place instead of treating it as a new camera.
+    const owner = cameras.find((c) => source !== undefined && (c.address === source || c.mac === source));
+    if (owner && !foreignSlots.has(slot) && !slots.has(owner.address)) {
+      slots.set(owner.address, slot);
     }
   }
   const used = new Set([...slotAddress.keys(), ...foreignSlots]);

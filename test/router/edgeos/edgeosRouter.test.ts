@@ -192,6 +192,54 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 });
 
+describe('cameras identified by MAC', () => {
+  const lanHosts = [{ ip: frontDoor.address, mac: '00:11:22:33:44:55', hostname: 'front-door' }];
+
+  it('keeps a camera blocked when DHCP gives it a new address, and rewrites its rules in place when a MAC is added', async () => {
+    const sim = await startSimulatedRouter({ lanHosts });
+    const driver = driverFor(sim);
+    try {
+      await driver.connect();
+      await driver.read(cameras);
+      await driver.apply(cameras, [
+        { camera: frontDoor, access: 'allowed' },
+        { camera: garage, access: 'blocked' },
+      ]);
+      const withMac = [{ ...frontDoor, mac: '00:11:22:33:44:55' }, garage];
+      const reading = await driver.read(withMac);
+      // Same block of rule numbers, same access: only the match changes.
+      expect(reading.cameras.get(frontDoor.address)).toMatchObject({ status: 'outdated', access: 'allowed' });
+      await driver.apply(withMac, [{ camera: withMac[0]!, access: 'blocked' }]);
+      expect((await driver.read(withMac)).cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
+      const config = await sim.router.activeConfigCommands();
+      expect(config).toContain("set firewall name CAMGUARD_OUT rule 4008 source mac-address '00:11:22:33:44:55'");
+      expect(config).not.toContain(`rule 4008 source address`);
+
+      // DHCP moves the camera to another address: its traffic is still dropped.
+      await sim.router.setLanHosts([{ ip: '192.0.2.77', mac: '00:11:22:33:44:55', hostname: 'front-door' }]);
+      expect(await sim.router.sendTraffic({ from: '192.0.2.77', protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
+      expect(await sim.router.sendTraffic({ from: '192.0.2.77', protocol: 'udp', port: 53, packets: 1, bytes: 60 })).toBe('accepted');
+      expect(await sim.router.sendTraffic({ from: '192.0.2.78', protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+
+  it('warns that IPv6 egress is not covered when the router has IPv6 on the WAN', async () => {
+    const sim = await startSimulatedRouter({ initialConfig: `${FRESH_ROUTER_CONFIG}\nset interfaces ethernet eth0 dhcpv6-pd pd 0 prefix-length 56` });
+    const driver = driverFor(sim);
+    try {
+      await driver.connect();
+      const reading = await driver.read(cameras);
+      expect(reading.warnings.join('\n')).toMatch(/IPv6 on eth0, and Camera Guard blocks IPv4 only/);
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+});
+
 describe('adopting the owner\'s ruleset', () => {
   const ownerPolicy = [
     FRESH_ROUTER_CONFIG,
