@@ -48,6 +48,8 @@ export interface RouterSettings {
   readonly hostKey: string | undefined;
   readonly wanInterface: string;
   readonly ruleSet: string;
+  /** The IPv6 ruleset for cameras with a MAC (EdgeOS keeps IPv6 rules apart, under `ipv6-name`). */
+  readonly ipv6RuleSet: string;
   readonly firstRule: number;
   readonly saveConfig: boolean;
   readonly cameras: readonly CameraSettings[];
@@ -305,16 +307,16 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
   const password = read.string('password', undefined);
   const hostKey = read.string('hostKey', undefined, HOST_KEY, 'must be a fingerprint as "ssh-keygen -lf" prints it, such as SHA256:ab12...');
   const wanInterface = read.string('wanInterface', r.wanInterface, INTERFACE_NAME, 'must be an EdgeOS interface name such as eth0, eth0.10, switch0 or pppoe0');
-  const ruleSet = read.string(
-    'ruleSet',
-    r.ruleSet,
-    RULESET_NAME,
-    `must be 1-${MAX_RULESET_NAME_LENGTH} letters, digits, "_", "-" or ".", not starting with "-"`,
-  );
-  if (typeof ruleSet === 'string' && ruleSet.length > MAX_RULESET_NAME_LENGTH) {
-    errors.push(`${where}: "ruleSet" must be at most ${MAX_RULESET_NAME_LENGTH} characters long (EdgeOS's limit).`);
-    rejected.push('ruleSet');
-  }
+  const ruleSetName = (field: 'ruleSet' | 'ipv6RuleSet', fallback: string): string | undefined | null => {
+    const value = read.string(field, fallback, RULESET_NAME, `must be 1-${MAX_RULESET_NAME_LENGTH} letters, digits, "_", "-" or ".", not starting with "-"`);
+    if (typeof value === 'string' && value.length > MAX_RULESET_NAME_LENGTH) {
+      errors.push(`${where}: "${field}" must be at most ${MAX_RULESET_NAME_LENGTH} characters long (EdgeOS's limit).`);
+      rejected.push(field);
+    }
+    return value;
+  };
+  const ruleSet = ruleSetName('ruleSet', r.ruleSet);
+  const ipv6RuleSet = ruleSetName('ipv6RuleSet', r.ipv6RuleSet);
   const firstRule = read.number('firstRule', r.firstRule, 1, MAX_RULE_NUMBER - RULE_RANGE_SIZE + 1, true);
   const saveConfig = read.boolean('saveConfig', r.saveConfig);
 
@@ -348,6 +350,7 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
     hostKey: hostKey ?? undefined,
     wanInterface: wanInterface as string,
     ruleSet: ruleSet as string,
+    ipv6RuleSet: ipv6RuleSet as string,
     firstRule: firstRule as number,
     saveConfig: saveConfig as boolean,
     cameras,

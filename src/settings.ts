@@ -72,6 +72,7 @@ export const DEFAULTS = {
     port: 22,
     wanInterface: 'eth0',
     ruleSet: 'CAMGUARD_OUT',
+    ipv6RuleSet: 'CAMGUARD6_OUT',
     firstRule: 4000,
     saveConfig: true,
   },

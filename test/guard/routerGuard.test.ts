@@ -51,6 +51,7 @@ async function startGuard(
     hostKey: sim.hostKeyFingerprint,
     wanInterface: 'eth0',
     ruleSet: 'CAMGUARD_OUT',
+    ipv6RuleSet: 'CAMGUARD6_OUT',
     firstRule: 4000,
     saveConfig: true,
     cameras,

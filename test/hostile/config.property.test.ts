@@ -345,7 +345,7 @@ function checkSettings(settings: ParsedConfig['settings']): void {
   }
 }
 
-const EMPTY_FIREWALL: EdgeOsFirewall = { ruleSets: new Map(), interfaces: new Map() };
+const EMPTY_FIREWALL: EdgeOsFirewall = { ruleSets: new Map(), ruleSets6: new Map(), interfaces: new Map() };
 
 /** Every configuration operation the driver can send for this router, built with the real builders. */
 function everyOperation(router: RouterSettings): ConfigOp[] {

@@ -27,6 +27,8 @@ export const MARK = {
   config: '@@camera-guard config',
   counters: '@@camera-guard counters',
   countersFailed: '@@camera-guard counters unavailable',
+  counters6: '@@camera-guard counters6',
+  counters6Failed: '@@camera-guard counters6 unavailable',
   end: '@@camera-guard end',
 } as const;
 
@@ -61,8 +63,15 @@ export function commandLine(words: readonly string[]): string {
 }
 
 /** The `set` paths that create one rule from its spec. */
-export function ruleSetPaths(ruleSet: string, spec: RuleSpec): string[][] {
-  const rule = ['firewall', 'name', ruleSet, 'rule', String(spec.number)];
+/** EdgeOS keeps IPv4 rulesets under `firewall name` and IPv6 ones under `firewall ipv6-name`. */
+export type Family = 4 | 6;
+
+export function ruleSetNode(family: Family): 'name' | 'ipv6-name' {
+  return family === 4 ? 'name' : 'ipv6-name';
+}
+
+export function ruleSetPaths(ruleSet: string, spec: RuleSpec, family: Family = 4): string[][] {
+  const rule = ['firewall', ruleSetNode(family), ruleSet, 'rule', String(spec.number)];
   const paths = [
     [...rule, 'action', spec.action],
     [...rule, 'description', spec.description],
@@ -80,8 +89,8 @@ export function ruleSetPaths(ruleSet: string, spec: RuleSpec): string[][] {
   return paths;
 }
 
-export function rulePath(ruleSet: string, rule: number): string[] {
-  return ['firewall', 'name', ruleSet, 'rule', String(rule)];
+export function rulePath(ruleSet: string, rule: number, family: Family = 4): string[] {
+  return ['firewall', ruleSetNode(family), ruleSet, 'rule', String(rule)];
 }
 
 /**
@@ -113,20 +122,21 @@ export function saveScript(): string {
   return `${CFG_WRAPPER} begin\n${CFG_WRAPPER} save && echo '${MARK.saved}'\n${CFG_WRAPPER} end\necho '${MARK.done}'\n`;
 }
 
-/** One read: the whole configuration, then the counters of the ruleset the plugin's rules live in. */
-export function readScript(chain: string): string {
-  return [
-    `echo '${MARK.config}'`,
-    `${OP_WRAPPER} show configuration commands`,
-    `echo '${MARK.counters}'`,
-    `sudo /sbin/iptables -t filter -L ${shellWord(chain)} -v -n -x || echo '${MARK.countersFailed}'`,
-    `echo '${MARK.end}'`,
-    '',
-  ].join('\n');
+function counterLines(chain: string, chain6: string | undefined): string[] {
+  const lines = [`echo '${MARK.counters}'`, `sudo /sbin/iptables -t filter -L ${shellWord(chain)} -v -n -x || echo '${MARK.countersFailed}'`];
+  if (chain6 !== undefined) {
+    lines.push(`echo '${MARK.counters6}'`, `sudo /sbin/ip6tables -t filter -L ${shellWord(chain6)} -v -n -x || echo '${MARK.counters6Failed}'`);
+  }
+  return lines;
 }
 
-export function countersScript(chain: string): string {
-  return [`echo '${MARK.counters}'`, `sudo /sbin/iptables -t filter -L ${shellWord(chain)} -v -n -x || echo '${MARK.countersFailed}'`, `echo '${MARK.end}'`, ''].join('\n');
+/** One read: the whole configuration, then the counters of the rulesets the plugin's rules live in. */
+export function readScript(chain: string, chain6?: string): string {
+  return [`echo '${MARK.config}'`, `${OP_WRAPPER} show configuration commands`, ...counterLines(chain, chain6), `echo '${MARK.end}'`, ''].join('\n');
+}
+
+export function countersScript(chain: string, chain6?: string): string {
+  return [...counterLines(chain, chain6), `echo '${MARK.end}'`, ''].join('\n');
 }
 
 export const OFFLOAD_COMMAND = `${OP_WRAPPER} show ubnt offload`;

@@ -2,7 +2,7 @@
  * The EdgeOS implementation of RouterDriver: reads the configuration and counters, and turns the guard's
  * requests into one configuration transaction.
  */
-import { isSafeRuleSetName } from '../../config';
+import { isSafeRuleSetName, printable } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
 import { READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
@@ -18,14 +18,15 @@ import {
   parseTransactionOutput,
   readScript,
   rulePath,
+  ruleSetNode,
   ruleSetPaths,
   saveScript,
   splitSections,
   transactionScript,
 } from './commands';
-import type { ConfigOp } from './commands';
+import type { ConfigOp, Family } from './commands';
 import { interfacePathFor, readFirewall } from './firewallConfig';
-import type { EdgeOsFirewall } from './firewallConfig';
+import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
 import { parseChainCounters, parseConfigCommands, parseConntrackSummary, parseOffload } from './parsers';
 import type { RuleCounter } from './parsers';
 import { RuleSetLayout, assignSlots } from './ruleSetLayout';
@@ -35,16 +36,23 @@ import type { SlotAssignment } from './ruleSetLayout';
 interface Snapshot {
   readonly firewall: EdgeOsFirewall;
   readonly ruleSet: string;
+  /** The IPv6 ruleset for cameras with a MAC; undefined when no camera has one and none exists. */
+  readonly ruleSet6: string | undefined;
+  /** True when some camera has a MAC, so the IPv6 ruleset must exist and be bound. */
+  readonly wants6: boolean;
   readonly assignment: SlotAssignment;
 }
 
-type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 'saveConfig'>;
+type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 'saveConfig'> & Partial<Pick<RouterSettings, 'ipv6RuleSet'>>;
+
+const DEFAULT_IPV6_RULESET = 'CAMGUARD6_OUT';
 
 export class EdgeOsRouter implements RouterDriver {
   private readonly layout: RuleSetLayout;
   private snapshot: Snapshot | undefined;
-  /** The ruleset whose counters the next read asks for; starts as the configured one. */
+  /** The rulesets whose counters the next read asks for; start as the configured ones. */
   private counterChain: string;
+  private counterChain6: string | undefined;
   /** Set when a commit succeeded but its save did not: the next transaction saves. */
   private unsaved = false;
 
@@ -80,8 +88,8 @@ export class EdgeOsRouter implements RouterDriver {
   }
 
   async read(cameras: readonly CameraSettings[]): Promise<RouterReading> {
-    const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain), READ_TIMEOUT_MS);
-    const sections = splitSections(result.stdout);
+    const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS);
+    let sections = splitSections(result.stdout);
     const configText = sections.get(MARK.config);
     if (configText === undefined || !sections.has(MARK.end)) {
       throw new RouterError('protocol', `the router's answer to a read was cut short (${firstLine(result.stderr) || 'no error given'}).`);
@@ -91,46 +99,42 @@ export class EdgeOsRouter implements RouterDriver {
       throw new RouterError('protocol', `could not read the router's configuration: ${parsed.error}.`);
     }
     const firewall = readFirewall(parsed.value);
-    const boundRuleSet = firewall.interfaces.get(this.router.wanInterface)?.outRuleSet;
-    const ruleSet = boundRuleSet ?? this.router.ruleSet;
-    if (!isSafeRuleSetName(ruleSet)) {
-      // The name comes from the router; it goes into commands, so it gets the same check as the owner's settings.
-      throw new RouterError('protocol', `the ruleset bound to ${this.router.wanInterface} out is named "${ruleSet.slice(0, 40)}", which the plugin will not put in a command; rename it on the router.`);
-    }
+    const wan = firewall.interfaces.get(this.router.wanInterface);
+    const ruleSet = checkedName(wan?.outRuleSet ?? this.router.ruleSet, this.router.wanInterface);
+    // IPv6 rules exist only for cameras with a MAC (IPv6 addresses change too often to match on).
+    const wanted6 = this.router.ipv6RuleSet ?? DEFAULT_IPV6_RULESET;
+    const candidate6 = checkedName(wan?.outRuleSet6 ?? wanted6, this.router.wanInterface);
+    const wants6 = cameras.some((camera) => camera.mac !== undefined);
+    const ruleSet6 = wants6 || firewall.ruleSets6.has(candidate6) ? candidate6 : undefined;
 
-    let countersText = sections.get(MARK.counters) ?? '';
-    let countersMissing = sections.has(MARK.countersFailed);
-    if (ruleSet !== this.counterChain) {
-      // The plugin's rules live in another ruleset than we asked about (it was adopted): ask again, once.
+    if (ruleSet !== this.counterChain || ruleSet6 !== this.counterChain6) {
+      // The plugin's rules live in other rulesets than we asked about (adopted, or IPv6 just needed): ask again.
       this.counterChain = ruleSet;
-      const again = splitSections((await this.ssh.exec(READ_COMMAND, countersScript(ruleSet), READ_TIMEOUT_MS)).stdout);
-      countersText = again.get(MARK.counters) ?? '';
-      countersMissing = again.has(MARK.countersFailed) || !again.has(MARK.end);
-    }
-    const ruleSetConfig = firewall.ruleSets.get(ruleSet);
-    let counters: Map<number, RuleCounter> | undefined;
-    const warnings: string[] = [];
-    if (ruleSetConfig && !countersMissing) {
-      const parsedCounters = parseChainCounters(countersText, ruleSet);
-      if (parsedCounters.ok) {
-        counters = parsedCounters.value;
-      } else {
-        warnings.push(`could not read the firewall counters (${parsedCounters.error}); leak detection waits for the next good reading.`);
+      this.counterChain6 = ruleSet6;
+      sections = splitSections((await this.ssh.exec(READ_COMMAND, countersScript(ruleSet, ruleSet6), READ_TIMEOUT_MS)).stdout);
+      if (!sections.has(MARK.end)) {
+        throw new RouterError('protocol', "the router's answer to a counter read was cut short.");
       }
     }
+    const warnings: string[] = [];
+    const ruleSetConfig = firewall.ruleSets.get(ruleSet);
+    const ruleSet6Config = ruleSet6 === undefined ? undefined : firewall.ruleSets6.get(ruleSet6);
+    const counters = ruleSetConfig && readCounters(sections, MARK.counters, MARK.countersFailed, ruleSet, warnings);
+    const counters6 = ruleSet6 !== undefined && ruleSet6Config ? readCounters(sections, MARK.counters6, MARK.counters6Failed, ruleSet6, warnings) : undefined;
 
     const assignment = assignSlots(this.layout, ruleSetConfig, cameras);
-    this.snapshot = { firewall, ruleSet, assignment };
+    this.snapshot = { firewall, ruleSet, ruleSet6, wants6, assignment };
     if (assignment.foreignRules.length > 0) {
       warnings.push(
         `rules ${assignment.foreignRules.join(', ')} in ${ruleSet} sit in the plugin's range ${this.router.firstRule}-${this.router.firstRule + 999} ` +
           'but were not written by it; they are left alone and the cameras that would need their numbers are skipped. Move them, or change "firstRule".',
       );
     }
-    if (firewall.interfaces.get(this.router.wanInterface)?.ipv6 === true) {
+    const withoutMac = cameras.filter((camera) => camera.mac === undefined);
+    if (wan?.ipv6 === true && withoutMac.length > 0) {
       warnings.push(
-        `the router has IPv6 on ${this.router.wanInterface}, and Camera Guard blocks IPv4 only: a camera with an IPv6 address can still reach the internet. ` +
-          'Keep IPv6 off the camera network (no prefix delegated to its LAN), or drop the cameras\' IPv6 traffic with an ipv6-name ruleset on the WAN.',
+        `the router has IPv6 on ${this.router.wanInterface}, and ${withoutMac.map((camera) => `"${printable(camera.name)}"`).join(', ')} ha${withoutMac.length === 1 ? 's' : 've'} no "mac", ` +
+          'so their IPv6 traffic is not blocked. Add each camera\'s "mac" so the plugin can block it by MAC, or keep IPv6 off the camera network.',
       );
     }
     for (const camera of assignment.homeless) {
@@ -140,33 +144,70 @@ export class EdgeOsRouter implements RouterDriver {
     const readings = new Map<string, CameraReading>();
     for (const camera of cameras) {
       const slot = assignment.slots.get(camera.address);
-      if (slot === undefined) {
-        continue;
+      if (slot !== undefined) {
+        readings.set(camera.address, this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, counters, counters6));
       }
-      const { status, access } = this.layout.classify(ruleSetConfig, camera, slot);
-      const egress = counters?.get(this.layout.counterRule(slot));
-      const blocked = counters?.get(this.layout.blockRule(slot));
-      // A blocked camera whose drop row is missing from the listing has no trustworthy counters: reading it as 0
-      // would make the next good reading look like a rise.
-      const countable = egress !== undefined && (access !== 'blocked' || blocked !== undefined);
-      readings.set(camera.address, {
-        status,
-        access,
-        counters:
-          countable && (status === 'intact' || status === 'outdated')
-            ? { blockedPackets: access === 'blocked' ? blocked?.packets : undefined, egressPackets: egress.packets, egressBytes: egress.bytes }
-            : undefined,
-      });
     }
     const routerAddresses = [...firewall.interfaces.values()].flatMap((iface) => iface.addresses);
+    const enforced4 = ruleSetConfig !== undefined && wan?.outRuleSet === ruleSet;
+    const enforced6 = !wants6 || (ruleSet6Config !== undefined && wan?.outRuleSet6 === ruleSet6);
     return {
       cameras: readings,
       ruleSet,
       adopted: ruleSet !== this.router.ruleSet,
-      enforced: ruleSetConfig !== undefined && boundRuleSet === ruleSet,
+      enforced: enforced4 && enforced6,
       staleCameras: assignment.stale.map((entry) => entry.address ?? `rules ${this.layout.slotRules(entry.slot)[0]}+`),
       routerAddresses,
       warnings,
+    };
+  }
+
+  /**
+   * A camera's state over both families. Its IPv4 block decides; for a camera with a MAC, the IPv6 block must
+   * agree, or the camera counts as damaged (and is re-created blocked): traffic could flow on one family.
+   */
+  private cameraReading(
+    camera: CameraSettings,
+    slot: number,
+    ruleSet: RuleSetConfig | undefined,
+    ruleSet6: RuleSetConfig | undefined,
+    counters: Map<number, RuleCounter> | undefined,
+    counters6: Map<number, RuleCounter> | undefined,
+  ): CameraReading {
+    const v4 = this.layout.classify(ruleSet, camera, slot);
+    let { status } = v4;
+    const { access } = v4;
+    const v6 = this.layout.classify(ruleSet6, camera, slot);
+    if (camera.mac === undefined) {
+      // IPv6 rules left from when the camera had a MAC are removed by a rewrite.
+      if (v6.status !== 'missing' && (status === 'intact' || status === 'outdated')) {
+        status = 'outdated';
+      }
+    } else if (status === 'intact' || status === 'outdated') {
+      if (v6.status === 'damaged' || (v6.status !== 'missing' && v6.access !== access)) {
+        status = 'damaged';
+      } else if (v6.status !== 'intact') {
+        status = 'outdated';
+      }
+    }
+    if (status !== 'intact' && status !== 'outdated') {
+      return { status, access: undefined, counters: undefined };
+    }
+    const sum = (family4: RuleCounter | undefined, family6: RuleCounter | undefined, needs6: boolean): RuleCounter | undefined =>
+      family4 === undefined || (needs6 && family6 === undefined) ? undefined : { packets: family4.packets + (family6?.packets ?? 0), bytes: family4.bytes + (family6?.bytes ?? 0) };
+    const counts6 = camera.mac !== undefined && v6.status === 'intact';
+    if (counts6 && counters6 === undefined) {
+      return { status, access, counters: undefined };
+    }
+    const egress = sum(counters?.get(this.layout.counterRule(slot)), counters6?.get(this.layout.counterRule(slot)), counts6);
+    const blocked = sum(counters?.get(this.layout.blockRule(slot)), counters6?.get(this.layout.blockRule(slot)), counts6);
+    // A blocked camera whose drop row is missing from the listing has no trustworthy counters: reading it as 0
+    // would make the next good reading look like a rise.
+    const countable = egress !== undefined && (access !== 'blocked' || blocked !== undefined);
+    return {
+      status,
+      access,
+      counters: countable ? { blockedPackets: access === 'blocked' ? blocked?.packets : undefined, egressPackets: egress.packets, egressBytes: egress.bytes } : undefined,
     };
   }
 
@@ -212,54 +253,93 @@ export class EdgeOsRouter implements RouterDriver {
 
   /** The configuration operations that bring the router to the requested state. */
   private plan(snapshot: Snapshot, changes: readonly AccessChange[]): ConfigOp[] {
-    const { firewall, ruleSet, assignment } = snapshot;
+    const { firewall, ruleSet, ruleSet6, wants6, assignment } = snapshot;
     const ops: ConfigOp[] = [];
+    const wan = firewall.interfaces.get(this.router.wanInterface);
     const ruleSetConfig = firewall.ruleSets.get(ruleSet);
-    if (!ruleSetConfig) {
-      ops.push({ op: 'set', path: ['firewall', 'name', ruleSet, 'default-action', 'accept'] });
-      ops.push({ op: 'set', path: ['firewall', 'name', ruleSet, 'description', 'Camera Guard: camera internet access'] });
-    }
-    if (firewall.interfaces.get(this.router.wanInterface)?.outRuleSet === undefined) {
-      const path = interfacePathFor(this.router.wanInterface, firewall);
-      if (!path) {
-        throw new RouterError('protocol', `the WAN interface ${this.router.wanInterface} is not in the router's configuration; check "wanInterface".`);
+    const ruleSet6Config = ruleSet6 === undefined ? undefined : firewall.ruleSets6.get(ruleSet6);
+    const ensure = (family: Family, name: string, exists: boolean, bound: boolean): void => {
+      const node = ruleSetNode(family);
+      if (!exists) {
+        ops.push({ op: 'set', path: ['firewall', node, name, 'default-action', 'accept'] });
+        ops.push({ op: 'set', path: ['firewall', node, name, 'description', 'Camera Guard: camera internet access'] });
       }
-      ops.push({ op: 'set', path: [...path, 'firewall', 'out', 'name', ruleSet] });
+      if (!bound) {
+        const path = interfacePathFor(this.router.wanInterface, firewall);
+        if (!path) {
+          throw new RouterError('protocol', `the WAN interface ${this.router.wanInterface} is not in the router's configuration; check "wanInterface".`);
+        }
+        ops.push({ op: 'set', path: [...path, 'firewall', 'out', node, name] });
+      }
+    };
+    ensure(4, ruleSet, ruleSetConfig !== undefined, wan?.outRuleSet !== undefined);
+    if (ruleSet6 !== undefined && wants6) {
+      ensure(6, ruleSet6, ruleSet6Config !== undefined, wan?.outRuleSet6 !== undefined);
     }
-    for (const { slot } of assignment.stale) {
+    const deleteSlot = (slot: number): void => {
       for (const rule of this.layout.slotRules(slot)) {
         if (ruleSetConfig?.rules.has(rule)) {
           ops.push({ op: 'delete', path: rulePath(ruleSet, rule) });
         }
+        if (ruleSet6 !== undefined && ruleSet6Config?.rules.has(rule)) {
+          ops.push({ op: 'delete', path: rulePath(ruleSet6, rule, 6) });
+        }
       }
+    };
+    for (const { slot } of assignment.stale) {
+      deleteSlot(slot);
     }
     for (const { camera, access } of changes) {
       const slot = assignment.slots.get(camera.address);
       if (slot === undefined) {
         continue;
       }
-      const { status, access: current } = this.layout.classify(ruleSetConfig, camera, slot);
-      const blockRule = rulePath(ruleSet, this.layout.blockRule(slot));
+      const { status, access: current } = this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, undefined, undefined);
       if (status === 'intact') {
         if (current !== access) {
-          ops.push({ op: access === 'allowed' ? 'set' : 'delete', path: [...blockRule, 'disable'] });
+          const op = access === 'allowed' ? 'set' : 'delete';
+          ops.push({ op, path: [...rulePath(ruleSet, this.layout.blockRule(slot)), 'disable'] });
+          if (camera.mac !== undefined && ruleSet6 !== undefined) {
+            ops.push({ op, path: [...rulePath(ruleSet6, this.layout.blockRule(slot), 6), 'disable'] });
+          }
         }
         continue;
       }
       // Anything else is rewritten whole: delete what is there, then write every rule afresh.
-      for (const rule of this.layout.slotRules(slot)) {
-        if (ruleSetConfig?.rules.has(rule)) {
-          ops.push({ op: 'delete', path: rulePath(ruleSet, rule) });
-        }
-      }
+      deleteSlot(slot);
       for (const spec of this.layout.rulesFor(camera, slot, access)) {
         for (const path of ruleSetPaths(ruleSet, spec)) {
           ops.push({ op: 'set', path });
+        }
+        if (camera.mac !== undefined && ruleSet6 !== undefined) {
+          for (const path of ruleSetPaths(ruleSet6, spec, 6)) {
+            ops.push({ op: 'set', path });
+          }
         }
       }
     }
     return ops;
   }
+}
+
+/** A ruleset name read from the router goes into commands, so it gets the same check as the owner's settings. */
+function checkedName(name: string, wanInterface: string): string {
+  if (!isSafeRuleSetName(name)) {
+    throw new RouterError('protocol', `the ruleset bound to ${wanInterface} out is named "${name.slice(0, 40)}", which the plugin will not put in a command; rename it on the router.`);
+  }
+  return name;
+}
+
+function readCounters(sections: Map<string, string>, mark: string, failedMark: string, chain: string, warnings: string[]): Map<number, RuleCounter> | undefined {
+  if (sections.has(failedMark) || !sections.has(mark)) {
+    return undefined;
+  }
+  const parsed = parseChainCounters(sections.get(mark) ?? '', chain);
+  if (!parsed.ok) {
+    warnings.push(`could not read the firewall counters (${parsed.error}); leak detection waits for the next good reading.`);
+    return undefined;
+  }
+  return parsed.value;
 }
 
 function firstLine(text: string): string {

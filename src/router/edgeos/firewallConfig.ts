@@ -29,13 +29,18 @@ export interface InterfaceConfig {
   /** The configuration path of the interface node: ['interfaces', 'ethernet', 'eth0', 'vif', '10']. */
   readonly path: readonly string[];
   outRuleSet?: string;
+  /** The IPv6 ruleset bound to its `out` slot. */
+  outRuleSet6?: string;
   readonly addresses: string[];
   /** True when the interface has IPv6 (an IPv6 address, DHCPv6 prefix delegation or IPv6 settings). */
   ipv6: boolean;
 }
 
 export interface EdgeOsFirewall {
+  /** `firewall name X`: IPv4 rulesets. */
   readonly ruleSets: Map<string, RuleSetConfig>;
+  /** `firewall ipv6-name X`: IPv6 rulesets. */
+  readonly ruleSets6: Map<string, RuleSetConfig>;
   readonly interfaces: Map<string, InterfaceConfig>;
 }
 
@@ -44,16 +49,17 @@ const KNOWN_RULE_SETTINGS = new Set(['action', 'description', 'protocol', 'disab
 
 export function readFirewall(paths: readonly string[][]): EdgeOsFirewall {
   const ruleSets = new Map<string, RuleSetConfig>();
+  const ruleSets6 = new Map<string, RuleSetConfig>();
   const interfaces = new Map<string, InterfaceConfig>();
 
   for (const path of paths) {
-    if (path[0] === 'firewall' && path[1] === 'name' && path[2] !== undefined) {
-      readRuleSetLine(ruleSets, path[2], path.slice(3));
+    if (path[0] === 'firewall' && (path[1] === 'name' || path[1] === 'ipv6-name') && path[2] !== undefined) {
+      readRuleSetLine(path[1] === 'name' ? ruleSets : ruleSets6, path[2], path.slice(3));
     } else if (path[0] === 'interfaces') {
       readInterfaceLine(interfaces, path);
     }
   }
-  return { ruleSets, interfaces };
+  return { ruleSets, ruleSets6, interfaces };
 }
 
 function readRuleSetLine(ruleSets: Map<string, RuleSetConfig>, name: string, rest: string[]): void {
@@ -130,6 +136,8 @@ function readInterfaceLine(interfaces: Map<string, InterfaceConfig>, path: strin
   const rest = path.slice(nodeLength);
   if (rest[0] === 'firewall' && rest[1] === 'out' && rest[2] === 'name' && rest[3] !== undefined) {
     config.outRuleSet = rest[3];
+  } else if (rest[0] === 'firewall' && rest[1] === 'out' && rest[2] === 'ipv6-name' && rest[3] !== undefined) {
+    config.outRuleSet6 = rest[3];
   } else if (rest[0] === 'dhcpv6-pd' || rest[0] === 'ipv6' || (rest[0] === 'address' && (rest[1]?.includes(':') === true || rest[1] === 'dhcpv6'))) {
     config.ipv6 = true;
   } else if (rest[0] === 'address' && rest[1] !== undefined) {

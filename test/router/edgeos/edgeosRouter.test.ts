@@ -29,6 +29,7 @@ function routerSettings(sim: SimulatedRouterSetup, overrides: Partial<RouterSett
     hostKey: sim.hostKeyFingerprint,
     wanInterface: 'eth0',
     ruleSet: 'CAMGUARD_OUT',
+    ipv6RuleSet: 'CAMGUARD6_OUT',
     firstRule: 4000,
     saveConfig: true,
     cameras,
@@ -226,13 +227,55 @@ describe('cameras identified by MAC', () => {
     }
   });
 
-  it('warns that IPv6 egress is not covered when the router has IPv6 on the WAN', async () => {
+  it('warns that IPv6 egress is not covered for cameras without a MAC when the router has IPv6 on the WAN', async () => {
     const sim = await startSimulatedRouter({ initialConfig: `${FRESH_ROUTER_CONFIG}\nset interfaces ethernet eth0 dhcpv6-pd pd 0 prefix-length 56` });
     const driver = driverFor(sim);
     try {
       await driver.connect();
       const reading = await driver.read(cameras);
-      expect(reading.warnings.join('\n')).toMatch(/IPv6 on eth0, and Camera Guard blocks IPv4 only/);
+      expect(reading.warnings.join('\n')).toMatch(/IPv6 on eth0, and "Front Door", "Garage" have no "mac", so their IPv6 traffic is not blocked/);
+      const withMac = [{ ...frontDoor, mac: '00:11:22:33:44:55' }, garage];
+      expect((await driver.read(withMac)).warnings.join('\n')).toMatch(/IPv6 on eth0, and "Garage" has no "mac"/);
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+});
+
+describe('IPv6 for cameras with a MAC', () => {
+  it('creates the ipv6-name ruleset on WAN out, blocks and opens both families together, and cleans up when the MAC goes', async () => {
+    const sim = await startSimulatedRouter();
+    const driver = driverFor(sim);
+    const withMac = [{ ...frontDoor, mac: '00:11:22:33:44:55' }, garage];
+    try {
+      await driver.connect();
+      await driver.read(withMac);
+      await driver.apply(withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
+      let config = await sim.router.activeConfigCommands();
+      expect(config).toContain('set interfaces ethernet eth0 firewall out ipv6-name CAMGUARD6_OUT');
+      expect(config).toContain('set firewall ipv6-name CAMGUARD6_OUT default-action accept');
+      expect(config).toContain("set firewall ipv6-name CAMGUARD6_OUT rule 4008 source mac-address '00:11:22:33:44:55'");
+      // Garage has no MAC: no IPv6 rules for it.
+      expect(config).not.toContain('ipv6-name CAMGUARD6_OUT rule 4018');
+      let reading = await driver.read(withMac);
+      expect(reading.enforced).toBe(true);
+      expect(reading.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
+
+      await driver.apply(withMac, [{ camera: withMac[0]!, access: 'allowed' }]);
+      config = await sim.router.activeConfigCommands();
+      expect(config).toContain('set firewall name CAMGUARD_OUT rule 4008 disable');
+      expect(config).toContain('set firewall ipv6-name CAMGUARD6_OUT rule 4008 disable');
+
+      // Opened for IPv6 only on the router: the families disagree, so the camera is re-created blocked.
+      await sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4008 disable']);
+      reading = await driver.read(withMac);
+      expect(reading.cameras.get(frontDoor.address)?.status).toBe('damaged');
+
+      // The MAC is removed from the config: its IPv6 rules go.
+      await driver.read(cameras);
+      await driver.apply(cameras, [{ camera: frontDoor, access: 'blocked' }]);
+      expect(await sim.router.activeConfigCommands()).not.toContain('ipv6-name CAMGUARD6_OUT rule 40');
     } finally {
       driver.close();
       await sim.dispose();
