@@ -48,13 +48,14 @@ const DESCRIPTION = /^camera-guard: ([A-Za-z0-9 _.,:()#@+-]{1,48}) \((block|egre
 const FIELDS = [
   'pollSeconds', 'leak', 'attempts', 'uploadMB', 'windowMinutes', 'quietMinutes', 'routers', 'name', 'host', 'port', 'username',
   'privateKeyFile', 'passphrase', 'password', 'hostKey', 'wanInterface', 'ruleSet', 'firstRule', 'saveConfig', 'cameras', 'address',
-  'allow', 'allowMinutes',
+  'allow', 'allowMinutes', 'mac', 'ipv6RuleSet',
 ];
 
 /** Words a generated command may hold besides the validated values. */
 const VOCABULARY = new Set([
   'firewall', 'name', 'rule', 'action', 'accept', 'drop', 'description', 'source', 'address', 'protocol', 'tcp', 'udp', 'tcp_udp',
   'destination', 'port', 'disable', 'default-action', 'interfaces', 'ethernet', 'switch', 'bonding', 'bridge', 'vif', 'out',
+  'ipv6-name', 'mac-address',
   'Camera Guard: camera internet access',
 ]);
 
@@ -156,11 +157,21 @@ const validCamera = fc.record({
   address: fc.ipV4(),
   allow: fc.oneof({ weight: 4, arbitrary: fc.array(goodAllowValue, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.array(allowValue, { maxLength: 10 }) }),
   allowMinutes: fc.oneof(fc.double({ min: 0, max: 10_080, noNaN: true }), fc.constant(0)),
+  mac: fc.oneof(
+    fc.constant(undefined),
+    fc
+      .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 }), fc.constantFrom(':', '-'), fc.boolean())
+      .map(([bytes, separator, upper]) => {
+        const mac = bytes.map((b) => b.toString(16).padStart(2, '0')).join(separator);
+        return upper ? mac.toUpperCase() : mac;
+      }),
+    hostileString,
+  ),
 });
 
 const cameraEntry = fc.oneof(
   { weight: 3, arbitrary: validCamera },
-  { weight: 3, arbitrary: withCorruption(validCamera, ['name', 'address', 'allow', 'allowMinutes']) },
+  { weight: 3, arbitrary: withCorruption(validCamera, ['name', 'address', 'allow', 'allowMinutes', 'mac']) },
   {
     weight: 1,
     arbitrary: fc.record(
@@ -183,6 +194,7 @@ const validRouter = fc.record({
   hostKey: fc.oneof(fc.stringMatching(HOST_KEY), fc.constant(undefined)),
   wanInterface: fc.stringMatching(INTERFACE),
   ruleSet: fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}$/),
+  ipv6RuleSet: fc.oneof(fc.constant(undefined), fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}$/), hostileString),
   firstRule: fc.integer({ min: 1, max: 9000 }),
   saveConfig: fc.boolean(),
   cameras: fc.array(cameraEntry, { minLength: 1, maxLength: 5 }),
@@ -192,7 +204,7 @@ const routerEntry = fc.oneof(
   { weight: 3, arbitrary: validRouter },
   {
     weight: 4,
-    arbitrary: withCorruption(validRouter, ['name', 'host', 'port', 'username', 'privateKeyFile', 'passphrase', 'password', 'hostKey', 'wanInterface', 'ruleSet', 'firstRule', 'saveConfig', 'cameras']),
+    arbitrary: withCorruption(validRouter, ['name', 'host', 'port', 'username', 'privateKeyFile', 'passphrase', 'password', 'hostKey', 'wanInterface', 'ruleSet', 'ipv6RuleSet', 'firstRule', 'saveConfig', 'cameras']),
   },
   {
     weight: 1,
@@ -358,6 +370,7 @@ function everyOperation(router: RouterSettings): ConfigOp[] {
   const interfacePath = interfacePathFor(router.wanInterface, EMPTY_FIREWALL);
   if (interfacePath) {
     ops.push({ op: 'set', path: [...interfacePath, 'firewall', 'out', 'name', ruleSet] });
+    ops.push({ op: 'set', path: [...interfacePath, 'firewall', 'out', 'ipv6-name', router.ipv6RuleSet] });
   }
   router.cameras.forEach((camera, slot) => {
     for (const rule of layout.slotRules(slot)) {
@@ -372,6 +385,14 @@ function everyOperation(router: RouterSettings): ConfigOp[] {
     }
     ops.push({ op: 'set', path: [...rulePath(ruleSet, layout.blockRule(slot)), 'disable'] });
     ops.push({ op: 'delete', path: [...rulePath(ruleSet, layout.blockRule(slot)), 'disable'] });
+    if (camera.mac !== undefined) {
+      for (const spec of layout.rulesFor(camera, slot, 'blocked')) {
+        for (const path of ruleSetPaths(router.ipv6RuleSet, spec, 6)) {
+          ops.push({ op: 'set', path });
+        }
+      }
+      ops.push({ op: 'set', path: [...rulePath(router.ipv6RuleSet, layout.blockRule(slot), 6), 'disable'] });
+    }
   });
   return ops;
 }
@@ -398,7 +419,7 @@ function strictShellWords(line: string): string[] {
 
 /** True when this word of a generated command is a fixed word or one of this router's validated values. */
 function allowedWord(word: string, router: RouterSettings, camera: CameraSettings | undefined): boolean {
-  if (VOCABULARY.has(word) || word === router.ruleSet || router.wanInterface.split('.').includes(word)) {
+  if (VOCABULARY.has(word) || word === router.ruleSet || word === router.ipv6RuleSet || router.wanInterface.split('.').includes(word)) {
     return true;
   }
   if (/^\d{1,4}$/.test(word) && Number(word) >= router.firstRule && Number(word) <= router.firstRule + 999) {
@@ -407,7 +428,7 @@ function allowedWord(word: string, router: RouterSettings, camera: CameraSetting
   if (camera === undefined) {
     return false;
   }
-  if (word === camera.address) {
+  if (word === camera.address || (camera.mac !== undefined && word === camera.mac && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(word))) {
     return true;
   }
   if (camera.allow.some((entry) => entry.ports.join(',') === word)) {
