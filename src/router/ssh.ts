@@ -7,22 +7,15 @@ import { StringDecoder } from 'node:string_decoder';
 import { Client, utils } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 
+import type { RouterSettings } from '../config';
 import type { Log } from '../log';
 import { CONNECT_TIMEOUT_MS } from '../settings';
 import { RouterError } from './driver';
 import { checkHostKey, fingerprint } from './hostKeys';
 import type { KnownHosts } from './hostKeys';
 
-export interface SshTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly username: string;
-  readonly privateKeyFile: string | undefined;
-  readonly passphrase: string | undefined;
-  readonly password: string | undefined;
-  /** Pinned fingerprint; undefined = trust on first use. */
-  readonly hostKey: string | undefined;
-}
+/** What it takes to reach and log in to a router: the owner's settings, with the host resolved. */
+export type SshTarget = Pick<RouterSettings, 'port' | 'username' | 'privateKeyFile' | 'passphrase' | 'password' | 'hostKey'> & { readonly host: string };
 
 export interface CommandResult {
   readonly stdout: string;

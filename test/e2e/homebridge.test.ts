@@ -10,6 +10,7 @@ import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
 import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
 import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
+import { until as waitUntil } from '../helpers/simRouter';
 
 jest.setTimeout(120_000);
 
@@ -42,16 +43,8 @@ const routerAccess = async (sim: SimulatedRouterSetup, blockRule: number): Promi
   return config.includes(`rule ${blockRule} disable`) ? 'allowed' : 'blocked';
 };
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) {
-      return;
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Router changes show up within a poll or two; the default bound is generous for a busy CI machine. */
+const until = (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => waitUntil(condition, what, timeoutMs, 100);
 
 describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
   let sim: SimulatedRouterSetup;

@@ -2,17 +2,18 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { CameraSettings, LeakSettings, RouterSettings } from '../../src/config';
+import type { CameraSettings, LeakSettings } from '../../src/config';
 import { NAMED_SERVICES } from '../../src/config';
 import { RouterGuard } from '../../src/guard/routerGuard';
 import type { GuardListener, LockdownMemory } from '../../src/guard/routerGuard';
 import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
-import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
+import { startSimulatedRouter } from '../../src/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
 import { captureSecret } from '../../src/sim/logCapture';
 import { recordingLog } from '../helpers/recordingLog';
+import { simRouterSettings, until } from '../helpers/simRouter';
 
 const POLL_MS = 200;
 const cameraList: CameraSettings[] = ['Front Door', 'Garage', 'Porch', 'Drive', 'Yard', 'Shed'].map((name, i) => ({
@@ -40,22 +41,7 @@ async function startGuard(
   const events: string[] = [];
   const lockdown: LockdownMemory[] = [];
   const cameras = options.cameras ?? cameraList;
-  const router: RouterSettings & { host: string } = {
-    name: 'Sim',
-    host: '127.0.0.1',
-    port: sim.port,
-    username: SIM_USER,
-    privateKeyFile: options.password === undefined ? sim.privateKeyFile : undefined,
-    passphrase: undefined,
-    password: options.password,
-    hostKey: sim.hostKeyFingerprint,
-    wanInterface: 'eth0',
-    ruleSet: 'CAMGUARD_OUT',
-    ipv6RuleSet: 'CAMGUARD6_OUT',
-    firstRule: 4000,
-    saveConfig: true,
-    cameras,
-  };
+  const router = simRouterSettings(sim, cameras, options.password === undefined ? {} : { privateKeyFile: undefined, password: options.password });
   const ssh = new SshConnection(router, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-')), 'known.json')), log);
   const listener: GuardListener = {
     cameraChanged: (address) => events.push(`camera ${address}`),
@@ -78,17 +64,6 @@ async function startGuard(
   });
   guard.start();
   return { sim, guard, log, events, lockdown };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) {
-      return;
-    }
-    await new Promise((done) => setTimeout(done, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const routerAccess = async (sim: SimulatedRouterSetup, slot: number): Promise<string> =>

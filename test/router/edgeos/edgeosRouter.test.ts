@@ -8,33 +8,18 @@ import { RouterError } from '../../../src/router/driver';
 import { EdgeOsRouter } from '../../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../../src/router/hostKeys';
 import { SshConnection } from '../../../src/router/ssh';
-import { FRESH_ROUTER_CONFIG, SIM_USER, startSimulatedRouter } from '../../../src/sim/simulatedSetup';
+import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../../../src/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../../src/sim/simulatedSetup';
 import { captureSecret } from '../../../src/sim/logCapture';
 import { recordingLog } from '../../helpers/recordingLog';
+import { simRouterSettings } from '../../helpers/simRouter';
 
 const frontDoor: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [NAMED_SERVICES.dns!], allowMinutes: 0 };
 const garage: CameraSettings = { name: 'Garage', address: '192.0.2.51', allow: [], allowMinutes: 0 };
 const cameras = [frontDoor, garage];
 
 function routerSettings(sim: SimulatedRouterSetup, overrides: Partial<RouterSettings> = {}): RouterSettings & { host: string } {
-  return {
-    name: 'Sim',
-    host: '127.0.0.1',
-    port: sim.port,
-    username: SIM_USER,
-    privateKeyFile: sim.privateKeyFile,
-    passphrase: undefined,
-    password: undefined,
-    hostKey: sim.hostKeyFingerprint,
-    wanInterface: 'eth0',
-    ruleSet: 'CAMGUARD_OUT',
-    ipv6RuleSet: 'CAMGUARD6_OUT',
-    firstRule: 4000,
-    saveConfig: true,
-    cameras,
-    ...overrides,
-  };
+  return simRouterSettings(sim, cameras, overrides);
 }
 
 function driverFor(sim: SimulatedRouterSetup, overrides: Partial<RouterSettings> = {}, log = recordingLog()): EdgeOsRouter {
