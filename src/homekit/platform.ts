@@ -18,6 +18,7 @@ import { KnownHosts } from '../router/hostKeys';
 import { SshConnection } from '../router/ssh';
 import { KNOWN_HOSTS_FILE, PLATFORM_NAME, PLUGIN_NAME } from '../settings';
 import { CameraAccessory, LockdownAccessory } from './cameraAccessory';
+import { homeKitName } from './names';
 
 interface AccessoryContext {
   kind?: 'camera' | 'lockdown';
@@ -98,8 +99,11 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const driver = new EdgeOsRouter(resolved, ssh);
 
     const uuid = (seed: string): string => this.api.hap.uuid.generate(`${PLATFORM_NAME}:${host}:${router.port}:${seed}`);
-    const lockdownAccessory = this.accessory(uuid('lockdown'), `${router.name} Lockdown`, 'lockdown');
-    const cameraAccessories = new Map(cameras.map((camera) => [camera.address, this.accessory(uuid(camera.address), camera.name, 'camera')]));
+    // Accessory names follow HomeKit's naming rules too, or the Home app may refuse the whole bridge.
+    const lockdownAccessory = this.accessory(uuid('lockdown'), `${homeKitName(router.name, 'Camera')} Lockdown`, 'lockdown');
+    const cameraAccessories = new Map(
+      cameras.map((camera) => [camera.address, this.accessory(uuid(camera.address), homeKitName(camera.name, 'Camera'), 'camera')]),
+    );
     const context = (accessory: PlatformAccessory): AccessoryContext => accessory.context;
 
     const views = new Map<string, CameraAccessory>();

@@ -3,6 +3,7 @@
  * `set`/`delete` on it. The simulator has no full EdgeOS schema, so node kinds are recognised by name and position:
  * enough for firewall, interface and system nodes, permissive for everything else.
  */
+import { parseIpv6Prefix } from './ipv6';
 import type { ConfigLine, ConfigLines } from './types';
 
 /** Nodes that never take a value, wherever they appear. */
@@ -185,6 +186,13 @@ export function validateSetPath(path: ConfigLine): string | null {
     }
     if (path[1] === 'group' && path[3] !== undefined && path[3].length > 31) {
       return valueFailed(`Group name "${path[3]}" is not valid`);
+    }
+    // An IPv6 ruleset's addresses are typed ipv6/ipv6net (optionally `!`-negated): an IPv4 address fails at `set`.
+    // The message wording is the simulator's (the real one is not known); EdgeOS also takes ranges, the simulator not.
+    const isRuleAddress = path[1] === 'ipv6-name' && path[3] === 'rule' && path.length === 8 && path[6] === 'address';
+    if (isRuleAddress && (path[5] === 'source' || path[5] === 'destination') && parseIpv6Prefix(last) === undefined) {
+      const range = last.includes('-') ? ' (the simulator does not support address ranges)' : '';
+      return valueFailed(`"${last}" is not a valid IPv6 address or prefix${range}`);
     }
   }
   return null;

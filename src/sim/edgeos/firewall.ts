@@ -1,12 +1,49 @@
 /**
- * The EdgeOS IPv4 firewall (`firewall name …` and the interface bindings) read from the configuration: commit
- * validation, the per-rule change detection that decides which counters restart, and the compilation to iptables
- * chains the way EdgeOS does it. IPv6 rulesets are validated but not compiled (the simulator has no ip6tables).
+ * The EdgeOS firewall read from the configuration: IPv4 rulesets (`firewall name …`), IPv6 rulesets
+ * (`firewall ipv6-name …`) and their interface bindings. Commit validation, the per-rule change detection that
+ * decides which counters restart, and the compilation the way EdgeOS does it: IPv4 rulesets to chains of the
+ * iptables filter table, IPv6 rulesets to chains of the separate ip6tables filter table (same hook chain names,
+ * same comments, same RETURN/DROP/REJECT targets).
  */
-import { childNodes, compareLines, hasPrefix, pathExists, pathValue, pathValues } from './configTree';
+import { childNodes, compareLines, pathExists, pathValue, pathValues } from './configTree';
+import { ip6tablesAddress } from './ipv6';
 import type { CompiledFirewall, ConfigLines, IptablesChain, IptablesRow, RowMatch } from './types';
 
 export const DEFAULT_RULE_NUMBER = 10000;
+
+/** The configuration node of a ruleset family: `firewall name X` (IPv4) or `firewall ipv6-name X` (IPv6). */
+export type RuleSetKind = 'name' | 'ipv6-name';
+
+/**
+ * Rule keys (see IptablesRow.ruleKey) of IPv6 rules carry this prefix: an IPv4 and an IPv6 ruleset may share a
+ * name, and a change to one must not restart the other's counters.
+ */
+export const IPV6_RULE_KEY_PREFIX = 'ipv6:';
+
+export function ruleKeyOf(kind: RuleSetKind, ruleSet: string, number: number | string): string {
+  return `${kind === 'ipv6-name' ? IPV6_RULE_KEY_PREFIX : ''}${ruleSet}-${number}`;
+}
+
+interface Family {
+  kind: RuleSetKind;
+  anyAddress: string;
+  rejectWith: string;
+  /** The address-group and network-group nodes rules of this family refer to. */
+  groups: { address: string; network: string };
+}
+
+const FAMILIES: Record<RuleSetKind, Family> = {
+  name: { kind: 'name', anyAddress: '0.0.0.0/0', rejectWith: 'icmp-port-unreachable', groups: { address: 'address-group', network: 'network-group' } },
+  'ipv6-name': {
+    kind: 'ipv6-name',
+    anyAddress: '::/0',
+    rejectWith: 'icmp6-port-unreachable',
+    groups: { address: 'ipv6-address-group', network: 'ipv6-network-group' },
+  },
+};
+
+/** Protocol names ip6tables-save prints for the ways EdgeOS lets ICMPv6 be written (getprotobynumber(58)). */
+const IPV6_PROTOCOL_ALIASES: Record<string, string> = { icmpv6: 'ipv6-icmp', '58': 'ipv6-icmp', '6': 'tcp', '17': 'udp' };
 
 const TARGETS: Record<string, string> = { accept: 'RETURN', drop: 'DROP', reject: 'REJECT' };
 const LOG_LETTERS: Record<string, string> = { accept: 'A', drop: 'D', reject: 'R' };
@@ -49,13 +86,13 @@ export function firewallBindings(config: ConfigLines): FirewallBinding[] {
   });
 }
 
-export function ruleSetNames(config: ConfigLines): string[] {
-  return childNodes(config, ['firewall', 'name']);
+export function ruleSetNames(config: ConfigLines, kind: RuleSetKind = 'name'): string[] {
+  return childNodes(config, ['firewall', kind]);
 }
 
 /** The rule numbers of a ruleset, ascending. */
-export function ruleNumbers(config: ConfigLines, ruleSet: string): number[] {
-  return childNodes(config, ['firewall', 'name', ruleSet, 'rule'])
+export function ruleNumbers(config: ConfigLines, ruleSet: string, kind: RuleSetKind = 'name'): number[] {
+  return childNodes(config, ['firewall', kind, ruleSet, 'rule'])
     .map(Number)
     .sort((a, b) => a - b);
 }
@@ -79,17 +116,18 @@ export interface RuleConfig {
   destination: EndpointConfig;
 }
 
-function endpointConfig(config: ConfigLines, path: string[]): EndpointConfig {
+function endpointConfig(config: ConfigLines, path: string[], family: Family): EndpointConfig {
   return {
     address: pathValue(config, [...path, 'address']),
     mac: pathValue(config, [...path, 'mac-address']),
     port: pathValue(config, [...path, 'port']),
-    addressGroup: pathValue(config, [...path, 'group', 'address-group']) ?? pathValue(config, [...path, 'group', 'network-group']),
+    addressGroup: pathValue(config, [...path, 'group', family.groups.address]) ?? pathValue(config, [...path, 'group', family.groups.network]),
   };
 }
 
-export function ruleConfig(config: ConfigLines, ruleSet: string, number: number): RuleConfig {
-  const path = ['firewall', 'name', ruleSet, 'rule', String(number)];
+export function ruleConfig(config: ConfigLines, ruleSet: string, number: number, kind: RuleSetKind = 'name'): RuleConfig {
+  const family = FAMILIES[kind];
+  const path = ['firewall', kind, ruleSet, 'rule', String(number)];
   const value = (...rest: string[]): string | undefined => pathValue(config, [...path, ...rest]);
   return {
     number,
@@ -100,13 +138,13 @@ export function ruleConfig(config: ConfigLines, ruleSet: string, number: number)
     log: value('log') === 'enable',
     // iptables prints states in this order whatever order they were configured in.
     states: ['invalid', 'new', 'related', 'established'].filter((state) => value('state', state) === 'enable').map((s) => s.toUpperCase()),
-    source: endpointConfig(config, [...path, 'source']),
-    destination: endpointConfig(config, [...path, 'destination']),
+    source: endpointConfig(config, [...path, 'source'], family),
+    destination: endpointConfig(config, [...path, 'destination'], family),
   };
 }
 
-export function defaultAction(config: ConfigLines, ruleSet: string): string {
-  return pathValue(config, ['firewall', 'name', ruleSet, 'default-action']) ?? 'drop';
+export function defaultAction(config: ConfigLines, ruleSet: string, kind: RuleSetKind = 'name'): string {
+  return pathValue(config, ['firewall', kind, ruleSet, 'default-action']) ?? 'drop';
 }
 
 function errorBlock(path: readonly string[], message: string): string {
@@ -121,21 +159,24 @@ export function validateFirewall(config: ConfigLines): string {
       errors.push(errorBlock(binding.path, `Firewall config error: Rule set ${binding.ruleSet} is not configured`));
     }
   }
-  for (const ruleSet of ruleSetNames(config)) {
-    for (const number of ruleNumbers(config, ruleSet)) {
-      const rule = ruleConfig(config, ruleSet, number);
-      const path = ['firewall', 'name', ruleSet, 'rule', String(number)];
-      if (rule.action === undefined) {
-        errors.push(errorBlock(path, `Firewall config error: Rule ${number} has no action`));
-      }
-      if ((rule.source.port !== undefined || rule.destination.port !== undefined) && !PORT_PROTOCOLS.has(rule.protocol)) {
-        errors.push(
-          errorBlock(path, `Firewall config error: ports can only be specified when protocol is "tcp", "udp" or "tcp_udp" (currently "${rule.protocol}")`),
-        );
-      }
-      for (const group of [rule.source.addressGroup, rule.destination.addressGroup]) {
-        if (group !== undefined && !pathExists(config, ['firewall', 'group', 'address-group', group]) && !pathExists(config, ['firewall', 'group', 'network-group', group])) {
-          errors.push(errorBlock(path, `Firewall config error: Group ${group} has not been defined`));
+  for (const family of Object.values(FAMILIES)) {
+    for (const ruleSet of ruleSetNames(config, family.kind)) {
+      for (const number of ruleNumbers(config, ruleSet, family.kind)) {
+        const rule = ruleConfig(config, ruleSet, number, family.kind);
+        const path = ['firewall', family.kind, ruleSet, 'rule', String(number)];
+        if (rule.action === undefined) {
+          errors.push(errorBlock(path, `Firewall config error: Rule ${number} has no action`));
+        }
+        if ((rule.source.port !== undefined || rule.destination.port !== undefined) && !PORT_PROTOCOLS.has(rule.protocol)) {
+          errors.push(
+            errorBlock(path, `Firewall config error: ports can only be specified when protocol is "tcp", "udp" or "tcp_udp" (currently "${rule.protocol}")`),
+          );
+        }
+        for (const group of [rule.source.addressGroup, rule.destination.addressGroup]) {
+          const defined = [family.groups.address, family.groups.network].some((node) => pathExists(config, ['firewall', 'group', node, group ?? '']));
+          if (group !== undefined && !defined) {
+            errors.push(errorBlock(path, `Firewall config error: Group ${group} has not been defined`));
+          }
         }
       }
     }
@@ -150,10 +191,11 @@ export function validateFirewall(config: ConfigLines): string {
 function ruleFingerprints(config: ConfigLines): Map<string, string> {
   const fingerprints = new Map<string, string>();
   for (const line of config) {
-    if (!hasPrefix(line, ['firewall', 'name']) || line[2] === undefined) continue;
+    const kind = line[1];
+    if (line[0] !== 'firewall' || (kind !== 'name' && kind !== 'ipv6-name') || line[2] === undefined) continue;
     const isDefault = line[3] === 'default-action' || line[3] === 'enable-default-log';
     if (line[3] !== 'rule' && !isDefault) continue;
-    const key = `${line[2]}-${isDefault ? DEFAULT_RULE_NUMBER : line[4]}`;
+    const key = ruleKeyOf(kind, line[2], isDefault ? DEFAULT_RULE_NUMBER : (line[4] ?? ''));
     fingerprints.set(key, `${fingerprints.get(key) ?? ''}${JSON.stringify(line)}`);
   }
   return fingerprints;
@@ -170,7 +212,13 @@ export function allRuleKeys(config: ConfigLines): Set<string> {
   return new Set(ruleFingerprints(config).keys());
 }
 
-function ruleRows(ruleSet: string, rule: RuleConfig): IptablesRow[] {
+/** The address a rule row carries: the configured one (IPv6 masked and printed as ip6tables does), or "any". */
+function rowAddress(family: Family, address: string | undefined): string {
+  if (address === undefined) return family.anyAddress;
+  return family.kind === 'ipv6-name' ? (ip6tablesAddress(address) ?? address) : address;
+}
+
+function ruleRows(family: Family, ruleSet: string, rule: RuleConfig): IptablesRow[] {
   const action = rule.action ?? 'drop';
   const comment = `${ruleSet}-${rule.number}`;
   const match: RowMatch = {
@@ -182,55 +230,56 @@ function ruleRows(ruleSet: string, rule: RuleConfig): IptablesRow[] {
     sourcePorts: rule.source.port,
     destinationPorts: rule.destination.port,
   };
-  const protocols = rule.protocol === 'tcp_udp' ? ['tcp', 'udp'] : [rule.protocol];
+  const configured = family.kind === 'ipv6-name' ? (IPV6_PROTOCOL_ALIASES[rule.protocol] ?? rule.protocol) : rule.protocol;
+  const protocols = configured === 'tcp_udp' ? ['tcp', 'udp'] : [configured];
   return protocols.flatMap((protocol) => {
     const row = (target: string, extra: RowMatch): IptablesRow => ({
       id: `${ruleSet}|${comment}|${target}|${protocol}`,
-      ruleKey: comment,
+      ruleKey: ruleKeyOf(family.kind, ruleSet, rule.number),
       target,
       protocol,
       inInterface: '*',
       outInterface: '*',
-      source: rule.source.address ?? '0.0.0.0/0',
-      destination: rule.destination.address ?? '0.0.0.0/0',
+      source: rowAddress(family, rule.source.address),
+      destination: rowAddress(family, rule.destination.address),
       match: { ...match, ...extra },
     });
-    const actionRow = row(TARGETS[action] ?? 'DROP', action === 'reject' ? { rejectWith: 'icmp-port-unreachable' } : {});
+    const actionRow = row(TARGETS[action] ?? 'DROP', action === 'reject' ? { rejectWith: family.rejectWith } : {});
     return rule.log ? [row('LOG', { logPrefix: `[${comment}-${LOG_LETTERS[action] ?? 'D'}]` }), actionRow] : [actionRow];
   });
 }
 
-function defaultRows(config: ConfigLines, ruleSet: string): IptablesRow[] {
-  const action = defaultAction(config, ruleSet);
+function defaultRows(family: Family, config: ConfigLines, ruleSet: string): IptablesRow[] {
+  const action = defaultAction(config, ruleSet, family.kind);
   const comment = `${ruleSet}-${DEFAULT_RULE_NUMBER} default-action ${action}`;
   const row = (target: string, extra: RowMatch): IptablesRow => ({
     id: `${ruleSet}|${comment}|${target}|all`,
-    ruleKey: `${ruleSet}-${DEFAULT_RULE_NUMBER}`,
+    ruleKey: ruleKeyOf(family.kind, ruleSet, DEFAULT_RULE_NUMBER),
     target,
     protocol: 'all',
     inInterface: '*',
     outInterface: '*',
-    source: '0.0.0.0/0',
-    destination: '0.0.0.0/0',
+    source: family.anyAddress,
+    destination: family.anyAddress,
     match: { comment, ...extra },
   });
-  const actionRow = row(TARGETS[action] ?? 'DROP', action === 'reject' ? { rejectWith: 'icmp-port-unreachable' } : {});
-  const logged = pathExists(config, ['firewall', 'name', ruleSet, 'enable-default-log']);
+  const actionRow = row(TARGETS[action] ?? 'DROP', action === 'reject' ? { rejectWith: family.rejectWith } : {});
+  const logged = pathExists(config, ['firewall', family.kind, ruleSet, 'enable-default-log']);
   return logged ? [row('LOG', { logPrefix: `[${ruleSet}-default-${LOG_LETTERS[action] ?? 'D'}]` }), actionRow] : [actionRow];
 }
 
-/** Compiles the IPv4 firewall: one chain per ruleset (disabled rules absent) plus the interface hook chains. */
-export function compileFirewall(config: ConfigLines): CompiledFirewall {
+/** One filter table: a chain per ruleset of the family (disabled rules absent) plus the interface hook chains. */
+function compileTable(family: Family, config: ConfigLines): CompiledFirewall {
   const chains: Record<string, IptablesChain> = {};
   for (const hook of Object.values(HOOKS)) chains[hook.chain] = { name: hook.chain, references: 1, rows: [] };
-  for (const ruleSet of ruleSetNames(config)) {
-    const rules = ruleNumbers(config, ruleSet)
-      .map((number) => ruleConfig(config, ruleSet, number))
+  for (const ruleSet of ruleSetNames(config, family.kind)) {
+    const rules = ruleNumbers(config, ruleSet, family.kind)
+      .map((number) => ruleConfig(config, ruleSet, number, family.kind))
       .filter((rule) => !rule.disabled);
-    chains[ruleSet] = { name: ruleSet, references: 0, rows: [...rules.flatMap((rule) => ruleRows(ruleSet, rule)), ...defaultRows(config, ruleSet)] };
+    chains[ruleSet] = { name: ruleSet, references: 0, rows: [...rules.flatMap((rule) => ruleRows(family, ruleSet, rule)), ...defaultRows(family, config, ruleSet)] };
   }
   const bindings = firewallBindings(config)
-    .filter((binding) => binding.family === 'ipv4')
+    .filter((binding) => binding.family === (family.kind === 'name' ? 'ipv4' : 'ipv6'))
     .sort((a, b) => compareLines(a.path, b.path));
   for (const binding of bindings) {
     const hook = HOOKS[binding.direction];
@@ -244,16 +293,31 @@ export function compileFirewall(config: ConfigLines): CompiledFirewall {
       protocol: 'all',
       inInterface: hook.side === 'in' ? binding.interfaceName : '*',
       outInterface: hook.side === 'out' ? binding.interfaceName : '*',
-      source: '0.0.0.0/0',
-      destination: '0.0.0.0/0',
+      source: family.anyAddress,
+      destination: family.anyAddress,
       match: {},
     });
   }
   const ipsets: Record<string, string[]> = {};
-  for (const kind of ['address-group', 'network-group']) {
+  for (const kind of [family.groups.address, family.groups.network]) {
     for (const group of childNodes(config, ['firewall', 'group', kind])) {
-      ipsets[group] = pathValues(config, ['firewall', 'group', kind, group, kind === 'address-group' ? 'address' : 'network']);
+      ipsets[group] = pathValues(config, ['firewall', 'group', kind, group, kind === family.groups.address ? 'address' : 'network']);
     }
   }
   return { chains, ipsets };
+}
+
+/** Compiles the IPv4 firewall (`firewall name …`) to the iptables filter table. */
+export function compileFirewall(config: ConfigLines): CompiledFirewall {
+  return compileTable(FAMILIES.name, config);
+}
+
+/**
+ * Compiles the IPv6 firewall (`firewall ipv6-name …`) to the ip6tables filter table. Rows look like the IPv4 ones
+ * (same ids, comments and targets) except: addresses are IPv6 (`::/0` for any), ICMPv6 is protocol `ipv6-icmp`,
+ * `reject` rejects with `icmp6-port-unreachable`, rule keys start with IPV6_RULE_KEY_PREFIX, and ipsets come from
+ * `ipv6-address-group`/`ipv6-network-group`.
+ */
+export function compileIpv6Firewall(config: ConfigLines): CompiledFirewall {
+  return compileTable(FAMILIES['ipv6-name'], config);
 }

@@ -24,8 +24,23 @@ function portMatches(protocol: string, sourcePorts?: string, destinationPorts?: 
   return `${single.length > 0 ? ` ${protocol} ${single.join(' ')}` : ''}${multi.join('')}`;
 }
 
-function iptablesRow(row: IptablesRow, counter: CounterPair): string {
+/**
+ * The `prot` column of ip6tables -n: proto_to_name(proto, nolookup=1) takes the first name of libxtables'
+ * xtables_chain_protos, where ICMPv6 is `icmpv6` (six characters: it overflows the %-5s column by one). ip6tables-save
+ * and -S print `ipv6-icmp` instead (from /etc/protocols).
+ */
+const IP6TABLES_PROTOCOL_NAMES: Record<string, string> = { 'ipv6-icmp': 'icmpv6' };
+
+/**
+ * The `opt` column. iptables prints the fragment flags `--` and a blank; ip6tables has no fragment flag and prints
+ * three blanks (ip6tables.c print_firewall: `fputc(' ')` three times), so an IPv6 row reads `all      *` where an
+ * IPv4 row reads `all  --  *`. The header is the same for both (`prot opt in`).
+ */
+const OPT_COLUMN: Record<4 | 6, string> = { 4: '-- ', 6: '   ' };
+
+function iptablesRow(row: IptablesRow, counter: CounterPair, family: 4 | 6): string {
   const m = row.match;
+  const protocol = family === 6 ? (IP6TABLES_PROTOCOL_NAMES[row.protocol] ?? row.protocol) : row.protocol;
   const matches = [
     m.comment !== undefined ? ` /* ${m.comment} */` : '',
     m.states !== undefined ? ` state ${m.states.join(',')}` : '',
@@ -37,14 +52,18 @@ function iptablesRow(row: IptablesRow, counter: CounterPair): string {
     m.rejectWith !== undefined ? ` reject-with ${m.rejectWith}` : '',
   ].join('');
   return (
-    `${String(counter.packets).padStart(8)} ${String(counter.bytes).padStart(8)} ${row.target.padEnd(9)}  ${row.protocol.padEnd(5)}-- ` +
+    `${String(counter.packets).padStart(8)} ${String(counter.bytes).padStart(8)} ${row.target.padEnd(9)}  ${protocol.padEnd(5)}${OPT_COLUMN[family]}` +
     ` ${row.inInterface.padEnd(6)} ${row.outInterface.padEnd(6)} ${addressColumn(row.source)}${addressColumn(row.destination)}${matches}\n`
   );
 }
 
-/** Exactly `iptables -t filter -L <chain> -v -n -x`. */
-export function formatIptablesChain(chain: IptablesChain, counters: Record<string, CounterPair>): string {
-  const rows = chain.rows.map((row) => iptablesRow(row, counters[row.id] ?? { packets: 0, bytes: 0 }));
+/**
+ * Exactly `iptables -t filter -L <chain> -v -n -x`, or with family 6 `ip6tables -t filter -L <chain> -v -n -x`
+ * (iptables 1.4.21 / 1.6, as on EdgeOS 1.x / 2.x): the same header and columns; IPv6 rows differ only in the blank
+ * `opt` column, `icmpv6` as protocol name, and IPv6 addresses (`::/0`; a host bare, without `/128`).
+ */
+export function formatIptablesChain(chain: IptablesChain, counters: Record<string, CounterPair>, family: 4 | 6 = 4): string {
+  const rows = chain.rows.map((row) => iptablesRow(row, counters[row.id] ?? { packets: 0, bytes: 0 }, family));
   return `Chain ${chain.name} (${chain.references} references)\n${IPTABLES_HEADER}${rows.join('')}`;
 }
 
@@ -141,6 +160,12 @@ export function formatArp(hosts: LanHost[], lanInterface: string): string {
 export function formatConntrackFlow(flow: ConntrackFlow): string {
   const replyPackets = flow.packets;
   const replyBytes = flow.packets * 52;
+  if (flow.protocol === 'ipv6-icmp') {
+    return (
+      `icmpv6   58 29 src=${flow.src} dst=${flow.dst} type=128 code=0 id=${flow.sport} packets=${flow.packets} bytes=${flow.bytes} ` +
+      `src=${flow.dst} dst=${flow.src} type=129 code=0 id=${flow.sport} packets=${replyPackets} bytes=${replyBytes} mark=0 use=1\n`
+    );
+  }
   if (flow.protocol === 'icmp') {
     return (
       `icmp     1 29 src=${flow.src} dst=${flow.dst} type=8 code=0 id=${flow.sport} packets=${flow.packets} bytes=${flow.bytes} ` +

@@ -5,7 +5,7 @@ export { MemoryStateStore } from './memoryStore';
 export { MemoryDataplane } from './memoryDataplane';
 export { COMMIT_LOCKED } from './configSystem';
 export { parseConfigCommands, renderConfigCommands } from './configTree';
-export { compileFirewall } from './firewall';
+export { compileFirewall, compileIpv6Firewall, IPV6_RULE_KEY_PREFIX } from './firewall';
 export { parseIptablesCounters } from './formats';
 export { commandReadsStdin } from './shell';
 export type * from './types';

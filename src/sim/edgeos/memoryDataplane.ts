@@ -1,9 +1,11 @@
 /**
- * A dataplane that keeps the compiled iptables rules, their counters and the conntrack table in the router state,
- * and walks simulated packets through the rules the way netfilter does for forwarded traffic leaving the WAN.
+ * A dataplane that keeps the compiled iptables and ip6tables rules, their counters and the conntrack table in the
+ * router state, and walks simulated packets through the rules the way netfilter does for forwarded traffic leaving
+ * the WAN: IPv4 packets through the iptables filter table, IPv6 packets through the ip6tables one.
  */
-import { compileFirewall } from './firewall';
+import { compileFirewall, compileIpv6Firewall } from './firewall';
 import { formatConntrackFlow, formatIptablesChain } from './formats';
+import { canonicalIpv6, ipv6Matches } from './ipv6';
 import type {
   CommandResult,
   CompiledFirewall,
@@ -20,7 +22,36 @@ import type {
 } from './types';
 
 const DEFAULT_DESTINATION = '203.0.113.10';
+const DEFAULT_DESTINATION6 = '2001:db8:ffff::10';
 const CONNTRACK = 'conntrack v1.4.6 (conntrack-tools)';
+
+type FlowSpec = Omit<TrafficSpec, 'packets' | 'bytes'>;
+
+/** The packet's family: explicit, else IPv6 when the source has a colon. */
+function familyOf(traffic: Pick<TrafficSpec, 'from' | 'family'>): 4 | 6 {
+  return traffic.family ?? (traffic.from.includes(':') ? 6 : 4);
+}
+
+/**
+ * The traffic with its addresses as conntrack prints them (IPv6 in inet_ntop form, so that `2001:DB8::0050` and
+ * `2001:db8::50` are one host), its destination defaulted and ICMP meaning ICMPv6 for IPv6.
+ */
+function normalizeFlowSpec<T extends FlowSpec>(traffic: T): T & { to: string; family: 4 | 6 } {
+  const family = familyOf(traffic);
+  if (family === 4) return { ...traffic, to: traffic.to ?? DEFAULT_DESTINATION, family };
+  const address = (text: string): string => {
+    const canonical = canonicalIpv6(text);
+    if (canonical === undefined) throw new Error(`simulated IPv6 traffic: '${text}' is not an IPv6 address`);
+    return canonical;
+  };
+  const protocol = traffic.protocol === 'icmp' ? 'ipv6-icmp' : traffic.protocol;
+  return { ...traffic, from: address(traffic.from), to: address(traffic.to ?? DEFAULT_DESTINATION6), protocol, family };
+}
+
+/** A source address as conntrack compares it: IPv6 addresses canonical, anything else as given. */
+function normalizeSource(ip: string): string {
+  return (ip.includes(':') ? canonicalIpv6(ip) : undefined) ?? ip;
+}
 
 function ipv4ToNumber(ip: string): number | undefined {
   const parts = ip.split('.').map(Number);
@@ -28,8 +59,9 @@ function ipv4ToNumber(ip: string): number | undefined {
   return parts.reduce((sum, part) => sum * 256 + part, 0);
 }
 
-/** Whether `ip` is in `spec`: an address, a CIDR network, either prefixed with `!` for "not". */
+/** Whether `ip` is in `spec`: an address, a CIDR network, either prefixed with `!` for "not" (IPv4 or IPv6). */
 function addressMatches(spec: string, ip: string): boolean {
+  if (spec.includes(':') || ip.includes(':')) return ipv6Matches(spec, ip);
   const inverted = spec.startsWith('!');
   const [network = '', bits = '32'] = (inverted ? spec.slice(1) : spec).split('/');
   const size = 2 ** (32 - Number(bits));
@@ -74,7 +106,24 @@ function rowMatches(row: IptablesRow, packet: Packet, ipsets: CompiledFirewall['
 }
 
 function emptyState(): MemoryDataplaneState {
-  return { firewall: { chains: {}, ipsets: {} }, counters: {}, flows: [], nextFlowId: 1 };
+  return { firewall: { chains: {}, ipsets: {} }, counters: {}, firewall6: { chains: {}, ipsets: {} }, counters6: {}, flows: [], nextFlowId: 1 };
+}
+
+/** Counters of the rows of `firewall`: carried over from `previous` unless the row's rule changed. */
+function carryCounters(firewall: CompiledFirewall, previous: Record<string, CounterPair>, changedRuleKeys: Set<string>): Record<string, CounterPair> {
+  const counters: Record<string, CounterPair> = {};
+  for (const row of Object.values(firewall.chains).flatMap((chain) => chain.rows)) {
+    const kept = previous[row.id];
+    counters[row.id] = kept !== undefined && !changedRuleKeys.has(row.ruleKey) ? kept : { packets: 0, bytes: 0 };
+  }
+  return counters;
+}
+
+function listing(firewall: CompiledFirewall | undefined, counters: Record<string, CounterPair> | undefined, chain: string, family: 4 | 6): CommandResult {
+  const compiled = firewall?.chains[chain];
+  const tool = family === 4 ? 'iptables' : 'ip6tables';
+  if (compiled === undefined) return { stdout: '', stderr: `${tool}: No chain/target/match by that name.\n`, code: 1 };
+  return { stdout: formatIptablesChain(compiled, counters ?? {}, family), stderr: '', code: 0 };
 }
 
 export class MemoryDataplane implements TrafficDataplane {
@@ -86,33 +135,38 @@ export class MemoryDataplane implements TrafficDataplane {
 
   async applyFirewall(active: ConfigLines, changedRuleKeys: Set<string>): Promise<void> {
     const firewall = compileFirewall(active);
+    const firewall6 = compileIpv6Firewall(active);
     await this.withState((dataplane) => {
-      const counters: Record<string, CounterPair> = {};
-      for (const row of Object.values(firewall.chains).flatMap((chain) => chain.rows)) {
-        const previous = dataplane.counters[row.id];
-        counters[row.id] = previous !== undefined && !changedRuleKeys.has(row.ruleKey) ? previous : { packets: 0, bytes: 0 };
-      }
+      dataplane.counters = carryCounters(firewall, dataplane.counters, changedRuleKeys);
+      dataplane.counters6 = carryCounters(firewall6, dataplane.counters6 ?? {}, changedRuleKeys);
       dataplane.firewall = firewall;
-      dataplane.counters = counters;
+      dataplane.firewall6 = firewall6;
     });
   }
 
   async listChain(chain: string): Promise<CommandResult> {
     const dataplane = (await this.store.read()).memoryDataplane ?? emptyState();
-    const compiled = dataplane.firewall.chains[chain];
-    if (compiled === undefined) return { stdout: '', stderr: 'iptables: No chain/target/match by that name.\n', code: 1 };
-    return { stdout: formatIptablesChain(compiled, dataplane.counters), stderr: '', code: 0 };
+    return listing(dataplane.firewall, dataplane.counters, chain, 4);
   }
 
+  async listChain6(chain: string): Promise<CommandResult> {
+    const dataplane = (await this.store.read()).memoryDataplane ?? emptyState();
+    return listing(dataplane.firewall6, dataplane.counters6, chain, 6);
+  }
+
+  /** `conntrack -L -s <ip>`; an IPv6 source lists the IPv6 flows (conntrack takes the family from the address). */
   async listFlows(sourceIp: string): Promise<CommandResult> {
-    const flows = ((await this.store.read()).memoryDataplane ?? emptyState()).flows.filter((flow) => flow.src === sourceIp);
+    const source = normalizeSource(sourceIp);
+    const flows = ((await this.store.read()).memoryDataplane ?? emptyState()).flows.filter((flow) => flow.src === source);
     return { stdout: flows.map(formatConntrackFlow).join(''), stderr: `${CONNTRACK}: ${flows.length} flow entries have been shown.\n`, code: 0 };
   }
 
+  /** `conntrack -D -s <ip>`, IPv4 or IPv6. */
   deleteFlows(sourceIp: string): Promise<CommandResult> {
+    const source = normalizeSource(sourceIp);
     return this.withState((dataplane) => {
-      const deleted = dataplane.flows.filter((flow) => flow.src === sourceIp);
-      dataplane.flows = dataplane.flows.filter((flow) => flow.src !== sourceIp);
+      const deleted = dataplane.flows.filter((flow) => flow.src === source);
+      dataplane.flows = dataplane.flows.filter((flow) => flow.src !== source);
       return {
         stdout: deleted.map(formatConntrackFlow).join(''),
         stderr: `${CONNTRACK}: ${deleted.length} flow entries have been deleted.\n`,
@@ -123,69 +177,83 @@ export class MemoryDataplane implements TrafficDataplane {
 
   reboot(): Promise<void> {
     return this.withState((dataplane) => {
-      for (const id of Object.keys(dataplane.counters)) dataplane.counters[id] = { packets: 0, bytes: 0 };
+      for (const counters of [dataplane.counters, dataplane.counters6 ?? {}]) {
+        for (const id of Object.keys(counters)) counters[id] = { packets: 0, bytes: 0 };
+      }
       dataplane.flows = [];
     });
   }
 
   /**
    * Forwards traffic from a LAN host to the internet. Packets of a flow conntrack already knows are ESTABLISHED, new
-   * ones NEW. With hardware offload on, an established flow bypasses iptables entirely: no counter moves and no new
-   * drop rule stops it until its conntrack entry is deleted.
+   * ones NEW. With hardware offload on, an established IPv4 flow bypasses iptables entirely: no counter moves and no
+   * new drop rule stops it until its conntrack entry is deleted. IPv6 is never offloaded (the `offload` option is
+   * IPv4 forwarding; `show ubnt offload` reports IPv6 forwarding disabled), so IPv6 always crosses ip6tables. An
+   * IPv6 packet carries the MAC of the LAN host that lists its source among its `ipv6` addresses.
    */
   sendTraffic(traffic: TrafficSpec, context: { wanInterface: string; offload: boolean; lanHosts: LanHost[] }): Promise<TrafficVerdict> {
+    const spec = normalizeFlowSpec(traffic);
     return this.withState((dataplane) => {
-      const flow = this.findFlow(dataplane, traffic);
-      if (context.offload && flow !== undefined) {
-        flow.packets += traffic.packets;
-        flow.bytes += traffic.bytes;
+      const flow = this.findFlow(dataplane, spec);
+      if (context.offload && spec.family === 4 && flow !== undefined) {
+        flow.packets += spec.packets;
+        flow.bytes += spec.bytes;
         return 'accepted';
       }
+      const host =
+        spec.family === 4
+          ? context.lanHosts.find((candidate) => candidate.ip === spec.from)
+          : context.lanHosts.find((candidate) => (candidate.ipv6 ?? []).some((address) => canonicalIpv6(address) === spec.from));
       const packet: Packet = {
-        protocol: traffic.protocol,
-        from: traffic.from,
-        to: traffic.to ?? DEFAULT_DESTINATION,
+        protocol: spec.protocol,
+        from: spec.from,
+        to: spec.to,
         sport: flow?.sport ?? 40000 + (dataplane.nextFlowId % 20000),
-        dport: traffic.port ?? 0,
-        mac: context.lanHosts.find((host) => host.ip === traffic.from)?.mac,
+        dport: spec.port ?? 0,
+        mac: host?.mac,
         state: flow === undefined ? 'NEW' : 'ESTABLISHED',
       };
-      const verdict = this.forward(dataplane, packet, context.wanInterface, traffic);
+      const verdict = this.forward(dataplane, packet, context.wanInterface, spec);
       if (verdict === 'accepted') {
-        const accepted = flow ?? this.addFlow(dataplane, traffic);
-        accepted.packets += traffic.packets;
-        accepted.bytes += traffic.bytes;
+        const accepted = flow ?? this.addFlow(dataplane, spec);
+        accepted.packets += spec.packets;
+        accepted.bytes += spec.bytes;
       }
       return verdict;
     });
   }
 
-  async openFlow(traffic: Omit<TrafficSpec, 'packets' | 'bytes'>): Promise<void> {
-    await this.withState((dataplane) => this.findFlow(dataplane, traffic) ?? this.addFlow(dataplane, traffic));
+  async openFlow(traffic: FlowSpec): Promise<void> {
+    const spec = normalizeFlowSpec(traffic);
+    await this.withState((dataplane) => this.findFlow(dataplane, spec) ?? this.addFlow(dataplane, spec));
   }
 
   async hasFlow(sourceIp: string): Promise<boolean> {
-    return ((await this.store.read()).memoryDataplane?.flows ?? []).some((flow) => flow.src === sourceIp);
+    const source = normalizeSource(sourceIp);
+    return ((await this.store.read()).memoryDataplane?.flows ?? []).some((flow) => flow.src === source);
   }
 
-  private findFlow(dataplane: MemoryDataplaneState, traffic: Omit<TrafficSpec, 'packets' | 'bytes'>): ConntrackFlow | undefined {
-    return dataplane.flows.find(
-      (flow) => flow.src === traffic.from && flow.dst === (traffic.to ?? DEFAULT_DESTINATION) && flow.protocol === traffic.protocol && flow.dport === (traffic.port ?? 0),
-    );
+  /** `traffic` must be normalized (normalizeFlowSpec). */
+  private findFlow(dataplane: MemoryDataplaneState, traffic: FlowSpec & { to: string }): ConntrackFlow | undefined {
+    return dataplane.flows.find((flow) => flow.src === traffic.from && flow.dst === traffic.to && flow.protocol === traffic.protocol && flow.dport === (traffic.port ?? 0));
   }
 
-  private addFlow(dataplane: MemoryDataplaneState, traffic: Omit<TrafficSpec, 'packets' | 'bytes'>): ConntrackFlow {
+  private addFlow(dataplane: MemoryDataplaneState, traffic: FlowSpec & { to: string }): ConntrackFlow {
     const id = dataplane.nextFlowId++;
-    const flow = { id, protocol: traffic.protocol, src: traffic.from, dst: traffic.to ?? DEFAULT_DESTINATION, sport: 40000 + (id % 20000), dport: traffic.port ?? 0, packets: 0, bytes: 0 };
+    const flow = { id, protocol: traffic.protocol, src: traffic.from, dst: traffic.to, sport: 40000 + (id % 20000), dport: traffic.port ?? 0, packets: 0, bytes: 0 };
     dataplane.flows.push(flow);
     return flow;
   }
 
-  /** FORWARD → VYATTA_FW_OUT_HOOK → the ruleset bound to the WAN's `out` slot; RETURN goes back to the hook. */
-  private forward(dataplane: MemoryDataplaneState, packet: Packet, wanInterface: string, traffic: TrafficSpec): TrafficVerdict {
-    const { chains, ipsets } = dataplane.firewall;
+  /**
+   * FORWARD → VYATTA_FW_OUT_HOOK → the ruleset bound to the WAN's `out` slot; RETURN goes back to the hook. IPv4
+   * walks the iptables table, IPv6 the ip6tables one (each has its own VYATTA_FW_OUT_HOOK and counters).
+   */
+  private forward(dataplane: MemoryDataplaneState, packet: Packet, wanInterface: string, traffic: TrafficSpec & { family: 4 | 6 }): TrafficVerdict {
+    const { chains, ipsets } = traffic.family === 4 ? dataplane.firewall : (dataplane.firewall6 ?? { chains: {}, ipsets: {} });
+    const counters = traffic.family === 4 ? dataplane.counters : (dataplane.counters6 ??= {});
     const count = (row: IptablesRow): void => {
-      const counter = (dataplane.counters[row.id] ??= { packets: 0, bytes: 0 });
+      const counter = (counters[row.id] ??= { packets: 0, bytes: 0 });
       counter.packets += traffic.packets;
       counter.bytes += traffic.bytes;
     };

@@ -1,6 +1,6 @@
 /**
  * The EdgeOS programs a router driver runs: the configuration wrapper, cli-shell-api, the operational command
- * wrapper, iptables and conntrack. Each gets its arguments already split by the shell.
+ * wrapper, iptables, ip6tables and conntrack. Each gets its arguments already split by the shell.
  */
 import { childNodes, pathExists, pathValue, pathValues, renderConfigCommands } from './configTree';
 import type { ConfigSystem } from './configSystem';
@@ -31,6 +31,41 @@ export function sessionIdOf(context: ProcessContext): string {
 export async function ruleSetCounters(dataplane: Dataplane, ruleSet: string): Promise<Map<number, CounterPair>> {
   const listing = await dataplane.listChain(ruleSet);
   return listing.code === 0 ? parseIptablesCounters(listing.stdout) : new Map();
+}
+
+/** The same for an IPv6 ruleset, from the ip6tables listing (empty when the chain or the IPv6 dataplane is missing). */
+export async function ipv6RuleSetCounters(dataplane: Dataplane, ruleSet: string): Promise<Map<number, CounterPair>> {
+  const listing = await dataplane.listChain6?.(ruleSet);
+  return listing?.code === 0 ? parseIptablesCounters(listing.stdout) : new Map();
+}
+
+type ListChain = (chain: string) => Promise<CommandResult>;
+
+/**
+ * `iptables` or `ip6tables` (1.4.21, as on EdgeOS): only `-t filter -L CHAIN -v -n -x`, flags in any order and
+ * grouping; both print the same error texts with their own name.
+ */
+function xtablesProgram(name: 'iptables' | 'ip6tables', list: ListChain | undefined): Program {
+  return async (args, context) => {
+    if (!context.root) {
+      return fail(`${name} v1.4.21: can't initialize ${name} table \`filter': Permission denied (you must be root)\nPerhaps ${name} or your kernel needs to be upgraded.\n`, 3);
+    }
+    const flags = new Set<string>();
+    let table = 'filter';
+    let chain: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i] ?? '';
+      if (!/^-[a-zA-Z]+$/.test(arg)) return fail(`Bad argument \`${arg}'\n`, 2);
+      for (const flag of arg.slice(1)) flags.add(flag);
+      if (arg.endsWith('t')) table = args[++i] ?? '';
+      else if (arg.endsWith('L') && args[i + 1] !== undefined && !args[i + 1]?.startsWith('-')) chain = args[++i];
+    }
+    const supported = [...flags].every((flag) => 'tLvnx'.includes(flag)) && ['L', 'v', 'n', 'x'].every((flag) => flags.has(flag));
+    if (!supported || chain === undefined) return fail(`${name}: the simulator supports only \`${name} -t filter -L CHAIN -v -n -x\`\n`, 2);
+    if (table !== 'filter') return fail(`${name}: No chain/target/match by that name.\n`);
+    if (list === undefined) return fail(`${name}: the simulator's dataplane has no IPv6 firewall (it does not implement listChain6)\n`, 2);
+    return list(chain);
+  };
 }
 
 export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies): Map<string, Program> {
@@ -121,25 +156,8 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     }
   };
 
-  const iptables: Program = async (args, context) => {
-    if (!context.root) {
-      return fail("iptables v1.4.21: can't initialize iptables table `filter': Permission denied (you must be root)\nPerhaps iptables or your kernel needs to be upgraded.\n", 3);
-    }
-    const flags = new Set<string>();
-    let table = 'filter';
-    let chain: string | undefined;
-    for (let i = 0; i < args.length; i++) {
-      const arg = args[i] ?? '';
-      if (!/^-[a-zA-Z]+$/.test(arg)) return fail(`Bad argument \`${arg}'\n`, 2);
-      for (const flag of arg.slice(1)) flags.add(flag);
-      if (arg.endsWith('t')) table = args[++i] ?? '';
-      else if (arg.endsWith('L') && args[i + 1] !== undefined && !args[i + 1]?.startsWith('-')) chain = args[++i];
-    }
-    const supported = [...flags].every((flag) => 'tLvnx'.includes(flag)) && ['L', 'v', 'n', 'x'].every((flag) => flags.has(flag));
-    if (!supported || chain === undefined) return fail('iptables: the simulator supports only `iptables -t filter -L CHAIN -v -n -x`\n', 2);
-    if (table !== 'filter') return fail('iptables: No chain/target/match by that name.\n');
-    return dataplane.listChain(chain);
-  };
+  const iptables = xtablesProgram('iptables', (chain) => dataplane.listChain(chain));
+  const ip6tables = xtablesProgram('ip6tables', dataplane.listChain6?.bind(dataplane));
 
   const conntrack: Program = async (args, context) => {
     if (!context.root) return fail('conntrack v1.4.6 (conntrack-tools): Operation failed: Operation not permitted\n');
@@ -162,6 +180,8 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     ['vyatta-op-cmd-wrapper', opWrapper],
     ['/sbin/iptables', iptables],
     ['iptables', iptables],
+    ['/sbin/ip6tables', ip6tables],
+    ['ip6tables', ip6tables],
     ['/usr/sbin/conntrack', conntrack],
     ['conntrack', conntrack],
     ['show', show],

@@ -3,7 +3,7 @@ import { parseConfigCommands, renderConfigCommands } from './configTree';
 import { allRuleKeys } from './firewall';
 import { MemoryDataplane } from './memoryDataplane';
 import { MemoryStateStore } from './memoryStore';
-import { edgeOsPrograms, ruleSetCounters } from './programs';
+import { edgeOsPrograms, ipv6RuleSetCounters, ruleSetCounters } from './programs';
 import { runLoginShell, type ShellHost } from './shell';
 import type {
   CommandResult,
@@ -122,6 +122,12 @@ export class SimulatedEdgeRouter {
     return ruleSetCounters(this.dataplane, ruleSet);
   }
 
+  /** The same for an IPv6 ruleset (`firewall ipv6-name`), read from `ip6tables -L -v -n -x`. */
+  async counters6(ruleSet: string): Promise<Map<number, CounterPair>> {
+    await this.boot();
+    return ipv6RuleSetCounters(this.dataplane, ruleSet);
+  }
+
   /** Makes the next `count` commits that have changes fail that way (`locked` also hits commits without changes). */
   async failNextCommits(kind: CommitFaultKind, count = 1): Promise<void> {
     await this.store.update((state) => {
@@ -159,14 +165,17 @@ export class SimulatedEdgeRouter {
     return (await this.store.read()).configBrokenUntilReboot;
   }
 
-  /** Forwards traffic from a LAN host out of the WAN interface through the firewall. */
+  /**
+   * Forwards traffic from a LAN host out of the WAN interface through the firewall: IPv4 through the iptables
+   * rulesets, IPv6 (`family: 6`, or a `from` with a colon) through the ip6tables ones.
+   */
   async sendTraffic(traffic: TrafficSpec): Promise<TrafficVerdict> {
     await this.boot();
     const { options } = await this.store.read();
     return this.trafficDataplane().sendTraffic(traffic, options);
   }
 
-  /** Registers an established connection from a LAN host, as if it had been opened before the current rules. */
+  /** Registers an established connection from a LAN host (IPv4 or IPv6), as if it had been opened before the current rules. */
   async openFlow(from: string, flow: { protocol?: TrafficProtocol; port?: number; to?: string } = {}): Promise<void> {
     await this.boot();
     await this.trafficDataplane().openFlow({ from, protocol: flow.protocol ?? 'tcp', port: flow.port ?? 443, to: flow.to });

@@ -19,6 +19,8 @@ export interface LanHost {
   ip: string;
   mac: string;
   hostname: string;
+  /** The host's IPv6 addresses (SLAAC, privacy, DHCPv6): IPv6 traffic from any of them carries the host's MAC. */
+  ipv6?: string[];
 }
 
 /**
@@ -69,30 +71,42 @@ export interface RouterStateStore {
 }
 
 export interface Dataplane {
-  /** Compiles the firewall of `active`; counters of rules in `changedRuleKeys` (`<RULESET>-<N>`) restart at 0. */
+  /**
+   * Compiles the firewall of `active`; counters of rules in `changedRuleKeys` restart at 0. Keys are the rows'
+   * `ruleKey`: `<RULESET>-<N>` for IPv4 rules, `ipv6:<RULESET>-<N>` for IPv6 rules (see compileIpv6Firewall).
+   * A dataplane without IPv6 (no listChain6) ignores the IPv6 rulesets.
+   */
   applyFirewall(active: ConfigLines, changedRuleKeys: Set<string>): Promise<void>;
   /** The output of `iptables -t filter -L <chain> -v -n -x`. */
   listChain(chain: string): Promise<CommandResult>;
+  /**
+   * The output of `ip6tables -t filter -L <chain> -v -n -x` (the IPv6 rulesets and their hooks). Optional: without
+   * it the simulated `ip6tables` reports that the dataplane has no IPv6 firewall.
+   */
+  listChain6?(chain: string): Promise<CommandResult>;
   /** `conntrack -L -s <ip>`. */
   listFlows(sourceIp: string): Promise<CommandResult>;
   /** `conntrack -D -s <ip>`. */
   deleteFlows(sourceIp: string): Promise<CommandResult>;
-  /** Zeroes every counter and drops every flow. */
+  /** Zeroes every counter (IPv4 and IPv6) and drops every flow. */
   reboot(): Promise<void>;
 }
 
-export type TrafficProtocol = 'tcp' | 'udp' | 'icmp';
+/** `icmp` with IPv6 means ICMPv6, the same as `ipv6-icmp`. */
+export type TrafficProtocol = 'tcp' | 'udp' | 'icmp' | 'ipv6-icmp';
 
 export interface TrafficSpec {
-  /** LAN source address. */
+  /** LAN source address (IPv6 with family 6). */
   from: string;
-  /** Internet destination; defaults to 203.0.113.10. */
+  /** Internet destination; defaults to 203.0.113.10 (IPv4) or 2001:db8:ffff::10 (IPv6). */
   to?: string;
   protocol: TrafficProtocol;
   /** Destination port (ignored for icmp). */
   port?: number;
   packets: number;
   bytes: number;
+  /** 4 or 6; defaults to 6 when `from` contains a colon, else 4. IPv6 packets cross the ip6tables rulesets. */
+  family?: 4 | 6;
 }
 
 export type TrafficVerdict = 'accepted' | 'dropped';
@@ -122,9 +136,9 @@ export interface CounterPair {
 
 /** One compiled iptables rule. `matches` are the structured conditions; the listing renders them. */
 export interface IptablesRow {
-  /** Stable identity across recompiles, to carry counters over. */
+  /** Stable identity across recompiles, to carry counters over (unique within one table: iptables or ip6tables). */
   id: string;
-  /** `<RULESET>-<N>` for ruleset rules, empty for hook jumps. */
+  /** `<RULESET>-<N>` for ruleset rules (`ipv6:<RULESET>-<N>` in the ip6tables table), empty for hook jumps. */
   ruleKey: string;
   target: string;
   protocol: string;
@@ -162,6 +176,9 @@ export interface CompiledFirewall {
 export interface MemoryDataplaneState {
   firewall: CompiledFirewall;
   counters: Record<string, CounterPair>;
+  /** The ip6tables filter table and its counters (by row id); absent in states stored before IPv6 support. */
+  firewall6?: CompiledFirewall;
+  counters6?: Record<string, CounterPair>;
   flows: ConntrackFlow[];
   nextFlowId: number;
 }

@@ -1,0 +1,140 @@
+/**
+ * The HomeKit layer with real HAP services (hap-nodejs) around the platform: what the owner sees when the
+ * router's host is left out, when Lockdown refuses a camera, and which names HomeKit gets.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import * as hap from '@homebridge/hap-nodejs';
+import type { API } from 'homebridge';
+
+import { CameraGuardPlatform } from '../../src/homekit/platform';
+import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { until } from '../helpers/simRouter';
+
+jest.mock('systeminformation', () => ({
+  // The machine's default gateway is the simulated router on loopback; its own address is 192.0.2.10.
+  networkGatewayDefault: jest.fn(() => Promise.resolve('127.0.0.1')),
+  networkInterfaces: jest.fn(() => Promise.resolve([{ ip4: '192.0.2.10' }, { ip4: '' }])),
+}));
+
+type ServiceType = Parameters<hap.Accessory['getService']>[0] & typeof hap.Service;
+
+/** Homebridge's platform accessory, reduced to what the plugin uses, around a real HAP accessory. */
+class TestAccessory {
+  readonly context: Record<string, unknown> = {};
+  readonly hap: hap.Accessory;
+  constructor(
+    readonly displayName: string,
+    readonly UUID: string,
+  ) {
+    this.hap = new hap.Accessory(displayName, UUID);
+  }
+  getService(type: ServiceType): hap.Service | undefined {
+    return this.hap.getService(type);
+  }
+  getServiceById(type: ServiceType, subtype: string): hap.Service | undefined {
+    return this.hap.getServiceById(type, subtype);
+  }
+  addService(type: ServiceType & (new (name: string, subtype: string) => hap.Service), name: string, subtype: string): hap.Service {
+    return this.hap.addService(new type(name, subtype));
+  }
+}
+
+interface Harness {
+  platform: CameraGuardPlatform;
+  registered: TestAccessory[];
+  lines: string[];
+  shutdown: () => void;
+}
+
+function startPlatform(config: Record<string, unknown>): Harness {
+  const lines: string[] = [];
+  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
+  const log = Object.assign(record('INFO'), { info: record('INFO'), warn: record('WARN'), error: record('ERROR'), debug: record('DEBUG'), success: record('INFO'), log: record('INFO'), prefix: '' });
+  const handlers = new Map<string, () => void>();
+  const registered: TestAccessory[] = [];
+  const storage = mkdtempSync(join(tmpdir(), 'cg-platform-'));
+  const api = {
+    hap,
+    on: (event: string, handler: () => void) => handlers.set(event, handler),
+    user: { storagePath: () => storage },
+    platformAccessory: TestAccessory,
+    registerPlatformAccessories: (_plugin: string, _platform: string, accessories: TestAccessory[]) => registered.push(...accessories),
+    unregisterPlatformAccessories: () => undefined,
+    updatePlatformAccessories: () => undefined,
+  } as unknown as API;
+  const platform = new CameraGuardPlatform(log, { platform: 'CameraGuard', ...config }, api);
+  handlers.get('didFinishLaunching')?.();
+  return { platform, registered, lines, shutdown: () => handlers.get('shutdown')?.() };
+}
+
+const service = (h: Harness, name: string): hap.Service => {
+  for (const accessory of h.registered) {
+    for (const candidate of accessory.hap.services) {
+      if (candidate.getCharacteristic(hap.Characteristic.Name).value === name) {
+        return candidate;
+      }
+    }
+  }
+  throw new Error(`no service named ${name}`);
+};
+
+describe('Camera Guard platform with real HAP services', () => {
+  let sim: SimulatedRouterSetup;
+  let h: Harness;
+
+  beforeEach(async () => {
+    sim = await startSimulatedRouter();
+  });
+
+  afterEach(async () => {
+    h.shutdown();
+    await new Promise((done) => setTimeout(done, 100));
+    await sim.dispose();
+  });
+
+  const routerEntry = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+    name: 'Home Router',
+    port: sim.port,
+    username: SIM_USER,
+    privateKeyFile: sim.privateKeyFile,
+    hostKey: sim.hostKeyFingerprint,
+    cameras: [
+      { name: 'Front Door 📷!', address: '192.0.2.50' },
+      { name: 'Homebridge box', address: '192.0.2.10' },
+    ],
+    ...overrides,
+  });
+
+  it('uses the default gateway when "host" is left out, says so, and skips a camera at this machine\'s own address', async () => {
+    h = startPlatform({ pollSeconds: 1, routers: [routerEntry()] });
+    await until(() => h.lines.some((line) => line.includes('guarding 1 camera(s) on 127.0.0.1')), 'guarding', 10_000);
+    expect(h.lines).toContain('INFO Home Router: no "host" is set, so using this machine\'s default gateway 127.0.0.1 as the router.');
+    expect(h.lines.some((line) => line.startsWith('ERROR') && line.includes('192.0.2.10 belongs to this Homebridge machine'))).toBe(true);
+    await until(async () => (await sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'rules created', 10_000);
+  });
+
+  it('gives HomeKit names that follow its rules, for accessories and services alike', async () => {
+    h = startPlatform({ pollSeconds: 1, routers: [routerEntry({ host: '127.0.0.1', name: 'Home Router!!' })] });
+    await until(() => h.registered.length === 2, 'accessories registered', 10_000);
+    const homeKitRule = /^[\p{L}\p{N}][\p{L}\p{N}\p{Zs}\u2019'&!._:;()/,-]*[\p{L}\p{N}]$/u;
+    const names = h.registered.flatMap((accessory) => [
+      accessory.displayName,
+      ...accessory.hap.services.map((candidate) => candidate.getCharacteristic(hap.Characteristic.Name).value as string),
+    ]);
+    expect(names).toEqual(expect.arrayContaining(['Front Door', 'Front Door Internet', 'Front Door Leak', 'Home Router Lockdown']));
+    for (const name of names) {
+      expect(name).toMatch(homeKitRule);
+    }
+    expect(service(h, 'Front Door Internet').getCharacteristic(hap.Characteristic.On).value).toBe(false);
+  });
+
+  it('logs one line and stays idle when no router is configured', () => {
+    h = startPlatform({});
+    expect(h.lines).toEqual(['INFO No routers are configured, so Camera Guard is idle; add a router with its cameras in the plugin settings.']);
+  });
+});
+
