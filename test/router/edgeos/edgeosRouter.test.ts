@@ -229,6 +229,33 @@ describe('cameras identified by MAC', () => {
 });
 
 describe('IPv6 for cameras with a MAC', () => {
+  it('drops a blocked camera\'s IPv6 traffic by MAC, lets it through when opened, and counts both families', async () => {
+    const lanHosts = [{ ip: frontDoor.address, mac: '00:11:22:33:44:55', hostname: 'front-door', ipv6: ['2001:db8:1::50'] }];
+    const sim = await startSimulatedRouter({ lanHosts });
+    const driver = driverFor(sim);
+    const withMac = [{ ...frontDoor, mac: '00:11:22:33:44:55' }, garage];
+    const v6 = (packets: number, port = 443, protocol: 'tcp' | 'udp' = 'tcp') => ({ from: '2001:db8:1::50', protocol, port, packets, bytes: packets * 100, family: 6 as const });
+    try {
+      await driver.connect();
+      await driver.read(withMac);
+      await driver.apply(withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
+      await driver.read(withMac);
+      expect(await sim.router.sendTraffic(v6(3))).toBe('dropped');
+      expect(await sim.router.sendTraffic(v6(1, 53, 'udp'))).toBe('accepted');
+      await sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 2, bytes: 120 });
+      // Blocked attempts of both families add up for the leak sensor.
+      expect((await driver.read(withMac)).cameras.get(frontDoor.address)?.counters?.blockedPackets).toBe(5);
+
+      await driver.apply(withMac, [{ camera: withMac[0]!, access: 'allowed' }]);
+      expect(await sim.router.sendTraffic(v6(4))).toBe('accepted');
+      await sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 1000 });
+      expect((await driver.read(withMac)).cameras.get(frontDoor.address)?.counters).toEqual({ blockedPackets: undefined, egressPackets: 5, egressBytes: 1400 });
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+
   it('creates the ipv6-name ruleset on WAN out, blocks and opens both families together, and cleans up when the MAC goes', async () => {
     const sim = await startSimulatedRouter();
     const driver = driverFor(sim);
