@@ -336,4 +336,15 @@ describe('RouterGuard with the simulated router', () => {
     await new Promise((done) => setTimeout(done, POLL_MS * 3));
     expect(await routerAccess(h.sim, 0)).toBe('blocked');
   });
+
+  it('warns once that uploads are under-counted when the router offloads forwarding', async () => {
+    const sim = await startSimulatedRouter({ offload: true });
+    h = await startGuard({ cameras: [frontDoor], sim });
+    await until(() => h.guard.reachable, 'reachable');
+    h.sim.dropConnections();
+    await until(() => h.log.lines.includes('INFO connected to the router again; guarding resumes.'), 'reconnected', 15_000);
+    const warnings = h.log.lines.filter((line) => line.includes('hardware offload is on'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^WARN .*uploads from allowed cameras bypass the firewall counters and are under-counted; blocked attempts are still counted exactly/);
+  });
 });

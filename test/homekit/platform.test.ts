@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import * as hap from '@homebridge/hap-nodejs';
-import type { API } from 'homebridge';
+import type { API, PlatformAccessory } from 'homebridge';
 
 import { CameraGuardPlatform } from '../../src/homekit/platform';
 import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
@@ -46,16 +46,18 @@ class TestAccessory {
 interface Harness {
   platform: CameraGuardPlatform;
   registered: TestAccessory[];
+  unregistered: TestAccessory[];
   lines: string[];
   shutdown: () => void;
 }
 
-function startPlatform(config: Record<string, unknown>): Harness {
+function startPlatform(config: Record<string, unknown>, cached: TestAccessory[] = []): Harness {
   const lines: string[] = [];
   const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
   const log = Object.assign(record('INFO'), { info: record('INFO'), warn: record('WARN'), error: record('ERROR'), debug: record('DEBUG'), success: record('INFO'), log: record('INFO'), prefix: '' });
   const handlers = new Map<string, () => void>();
   const registered: TestAccessory[] = [];
+  const unregistered: TestAccessory[] = [];
   const storage = mkdtempSync(join(tmpdir(), 'cg-platform-'));
   const api = {
     hap,
@@ -63,12 +65,15 @@ function startPlatform(config: Record<string, unknown>): Harness {
     user: { storagePath: () => storage },
     platformAccessory: TestAccessory,
     registerPlatformAccessories: (_plugin: string, _platform: string, accessories: TestAccessory[]) => registered.push(...accessories),
-    unregisterPlatformAccessories: () => undefined,
+    unregisterPlatformAccessories: (_plugin: string, _platform: string, accessories: TestAccessory[]) => unregistered.push(...accessories),
     updatePlatformAccessories: () => undefined,
   } as unknown as API;
   const platform = new CameraGuardPlatform(log, { platform: 'CameraGuard', ...config }, api);
+  for (const accessory of cached) {
+    platform.configureAccessory(accessory as unknown as PlatformAccessory);
+  }
   handlers.get('didFinishLaunching')?.();
-  return { platform, registered, lines, shutdown: () => handlers.get('shutdown')?.() };
+  return { platform, registered, unregistered, lines, shutdown: () => handlers.get('shutdown')?.() };
 }
 
 const service = (h: Harness, name: string): hap.Service => {
@@ -130,6 +135,19 @@ describe('Camera Guard platform with real HAP services', () => {
       expect(name).toMatch(homeKitRule);
     }
     expect(service(h, 'Front Door Internet').getCharacteristic(hap.Characteristic.On).value).toBe(false);
+  });
+
+  it('keeps a cached camera under the same UUID and removes the accessory of a camera no longer configured', async () => {
+    const first = startPlatform({ pollSeconds: 1, routers: [routerEntry({ host: '127.0.0.1' })] });
+    await until(() => first.registered.length === 2, 'accessories registered', 10_000);
+    first.shutdown();
+    const frontDoor = first.registered.find((accessory) => accessory.displayName === 'Front Door')!;
+    const removed = new TestAccessory('Old Camera', hap.uuid.generate('camera-guard test: a camera removed from the config'));
+    h = startPlatform({ pollSeconds: 1, routers: [routerEntry({ host: '127.0.0.1' })] }, [frontDoor, removed]);
+    await until(() => h.unregistered.length === 1, 'stale accessory removed', 10_000);
+    expect(h.unregistered).toEqual([removed]);
+    // The cached Front Door is reused (not registered again): its UUID, and so the owner's automations, stay.
+    expect(h.registered.map((accessory) => accessory.displayName)).toEqual(['Home Router Lockdown']);
   });
 
   it('logs one line and stays idle when no router is configured', () => {
