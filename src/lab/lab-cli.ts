@@ -23,17 +23,24 @@ const HELP = `Commands:
   front|garage|nvr dns|ntp|smtp      ask an allow-listable service
   front|garage|nvr upload <MB>       upload to the camera cloud and wait until it has arrived
   front|garage|nvr udp <datagrams>   send a UDP stream (1000-byte datagrams)
+  front|garage|nvr move <address>    a new DHCP lease: the host gets another free address of the LAN
   router config                      show configuration commands
   router counters [RULESET]          the ruleset's real iptables counters (CAMGUARD_OUT by default)
   router set|delete <path…>          change the configuration on the router, outside HomeKit (commit + save)
   router fail|partial|locked [n]     make the next n commits fail that way
   router delay <ms>                  how long each commit takes (an ER-X takes seconds)
   router clear                       no more injected faults
-  router reboot                      power-cycle the router (counters zeroed, saved config loaded)
+  router reboot [seconds]            power-cycle the router (counters zeroed, saved config loaded), SSH down that long
   sshd stop|start                    take the router's SSH server down or bring it back
+  sshd cut                           kill the sshd processes serving connections (the daemon stays)
+  ssh drop <seconds>                 drop every SSH packet in and out of the router for that long
   help | quit`;
 
-async function hostCommand(host: LabHost, action: string | undefined, argument: string | undefined): Promise<string> {
+async function hostCommand(lab: Lab, host: LabHost, action: string | undefined, argument: string | undefined): Promise<string> {
+  if (action === 'move') {
+    await lab.moveHost(host, argument ?? '');
+    return `${host.name} now has address ${host.address} (same MAC ${host.mac})`;
+  }
   const outcome = await (() => {
     switch (action) {
       case 'connect':
@@ -81,7 +88,7 @@ async function routerCommand(lab: Lab, action: string | undefined, args: string[
       await lab.router.clearFaults();
       return 'no injected faults';
     case 'reboot':
-      await lab.rebootRouter();
+      await lab.rebootRouter({ sshDownMs: Number(args[0] ?? '0') * 1000 });
       return 'the router rebooted';
     default:
       return 'unknown router command; try "help"';
@@ -91,11 +98,24 @@ async function routerCommand(lab: Lab, action: string | undefined, args: string[
 async function execute(lab: Lab, line: string): Promise<string> {
   const [subject, action, ...args] = line.trim().split(/\s+/);
   const host = lab.hosts.find((candidate) => candidate.name.split(' ')[0]?.toLowerCase() === subject);
-  if (host !== undefined) return hostCommand(host, action, args[0]);
+  if (host !== undefined) return hostCommand(lab, host, action, args[0]);
   if (subject === 'router') return routerCommand(lab, action, args);
   if (subject === 'sshd' && (action === 'stop' || action === 'start')) {
     await (action === 'stop' ? lab.ssh.stop() : lab.ssh.start());
     return `sshd ${action === 'stop' ? 'stopped' : 'started'}`;
+  }
+  if (subject === 'sshd' && action === 'cut') {
+    return `killed ${await lab.ssh.cutConnections()} sshd process(es) serving connections`;
+  }
+  if (subject === 'ssh' && action === 'drop') {
+    const seconds = Number(args[0] ?? '5');
+    await lab.ssh.setPacketsDropped(true);
+    try {
+      await new Promise((done) => setTimeout(done, seconds * 1000));
+    } finally {
+      await lab.ssh.setPacketsDropped(false);
+    }
+    return `SSH packets were dropped for ${seconds} s`;
   }
   return HELP;
 }

@@ -15,13 +15,15 @@ import { createInterface } from 'node:readline';
 import { SimulatedEdgeRouter, createInitialState } from '../sim/edgeos';
 import { FileStateStore } from './fileStateStore';
 import { IptablesDataplane } from './iptablesDataplane';
-import { createLabNetwork, enableConntrackAccounting, removeLabNetwork } from './network';
+import { assertLanRoutedIntoLab, createLabNetwork, enableConntrackAccounting, removeLabNetwork } from './network';
 import { OWNER_FILE, labUnavailableReason } from './prerequisites';
+import { RouterHold } from './routerHolds';
+import type { HoldPoint } from './routerHolds';
 import { SERVICE_PORTS } from './services';
 import type { InternetEvent, TrafficReport } from './services';
 import { LabSshServer, removeRouterAccounts } from './sshd';
-import { COMPILED_LAB_DIR, inNamespace, processStartTime, run, terminateProcesses } from './system';
-import { FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, INTERNET, LAB_DIR, LAN_HOSTS, NVR, ROUTER } from './topology';
+import { COMPILED_LAB_DIR, inNamespace, processStartTime, run, runChecked, sleep, terminateProcesses, tool } from './system';
+import { FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, HOMEBRIDGE_HOST, INTERNET, LAB_DIR, LAN_HOSTS, LAN_PREFIX_LENGTH, NVR, ROUTER, isFreeLanAddress } from './topology';
 import type { LabHostSpec } from './topology';
 
 const ROUTER_STATE_FILE = join(LAB_DIR, 'router-state.json');
@@ -86,14 +88,33 @@ export class RunningUpload {
 
 /** A camera (or the NVR) on the lab's LAN, and the traffic it can make towards the internet host. */
 export class LabHost {
-  constructor(readonly spec: LabHostSpec) {}
+  private current: string;
+
+  constructor(readonly spec: LabHostSpec) {
+    this.current = spec.address;
+  }
 
   get name(): string {
     return this.spec.name;
   }
 
+  /** Its IPv4 address now (the spec's, unless DHCP moved it: see Lab.moveHost). */
   get address(): string {
-    return this.spec.address;
+    return this.current;
+  }
+
+  get mac(): string {
+    return this.spec.mac;
+  }
+
+  /** Gives the host another address on the LAN, as a new DHCP lease would: the old one is gone, the gateway stays. */
+  async readdress(address: string): Promise<void> {
+    const ip = (...args: string[]): Promise<string> => runChecked([tool('ip'), '-n', this.spec.namespace, ...args], { timeoutMs: 10_000 });
+    await ip('address', 'del', `${this.current}/${LAN_PREFIX_LENGTH}`, 'dev', 'eth0');
+    await ip('address', 'add', `${address}/${LAN_PREFIX_LENGTH}`, 'dev', 'eth0');
+    // Removing the only address of the subnet took the default route with it.
+    await ip('route', 'replace', 'default', 'via', ROUTER.lanAddress);
+    this.current = address;
   }
 
   /** A TCP connection to the internet host (the camera cloud by default). */
@@ -190,9 +211,18 @@ export interface LabOptions {
   readonly initialConfig?: string;
 }
 
+export interface LabCameraConfig {
+  readonly name: string;
+  readonly address: string;
+  readonly allow?: readonly string[];
+  readonly mac?: string;
+}
+
 export interface LabPlatformOptions {
   readonly pollSeconds?: number;
   readonly leak?: { attempts?: number; uploadMB?: number; windowMinutes?: number; quietMinutes?: number };
+  /** The cameras in the plugin's configuration; default: Front Door and Garage at their lab addresses, `dns` allowed. */
+  readonly cameras?: readonly LabCameraConfig[];
 }
 
 function initialRouterState(initialConfig: string): ReturnType<typeof createInitialState> {
@@ -235,7 +265,7 @@ export class Lab {
           wanInterface: ROUTER.wanInterface,
           ruleSet: 'CAMGUARD_OUT',
           firstRule: 4000,
-          cameras: [this.frontDoor, this.garage].map((camera) => ({ name: camera.name, address: camera.address, allow: ['dns'] })),
+          cameras: options.cameras ?? [this.frontDoor, this.garage].map((camera) => ({ name: camera.name, address: camera.address, allow: ['dns'] })),
         },
       ],
     };
@@ -243,12 +273,34 @@ export class Lab {
 
   /**
    * A router reboot: SSH goes down (every connection cut), the saved configuration becomes the active one and is
-   * loaded again, counters restart at zero and connection tracking is empty; then SSH comes back.
+   * loaded again, counters restart at zero and connection tracking is empty; then, `sshDownMs` later, SSH comes back.
    */
-  async rebootRouter(): Promise<void> {
+  async rebootRouter(options: { sshDownMs?: number } = {}): Promise<void> {
     await this.ssh.stop();
     await this.router.reboot();
+    await sleep(options.sshDownMs ?? 0);
     await this.ssh.start();
+  }
+
+  /**
+   * Makes the next configuration transaction that reaches `point` pause there for `ms` (see routerHolds.ts):
+   * `await (await lab.holdRouterAt('commit-done', 1000)).reached(10_000)` resolves true while it is paused there,
+   * which is the moment to inject a fault.
+   */
+  holdRouterAt(point: HoldPoint, ms: number): Promise<RouterHold> {
+    return RouterHold.request(ROUTER_STATE_FILE, point, ms);
+  }
+
+  /**
+   * DHCP gives a host another address: the host's interface changes and the router's lease table says so. The new
+   * address must be a free one of the lab's LAN, and this machine must still reach it only through the lab.
+   */
+  async moveHost(host: LabHost, address: string): Promise<void> {
+    const taken = [ROUTER.lanAddress, HOMEBRIDGE_HOST.address, ...this.hosts.map((other) => other.address)];
+    if (!isFreeLanAddress(address, taken)) throw new Error(`${address} is not a free address of the lab's LAN`);
+    await assertLanRoutedIntoLab([address]);
+    await host.readdress(address);
+    await this.router.setLanHosts(this.hosts.map((other) => ({ ip: other.address, mac: other.mac, hostname: other.spec.hostname })));
   }
 
   /** A different router: the state starts over from `initialConfig` (faults cleared too), as after a factory reset and restore. */

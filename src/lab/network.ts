@@ -31,7 +31,8 @@ function labNamespaces(): string[] {
   }
 }
 
-async function namespacePids(namespace: string): Promise<number[]> {
+/** The processes running inside a namespace. */
+export async function namespacePids(namespace: string): Promise<number[]> {
   const result = await run([tool('ip'), 'netns', 'pids', namespace], { timeoutMs: 10_000 });
   return result.stdout
     .split('\n')
@@ -50,9 +51,15 @@ export async function removeLabNetwork(): Promise<void> {
     await killNamespaceProcesses(namespace);
     await ip('netns', 'del', namespace);
   }
-  // Deleting the LAN switch's namespace deletes the peer and so this end; a half-built lab may have only this end.
-  const links = await run([tool('ip'), '-o', 'link', 'show', HOMEBRIDGE_HOST.interface], { timeoutMs: 10_000 });
-  if (links.code === 0) await ip('link', 'del', HOMEBRIDGE_HOST.interface);
+  // Deleting the LAN switch's namespace deletes the peer and so this end, but the kernel does that in the
+  // background: the link may vanish between the look and the delete. A half-built lab may have only this end.
+  const present = async (): Promise<boolean> => (await run([tool('ip'), '-o', 'link', 'show', HOMEBRIDGE_HOST.interface], { timeoutMs: 10_000 })).code === 0;
+  if (await present()) {
+    const deleted = await run([tool('ip'), 'link', 'del', HOMEBRIDGE_HOST.interface], { timeoutMs: 10_000 });
+    if (deleted.code !== 0 && (await present())) {
+      throw new Error(`ip link del ${HOMEBRIDGE_HOST.interface} failed (exit ${deleted.code}): ${deleted.stderr.trim()}`);
+    }
+  }
 }
 
 /** Turns IPv6 off in a namespace: the lab is IPv4 only, and router solicitations would only be noise. */
@@ -114,9 +121,12 @@ export async function createLabNetwork(): Promise<void> {
   await assertLanRoutedIntoLab();
 }
 
-/** Proves, before anything talks to the lab, that this machine reaches every LAN address through the lab's veth. */
-async function assertLanRoutedIntoLab(): Promise<void> {
-  for (const address of [ROUTER.lanAddress, ...LAN_HOSTS.map((host) => host.address)]) {
+/**
+ * Proves, before anything talks to the lab, that this machine reaches every LAN address (and `extra` ones, such as
+ * the address a camera moves to) through the lab's veth.
+ */
+export async function assertLanRoutedIntoLab(extra: readonly string[] = []): Promise<void> {
+  for (const address of [ROUTER.lanAddress, ...LAN_HOSTS.map((host) => host.address), ...extra]) {
     const route = await ip('-4', 'route', 'get', address);
     if (!new RegExp(`\\bdev ${HOMEBRIDGE_HOST.interface}\\b`).test(route)) {
       throw new Error(`this machine would reach the lab address ${address} outside the lab (${route.trim()}); refusing to go on`);

@@ -6,9 +6,25 @@
  * Usage (from sshd_config): `ForceCommand exec node routerLogin.js <router state file>`; sshd passes the client's
  * command in SSH_ORIGINAL_COMMAND and the channel's data on standard input.
  */
+import { readFileSync } from 'node:fs';
+
 import { SimulatedEdgeRouter, commandReadsStdin } from '../sim/edgeos';
 import { FileStateStore } from './fileStateStore';
 import { IptablesDataplane } from './iptablesDataplane';
+import { HoldingStateStore } from './routerHolds';
+
+/** How often the login checks that the sshd process serving its connection is still there. */
+const PARENT_CHECK_MS = 50;
+
+/** This process's parent, read afresh (Node's process.ppid is fixed at start-up). */
+function parentPid(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
 
 function readStandardInput(): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,12 +52,24 @@ async function main(): Promise<number> {
     return 1;
   }
   const stdin = commandReadsStdin(command) ? await readStandardInput() : '';
-  const router = new SimulatedEdgeRouter({ store: new FileStateStore(stateFile), dataplane: new IptablesDataplane() });
+  const router = new SimulatedEdgeRouter({ store: new HoldingStateStore(new FileStateStore(stateFile), stateFile), dataplane: new IptablesDataplane() });
   // A closed channel or connection stops the script between two commands, leaving any open session behind, as on EdgeOS.
   const abort = new AbortController();
   process.once('SIGHUP', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
+  // When the sshd process serving the connection dies (killed, or its connection lost), nobody signals a command run
+  // without a terminal: vbash finds out when it next writes to the dead channel and gets SIGPIPE. This login holds
+  // its output until the end, so it finds out by its parent going away instead, and stops the same way.
+  const parent = parentPid();
+  const watch = setInterval(() => {
+    if (parentPid() !== parent) abort.abort();
+  }, PARENT_CHECK_MS);
+  watch.unref();
+  // Output for a connection that is gone has nowhere to go.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   const result = await router.run(command, stdin, abort.signal);
+  clearInterval(watch);
   await write(process.stdout, result.stdout);
   await write(process.stderr, result.stderr);
   return result.code;

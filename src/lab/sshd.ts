@@ -11,12 +11,22 @@ import { mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
-import { killNamespaceProcesses } from './network';
-import { COMPILED_LAB_DIR, inNamespace, runChecked, sleep, tool } from './system';
+import { killNamespaceProcesses, namespacePids } from './network';
+import { COMPILED_LAB_DIR, inNamespace, processExists, run, runChecked, sleep, terminateProcesses, tool } from './system';
 import { LAB_DIR, ROUTER } from './topology';
 
 const SSH_PORT = 22;
 const START_TIMEOUT_MS = 10_000;
+/** OpenSSH's process names: the daemon and its per-connection processes (sshd-session and sshd-auth from 9.8 on). */
+const SSHD_NAMES = new Set(['sshd', 'sshd-session', 'sshd-auth']);
+/**
+ * The rules that drop the router's SSH packets both ways. They live in the mangle table, which has INPUT and
+ * OUTPUT chains too: a commit rebuilds the whole filter table (see iptablesDataplane.ts) and would take them out.
+ */
+const SSH_DROP_RULES: readonly string[][] = [
+  ['INPUT', '-p', 'tcp', '--dport', String(SSH_PORT), '-j', 'DROP'],
+  ['OUTPUT', '-p', 'tcp', '--sport', String(SSH_PORT), '-j', 'DROP'],
+];
 /** sshd refuses to start without its privilege separation directory; Debian creates it only when its own sshd runs. */
 const PRIVSEP_DIR = '/run/sshd';
 
@@ -79,6 +89,14 @@ function sshBanner(): Promise<boolean> {
     socket.once('data', (chunk: Buffer) => done(chunk.toString('latin1').startsWith('SSH-2.0-')));
     socket.once('error', () => done(false));
   });
+}
+
+function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function readLogTail(file: string): string {
@@ -169,5 +187,51 @@ export class LabSshServer {
   async stop(): Promise<void> {
     await killNamespaceProcesses(ROUTER.namespace);
     this.child = undefined;
+  }
+
+  /**
+   * Kills (SIGKILL) the sshd processes serving connections, which cuts every SSH connection at once; the daemon
+   * stays, so new connections are accepted. The commands the connections were running are left alone: they notice
+   * that their connection is gone and stop between two commands (a commit under way finishes first), as on EdgeOS.
+   * Resolves with how many processes were killed.
+   */
+  async cutConnections(): Promise<number> {
+    const serving = await this.sshdProcesses(false);
+    for (const pid of serving) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It exited on its own meanwhile.
+      }
+    }
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (serving.some(processExists) && Date.now() < deadline) await sleep(20);
+    return serving.length;
+  }
+
+  /**
+   * Stops the SSH service the way an init script does: the daemon and every connection it serves end, and the
+   * commands those connections were running are left to notice it and stop by themselves (unlike `stop`, which
+   * takes the whole router down).
+   */
+  async stopService(): Promise<void> {
+    await terminateProcesses(await this.sshdProcesses(true));
+    this.child = undefined;
+  }
+
+  /** Drops (or stops dropping) every SSH packet in and out of the router: connections stall, nothing is closed. */
+  async setPacketsDropped(dropped: boolean): Promise<void> {
+    const iptables = (...args: string[]): string[] => inNamespace(ROUTER.namespace, [tool('iptables-legacy'), '-w', '10', '-t', 'mangle', ...args]);
+    for (const rule of SSH_DROP_RULES) {
+      const present = (await run(iptables('-C', ...rule), { timeoutMs: 20_000 })).code === 0;
+      if (present !== dropped) await runChecked(iptables(dropped ? '-I' : '-D', ...rule), { timeoutMs: 20_000 });
+    }
+  }
+
+  /** The router namespace's sshd processes: those serving connections, and the daemon too when `withDaemon`. */
+  private async sshdProcesses(withDaemon: boolean): Promise<number[]> {
+    const daemon = this.child?.pid;
+    const pids = await namespacePids(ROUTER.namespace);
+    return pids.filter((pid) => SSHD_NAMES.has(processName(pid) ?? '') && (withDaemon || pid !== daemon));
   }
 }

@@ -77,6 +77,35 @@ export const NVR: LabHostSpec = {
 
 export const LAN_HOSTS: readonly LabHostSpec[] = [FRONT_DOOR, GARAGE, NVR];
 
+/** The LAN's addresses as numbers, for the checks below. */
+function ipv4Number(address: string): number | undefined {
+  const octets = address.split('.');
+  if (octets.length !== 4 || !octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255)) return undefined;
+  return octets.reduce((sum, octet) => sum * 256 + Number(octet), 0);
+}
+
+/** Whether `address` is a host address of the lab's LAN (not its network or broadcast address) that `taken` does not hold. */
+export function isFreeLanAddress(address: string, taken: readonly string[]): boolean {
+  const value = ipv4Number(address);
+  const [network = '', length = '32'] = LAN_NETWORK.split('/');
+  const base = ipv4Number(network);
+  const size = 2 ** (32 - Number(length));
+  if (value === undefined || base === undefined || value <= base || value >= base + size - 1) return false;
+  return !taken.includes(address);
+}
+
+/**
+ * Addresses of the LAN that no lab host uses, for cameras in the plugin's configuration that have no host in the
+ * lab (the soak guards eight cameras; the lab has two and an NVR). Nothing answers there.
+ */
+export function spareLanAddress(index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index >= 100) throw new Error(`no spare lab address number ${index}`);
+  return `198.51.100.${100 + index}`;
+}
+
+/** Where the Front Door camera moves when the DHCP test gives it a new lease: free, and outside the spare range. */
+export const DHCP_MOVE_ADDRESS = '198.51.100.52';
+
 export const ALL_NAMESPACES: readonly string[] = [ROUTER.namespace, LAN_SWITCH.namespace, INTERNET.namespace, ...LAN_HOSTS.map((host) => host.namespace)];
 
 /**

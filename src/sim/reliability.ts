@@ -1,19 +1,34 @@
 /**
  * `npm run soak`: runs the 1,000-toggle soak (and the hostile-input suite, to count its cases) and rewrites
  * docs/RELIABILITY.md from the figures of this run. The page is never edited by hand.
+ *
+ * The soak runs in the router lab when it can run here (root, network namespaces; see labUnavailableReason), and
+ * against the simulated router otherwise; the page says which, and why. `--target lab|simulator` forces one,
+ * `--toggles N` and `--seed N` change the run.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { FAULTS, runSoak } from './soak';
+import { LabUnavailableError } from '../lab/lab';
+import { labUnavailableReason } from '../lab/prerequisites';
+import { runSoak } from './soak';
+import type { SoakOptions, SoakResult, SoakTargetName } from './soak';
 
 const ROOT = resolve(__dirname, '..', '..');
+const CAMERAS = 8;
+/** The chance that a toggle is followed by a fault. In the lab a fault is only picked when none is in progress. */
+const FAULT_RATE: Record<SoakTargetName, number> = { simulator: 0.08, lab: 0.2 };
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+function textArgument(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
 }
 
 /** Runs the hostile-input tests with counting on; returns the number of inputs they tried, by test file. */
@@ -36,44 +51,140 @@ function hostileInputs(): Record<string, number> {
   return counts;
 }
 
+/** Where the soak runs: the lab when it can run here, with the reason when it cannot. */
+function chooseTarget(): { target: SoakTargetName; why: string } {
+  const forced = textArgument('target');
+  if (forced !== undefined && forced !== 'lab' && forced !== 'simulator') {
+    throw new Error(`--target must be "lab" or "simulator", not "${forced}"`);
+  }
+  if (forced === 'simulator') {
+    return { target: 'simulator', why: 'asked for with --target simulator' };
+  }
+  const unavailable = labUnavailableReason();
+  if (unavailable === undefined) {
+    return { target: 'lab', why: forced === 'lab' ? 'asked for with --target lab' : 'the lab can run on this machine' };
+  }
+  if (forced === 'lab') {
+    throw new Error(`--target lab, but the lab cannot run here: ${unavailable}`);
+  }
+  return { target: 'simulator', why: `the router lab cannot run on this machine (${unavailable})` };
+}
+
+async function soakWithFallback(options: Omit<SoakOptions, 'target' | 'faultRate'>): Promise<{ soak: SoakResult; why: string }> {
+  const chosen = chooseTarget();
+  const run = (target: SoakTargetName): Promise<SoakResult> => {
+    console.log(`Soak: ${options.toggles} toggles across ${options.cameras} cameras against the ${target === 'lab' ? 'router lab' : 'simulated router'}, seed ${options.seed} (replay with --seed ${options.seed}).`);
+    return runSoak({ ...options, target, faultRate: FAULT_RATE[target] });
+  };
+  try {
+    return { soak: await run(chosen.target), why: chosen.why };
+  } catch (error) {
+    // The lab passed its checks but would not start after all (another lab started meanwhile, say).
+    if (!(error instanceof LabUnavailableError) || textArgument('target') === 'lab') {
+      throw error;
+    }
+    return { soak: await run('simulator'), why: `the router lab could not start (${error.message})` };
+  }
+}
+
+function where(soak: SoakResult, why: string): string[] {
+  if (soak.target === 'lab') {
+    return [
+      `The soak ran in **the router lab** (${why}): ${soak.targetDescription}. Homebridge reached the router over the`,
+      'lab\'s LAN, every rule change was loaded into the kernel, and at the end the cameras that have a host in the lab',
+      'sent real packets to check that the router lets through exactly what HomeKit shows.',
+    ];
+  }
+  return [`The soak ran against **the simulated router**, not the router lab (${why}): ${soak.targetDescription}.`];
+}
+
+function memory(soak: SoakResult, toggles: number): string[] {
+  const growth = soak.homebridgeRssEndMB - soak.homebridgeRssWarmMB;
+  const warmAt = Math.max(1, Math.round(toggles / 10));
+  return [
+    '## Memory ("heap")',
+    '',
+    'What is measured is **not the JavaScript heap**: it is the resident set size (RSS) of the Homebridge process,',
+    'read from `/proc/<pid>/status` (`VmRSS`, and `VmHWM` for the peak) without instrumenting Homebridge. RSS is all',
+    'the memory of the process that sits in RAM: the V8 heap (including garbage not yet collected and heap the',
+    'collector keeps for reuse), code, buffers and native allocations. A leak in the plugin would show as RSS that',
+    'keeps climbing after the warm-up; a flat or falling line rules out a large leak, not a small one.',
+    '',
+    '| figure | value |',
+    '|---|---|',
+    `| RSS right after pairing | ${soak.homebridgeRssStartMB} MB |`,
+    `| RSS after warm-up (toggle ${warmAt}) | ${soak.homebridgeRssWarmMB} MB |`,
+    `| RSS at the end (after the faults stopped and the router settled) | ${soak.homebridgeRssEndMB} MB |`,
+    `| **growth after warm-up** | **${growth >= 0 ? '+' : ''}${growth} MB** over ${toggles - warmAt} toggles |`,
+    `| peak RSS of the run (VmHWM) | ${soak.homebridgeRssPeakMB} MB |`,
+    `| RSS every ${warmAt} toggles | ${soak.rssSamples.map((sample) => `${sample.mb}`).join(', ')} MB |`,
+    '',
+  ];
+}
+
 async function main(): Promise<void> {
   const toggles = argument('toggles', 1000);
   const seed = argument('seed', Date.now() % 1_000_000);
-  console.log(`Soak: ${toggles} toggles across 8 cameras, seed ${seed} (replay with --seed ${seed}).`);
-  const soak = await runSoak({ toggles, cameras: 8, faultRate: 0.08, seed, onProgress: (line) => console.log(`  ${line}`) });
+  const { soak, why } = await soakWithFallback({ toggles, cameras: CAMERAS, seed, onProgress: (line) => console.log(`  ${line}`) });
   console.log('Hostile inputs: running test/hostile with counting on...');
   const hostile = hostileInputs();
   const hostileTotal = Object.values(hostile).reduce((a, b) => a + b, 0);
   const injected = Object.values(soak.faults).reduce((a, b) => a + b, 0);
-  const ok = soak.wrongStates === 0 && soak.lostStates === 0 && soak.openSessions === 0;
+  const missed = Object.values(soak.faultsMissed).reduce((a, b) => a + b, 0);
+  const ok =
+    soak.wrongStates === 0 &&
+    soak.lostStates === 0 &&
+    soak.openSessions === 0 &&
+    (soak.sessionsLeftOpen ?? 0) === 0 &&
+    soak.unhandledRejections === 0 &&
+    !soak.homebridgeCrashed &&
+    (soak.trafficMismatches ?? 0) === 0;
+  const rate = FAULT_RATE[soak.target];
 
   const page = [
     '# Reliability figures',
     '',
     `Generated by \`npm run soak\` (src/sim/reliability.ts) on ${new Date().toISOString().slice(0, 10)}; do not edit by hand.`,
-    'The soak drives a real Homebridge with the plugin through a real HomeKit controller (hap-controller), against',
-    'the simulated EdgeRouter over real SSH, and injects router faults at random moments between toggles.',
+    'The soak drives a real Homebridge with the plugin through a real HomeKit controller (hap-controller) and injects',
+    'router faults at random moments between toggles; at the end, after the faults stop, it compares what HomeKit',
+    'shows with what the router enforces.',
+    '',
+    ...where(soak, why),
     '',
     '## Soak',
     '',
     '| figure | value |',
     '|---|---|',
-    `| toggles from HomeKit | ${soak.toggles} (across 8 cameras, seed ${seed}) |`,
+    `| where | ${soak.target === 'lab' ? 'the router lab (real OpenSSH, real iptables, real packets)' : 'the simulated router (in-process)'} |`,
+    `| toggles from HomeKit | ${soak.toggles} (across ${CAMERAS} cameras, seed ${seed}) |`,
     `| accepted by HomeKit | ${soak.accepted} |`,
     `| refused with "No Response" (router known down) | ${soak.refusedNoResponse} |`,
-    `| faults injected | ${injected} |`,
+    `| faults injected | ${injected} (after a toggle with probability ${rate}${soak.target === 'lab' ? ', when no other fault was in progress' : ''}) |`,
+    ...(soak.target === 'lab' ? [`| faults whose moment never came (nothing injected) | ${missed} |`] : []),
     `| **lost states** (accepted, not in force, not reported as failed) | **${soak.lostStates}** |`,
     `| **wrong states** (HomeKit differs from the router at the end) | **${soak.wrongStates}** |`,
-    `| **config sessions left open on the router** | **${soak.openSessions}** |`,
-    `| Homebridge RSS after start / at the end | ${soak.homebridgeRssStartMB} MB / ${soak.homebridgeRssEndMB} MB |`,
+    `| **config sessions left open on the router** (at the end) | **${soak.openSessions}** |`,
+    ...(soak.sessionsLeftOpen === undefined
+      ? []
+      : [`| **config sessions left open during the run** (open while no router login was running; a later reboot would have hidden them at the end) | **${soak.sessionsLeftOpen}** |`]),
+    `| **unhandled rejections** (lines of Homebridge's output that mention one; it runs with \`--unhandled-rejections=warn\` so that each is printed) | **${soak.unhandledRejections}** |`,
+    `| **Homebridge ended by itself** (crash, uncaught exception) | **${soak.homebridgeCrashed ? 'yes' : 'no'}** |`,
+    ...(soak.trafficMismatches === undefined ? [] : [`| **cameras whose real packets disagree with HomeKit at the end** | **${soak.trafficMismatches}** |`]),
+    `| outages seen from HomeKit (the leak sensors' fault on, router unreachable) | ${soak.outages}, the longest ${soak.longestOutageSeconds} s; each ended by the plugin reconnecting by itself |`,
+    `| recovery: from the end of the last fault until HomeKit and the router agree | ${soak.recoverySeconds} s |`,
     `| duration | ${soak.seconds} s |`,
     '',
     '## Faults injected',
     '',
-    '| fault | times |',
-    '|---|---|',
-    ...FAULTS.map((fault) => `| ${fault} | ${soak.faults[fault]} |`),
+    soak.target === 'lab'
+      ? '"Before / during / after commit" are exact: the lab router pauses the next transaction at that point and the fault is injected while it waits there.'
+      : 'The simulator injects each fault when it is picked, wherever the plugin is at that moment.',
     '',
+    soak.target === 'lab' ? '| fault | times | moment never came |' : '| fault | times |',
+    soak.target === 'lab' ? '|---|---|---|' : '|---|---|',
+    ...Object.entries(soak.faults).map(([fault, times]) => (soak.target === 'lab' ? `| ${fault} | ${times} | ${soak.faultsMissed[fault] ?? 0} |` : `| ${fault} | ${times} |`)),
+    '',
+    ...memory(soak, toggles),
     '## Hostile inputs',
     '',
     '| suite | inputs tried |',
@@ -81,7 +192,8 @@ async function main(): Promise<void> {
     ...Object.entries(hostile).map(([suite, inputs]) => `| ${suite} | ${inputs} |`),
     `| **total** | **${hostileTotal}** |`,
     '',
-    `Result: ${ok ? 'no lost or wrong states, no open sessions.' : 'FAILED: see the figures above.'}`,
+    `Result: ${ok ? 'no lost or wrong states, no open sessions, no unhandled rejections.' : 'FAILED: see the figures above.'}`,
+    ...(soak.evidence.length > 0 ? ['', '## Evidence', '', '```', ...soak.evidence, '```'] : []),
     '',
   ].join('\n');
   writeFileSync(join(ROOT, 'docs', 'RELIABILITY.md'), page);

@@ -1,20 +1,30 @@
 /**
  * The soak: a real Homebridge with the plugin, a real HomeKit controller toggling cameras at random moments, and
- * the simulated EdgeRouter failing in every way we know of in between. At the end, after the faults stop, every
- * camera's HomeKit state must equal what the router enforces, every accepted request must either be in force or
- * have been reported as failed, and no configuration session may be left open.
+ * the router failing in every way we know of in between. At the end, after the faults stop, every camera's HomeKit
+ * state must equal what the router enforces, every accepted request must either be in force or have been reported
+ * as failed, no configuration session may be left open, and Homebridge must have printed no unhandled rejection.
  *
- * `npm run soak` runs it with 1,000 toggles and records the figures for docs/RELIABILITY.md; the test suite runs
- * a short one.
+ * It runs against one of two routers (`target`):
+ * - `simulator`: the simulated EdgeRouter over real SSH on localhost, with its faults injected in-process;
+ * - `lab`: the router lab (network namespaces, real OpenSSH, real iptables; see src/lab), with lab-real faults:
+ *   the sshd process serving the plugin's connection killed, SSH packets dropped by iptables, sshd stopped, the
+ *   router rebooted with SSH down for a while, each at the worst moment of a transaction (before, during or after
+ *   the commit), and failed, partial, locked and 30-second commits (see src/lab/soakTarget.ts).
+ *
+ * `npm run soak` runs it with 1,000 toggles (in the lab when it can run) and records the figures for
+ * docs/RELIABILITY.md; the test suite runs short ones against both.
  */
 import { readFileSync } from 'node:fs';
 
+import type { Lab } from '../lab/lab';
+import { startLabSoakTarget } from '../lab/soakTarget';
 import { startHomebridge } from './homebridgeRunner';
 import type { RunningHomebridge } from './homebridgeRunner';
 import { HomeKitClient, NO_RESPONSE } from './homeKitClient';
 import { SIM_USER, startSimulatedRouter } from './simulatedSetup';
 import type { SimulatedRouterSetup } from './simulatedSetup';
 
+/** The simulator's faults. */
 export const FAULTS = [
   'commit fails',
   'commit partly applies',
@@ -27,31 +37,117 @@ export const FAULTS = [
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
+export type SoakTargetName = 'simulator' | 'lab';
+
+export interface SoakCamera {
+  readonly name: string;
+  readonly address: string;
+  readonly allow: readonly string[];
+}
+
+/** What the router enforces for a camera: its drop rule disabled, enforced, or not there at all. */
+export type EnforcedAccess = 'allowed' | 'blocked' | 'missing';
+
+/** The router a soak runs against, and the faults it can inject. */
+export interface SoakTarget {
+  readonly name: SoakTargetName;
+  /** What the toggles ran against, in a sentence for docs/RELIABILITY.md. */
+  readonly description: string;
+  readonly faults: readonly string[];
+  /**
+   * What happens to a fault picked while another is still running: `queue` runs it next; `skip` drops it (lab
+   * faults wait for their moment in a transaction, so a queue of them would outlast the toggles).
+   */
+  readonly whileFaultRuns: 'queue' | 'skip';
+  /** The longest pause between two toggles, and the share of toggles sent right after the previous one (a scene). */
+  readonly pacing: { readonly maxPauseMs: number; readonly sceneRate: number };
+  /** How long the router may take, once the faults stop, until HomeKit and the router agree. */
+  readonly settleTimeoutMs: number;
+  cameras(count: number): SoakCamera[];
+  /** The router block of the plugin's configuration. */
+  routerConfig(cameras: readonly SoakCamera[]): Record<string, unknown>;
+  /** Injects one fault; resolves false when its moment never came and nothing was injected. */
+  inject(fault: string): Promise<boolean>;
+  /** Ends whatever a fault may have left behind (pending commit faults, slow commits, dropped packets, sshd down). */
+  clearFaults(): Promise<void>;
+  openSessions(): Promise<number>;
+  /** Sessions found left open during the run, described (lab only: a later reboot would close them unseen). */
+  sessionsLeftOpen?(): readonly string[];
+  /** The router's active configuration (`show configuration commands`). */
+  activeConfig(): Promise<string>;
+  /** Real traffic from the cameras that have a host, compared with what the router enforces (lab only). */
+  checkTraffic?(cameras: readonly SoakCamera[], enforced: ReadonlyMap<string, EnforcedAccess>): Promise<string[]>;
+  /** Makes sure Homebridge ends with the target, even if this process crashes (lab only). */
+  trackProcess?(pid: number | undefined): void;
+  dispose(): Promise<void>;
+}
+
 export interface SoakOptions {
   readonly toggles: number;
   readonly cameras: number;
   /** Chance that a toggle is followed by a fault. */
   readonly faultRate: number;
   readonly seed: number;
+  /** The router to run against; default `simulator`. */
+  readonly target?: SoakTargetName;
+  /** For `lab`: a lab already running (its router is reset to a fresh one first); otherwise one is started and stopped. */
+  readonly lab?: Lab;
+  /** `random` (default) picks each fault at random; `cycle` goes through the faults in order, so a short run meets them all. */
+  readonly faultOrder?: 'random' | 'cycle';
+  /** The faults to pick from; default all of the target's. */
+  readonly faults?: readonly string[];
+  /** Overrides the target's pacing of toggles. */
+  readonly maxPauseMs?: number;
+  readonly sceneRate?: number;
   readonly onProgress?: (message: string) => void;
   /** Receives every line Homebridge prints (debug included). */
   readonly onLine?: (line: string) => void;
 }
 
+export interface RssSample {
+  readonly toggle: number;
+  readonly mb: number;
+}
+
 export interface SoakResult {
+  readonly target: SoakTargetName;
+  readonly targetDescription: string;
   readonly toggles: number;
   readonly accepted: number;
   readonly refusedNoResponse: number;
-  readonly faults: Record<Fault, number>;
+  /** Faults injected, by name, in the target's order. */
+  readonly faults: Record<string, number>;
+  /** Faults picked whose moment never came (no transaction reached it in time): nothing was injected. */
+  readonly faultsMissed: Record<string, number>;
   /** Cameras whose HomeKit state differs from the router's at the end. */
   readonly wrongStates: number;
   /** Cameras whose last accepted request is neither in force nor reported as failed. */
   readonly lostStates: number;
+  /** Configuration sessions open on the router at the end. */
   readonly openSessions: number;
+  /** Lab only: sessions seen open during the run while no login was running (left open); undefined on the simulator. */
+  readonly sessionsLeftOpen: number | undefined;
+  /** Times HomeKit saw the router as unreachable (a leak sensor's StatusFault went up), and the longest of them. */
+  readonly outages: number;
+  readonly longestOutageSeconds: number;
+  /** Unhandled rejections in Homebridge's output (it runs with --unhandled-rejections=warn, so each is printed, not fatal). */
+  readonly unhandledRejections: number;
+  /** Homebridge ended or shut itself down before the soak stopped it (an uncaught exception does that). */
+  readonly homebridgeCrashed: boolean;
+  /** Lab only: cameras whose real packets disagree with the rules the router enforces; undefined on the simulator. */
+  readonly trafficMismatches: number | undefined;
+  /** Seconds from the end of the last fault until HomeKit and the router agreed (the plugin's own recovery). */
+  readonly recoverySeconds: number;
+  /** Homebridge's resident set size (VmRSS in /proc/PID/status): right after pairing, after warm-up, at the end. */
   readonly homebridgeRssStartMB: number;
+  readonly homebridgeRssWarmMB: number;
   readonly homebridgeRssEndMB: number;
+  /** The highest RSS of the run (VmHWM). */
+  readonly homebridgeRssPeakMB: number;
+  /** RSS every tenth of the run, from the end of the warm-up on. */
+  readonly rssSamples: readonly RssSample[];
   readonly seconds: number;
-  /** The plugin's error and warning lines about cameras that ended wrong or lost (empty when all is well). */
+  /** What went wrong, for the cameras that ended wrong or lost and the rest (empty when all is well). */
   readonly evidence: readonly string[];
 }
 
@@ -68,83 +164,196 @@ function random(seed: number): () => number {
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-function rssMB(pid: number | undefined): number {
+/** A memory figure of a process from /proc/PID/status, in MB (0 when the process is gone). */
+function procStatusMB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   if (pid === undefined) {
     return 0;
   }
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Math.round(Number(match[1]) / 1024) : 0;
-}
-
-async function routerAccess(sim: SimulatedRouterSetup, index: number): Promise<boolean> {
-  const config = await sim.router.activeConfigCommands();
-  return config.includes(`rule ${4000 + index * 10 + 8} disable`);
-}
-
-async function inject(fault: Fault, sim: SimulatedRouterSetup): Promise<void> {
-  switch (fault) {
-    case 'commit fails':
-      return sim.router.failNextCommits('fail');
-    case 'commit partly applies':
-      return sim.router.failNextCommits('partial');
-    case 'commit locked 3 times in a row':
-      return sim.router.failNextCommits('locked', 3);
-    case 'slow commit (2 s)':
-      await sim.router.setCommitDelay(2_000);
-      await sleep(4_000);
-      return sim.router.setCommitDelay(0);
-    case 'SSH connection cut':
-      return sim.dropConnections();
-    case 'SSH connection cut during commit': {
-      await sim.router.setCommitDelay(800);
-      const deadline = Date.now() + 3_000;
-      while (Date.now() < deadline && (await sim.router.openSessionCount()) === 0) {
-        await sleep(20);
-      }
-      sim.dropConnections();
-      return sim.router.setCommitDelay(0);
-    }
-    case 'sshd stopped for 1.5 s':
-      await sim.stop();
-      await sleep(1_500);
-      return sim.start();
-    case 'router reboot':
-      return sim.router.reboot();
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Math.round(Number(match[1]) / 1024) : 0;
+  } catch {
+    return 0;
   }
 }
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * What `show configuration commands` says about a camera's drop rule: the plugin's rule in `ruleSet` that drops
+ * the camera's address, enforced or carrying `disable`.
+ */
+export function enforcedAccess(config: string, address: string, ruleSet = 'CAMGUARD_OUT'): EnforcedAccess {
+  const lines = config.split('\n');
+  const prefix = `set firewall name ${escapeRegExp(ruleSet)} rule (\\d+) `;
+  const rulesOf = (pattern: string): Set<string> =>
+    new Set(lines.map((line) => new RegExp(`^${prefix}${pattern}$`).exec(line.trim())?.[1]).filter((rule): rule is string => rule !== undefined));
+  const fromCamera = rulesOf(`source address ${escapeRegExp(address)}`);
+  const drops = [...rulesOf('action drop')].filter((rule) => fromCamera.has(rule));
+  if (drops.length === 0) {
+    return 'missing';
+  }
+  const disabled = rulesOf('disable');
+  return drops.every((rule) => disabled.has(rule)) ? 'allowed' : 'blocked';
+}
+
+/** The simulated EdgeRouter, with the faults the soak has always injected into it. */
+async function startSimulatorTarget(): Promise<SoakTarget> {
+  const sim: SimulatedRouterSetup = await startSimulatedRouter();
+  const inject = async (fault: Fault): Promise<void> => {
+    switch (fault) {
+      case 'commit fails':
+        return sim.router.failNextCommits('fail');
+      case 'commit partly applies':
+        return sim.router.failNextCommits('partial');
+      case 'commit locked 3 times in a row':
+        return sim.router.failNextCommits('locked', 3);
+      case 'slow commit (2 s)':
+        await sim.router.setCommitDelay(2_000);
+        await sleep(4_000);
+        return sim.router.setCommitDelay(0);
+      case 'SSH connection cut':
+        return sim.dropConnections();
+      case 'SSH connection cut during commit': {
+        await sim.router.setCommitDelay(800);
+        const deadline = Date.now() + 3_000;
+        while (Date.now() < deadline && (await sim.router.openSessionCount()) === 0) {
+          await sleep(20);
+        }
+        sim.dropConnections();
+        return sim.router.setCommitDelay(0);
+      }
+      case 'sshd stopped for 1.5 s':
+        await sim.stop();
+        await sleep(1_500);
+        return sim.start();
+      case 'router reboot':
+        return sim.router.reboot();
+    }
+  };
+  return {
+    name: 'simulator',
+    description: 'the EdgeOS interpreter of src/sim/edgeos behind an in-process SSH server on localhost, with an in-memory firewall',
+    faults: FAULTS,
+    whileFaultRuns: 'queue',
+    pacing: { maxPauseMs: 300, sceneRate: 0 },
+    settleTimeoutMs: 90_000,
+    cameras: (count) => Array.from({ length: count }, (_, i) => ({ name: `Camera ${i + 1}`, address: `192.0.2.${60 + i}`, allow: ['dns'] })),
+    routerConfig: (cameras) => ({ name: 'Soak', host: '127.0.0.1', port: sim.port, username: SIM_USER, privateKeyFile: sim.privateKeyFile, hostKey: sim.hostKeyFingerprint, cameras }),
+    inject: async (fault) => {
+      await inject(fault as Fault);
+      return true;
+    },
+    clearFaults: () => sim.router.clearFaults(),
+    openSessions: () => sim.router.openSessionCount(),
+    activeConfig: () => sim.router.activeConfigCommands(),
+    dispose: () => sim.dispose(),
+  };
+}
+
+/** Starts Homebridge with unhandled rejections printed as warnings (counted by the soak) instead of ending it at the first. */
+function startCountingHomebridge(options: Parameters<typeof startHomebridge>[0]): Promise<RunningHomebridge> {
+  const previous = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = [previous, '--unhandled-rejections=warn'].filter((part) => part !== undefined && part !== '').join(' ');
+  try {
+    // Homebridge is spawned, with this environment, before startHomebridge first waits.
+    return startHomebridge(options);
+  } finally {
+    if (previous === undefined) {
+      delete process.env.NODE_OPTIONS;
+    } else {
+      process.env.NODE_OPTIONS = previous;
+    }
+  }
+}
+
+/**
+ * Node reports an unhandled rejection as "UnhandledPromiseRejectionWarning: <the error>" followed, the first time,
+ * by a line that explains what one is ("...: Unhandled promise rejection. This error originated..."): one counts.
+ */
+const UNHANDLED = /unhandled/i;
+const UNHANDLED_EXPLANATION = /Unhandled promise rejection\. This error originated/;
+const SELF_SHUTDOWN = /Got SIGTERM, shutting down/;
 
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const started = Date.now();
   const rand = random(options.seed);
-  const cameras = Array.from({ length: options.cameras }, (_, i) => ({ name: `Camera ${i + 1}`, address: `192.0.2.${60 + i}`, allow: ['dns'] }));
-  const sim = await startSimulatedRouter();
+  const target = options.target === 'lab' ? await startLabSoakTarget({ lab: options.lab }) : await startSimulatorTarget();
+  const cameras = target.cameras(options.cameras);
+  const faultChoice = options.faults ?? target.faults;
+  const unknownFault = faultChoice.find((name) => !target.faults.includes(name));
+  if (unknownFault !== undefined || faultChoice.length === 0) {
+    await target.dispose();
+    throw new Error(unknownFault === undefined ? 'no faults to pick from' : `the ${target.name} cannot inject "${unknownFault}"`);
+  }
+  const maxPauseMs = options.maxPauseMs ?? target.pacing.maxPauseMs;
+  const sceneRate = options.sceneRate ?? target.pacing.sceneRate;
   let homebridge: RunningHomebridge | undefined;
   let home: HomeKitClient | undefined;
+  let stopping = false;
+  let stopWatching = (): void => undefined;
   try {
-    homebridge = await startHomebridge({
+    homebridge = await startCountingHomebridge({
       onLine: options.onLine,
       platform: {
         pollSeconds: 1,
         leak: { attempts: 1000000, uploadMB: 0, windowMinutes: 1, quietMinutes: 1 },
-        routers: [{ name: 'Soak', host: '127.0.0.1', port: sim.port, username: SIM_USER, privateKeyFile: sim.privateKeyFile, hostKey: sim.hostKeyFingerprint, cameras }],
+        routers: [target.routerConfig(cameras)],
       },
     });
-    home = await HomeKitClient.pair(homebridge.username, homebridge.port, homebridge.pin);
-    const switches = cameras.map((camera) => home!.id(`${camera.name} Internet`, 'on'));
-    const fault = home.id(`${cameras[0]!.name} Leak`, 'statusFault');
-    await home.waitForValue(fault, 0, 30_000);
-    const rssStart = rssMB(homebridge.child.pid);
+    const hb = homebridge;
+    target.trackProcess?.(hb.child.pid);
+    let exitedEarly = false;
+    hb.child.once('exit', () => {
+      exitedEarly ||= !stopping;
+    });
+    home = await HomeKitClient.pair(hb.username, hb.port, hb.pin);
+    const client = home;
+    const switches = cameras.map((camera) => client.id(`${camera.name} Internet`, 'on'));
+    const fault = client.id(`${cameras[0]!.name} Leak`, 'statusFault');
+    await client.waitForValue(fault, 0, 30_000);
+    // HomeKit's view of outages: the first camera's leak sensor reports a fault while the router cannot be reached.
+    const outageMs: number[] = [];
+    let outageSince: number | undefined;
+    let eventsSeen = client.events.length;
+    const outageWatch = setInterval(() => {
+      for (; eventsSeen < client.events.length; eventsSeen++) {
+        const event = client.events[eventsSeen]!;
+        if (event.id !== fault) {
+          continue;
+        }
+        const faulty = event.value === true || event.value === 1;
+        if (faulty && outageSince === undefined) {
+          outageSince = Date.now();
+        } else if (!faulty && outageSince !== undefined) {
+          outageMs.push(Date.now() - outageSince);
+          outageSince = undefined;
+        }
+      }
+    }, 100);
+    stopWatching = () => clearInterval(outageWatch);
+    const pid = hb.child.pid;
+    const rssStart = procStatusMB(pid, 'VmRSS');
+    const warmupToggles = Math.max(1, Math.round(options.toggles / 10));
+    let rssWarm = rssStart;
+    const rssSamples: RssSample[] = [];
 
-    const faults = Object.fromEntries(FAULTS.map((name) => [name, 0])) as Record<Fault, number>;
+    const faults = Object.fromEntries(target.faults.map((name) => [name, 0]));
+    const faultsMissed = Object.fromEntries(target.faults.map((name) => [name, 0]));
     const lastAccepted = new Map<number, { value: boolean; outputIndex: number }>();
     let accepted = 0;
     let refused = 0;
     let faultChain: Promise<void> = Promise.resolve();
+    let faultsInFlight = 0;
+    let faultError: Error | undefined;
+    let nextInCycle = 0;
     for (let toggle = 1; toggle <= options.toggles; toggle++) {
       const index = Math.floor(rand() * cameras.length);
       const value = rand() < 0.5;
-      const outputIndex = homebridge.output.length;
-      const { status } = await home.set(switches[index]!, value);
+      const outputIndex = hb.output.length;
+      const { status } = await client.set(switches[index]!, value);
       if ((status ?? 0) === 0) {
         accepted++;
         lastAccepted.set(index, { value, outputIndex });
@@ -153,73 +362,139 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       } else {
         throw new Error(`HomeKit answered status ${status} to a toggle`);
       }
-      if (rand() < options.faultRate) {
-        const chosen = FAULTS[Math.floor(rand() * FAULTS.length)]!;
-        faults[chosen]++;
+      if (rand() < options.faultRate && !(target.whileFaultRuns === 'skip' && faultsInFlight > 0)) {
+        const chosen = options.faultOrder === 'cycle' ? faultChoice[nextInCycle++ % faultChoice.length]! : faultChoice[Math.floor(rand() * faultChoice.length)]!;
+        faultsInFlight++;
         // Faults run one after another, alongside the toggles.
-        faultChain = faultChain.then(() => inject(chosen, sim));
+        faultChain = faultChain
+          .then(() => target.inject(chosen))
+          .then(
+            (hit) => {
+              (hit ? faults : faultsMissed)[chosen]!++;
+            },
+            (error: unknown) => {
+              faultError ??= error instanceof Error ? error : new Error(`injecting "${chosen}" failed: ${JSON.stringify(error)}`);
+            },
+          )
+          .finally(() => {
+            faultsInFlight--;
+          });
+      }
+      if (toggle === warmupToggles) {
+        rssWarm = procStatusMB(pid, 'VmRSS');
+      }
+      if (toggle >= warmupToggles && (toggle - warmupToggles) % warmupToggles === 0) {
+        rssSamples.push({ toggle, mb: procStatusMB(pid, 'VmRSS') });
       }
       if (toggle % 100 === 0) {
         options.onProgress?.(`${toggle} toggles, ${accepted} accepted, ${refused} refused with No Response`);
       }
-      await sleep(Math.floor(rand() * 300));
+      const scene = sceneRate > 0 && rand() < sceneRate;
+      await sleep(scene ? 0 : Math.floor(rand() * maxPauseMs));
     }
     await faultChain;
-    await sim.router.clearFaults();
+    if (faultError !== undefined) {
+      throw faultError;
+    }
+    await target.clearFaults();
+    const faultsEnded = Date.now();
 
     // Let everything settle: the router answers, and HomeKit agrees with it for a few polls in a row.
     const agree = async (): Promise<boolean> => {
+      const config = await target.activeConfig();
       for (const [index, id] of switches.entries()) {
-        const shown = (await home!.get(id)).value;
-        if ((shown === 1 || shown === true) !== (await routerAccess(sim, index))) {
+        const shown = (await client.get(id)).value;
+        const enforced = enforcedAccess(config, cameras[index]!.address);
+        if (enforced === 'missing' || (shown === 1 || shown === true) !== (enforced === 'allowed')) {
           return false;
         }
       }
-      return (await home!.get(fault)).value === 0;
+      return (await client.get(fault)).value === 0;
     };
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + target.settleTimeoutMs;
     let streak = 0;
+    let agreedAt: number | undefined;
     while (Date.now() < deadline && streak < 3) {
-      streak = (await agree()) ? streak + 1 : 0;
+      if (await agree()) {
+        agreedAt ??= Date.now();
+        streak++;
+      } else {
+        agreedAt = undefined;
+        streak = 0;
+      }
       await sleep(1_000);
     }
 
     let wrongStates = 0;
     let lostStates = 0;
     const evidence: string[] = [];
+    const enforcedNow = new Map<string, EnforcedAccess>();
+    const finalConfig = await target.activeConfig();
     for (const [index, id] of switches.entries()) {
-      const shown = (await home.get(id)).value;
-      const enforced = await routerAccess(sim, index);
-      if ((shown === 1 || shown === true) !== enforced) {
+      const camera = cameras[index]!;
+      const shown = (await client.get(id)).value;
+      const enforced = enforcedAccess(finalConfig, camera.address);
+      enforcedNow.set(camera.address, enforced);
+      if (enforced === 'missing' || (shown === 1 || shown === true) !== (enforced === 'allowed')) {
         wrongStates++;
-        evidence.push(`${cameras[index]!.name}: HomeKit shows ${String(shown)}, the router has ${enforced ? 'access on' : 'access off'}`);
+        evidence.push(`${camera.name}: HomeKit shows ${String(shown)}, the router has ${enforced === 'missing' ? 'no drop rule for it' : enforced === 'allowed' ? 'access on' : 'access off'}`);
       }
       const last = lastAccepted.get(index);
-      if (last && last.value !== enforced) {
-        const reported = homebridge.output.slice(last.outputIndex).some((line) => line.includes(`"${cameras[index]!.name}": could not`));
+      if (last && (enforced === 'allowed') !== last.value) {
+        const reported = hb.output.slice(last.outputIndex).some((line) => line.includes(`"${camera.name}": could not`));
         if (!reported) {
           lostStates++;
-          evidence.push(`${cameras[index]!.name}: last accepted ${last.value ? 'on' : 'off'} (output line ${last.outputIndex}) is not in force and was not reported`);
+          evidence.push(`${camera.name}: last accepted ${last.value ? 'on' : 'off'} (output line ${last.outputIndex}) is not in force and was not reported`);
         }
       }
     }
+    const traffic = target.checkTraffic === undefined ? undefined : await target.checkTraffic(cameras, enforcedNow);
+    evidence.push(...(traffic ?? []));
+    const unhandled = hb.output.filter((line) => UNHANDLED.test(line) && !UNHANDLED_EXPLANATION.test(line));
+    evidence.push(...unhandled.slice(0, 5).map((line) => `Homebridge: ${line}`));
+    const crashed = exitedEarly || hb.child.exitCode !== null || hb.output.some((line) => SELF_SHUTDOWN.test(line));
+    if (crashed) {
+      evidence.push(`Homebridge ended by itself during the soak; its last lines: ${hb.output.slice(-5).join(' | ')}`);
+    }
+    const openSessions = await target.openSessions();
+    const leftOpen = target.sessionsLeftOpen?.();
+    evidence.push(...(leftOpen ?? []));
+    stopWatching();
+    if (wrongStates > 0 || lostStates > 0) {
+      evidence.push(finalConfig.split('\n').filter((line) => line.includes(' rule ')).join('\n'));
+    }
     return {
+      target: target.name,
+      targetDescription: target.description,
       toggles: options.toggles,
       accepted,
       refusedNoResponse: refused,
       faults,
+      faultsMissed,
       wrongStates,
       lostStates,
-      openSessions: await sim.router.openSessionCount(),
+      openSessions,
+      sessionsLeftOpen: leftOpen?.length,
+      outages: outageMs.length,
+      longestOutageSeconds: Math.round(Math.max(0, ...outageMs) / 100) / 10,
+      unhandledRejections: unhandled.length,
+      homebridgeCrashed: crashed,
+      trafficMismatches: traffic?.length,
+      recoverySeconds: agreedAt === undefined ? Math.round((Date.now() - faultsEnded) / 1000) : Math.round((agreedAt - faultsEnded) / 1000),
       homebridgeRssStartMB: rssStart,
-      homebridgeRssEndMB: rssMB(homebridge.child.pid),
+      homebridgeRssWarmMB: rssWarm,
+      homebridgeRssEndMB: procStatusMB(pid, 'VmRSS'),
+      homebridgeRssPeakMB: procStatusMB(pid, 'VmHWM'),
+      rssSamples,
       seconds: Math.round((Date.now() - started) / 1000),
-      evidence: evidence.length === 0 ? [] : [...evidence, (await sim.router.activeConfigCommands()).split('\n').filter((line) => line.includes(' rule ')).join('\n')],
+      evidence,
     };
   } finally {
+    stopping = true;
+    stopWatching();
     await home?.close();
     await homebridge?.stop();
     homebridge?.remove();
-    await sim.dispose();
+    await target.dispose();
   }
 }
