@@ -115,14 +115,14 @@ export class RouterHold {
 
   /**
    * Resolves true as soon as a transaction is paused at the point (inject the fault now), or false when none got
-   * there within `timeoutMs`; the request is then withdrawn.
+   * there within `timeoutMs` (or before `signal` aborted); the request is then withdrawn.
    */
-  async reached(timeoutMs: number): Promise<boolean> {
+  async reached(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const files = holdFiles(this.stateFile);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if ((await readRequest(files.holding))?.id === this.id) return true;
-      if (Date.now() > deadline) break;
+      if (Date.now() > deadline || signal?.aborted === true) break;
       await sleep(10);
     }
     try {

@@ -126,12 +126,12 @@ class SessionLeakWatch {
   }
 }
 
-/** Waits until `condition` holds; false when it did not within `timeoutMs`. */
-async function until(condition: () => Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<boolean> {
+/** Waits until `condition` holds; false when it did not within `timeoutMs`, or `signal` aborted first. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number, stepMs = 20, signal?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return true;
-    if (Date.now() > deadline) return false;
+    if (Date.now() > deadline || signal?.aborted === true) return false;
     await sleep(stepMs);
   }
 }
@@ -150,17 +150,17 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
   const sessionWatch = new SessionLeakWatch(lab);
 
   /** The next commits that change something fail that way; true once commits have used them all up. */
-  const commitFault = async (kind: CommitFaultKind, count: number): Promise<boolean> => {
+  const commitFault = async (kind: CommitFaultKind, count: number, stop: AbortSignal): Promise<boolean> => {
     await lab.router.failNextCommits(kind, count);
-    const used = await until(async () => (await lab.router.store.read()).faults.pendingCommitFaults.length === 0, COMMIT_FAULT_TIMEOUT_MS, 100);
+    const used = await until(async () => (await lab.router.store.read()).faults.pendingCommitFaults.length === 0, COMMIT_FAULT_TIMEOUT_MS, 100, stop);
     if (!used) await lab.router.clearFaults();
     return used;
   };
 
   /** One commit that takes SLOW_COMMIT_MS; true once it has run. */
-  const slowCommit = async (): Promise<boolean> => {
+  const slowCommit = async (stop: AbortSignal): Promise<boolean> => {
     await lab.router.setCommitDelay(SLOW_COMMIT_MS);
-    const started = await until(async () => (await lab.router.store.read()).commitLock !== null, MOMENT_TIMEOUT_MS);
+    const started = await until(async () => (await lab.router.store.read()).commitLock !== null, MOMENT_TIMEOUT_MS, 20, stop);
     // Only this commit is slow: each commit reads the delay when it takes the lock.
     await lab.router.setCommitDelay(0);
     if (started) await until(async () => (await lab.router.store.read()).commitLock === null, SLOW_COMMIT_MS + 30_000, 100);
@@ -168,9 +168,9 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
   };
 
   /** Runs `fault` while the next transaction that gets there waits at `point`; false when none got there in time. */
-  const atMoment = async (point: HoldPoint, fault: () => Promise<void>): Promise<boolean> => {
+  const atMoment = async (point: HoldPoint, stop: AbortSignal, fault: () => Promise<void>): Promise<boolean> => {
     const hold = await lab.holdRouterAt(point, HOLD_MS);
-    if (!(await hold.reached(MOMENT_TIMEOUT_MS))) return false;
+    if (!(await hold.reached(MOMENT_TIMEOUT_MS, stop))) return false;
     await fault();
     return true;
   };
@@ -201,29 +201,29 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
 
   const reboot = (): Promise<void> => sessionWatch.paused(() => lab.rebootRouter({ sshDownMs: REBOOT_SSH_DOWN_MS }));
 
-  const inject = async (fault: string): Promise<boolean> => {
+  const inject = async (fault: string, stop: AbortSignal): Promise<boolean> => {
     switch (fault) {
       case 'commit fails':
-        return commitFault('fail', 1);
+        return commitFault('fail', 1, stop);
       case 'commit partly applies':
-        return commitFault('partial', 1);
+        return commitFault('partial', 1, stop);
       case 'commit locked 3 times in a row':
-        return commitFault('locked', 3);
+        return commitFault('locked', 3, stop);
       case 'commit locked 6 times in a row (more than the plugin retries)':
-        return commitFault('locked', 6);
+        return commitFault('locked', 6, stop);
       case `commit takes ${SLOW_COMMIT_MS / 1000} s`:
-        return slowCommit();
+        return slowCommit(stop);
       case `${REBOOT}, at a random moment`:
         await reboot();
         return true;
       case `${REBOOT}, during commit`:
-        return atMoment('commit-running', reboot);
+        return atMoment('commit-running', stop, reboot);
       case `${REBOOT}, after commit (before save)`:
-        return atMoment('commit-done', reboot);
+        return atMoment('commit-done', stop, reboot);
     }
     for (const connection of CONNECTION_FAULTS) {
       for (const moment of MOMENTS) {
-        if (fault === `${connection.words}, ${moment.words}`) return atMoment(moment.point, () => connectionFault(connection.kind));
+        if (fault === `${connection.words}, ${moment.words}`) return atMoment(moment.point, stop, () => connectionFault(connection.kind));
       }
     }
     throw new Error(`the lab cannot inject "${fault}"`);

@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     `| **unhandled rejections** (lines of Homebridge's output that mention one; it runs with \`--unhandled-rejections=warn\` so that each is printed) | **${soak.unhandledRejections}** |`,
     `| **Homebridge ended by itself** (crash, uncaught exception) | **${soak.homebridgeCrashed ? 'yes' : 'no'}** |`,
     ...(soak.trafficMismatches === undefined ? [] : [`| **cameras whose real packets disagree with HomeKit at the end** | **${soak.trafficMismatches}** |`]),
-    `| outages seen from HomeKit (the leak sensors' fault on, router unreachable) | ${soak.outages}, the longest ${soak.longestOutageSeconds} s; each ended by the plugin reconnecting by itself |`,
+    `| outages seen from HomeKit (leak sensors showing a fault: router unreachable; back-to-back faults with no good reading between them count as one) | ${soak.outages}, the longest ${soak.longestOutageSeconds} s; each ended by the plugin reconnecting by itself |`,
     `| recovery: from the end of the last fault until HomeKit and the router agree | ${soak.recoverySeconds} s |`,
     `| duration | ${soak.seconds} s |`,
     '',

@@ -66,8 +66,11 @@ export interface SoakTarget {
   cameras(count: number): SoakCamera[];
   /** The router block of the plugin's configuration. */
   routerConfig(cameras: readonly SoakCamera[]): Record<string, unknown>;
-  /** Injects one fault; resolves false when its moment never came and nothing was injected. */
-  inject(fault: string): Promise<boolean>;
+  /**
+   * Injects one fault; resolves false when its moment never came and nothing was injected. `stop` is aborted when
+   * the toggles end: a fault still waiting for its moment then gives up (no transaction will come).
+   */
+  inject(fault: string, stop: AbortSignal): Promise<boolean>;
   /** Ends whatever a fault may have left behind (pending commit faults, slow commits, dropped packets, sshd down). */
   clearFaults(): Promise<void>;
   openSessions(): Promise<number>;
@@ -349,6 +352,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     let faultsInFlight = 0;
     let faultError: Error | undefined;
     let nextInCycle = 0;
+    const togglesDone = new AbortController();
     for (let toggle = 1; toggle <= options.toggles; toggle++) {
       const index = Math.floor(rand() * cameras.length);
       const value = rand() < 0.5;
@@ -367,7 +371,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         faultsInFlight++;
         // Faults run one after another, alongside the toggles.
         faultChain = faultChain
-          .then(() => target.inject(chosen))
+          .then(() => (togglesDone.signal.aborted ? false : target.inject(chosen, togglesDone.signal)))
           .then(
             (hit) => {
               (hit ? faults : faultsMissed)[chosen]!++;
@@ -392,6 +396,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       const scene = sceneRate > 0 && rand() < sceneRate;
       await sleep(scene ? 0 : Math.floor(rand() * maxPauseMs));
     }
+    togglesDone.abort();
     await faultChain;
     if (faultError !== undefined) {
       throw faultError;
