@@ -372,9 +372,16 @@ export class RouterGuard {
 
   /** A new drop rule does not stop a flow already past it on an offloading router: delete the flows too. */
   private async cutFlows(camera: CameraState): Promise<void> {
+    const name = `"${printable(camera.settings.name)}"`;
     try {
-      const flows = await this.driver.cutFlows(camera.settings.address);
-      this.log.debug(`"${printable(camera.settings.name)}": cut ${flows} open connection(s).`);
+      const cut = await this.driver.cutFlows(camera.settings);
+      this.log.debug(`${name}: cut ${cut.flows} open connection(s) from ${cut.addresses.join(', ')}.`);
+      if (cut.problem !== undefined) {
+        this.log.warn(
+          `${name}: blocked, and its connections from ${camera.settings.address} were cut, but ${cut.problem}; ` +
+            'connections it has open from other addresses (IPv6, or a new DHCP lease) may go on until they end.',
+        );
+      }
     } catch (error) {
       this.log.warn(
         `"${printable(camera.settings.name)}": blocked, but its open connections could not be cut (${(error as Error).message}); ` +

@@ -60,6 +60,15 @@ export interface ApplyOutcome {
   readonly detail: string;
 }
 
+export interface FlowCut {
+  /** Connections deleted. */
+  readonly flows: number;
+  /** The addresses whose connections were cut. */
+  readonly addresses: readonly string[];
+  /** Set when the camera's other addresses could not be looked up (only its configured address was cut). */
+  readonly problem?: string;
+}
+
 /** What the guard asks of a router in one transaction. */
 export interface AccessChange {
   readonly camera: CameraSettings;
@@ -84,8 +93,11 @@ export interface RouterDriver {
    * mid-transaction): the next `apply`, even with no changes, saves, so a router reboot cannot bring back an old state.
    */
   readonly unsavedChanges: boolean;
-  /** Deletes the host's connection-tracking entries so an upload already in progress stops. */
-  cutFlows(address: string): Promise<number>;
+  /**
+   * Deletes the camera's connection-tracking entries so an upload already in progress stops: those of its
+   * configured address and, for a camera with a MAC, of every address (IPv4 or IPv6) the router sees it use now.
+   */
+  cutFlows(camera: CameraSettings): Promise<FlowCut>;
   close(): void;
 }
 

@@ -20,7 +20,7 @@ import { MARK, parseTransactionOutput, ruleSetPaths, shellWord } from '../../src
 import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
 import { readFirewall } from '../../src/router/edgeos/firewallConfig';
 import type { EdgeOsFirewall } from '../../src/router/edgeos/firewallConfig';
-import { parseChainCounters, parseConfigCommands, parseOffload } from '../../src/router/edgeos/parsers';
+import { parseChainCounters, parseConfigCommands, parseNeighbours, parseOffload } from '../../src/router/edgeos/parsers';
 import type { RuleCounter } from '../../src/router/edgeos/parsers';
 import { RuleSetLayout } from '../../src/router/edgeos/ruleSetLayout';
 import type { SshConnection } from '../../src/router/ssh';
@@ -281,6 +281,30 @@ describe('output cut short at every byte', () => {
 });
 
 // ---- reordered ----
+
+describe('the neighbour table, cut or damaged anywhere (fast-check)', () => {
+  const NEIGHBOURS = readFileSync(join(__dirname, '../fixtures/lab/iproute2_ip_neigh_show.txt'), 'utf8').split('\n').slice(1).join('\n');
+  const truth = unwrap(parseNeighbours(NEIGHBOURS));
+  const known = new Set(truth.map((neighbour) => `${neighbour.address} ${neighbour.mac}`));
+
+  // Damage as a broken transport makes it: the text ends anywhere, and a byte may be one that is not text at all
+  // (a control character, or one that is not UTF-8). A byte that turns one digit into another cannot be told from the truth.
+  const notText = fc.oneof(fc.integer({ min: 0, max: 0x1f }).filter((byte) => byte !== 0x0a), fc.integer({ min: 0x7f, max: 0xff }));
+
+  it('never names an address with a MAC the full table does not pair it with (that would cut another device\'s connections)', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: NEIGHBOURS.length }), fc.nat({ max: NEIGHBOURS.length }), notText, fc.boolean(), (cut, at, byte, corrupt) => {
+        const damaged = Buffer.from(NEIGHBOURS.slice(0, cut), 'latin1');
+        if (corrupt && at < damaged.length) damaged[at] = byte;
+        const parsed = parseNeighbours(damaged.toString('utf8'));
+        if (parsed.ok) {
+          for (const neighbour of parsed.value) expect(known.has(`${neighbour.address} ${neighbour.mac}`)).toBe(true);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe('reordered lines', () => {
   const setLines = CONFIG.split('\n').filter((line) => line !== '');

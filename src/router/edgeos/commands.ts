@@ -141,9 +141,22 @@ export function countersScript(chain: string, chain6?: string): string {
 
 export const OFFLOAD_COMMAND = `${OP_WRAPPER} show ubnt offload`;
 
+/**
+ * Deletes a host's connection-tracking entries. conntrack must be told that an address is IPv6 (`-f ipv6`);
+ * without it, it looks in the IPv4 table only.
+ */
 export function cutFlowsCommand(address: string): string {
-  return `sudo /usr/sbin/conntrack -D -s ${shellWord(address)}`;
+  const family = address.includes(':') ? '-f ipv6 ' : '';
+  return `sudo /usr/sbin/conntrack -D ${family}-s ${shellWord(address)}`;
 }
+
+/** One script that cuts the flows of every address a camera has (see EdgeOsRouter.cutFlows). */
+export function cutFlowsScript(addresses: readonly string[]): string {
+  return `${addresses.map(cutFlowsCommand).join('\n')}\n`;
+}
+
+/** The router's ARP and IPv6 neighbour tables: which addresses each MAC on the LAN is using now. Needs no sudo. */
+export const NEIGHBOURS_COMMAND = '/sbin/ip neigh show';
 
 export interface TransactionReport {
   readonly committed: boolean;

@@ -2,19 +2,22 @@
  * The EdgeOS implementation of RouterDriver: reads the configuration and counters, and turns the guard's
  * requests into one configuration transaction.
  */
-import { isSafeRuleSetName, printable } from '../../config';
+import { isIP as isIPv6Like } from 'node:net';
+
+import { isIPv4, isSafeRuleSetName, printable } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
 import { READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
-import type { AccessChange, ApplyOutcome, CameraReading, RouterDriver, RouterReading } from '../driver';
+import type { AccessChange, ApplyOutcome, CameraReading, FlowCut, RouterDriver, RouterReading } from '../driver';
 import type { SshConnection } from '../ssh';
 import {
   MARK,
   OFFLOAD_COMMAND,
   READ_COMMAND,
   TRANSACTION_COMMAND,
+  NEIGHBOURS_COMMAND,
   countersScript,
-  cutFlowsCommand,
+  cutFlowsScript,
   parseTransactionOutput,
   readScript,
   rulePath,
@@ -27,7 +30,7 @@ import {
 import type { ConfigOp, Family } from './commands';
 import { interfacePathFor, readFirewall } from './firewallConfig';
 import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
-import { parseChainCounters, parseConfigCommands, parseConntrackSummary, parseOffload } from './parsers';
+import { parseChainCounters, parseConfigCommands, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
 import type { RuleCounter } from './parsers';
 import { RuleSetLayout, assignSlots } from './ruleSetLayout';
 import type { SlotAssignment } from './ruleSetLayout';
@@ -245,10 +248,30 @@ export class EdgeOsRouter implements RouterDriver {
     return { result: 'committed', saved, detail };
   }
 
-  async cutFlows(address: string): Promise<number> {
-    const result = await this.ssh.exec(cutFlowsCommand(address), undefined, READ_TIMEOUT_MS);
-    const summary = parseConntrackSummary(result.stderr);
-    return summary.ok ? summary.value : 0;
+  async cutFlows(camera: CameraSettings): Promise<FlowCut> {
+    const addresses = [camera.address];
+    let problem: string | undefined;
+    if (camera.mac !== undefined) {
+      // Flows are tracked by address, not MAC: a camera that DHCP moved, or that talks IPv6 from addresses no
+      // config names (SLAAC, privacy addresses), has open connections from the addresses the router sees it use.
+      const result = await this.ssh.exec(NEIGHBOURS_COMMAND, undefined, READ_TIMEOUT_MS);
+      const parsed = result.code === 0 ? parseNeighbours(result.stdout) : { ok: false as const, error: firstLine(result.stderr) || `exit status ${String(result.code)}` };
+      if (parsed.ok) {
+        for (const neighbour of parsed.value) {
+          if (neighbour.mac === camera.mac.toLowerCase() && isRoutedAddress(neighbour.address) && !addresses.includes(neighbour.address)) {
+            addresses.push(neighbour.address);
+          }
+        }
+      } else {
+        problem = `could not read the router's neighbour table (${parsed.error})`;
+      }
+    }
+    const result = await this.ssh.exec(READ_COMMAND, cutFlowsScript(addresses), READ_TIMEOUT_MS);
+    const summary = sumConntrackSummaries(result.stderr, addresses.length);
+    if (!summary.ok) {
+      throw new RouterError('protocol', `cutting the open connections of ${addresses.join(', ')} failed: ${summary.error} (${firstLine(result.stderr) || 'no error given'}).`);
+    }
+    return { flows: summary.value, addresses, problem };
   }
 
   /** The configuration operations that bring the router to the requested state. */
@@ -340,6 +363,19 @@ function readCounters(sections: Map<string, string>, mark: string, failedMark: s
     return undefined;
   }
   return parsed.value;
+}
+
+/**
+ * An address a camera's internet traffic can come from, safe to put in a command: a plain IPv4 address, or a
+ * global IPv6 one (link-local addresses never leave the LAN; zone suffixes and anything else are refused).
+ */
+const isIPv6 = (address: string): boolean => isIPv6Like(address) === 6;
+
+function isRoutedAddress(address: string): boolean {
+  if (isIPv4(address)) {
+    return true;
+  }
+  return isIPv6(address) && /^[0-9a-f:.]+$/i.test(address) && !/^fe[89ab]/i.test(address);
 }
 
 function firstLine(text: string): string {

@@ -256,3 +256,52 @@ export function parseConntrackSummary(text: string): Parsed<number> {
   const match = /(\d+) flow entries have been (?:deleted|shown)\./.exec(text);
   return match ? ok(Number(match[1])) : fail('conntrack did not report how many flows it touched');
 }
+
+/** Adds up the `N flow entries have been deleted.` summaries of several conntrack runs (one per address). */
+export function sumConntrackSummaries(text: string, runs: number): Parsed<number> {
+  const counts = [...text.matchAll(/(\d+) flow entries have been deleted\./g)].map((match) => Number(match[1]));
+  if (counts.length !== runs) {
+    return fail(`conntrack reported on ${counts.length} of ${runs} addresses`);
+  }
+  return ok(counts.reduce((sum, count) => sum + count, 0));
+}
+
+export interface Neighbour {
+  /** As `ip neigh` prints it: an IPv4 address, or an IPv6 one (possibly link-local). */
+  readonly address: string;
+  /** Lower case, colons. */
+  readonly mac: string;
+}
+
+const NEIGHBOUR_MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/**
+ * Reads `ip neigh show` (the router's ARP and IPv6 neighbour tables in one): `<address> dev <if> lladdr <mac>
+ * [router] <STATE>`. Entries without a link-layer address (INCOMPLETE, FAILED) are skipped: they name no host.
+ */
+export function parseNeighbours(text: string): Parsed<Neighbour[]> {
+  const neighbours: Neighbour[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '').trim();
+    if (line === '') {
+      continue;
+    }
+    if (!/^[\x20-\x7e\t]*$/.test(line)) {
+      return fail(`the neighbour table has a line that is not plain text: "${printableLine(line)}"`);
+    }
+    const words = line.split(/\s+/);
+    const at = words.indexOf('lladdr');
+    if (words[1] !== 'dev' || words.length < 4) {
+      return fail(`the neighbour table has a line it cannot read: "${line.slice(0, 80)}"`);
+    }
+    if (at < 0) {
+      continue;
+    }
+    const mac = (words[at + 1] ?? '').toLowerCase();
+    if (!NEIGHBOUR_MAC.test(mac)) {
+      return fail(`the neighbour table has a damaged link-layer address: "${line.slice(0, 80)}"`);
+    }
+    neighbours.push({ address: words[0] ?? '', mac });
+  }
+  return ok(neighbours);
+}

@@ -156,6 +156,13 @@ export function formatArp(hosts: LanHost[], lanInterface: string): string {
   return [line('Address', 'HWtype', 'HWaddress', 'Flags', 'Mask', 'Iface'), ...hosts.map((host) => line(host.ip, 'ether', host.mac, 'C', '', lanInterface))].join('');
 }
 
+/** `ip neigh show`: each host's IPv4 address, then its IPv6 ones, all on the LAN interface with the host's MAC. */
+export function formatNeighbours(hosts: LanHost[], lanInterface: string): string {
+  return hosts
+    .flatMap((host) => [`${host.ip} dev ${lanInterface} lladdr ${host.mac.toLowerCase()} REACHABLE\n`, ...(host.ipv6 ?? []).map((address) => `${address} dev ${lanInterface} lladdr ${host.mac.toLowerCase()} STALE\n`)])
+    .join('');
+}
+
 /** One `conntrack -L` line, with accounting (`nf_conntrack_acct=1`) on. */
 export function formatConntrackFlow(flow: ConntrackFlow): string {
   const replyPackets = flow.packets;

@@ -5,7 +5,7 @@
 import { childNodes, pathExists, pathValue, pathValues, renderConfigCommands } from './configTree';
 import type { ConfigSystem } from './configSystem';
 import { DEFAULT_RULE_NUMBER, defaultAction, firewallBindings, ruleConfig, ruleNumbers } from './firewall';
-import { formatArp, formatDhcpLeases, formatFirewallStatistics, formatOffload, parseIptablesCounters } from './formats';
+import { formatArp, formatDhcpLeases, formatFirewallStatistics, formatNeighbours, formatOffload, parseIptablesCounters } from './formats';
 import type { Program, ProcessContext } from './shell';
 import type { CommandResult, CounterPair, Dataplane, RouterStateStore } from './types';
 
@@ -159,13 +159,30 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
   const iptables = xtablesProgram('iptables', (chain) => dataplane.listChain(chain));
   const ip6tables = xtablesProgram('ip6tables', dataplane.listChain6?.bind(dataplane));
 
+  /**
+   * `conntrack -L|-D [-f ipv4|ipv6] -s IP`. conntrack takes the family from the address; one given with `-f` must
+   * agree with it, as conntrack-tools insists ("mismatched address family").
+   */
   const conntrack: Program = async (args, context) => {
     if (!context.root) return fail('conntrack v1.4.6 (conntrack-tools): Operation failed: Operation not permitted\n');
     const operation = args.find((arg) => arg === '-L' || arg === '-D');
     const sourceAt = args.findIndex((arg) => arg === '-s' || arg === '--src' || arg === '--orig-src');
     const source = sourceAt >= 0 ? args[sourceAt + 1] : undefined;
-    if (operation === undefined || source === undefined || args.length !== 3) return fail('conntrack: the simulator supports only `conntrack -L|-D -s IP`\n', 2);
+    const familyAt = args.findIndex((arg) => arg === '-f' || arg === '--family');
+    const family = familyAt >= 0 ? args[familyAt + 1] : undefined;
+    const expectedLength = family === undefined ? 3 : 5;
+    if (operation === undefined || source === undefined || args.length !== expectedLength || (family !== undefined && family !== 'ipv4' && family !== 'ipv6')) {
+      return fail('conntrack: the simulator supports only `conntrack -L|-D [-f ipv4|ipv6] -s IP`\n', 2);
+    }
+    if (family !== undefined && (family === 'ipv6') !== source.includes(':')) return fail('conntrack v1.4.6 (conntrack-tools): mismatched address family\n', 2);
     return operation === '-L' ? dataplane.listFlows(source) : dataplane.deleteFlows(source);
+  };
+
+  /** `ip neigh show`: the router's neighbours, from the dataplane's kernel when it has one, else from the LAN hosts. */
+  const ipProgram: Program = async (args) => {
+    if (args.join(' ') !== 'neigh show' && args.join(' ') !== 'neigh') return fail('ip: the simulator supports only `ip neigh show`\n', 2);
+    if (dataplane.listNeighbours !== undefined) return dataplane.listNeighbours();
+    return ok(formatNeighbours((await store.read()).options.lanHosts, LAN_INTERFACE));
   };
 
   // Operational commands only exist in an interactive vbash (`vbash -ic 'show …'`), where the op-mode functions are loaded.
@@ -183,6 +200,8 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     ['/sbin/ip6tables', ip6tables],
     ['ip6tables', ip6tables],
     ['/usr/sbin/conntrack', conntrack],
+    ['/sbin/ip', ipProgram],
+    ['ip', ipProgram],
     ['conntrack', conntrack],
     ['show', show],
   ]);

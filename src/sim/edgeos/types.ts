@@ -88,6 +88,8 @@ export interface Dataplane {
   listFlows(sourceIp: string): Promise<CommandResult>;
   /** `conntrack -D -s <ip>`. */
   deleteFlows(sourceIp: string): Promise<CommandResult>;
+  /** `ip neigh show` from a real kernel; without it the simulated `ip` prints the LAN hosts (SimOptions.lanHosts). */
+  listNeighbours?(): Promise<CommandResult>;
   /** Zeroes every counter (IPv4 and IPv6) and drops every flow. */
   reboot(): Promise<void>;
 }

@@ -5,6 +5,8 @@ import type { CameraSettings } from '../../../src/config';
 import { NAMED_SERVICES } from '../../../src/config';
 import {
   MARK,
+  cutFlowsCommand,
+  cutFlowsScript,
   parseTransactionOutput,
   readScript,
   ruleSetPaths,
@@ -155,5 +157,17 @@ describe('transaction script', () => {
     expect(sections.get(MARK.config)).toBe('set a b');
     expect(sections.get(MARK.counters)).toBe('Chain X');
     expect(readScript('CAMGUARD_OUT')).toContain('sudo /sbin/iptables -t filter -L CAMGUARD_OUT -v -n -x');
+  });
+});
+
+describe('cutting a camera\'s open connections', () => {
+  it('tells conntrack the family of an IPv6 address (without it, it looks in the IPv4 table only)', () => {
+    expect(cutFlowsCommand('192.168.1.50')).toBe('sudo /usr/sbin/conntrack -D -s 192.168.1.50');
+    expect(cutFlowsCommand('2001:db8:1::50')).toBe('sudo /usr/sbin/conntrack -D -f ipv6 -s 2001:db8:1::50');
+    expect(cutFlowsScript(['192.168.1.50', '2001:db8:1::50'])).toBe('sudo /usr/sbin/conntrack -D -s 192.168.1.50\nsudo /usr/sbin/conntrack -D -f ipv6 -s 2001:db8:1::50\n');
+  });
+
+  it('refuses an address that could escape the command', () => {
+    expect(() => cutFlowsCommand("1.2.3.4'; reboot; '")).toThrow(/unsafe word/);
   });
 });

@@ -161,7 +161,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   it('cuts a blocked camera\'s open connections', async () => {
     await sim.router.openFlow(frontDoor.address);
     expect(await sim.router.hasFlow(frontDoor.address)).toBe(true);
-    expect(await driver.cutFlows(frontDoor.address)).toBe(1);
+    expect(await driver.cutFlows(frontDoor)).toEqual({ flows: 1, addresses: [frontDoor.address], problem: undefined });
     expect(await sim.router.hasFlow(frontDoor.address)).toBe(false);
   });
 
@@ -206,6 +206,43 @@ describe('cameras identified by MAC', () => {
       expect(await sim.router.sendTraffic({ from: '192.0.2.77', protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
       expect(await sim.router.sendTraffic({ from: '192.0.2.77', protocol: 'udp', port: 53, packets: 1, bytes: 60 })).toBe('accepted');
       expect(await sim.router.sendTraffic({ from: '192.0.2.78', protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+
+  it('cuts the open connections of every address the router sees the camera use: a new DHCP lease and its IPv6 addresses', async () => {
+    const mac = '00:11:22:33:44:55';
+    const moved = '192.0.2.77';
+    const sim = await startSimulatedRouter({ lanHosts: [{ ip: moved, mac, hostname: 'front-door', ipv6: ['2001:db8:1::50', '2001:db8:1:0:8d2e:11ff:fe00:1'] }, { ip: garage.address, mac: '00:11:22:33:44:66', hostname: 'garage' }] });
+    const driver = driverFor(sim);
+    try {
+      await driver.connect();
+      for (const from of [frontDoor.address, moved, '2001:db8:1::50', '2001:db8:1:0:8d2e:11ff:fe00:1', garage.address]) await sim.router.openFlow(from);
+      const cut = await driver.cutFlows({ ...frontDoor, mac: mac.toUpperCase() });
+      expect(cut).toEqual({ flows: 4, addresses: [frontDoor.address, moved, '2001:db8:1::50', '2001:db8:1:0:8d2e:11ff:fe00:1'], problem: undefined });
+      for (const from of [frontDoor.address, moved, '2001:db8:1::50', '2001:db8:1:0:8d2e:11ff:fe00:1']) expect(await sim.router.hasFlow(from)).toBe(false);
+      // Another camera's connections are left alone.
+      expect(await sim.router.hasFlow(garage.address)).toBe(true);
+      // Without a MAC there is nothing to look up: only the configured address.
+      expect((await driver.cutFlows(garage)).addresses).toEqual([garage.address]);
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+
+  it('still cuts the configured address, and says what it could not do, when the neighbour table is unreadable', async () => {
+    const sim = await startSimulatedRouter({ lanHosts: [{ ip: '192.0.2.77', mac: 'not-a-mac', hostname: 'front-door' }] });
+    const driver = driverFor(sim);
+    try {
+      await driver.connect();
+      await sim.router.openFlow(frontDoor.address);
+      const cut = await driver.cutFlows({ ...frontDoor, mac: '00:11:22:33:44:55' });
+      expect(cut.addresses).toEqual([frontDoor.address]);
+      expect(cut.flows).toBe(1);
+      expect(cut.problem).toMatch(/could not read the router's neighbour table \(the neighbour table has a damaged link-layer address/);
     } finally {
       driver.close();
       await sim.dispose();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { readFirewall, interfacePathFor } from '../../../src/router/edgeos/firewallConfig';
-import { parseChainCounters, parseConfigCommands, parseConntrackSummary, parseOffload } from '../../../src/router/edgeos/parsers';
+import { parseChainCounters, parseConfigCommands, parseConntrackSummary, parseNeighbours, parseOffload, sumConntrackSummaries } from '../../../src/router/edgeos/parsers';
 
 const sample = (name: string): string => readFileSync(join(__dirname, '../../fixtures/edgeos', name), 'utf8');
 
@@ -161,5 +161,38 @@ describe('conntrack summary', () => {
   it('reads the stderr trailer (conntrack-tools sample)', () => {
     expect(unwrap(parseConntrackSummary(sample('generic_conntrack_L_conntrack-tools.txt')))).toBe(296);
     expect(unwrap(parseConntrackSummary('conntrack v1.4.6 (conntrack-tools): 3 flow entries have been deleted.'))).toBe(3);
+  });
+});
+
+describe('conntrack summaries of several addresses', () => {
+  it('adds up one summary per address, and refuses when one is missing', () => {
+    const stderr = 'conntrack v1.4.6 (conntrack-tools): 3 flow entries have been deleted.\nconntrack v1.4.6 (conntrack-tools): 0 flow entries have been deleted.\n';
+    expect(unwrap(sumConntrackSummaries(stderr, 2))).toBe(3);
+    expect(sumConntrackSummaries(stderr, 3)).toEqual({ ok: false, error: 'conntrack reported on 2 of 3 addresses' });
+  });
+});
+
+describe('neighbour table (ip neigh show)', () => {
+  const labSample = readFileSync(join(__dirname, '../../fixtures/lab/iproute2_ip_neigh_show.txt'), 'utf8').split('\n').slice(1).join('\n');
+
+  it('reads each address with its MAC, IPv4 and IPv6 alike (verbatim iproute2 output from the router lab)', () => {
+    expect(unwrap(parseNeighbours(labSample))).toEqual([
+      { address: '198.51.100.50', mac: '02:00:c6:33:64:32' },
+      { address: '203.0.113.10', mac: '12:bd:8d:4d:28:e8' },
+      { address: '198.51.100.254', mac: '62:c9:e9:7e:91:5d' },
+      { address: '2001:db8:ffff::10', mac: '12:bd:8d:4d:28:e8' },
+      { address: '2001:db8:100::50', mac: '02:00:c6:33:64:32' },
+    ]);
+  });
+
+  it('skips entries without a link-layer address, reads the router flag, and lower-cases MACs', () => {
+    const text = ['192.168.1.77 dev switch0  FAILED', '192.168.1.78 dev switch0  INCOMPLETE', 'fe80::1 dev eth0 lladdr 44:D9:E7:00:00:01 router STALE', ''].join('\n');
+    expect(unwrap(parseNeighbours(text))).toEqual([{ address: 'fe80::1', mac: '44:d9:e7:00:00:01' }]);
+  });
+
+  it('refuses lines it cannot read rather than guess an address', () => {
+    expect(parseNeighbours('Invalid command: [ip]').ok).toBe(false);
+    expect(parseNeighbours('192.168.1.50 dev switch0 lladdr 00:11:22:33:44').ok).toBe(false);
+    expect(parseNeighbours('192.168.1.50 dev switch0 lladdr 00:11:22:33:44:55 REACH\uFFFDABLE').ok).toBe(false);
   });
 });
