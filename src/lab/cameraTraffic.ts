@@ -6,6 +6,9 @@
  *   … upload 203.0.113.10 <bytes, 0 = until stopped> [bytes per second, 0 = as fast as it goes]
  *   … udp 203.0.113.10 <datagrams> [size]
  *
+ * The internet address may be IPv6 (2001:db8:ffff::10): the traffic then goes out over IPv6, from the camera's
+ * global address (or `--from <address>`, one of its others, as a privacy address would be picked).
+ *
  * It writes JSON lines (see TrafficReport): upload progress as the internet host acknowledges it, then the outcome.
  * The exit status is 0 when the service answered (or the upload arrived), 1 when it did not.
  */
@@ -50,9 +53,16 @@ function withTimeout<T>(what: string, ms: number, start: (settle: (value: T) => 
   });
 }
 
+/** The source address the traffic must leave from (`--from`), or the system's choice. */
+let localAddress: string | undefined;
+
+function udpFamily(host: string): 'udp4' | 'udp6' {
+  return host.includes(':') ? 'udp6' : 'udp4';
+}
+
 function tcpConnect(host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
+    const socket = connect({ host, port, ...(localAddress !== undefined ? { localAddress } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Failure(`TCP connect to ${host}:${port}: no answer within ${ANSWER_TIMEOUT_MS} ms`));
@@ -68,8 +78,21 @@ function tcpConnect(host: string, port: number): Promise<Socket> {
   });
 }
 
-function udpExchange(host: string, port: number, request: Buffer, what: string, accept: (reply: Buffer) => string | undefined): Promise<string> {
-  const socket = createSocket('udp4');
+/** Binds a UDP socket to the `--from` address, if one was given. */
+function bound(socket: ReturnType<typeof createSocket>): Promise<void> {
+  if (localAddress === undefined) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, localAddress, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function udpExchange(host: string, port: number, request: Buffer, what: string, accept: (reply: Buffer) => string | undefined): Promise<string> {
+  const socket = createSocket(udpFamily(host));
+  await bound(socket);
   return withTimeout<string>(what, ANSWER_TIMEOUT_MS, (settle, fail) => {
     socket.on('message', (reply) => {
       const detail = accept(reply);
@@ -170,7 +193,8 @@ async function upload(server: string, total: number, bytesPerSecond: number): Pr
 }
 
 async function udpBurst(server: string, count: number, size: number): Promise<string> {
-  const socket = createSocket('udp4');
+  const socket = createSocket(udpFamily(server));
+  await bound(socket);
   const datagram = Buffer.alloc(size, 0x5a);
   try {
     for (let i = 0; i < count; i++) {
@@ -208,7 +232,15 @@ function perform(args: string[]): Promise<string> {
   }
 }
 
-perform(process.argv.slice(2)).then(
+/** Takes `--from <address>` out of the arguments. */
+function withoutFrom(args: string[]): string[] {
+  const at = args.indexOf('--from');
+  if (at < 0) return args;
+  localAddress = args[at + 1];
+  return [...args.slice(0, at), ...args.slice(at + 2)];
+}
+
+perform(withoutFrom(process.argv.slice(2))).then(
   (detail) => {
     emit({ ok: true, detail });
     process.exit(0);

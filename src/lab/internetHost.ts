@@ -1,5 +1,6 @@
 /**
- * The lab's internet host, run inside its namespace: `node internetHost.js <address>`. It plays every server
+ * The lab's internet host, run inside its namespace: `node internetHost.js <address> [<address>...]` (its IPv4
+ * and IPv6 addresses, each served alike). It plays every server
  * the cameras and the NVR talk to (see SERVICE_PORTS) and reports what it received as JSON lines on standard
  * output. It exits when its standard input closes, so it never outlives the lab process that started it.
  */
@@ -90,7 +91,7 @@ function smtpServer(): Server {
 
 /** A UDP service: `handle` reports the datagram and returns the reply, or undefined to stay silent. */
 function udpService(address: string, port: number, handle: (message: Buffer, from: string) => Buffer | undefined): Promise<void> {
-  const socket = createSocket('udp4');
+  const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
   socket.on('message', (message, peer) => {
     const reply = handle(message, peer.address);
     if (reply !== undefined) socket.send(reply, peer.port, peer.address);
@@ -106,20 +107,26 @@ function answered(service: 'dns' | 'ntp', from: string, reply: Buffer | undefine
   return reply;
 }
 
-async function main(): Promise<void> {
-  const address = process.argv[2];
-  if (address === undefined) throw new Error('usage: internetHost.js <address>');
-  await Promise.all([
+/** The name DNS resolves to: the internet host's IPv4 address (an A record), whichever address was asked. */
+function serve(address: string, answerAddress: string): Promise<void>[] {
+  return [
     listen(uploadSink(), address, SERVICE_PORTS.upload),
-    listen(dnsTcpServer(address), address, SERVICE_PORTS.dns),
+    listen(dnsTcpServer(answerAddress), address, SERVICE_PORTS.dns),
     listen(smtpServer(), address, SERVICE_PORTS.smtp),
-    udpService(address, SERVICE_PORTS.dns, (query, from) => answered('dns', from, dnsAnswer(query, address))),
+    udpService(address, SERVICE_PORTS.dns, (query, from) => answered('dns', from, dnsAnswer(query, answerAddress))),
     udpService(address, SERVICE_PORTS.ntp, (request, from) => answered('ntp', from, ntpReply(request, new Date()))),
     udpService(address, SERVICE_PORTS.udpSink, (datagram, from) => {
       report({ event: 'udp-received', from, bytes: datagram.length });
       return undefined;
     }),
-  ]);
+  ];
+}
+
+async function main(): Promise<void> {
+  const addresses = process.argv.slice(2);
+  const answerAddress = addresses.find((address) => !address.includes(':'));
+  if (answerAddress === undefined) throw new Error('usage: internetHost.js <IPv4 address> [<IPv6 address>...]');
+  await Promise.all(addresses.flatMap((address) => serve(address, answerAddress)));
   process.stdin.once('end', () => process.exit(0));
   process.stdin.resume();
   report({ event: 'ready' });

@@ -6,8 +6,11 @@
  * A commit rebuilds the whole filter table in one `iptables-restore`, carrying the counters of every rule whose
  * configuration did not change (EdgeOS re-inserts only the rules that changed, so only theirs restart at 0).
  * Address and network groups become ipsets of the same name, swapped in place when their members change.
+ *
+ * IPv6 rulesets (`firewall ipv6-name`) go the same way into the ip6tables filter table (`compileIpv6Firewall`,
+ * `ip6tables-legacy-restore`), with their groups as inet6 ipsets, as EdgeOS does it.
  */
-import { compileFirewall } from '../sim/edgeos';
+import { compileFirewall, compileIpv6Firewall } from '../sim/edgeos';
 import type { CommandResult, CompiledFirewall, ConfigLines, CounterPair, Dataplane, IptablesChain, IptablesRow } from '../sim/edgeos';
 import { inNamespace, run, runChecked, tool } from './system';
 
@@ -80,9 +83,22 @@ function quoted(text: string): string {
   return `"${text.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/** The IPv4 and IPv6 filter tables: their tools, and how each names "any address". */
+interface Table {
+  readonly compile: typeof compileFirewall;
+  readonly save: string;
+  readonly restore: string;
+  readonly list: string;
+  readonly ipsetFamily: 'inet' | 'inet6';
+}
+
+const IPV4: Table = { compile: compileFirewall, save: 'iptables-legacy-save', restore: 'iptables-legacy-restore', list: 'iptables-legacy', ipsetFamily: 'inet' };
+const IPV6: Table = { compile: compileIpv6Firewall, save: 'ip6tables-legacy-save', restore: 'ip6tables-legacy-restore', list: 'ip6tables-legacy', ipsetFamily: 'inet6' };
+const ANY_ADDRESSES = new Set(['0.0.0.0/0', '::/0']);
+
 /** `-s`/`-d` for an address, a network, a range (`a-b`, through iprange) or any of them negated with `!`. */
 function addressMatch(side: 'src' | 'dst', spec: string): string[] {
-  if (spec === '0.0.0.0/0') return [];
+  if (ANY_ADDRESSES.has(spec)) return [];
   const negated = spec.startsWith('!');
   const address = negated ? spec.slice(1) : spec;
   const not = negated ? ['!'] : [];
@@ -169,6 +185,10 @@ function restoreInput(firewall: CompiledFirewall, previous: SavedTable, changedR
   return lines.join('\n');
 }
 
+function familyOf(address: string): string[] {
+  return address.includes(':') ? ['-f', 'ipv6'] : [];
+}
+
 export interface IptablesDataplaneOptions {
   /** Run the tools in this network namespace; undefined when this process already runs inside the router's. */
   readonly namespace?: string;
@@ -178,30 +198,51 @@ export class IptablesDataplane implements Dataplane {
   constructor(private readonly options: IptablesDataplaneOptions = {}) {}
 
   async applyFirewall(active: ConfigLines, changedRuleKeys: Set<string>): Promise<void> {
-    const firewall = compileFirewall(active);
-    const groups = Object.entries(firewall.ipsets);
-    if (groups.length > 0) await this.loadGroups(groups);
-    const previous = parseSavedTable(await runChecked(this.argv('iptables-legacy-save', '-c', '-t', 'filter'), { timeoutMs: TOOL_TIMEOUT_MS }));
-    await runChecked(this.argv('iptables-legacy-restore', '-w', XTABLES_WAIT_SECONDS, '-c'), { stdin: restoreInput(firewall, previous, changedRuleKeys), timeoutMs: TOOL_TIMEOUT_MS });
-    await this.removeUnusedGroups(new Set(groups.map(([name]) => name)));
+    const wanted = new Set<string>();
+    for (const table of [IPV4, IPV6]) {
+      const firewall = table.compile(active);
+      const groups = Object.entries(firewall.ipsets);
+      if (groups.length > 0) await this.loadGroups(groups, table.ipsetFamily);
+      for (const [name] of groups) wanted.add(name);
+      const previous = parseSavedTable(await runChecked(this.argv(table.save, '-c', '-t', 'filter'), { timeoutMs: TOOL_TIMEOUT_MS }));
+      // IPv6 rule keys carry their own prefix (see ruleKeyOf), so one set of changed keys serves both tables.
+      await runChecked(this.argv(table.restore, '-w', XTABLES_WAIT_SECONDS, '-c'), { stdin: restoreInput(firewall, previous, changedRuleKeys), timeoutMs: TOOL_TIMEOUT_MS });
+    }
+    await this.removeUnusedGroups(wanted);
   }
 
   listChain(chain: string): Promise<CommandResult> {
-    return run(this.argv('iptables-legacy', '-w', XTABLES_WAIT_SECONDS, '-t', 'filter', '-L', chain, '-v', '-n', '-x'), { timeoutMs: TOOL_TIMEOUT_MS });
+    return this.list(IPV4, chain);
   }
 
+  listChain6(chain: string): Promise<CommandResult> {
+    return this.list(IPV6, chain);
+  }
+
+  /** `conntrack` needs to be told the family of an IPv6 address (without it, it lists and deletes IPv4 flows only). */
   listFlows(sourceIp: string): Promise<CommandResult> {
-    return run(this.argv('conntrack', '-L', '-s', sourceIp), { timeoutMs: TOOL_TIMEOUT_MS });
+    return run(this.argv('conntrack', '-L', ...familyOf(sourceIp), '-s', sourceIp), { timeoutMs: TOOL_TIMEOUT_MS });
   }
 
   deleteFlows(sourceIp: string): Promise<CommandResult> {
-    return run(this.argv('conntrack', '-D', '-s', sourceIp), { timeoutMs: TOOL_TIMEOUT_MS });
+    return run(this.argv('conntrack', '-D', ...familyOf(sourceIp), '-s', sourceIp), { timeoutMs: TOOL_TIMEOUT_MS });
+  }
+
+  listNeighbours(): Promise<CommandResult> {
+    return run(this.argv('ip', 'neigh', 'show'), { timeoutMs: TOOL_TIMEOUT_MS });
   }
 
   async reboot(): Promise<void> {
-    await runChecked(this.argv('iptables-legacy', '-w', XTABLES_WAIT_SECONDS, '-t', 'filter', '-Z'), { timeoutMs: TOOL_TIMEOUT_MS });
+    for (const table of [IPV4, IPV6]) {
+      await runChecked(this.argv(table.list, '-w', XTABLES_WAIT_SECONDS, '-t', 'filter', '-Z'), { timeoutMs: TOOL_TIMEOUT_MS });
+    }
     // `conntrack -F` succeeds on an empty table too; it fails only when the kernel has no conntrack at all.
     await runChecked(this.argv('conntrack', '-F'), { timeoutMs: TOOL_TIMEOUT_MS });
+    await runChecked(this.argv('conntrack', '-F', '-f', 'ipv6'), { timeoutMs: TOOL_TIMEOUT_MS });
+  }
+
+  private list(table: Table, chain: string): Promise<CommandResult> {
+    return run(this.argv(table.list, '-w', XTABLES_WAIT_SECONDS, '-t', 'filter', '-L', chain, '-v', '-n', '-x'), { timeoutMs: TOOL_TIMEOUT_MS });
   }
 
   private argv(program: string, ...args: string[]): string[] {
@@ -209,10 +250,10 @@ export class IptablesDataplane implements Dataplane {
   }
 
   /** Creates each group's set, filling a scratch set and swapping it in so rules never see a half-filled set. */
-  private async loadGroups(groups: [string, string[]][]): Promise<void> {
+  private async loadGroups(groups: [string, string[]][], family: Table['ipsetFamily']): Promise<void> {
     const script = groups.flatMap(([name, members]) => [
-      `create ${name} hash:net -exist`,
-      `create ${IPSET_SCRATCH} hash:net -exist`,
+      `create ${name} hash:net family ${family} -exist`,
+      `create ${IPSET_SCRATCH} hash:net family ${family} -exist`,
       `flush ${IPSET_SCRATCH}`,
       ...members.map((member) => `add ${IPSET_SCRATCH} ${member} -exist`),
       `swap ${IPSET_SCRATCH} ${name}`,

@@ -23,7 +23,21 @@ import { SERVICE_PORTS } from './services';
 import type { InternetEvent, TrafficReport } from './services';
 import { LabSshServer, removeRouterAccounts } from './sshd';
 import { COMPILED_LAB_DIR, inNamespace, processStartTime, run, runChecked, sleep, terminateProcesses, tool } from './system';
-import { FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, HOMEBRIDGE_HOST, INTERNET, LAB_DIR, LAN_HOSTS, LAN_PREFIX_LENGTH, NVR, ROUTER, isFreeLanAddress } from './topology';
+import {
+  FRESH_LAB_ROUTER_CONFIG,
+  FRONT_DOOR,
+  GARAGE,
+  HOMEBRIDGE_HOST,
+  INTERNET,
+  LAB_DIR,
+  LAN6_PREFIX_LENGTH,
+  LAN_HOSTS,
+  LAN_PREFIX_LENGTH,
+  NVR,
+  ROUTER,
+  isFreeLanAddress,
+  isLan6Address,
+} from './topology';
 import type { LabHostSpec } from './topology';
 
 const ROUTER_STATE_FILE = join(LAB_DIR, 'router-state.json');
@@ -86,11 +100,70 @@ export class RunningUpload {
   }
 }
 
-/** A camera (or the NVR) on the lab's LAN, and the traffic it can make towards the internet host. */
-export class LabHost {
-  private current: string;
+/**
+ * The traffic a LAN host can make towards one of the internet host's addresses: its IPv4 one, or its IPv6 one (then
+ * from the host's global IPv6 address, or from `from`, another of its addresses).
+ */
+export class HostTraffic {
+  constructor(
+    readonly spec: LabHostSpec,
+    private readonly server: string,
+    private readonly from?: string,
+  ) {}
 
-  constructor(readonly spec: LabHostSpec) {
+  /** A TCP connection to the internet host (the camera cloud by default). */
+  connect(port: number = SERVICE_PORTS.upload): Promise<TrafficOutcome> {
+    return this.traffic(['connect', this.server, port]);
+  }
+
+  dns(): Promise<TrafficOutcome> {
+    return this.traffic(['dns', this.server]);
+  }
+
+  ntp(): Promise<TrafficOutcome> {
+    return this.traffic(['ntp', this.server]);
+  }
+
+  smtp(): Promise<TrafficOutcome> {
+    return this.traffic(['smtp', this.server]);
+  }
+
+  udp(datagrams: number, size = 1000): Promise<TrafficOutcome> {
+    return this.traffic(['udp', this.server, datagrams, size]);
+  }
+
+  /** Uploads `bytes` to the camera cloud and waits until all of it has arrived. */
+  upload(bytes: number, bytesPerSecond = 0): Promise<TrafficOutcome> {
+    return this.traffic(['upload', this.server, bytes, bytesPerSecond]);
+  }
+
+  /** Starts an upload that runs until stopped. */
+  startUpload(bytesPerSecond: number): RunningUpload {
+    const argv = trafficArgv(this.spec, [...this.fromArgs(), 'upload', this.server, 0, bytesPerSecond]);
+    return new RunningUpload(spawn(argv[0] ?? '', argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }));
+  }
+
+  private fromArgs(): string[] {
+    return this.from === undefined ? [] : ['--from', this.from];
+  }
+
+  private async traffic(args: (string | number)[]): Promise<TrafficOutcome> {
+    const result = await run(trafficArgv(this.spec, [...this.fromArgs(), ...args]), { timeoutMs: TRAFFIC_TIMEOUT_MS });
+    const outcome = result.stdout
+      .split('\n')
+      .map(parseReport)
+      .find((report): report is TrafficOutcome => report !== undefined && 'ok' in report);
+    return outcome ?? { ok: false, detail: `the traffic tool failed (exit ${result.code}): ${result.stderr.trim()}` };
+  }
+}
+
+/** A camera (or the NVR) on the lab's LAN, and the traffic it can make towards the internet host. */
+export class LabHost extends HostTraffic {
+  private current: string;
+  private readonly extra6: string[] = [];
+
+  constructor(spec: LabHostSpec) {
+    super(spec, INTERNET.address);
     this.current = spec.address;
   }
 
@@ -103,8 +176,21 @@ export class LabHost {
     return this.current;
   }
 
+  /** Its global IPv6 address. */
+  get address6(): string {
+    return this.spec.address6;
+  }
+
   get mac(): string {
     return this.spec.mac;
+  }
+
+  /**
+   * The same traffic over IPv6, from its global address or `from` (one added with addIpv6Address): always an
+   * explicit one, since with several addresses the kernel's choice depends on how they compare with the destination.
+   */
+  ipv6(from: string = this.spec.address6): HostTraffic {
+    return new HostTraffic(this.spec, INTERNET.address6, from);
   }
 
   /** Gives the host another address on the LAN, as a new DHCP lease would: the old one is gone, the gateway stays. */
@@ -117,45 +203,20 @@ export class LabHost {
     this.current = address;
   }
 
-  /** A TCP connection to the internet host (the camera cloud by default). */
-  connect(port: number = SERVICE_PORTS.upload): Promise<TrafficOutcome> {
-    return this.traffic(['connect', INTERNET.address, port]);
+  /**
+   * Adds another global IPv6 address in the LAN's prefix, as IPv6 privacy extensions do every day or so: an address
+   * no configuration can know in advance. Removed again by removeExtraIpv6Addresses.
+   */
+  async addIpv6Address(address: string): Promise<void> {
+    if (!isLan6Address(address) || address === this.spec.address6) throw new Error(`${address} is not a new address of the lab's IPv6 LAN`);
+    await runChecked([tool('ip'), '-n', this.spec.namespace, '-6', 'address', 'add', `${address}/${LAN6_PREFIX_LENGTH}`, 'dev', 'eth0', 'nodad'], { timeoutMs: 10_000 });
+    this.extra6.push(address);
   }
 
-  dns(): Promise<TrafficOutcome> {
-    return this.traffic(['dns', INTERNET.address]);
-  }
-
-  ntp(): Promise<TrafficOutcome> {
-    return this.traffic(['ntp', INTERNET.address]);
-  }
-
-  smtp(): Promise<TrafficOutcome> {
-    return this.traffic(['smtp', INTERNET.address]);
-  }
-
-  udp(datagrams: number, size = 1000): Promise<TrafficOutcome> {
-    return this.traffic(['udp', INTERNET.address, datagrams, size]);
-  }
-
-  /** Uploads `bytes` to the camera cloud and waits until all of it has arrived. */
-  upload(bytes: number, bytesPerSecond = 0): Promise<TrafficOutcome> {
-    return this.traffic(['upload', INTERNET.address, bytes, bytesPerSecond]);
-  }
-
-  /** Starts an upload that runs until stopped. */
-  startUpload(bytesPerSecond: number): RunningUpload {
-    const argv = trafficArgv(this.spec, ['upload', INTERNET.address, 0, bytesPerSecond]);
-    return new RunningUpload(spawn(argv[0] ?? '', argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }));
-  }
-
-  private async traffic(args: (string | number)[]): Promise<TrafficOutcome> {
-    const result = await run(trafficArgv(this.spec, args), { timeoutMs: TRAFFIC_TIMEOUT_MS });
-    const outcome = result.stdout
-      .split('\n')
-      .map(parseReport)
-      .find((report): report is TrafficOutcome => report !== undefined && 'ok' in report);
-    return outcome ?? { ok: false, detail: `the traffic tool failed (exit ${result.code}): ${result.stderr.trim()}` };
+  async removeExtraIpv6Addresses(): Promise<void> {
+    for (const address of this.extra6.splice(0)) {
+      await runChecked([tool('ip'), '-n', this.spec.namespace, '-6', 'address', 'del', `${address}/${LAN6_PREFIX_LENGTH}`, 'dev', 'eth0'], { timeoutMs: 10_000 });
+    }
   }
 }
 
@@ -167,7 +228,7 @@ export class InternetHost {
 
   /** Starts the servers; they stop with the lab (and by themselves when this process goes away). */
   static async start(): Promise<InternetHost> {
-    const argv = inNamespace(INTERNET.namespace, [process.execPath, join(COMPILED_LAB_DIR, 'internetHost.js'), INTERNET.address]);
+    const argv = inNamespace(INTERNET.namespace, [process.execPath, join(COMPILED_LAB_DIR, 'internetHost.js'), INTERNET.address, INTERNET.address6]);
     const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const host = new InternetHost();
     let errors = '';
@@ -229,7 +290,7 @@ function initialRouterState(initialConfig: string): ReturnType<typeof createInit
   return createInitialState({
     initialConfig,
     wanInterface: ROUTER.wanInterface,
-    lanHosts: LAN_HOSTS.map((host) => ({ ip: host.address, mac: host.mac, hostname: host.hostname })),
+    lanHosts: LAN_HOSTS.map((host) => ({ ip: host.address, mac: host.mac, hostname: host.hostname, ipv6: [host.address6] })),
   });
 }
 
@@ -300,7 +361,7 @@ export class Lab {
     if (!isFreeLanAddress(address, taken)) throw new Error(`${address} is not a free address of the lab's LAN`);
     await assertLanRoutedIntoLab([address]);
     await host.readdress(address);
-    await this.router.setLanHosts(this.hosts.map((other) => ({ ip: other.address, mac: other.mac, hostname: other.spec.hostname })));
+    await this.router.setLanHosts(this.hosts.map((other) => ({ ip: other.address, mac: other.mac, hostname: other.spec.hostname, ipv6: [other.address6] })));
   }
 
   /** A different router: the state starts over from `initialConfig` (faults cleared too), as after a factory reset and restore. */

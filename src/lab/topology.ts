@@ -3,6 +3,7 @@
  * configuration at power-on. Every address is in a documentation range, and every name starts with `cglab`, so
  * that teardown can find all of it again (also after a crashed run).
  */
+import { ipv6Matches, parseIpv6 } from '../sim/edgeos/ipv6';
 
 /** Every namespace and root-namespace interface of the lab starts with this. */
 export const LAB_PREFIX = 'cglab';
@@ -17,12 +18,24 @@ export const LAN_PREFIX_LENGTH = 24;
  */
 export const LAN_NETWORK = `198.51.100.0/${LAN_PREFIX_LENGTH}`;
 
+/**
+ * IPv6: the LAN and the WAN each get a /64 of the documentation prefix 2001:db8::/32, so the cameras have global
+ * addresses of their own, as on a home LAN with IPv6, and reach the internet host without NAT. Only the namespaces
+ * have IPv6: this machine's end of the LAN (HOMEBRIDGE_HOST) has it turned off, and nothing in the root namespace
+ * ever sends to these prefixes (the machine's own IPv6 default route leads off the machine).
+ */
+export const LAN6_PREFIX_LENGTH = 64;
+export const LAN6_NETWORK = `2001:db8:100::/${LAN6_PREFIX_LENGTH}`;
+export const WAN6_NETWORK = `2001:db8:ffff::/${LAN6_PREFIX_LENGTH}`;
+
 export const ROUTER = {
   namespace: `${LAB_PREFIX}-router`,
   wanInterface: 'eth0',
   lanInterface: 'eth1',
   wanAddress: '203.0.113.2',
   lanAddress: '198.51.100.1',
+  wanAddress6: '2001:db8:ffff::2',
+  lanAddress6: '2001:db8:100::1',
   /** The router's admin account (user id 0 inside the router namespace only; see sshd.ts). */
   sshUser: 'homebridge',
 } as const;
@@ -31,7 +44,7 @@ export const ROUTER = {
 export const LAN_SWITCH = { namespace: `${LAB_PREFIX}-lan`, bridge: 'br0' } as const;
 
 /** The internet: one host that plays every server the cameras and the NVR talk to. */
-export const INTERNET = { namespace: `${LAB_PREFIX}-inet`, interface: 'isp0', address: '203.0.113.10' } as const;
+export const INTERNET = { namespace: `${LAB_PREFIX}-inet`, interface: 'isp0', address: '203.0.113.10', address6: '2001:db8:ffff::10' } as const;
 
 /** The Homebridge host is the machine itself: a veth from the root namespace into the LAN switch, and no route beyond it. */
 export const HOMEBRIDGE_HOST = { interface: `${LAB_PREFIX}0`, address: '198.51.100.254' } as const;
@@ -43,6 +56,8 @@ export interface LabHostSpec {
   /** The host's port on the LAN switch. */
   readonly switchPort: string;
   readonly address: string;
+  /** Its global IPv6 address on the LAN (stable, as SLAAC derives it; see LabHost.addIpv6Address for a privacy one). */
+  readonly address6: string;
   readonly mac: string;
   readonly hostname: string;
 }
@@ -52,6 +67,7 @@ export const FRONT_DOOR: LabHostSpec = {
   namespace: `${LAB_PREFIX}-cam1`,
   switchPort: 'cam1',
   address: '198.51.100.50',
+  address6: '2001:db8:100::50',
   mac: '02:00:c6:33:64:32',
   hostname: 'front-door-cam',
 };
@@ -61,6 +77,7 @@ export const GARAGE: LabHostSpec = {
   namespace: `${LAB_PREFIX}-cam2`,
   switchPort: 'cam2',
   address: '198.51.100.51',
+  address6: '2001:db8:100::51',
   mac: '02:00:c6:33:64:33',
   hostname: 'garage-cam',
 };
@@ -71,6 +88,7 @@ export const NVR: LabHostSpec = {
   namespace: `${LAB_PREFIX}-nvr`,
   switchPort: 'nvr',
   address: '198.51.100.60',
+  address6: '2001:db8:100::60',
   mac: '02:00:c6:33:64:3c',
   hostname: 'nvr',
 };
@@ -103,6 +121,11 @@ export function spareLanAddress(index: number): string {
   return `198.51.100.${100 + index}`;
 }
 
+/** Whether `address` is an IPv6 address inside the lab's IPv6 LAN (LAN6_NETWORK), other than the router's. */
+export function isLan6Address(address: string): boolean {
+  return ipv6Matches(LAN6_NETWORK, address) && parseIpv6(address) !== parseIpv6(ROUTER.lanAddress6);
+}
+
 /** Where the Front Door camera moves when the DHCP test gives it a new lease: free, and outside the spare range. */
 export const DHCP_MOVE_ADDRESS = '198.51.100.52';
 
@@ -111,7 +134,8 @@ export const ALL_NAMESPACES: readonly string[] = [ROUTER.namespace, LAN_SWITCH.n
 /**
  * The router at power-on, as an EdgeRouter leaves the setup wizard: WAN on eth0 with the wizard's WAN_IN and
  * WAN_LOCAL rulesets (their `state` rules also make the kernel track connections, which `conntrack -D` then cuts),
- * LAN on eth1, and no camera policy yet.
+ * LAN on eth1, and no camera policy yet. It is dual-stack, as the wizard's IPv6 option leaves it: both interfaces
+ * have an IPv6 address and WANv6_IN guards forwarded IPv6 from the internet; nothing limits IPv6 going out.
  */
 export const FRESH_LAB_ROUTER_CONFIG = [
   'set firewall name WAN_IN default-action drop',
@@ -132,11 +156,23 @@ export const FRESH_LAB_ROUTER_CONFIG = [
   'set firewall name WAN_LOCAL rule 20 action drop',
   "set firewall name WAN_LOCAL rule 20 description 'Drop invalid state'",
   'set firewall name WAN_LOCAL rule 20 state invalid enable',
+  'set firewall ipv6-name WANv6_IN default-action drop',
+  "set firewall ipv6-name WANv6_IN description 'WAN inbound traffic forwarded to LAN'",
+  'set firewall ipv6-name WANv6_IN rule 10 action accept',
+  "set firewall ipv6-name WANv6_IN rule 10 description 'Allow established/related sessions'",
+  'set firewall ipv6-name WANv6_IN rule 10 state established enable',
+  'set firewall ipv6-name WANv6_IN rule 10 state related enable',
+  'set firewall ipv6-name WANv6_IN rule 20 action drop',
+  "set firewall ipv6-name WANv6_IN rule 20 description 'Drop invalid state'",
+  'set firewall ipv6-name WANv6_IN rule 20 state invalid enable',
   `set interfaces ethernet eth0 address ${ROUTER.wanAddress}/${LAN_PREFIX_LENGTH}`,
+  `set interfaces ethernet eth0 address ${ROUTER.wanAddress6}/${LAN6_PREFIX_LENGTH}`,
   "set interfaces ethernet eth0 description 'Internet'",
   'set interfaces ethernet eth0 firewall in name WAN_IN',
+  'set interfaces ethernet eth0 firewall in ipv6-name WANv6_IN',
   'set interfaces ethernet eth0 firewall local name WAN_LOCAL',
   `set interfaces ethernet eth1 address ${ROUTER.lanAddress}/${LAN_PREFIX_LENGTH}`,
+  `set interfaces ethernet eth1 address ${ROUTER.lanAddress6}/${LAN6_PREFIX_LENGTH}`,
   "set interfaces ethernet eth1 description 'Local'",
   'set service ssh port 22',
   'set system host-name camera-guard-lab',

@@ -9,7 +9,7 @@ import { startLab, stopLab } from '../../src/lab/lab';
 import type { Lab, LabPlatformOptions } from '../../src/lab/lab';
 import { labUnavailableReason } from '../../src/lab/prerequisites';
 import { LAB_FAULTS } from '../../src/lab/soakTarget';
-import { DHCP_MOVE_ADDRESS, FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../src/lab/topology';
+import { DHCP_MOVE_ADDRESS, FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, INTERNET, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../src/lab/topology';
 import { startHomebridge } from '../../src/sim/homebridgeRunner';
 import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
 import { runSoak } from '../../src/sim/soak';
@@ -63,7 +63,7 @@ function leakEventsSince(home: HomeKitClient, ids: string[], since: number): unk
 }
 
 /** An established TCP flow from this camera to the camera cloud, in the router's connection tracking. */
-const establishedUpload = (address: string): RegExp => new RegExp(`ESTABLISHED src=${address.replace(/\./g, '\\.')} dst=\\S+ sport=\\d+ dport=443 `);
+const establishedUpload = (address: string): RegExp => new RegExp(`ESTABLISHED src=${address.replace(/[.]/g, '\\.')} dst=\\S+ sport=\\d+ dport=443 `);
 
 describeLab('the router lab', () => {
   let lab: Lab;
@@ -327,6 +327,110 @@ describeLab('the router lab', () => {
         'the internet host to see the connection from the new address',
         5_000,
       );
+    });
+  });
+
+  describe('IPv6, with real packets through the router\'s ip6tables', () => {
+    let homebridge: RunningHomebridge | undefined;
+    let home: HomeKitClient;
+    /** A second global address of Front Door's, as IPv6 privacy extensions make one: no configuration knows it. */
+    const PRIVACY_ADDRESS = '2001:db8:100::5e:1';
+    const ipv6Access = async (): Promise<'allowed' | 'blocked' | 'missing'> => {
+      const config = await lab.router.activeConfigCommands();
+      if (!config.includes(`set firewall ipv6-name CAMGUARD6_OUT rule ${FRONT_BLOCK_RULE} action drop`)) return 'missing';
+      return config.includes(`set firewall ipv6-name CAMGUARD6_OUT rule ${FRONT_BLOCK_RULE} disable`) ? 'allowed' : 'blocked';
+    };
+    const counter6 = async (rule: number): Promise<{ packets: number; bytes: number }> => (await lab.router.counters6('CAMGUARD6_OUT')).get(rule) ?? { packets: 0, bytes: 0 };
+
+    beforeAll(async () => {
+      await lab.resetRouter(FRESH_LAB_ROUTER_CONFIG);
+      // Front Door has its MAC in the config; Garage has none.
+      ({ homebridge, home } = await startPairedHomebridge({
+        cameras: [
+          { name: FRONT_DOOR.name, address: FRONT_DOOR.address, mac: FRONT_DOOR.mac, allow: ['dns'] },
+          { name: GARAGE.name, address: GARAGE.address, allow: ['dns'] },
+        ],
+      }));
+      await home.subscribe([home.id('Front Door Internet', 'on'), home.id('Front Door Leak', 'leakDetected')]);
+    });
+
+    afterAll(async () => {
+      await home?.close();
+      await homebridge?.stop();
+      homebridge?.remove();
+      await lab.frontDoor.removeExtraIpv6Addresses();
+    });
+
+    it('11. blocks a camera\'s IPv6 egress by its MAC, from any of its addresses, counts it for the leak sensor, and opens and cuts both families together', async () => {
+      const on = home.id('Front Door Internet', 'on');
+      const leak = home.id('Front Door Leak', 'leakDetected');
+      await until(async () => (await ipv6Access()) === 'blocked' && (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'blocked', 'the plugin to create Front Door\'s IPv4 and IPv6 rules', 30_000);
+      // The EdgeOS way, in the kernel's ip6tables: bound to eth0 out, the drop matching the MAC.
+      expect(await lab.router.activeConfigCommands()).toContain('set interfaces ethernet eth0 firewall out ipv6-name CAMGUARD6_OUT');
+      expect((await lab.router.dataplane.listChain6?.('VYATTA_FW_OUT_HOOK'))?.stdout).toMatch(/ CAMGUARD6_OUT .* eth0 /);
+      expect((await lab.router.dataplane.listChain6?.('CAMGUARD6_OUT'))?.stdout).toMatch(new RegExp(` DROP .*::/0 .*/\\* CAMGUARD6_OUT-${FRONT_BLOCK_RULE} \\*/`, 'i'));
+      await home.waitForValue(on, false);
+
+      // Blocked over IPv6 as over IPv4, from its global address and from a privacy address no config names; DNS still works.
+      await lab.frontDoor.addIpv6Address(PRIVACY_ADDRESS);
+      const [v4, v6, privacy, dns6] = await Promise.all([lab.frontDoor.connect(), lab.frontDoor.ipv6().connect(), lab.frontDoor.ipv6(PRIVACY_ADDRESS).connect(), lab.frontDoor.ipv6().dns()]);
+      expect([v4.ok, v6.ok, privacy.ok]).toEqual([false, false, false]);
+      expect(dns6).toMatchObject({ ok: true });
+      expect(lab.internet.answers('dns', FRONT_DOOR.address6)).toBeGreaterThan(0);
+
+      // IPv6 attempts alone trip the leak sensor: the plugin adds the ip6tables drop counter to the IPv4 one.
+      await home.waitForValue(leak, 0, 30_000);
+      const dropped6 = await counter6(FRONT_BLOCK_RULE);
+      const dropped4 = await counter(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE);
+      let since = home.events.length;
+      expect((await lab.frontDoor.ipv6(PRIVACY_ADDRESS).connect()).ok).toBe(false);
+      expect((await counter6(FRONT_BLOCK_RULE)).packets).toBeGreaterThan(dropped6.packets);
+      expect((await counter(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)).packets).toBe(dropped4.packets);
+      await eventSince(home, leak, 1, since, 10_000);
+
+      // Opened in HomeKit: both families, every address.
+      expect((await home.set(on, true)).status ?? 0).toBe(0);
+      await until(async () => (await ipv6Access()) === 'allowed' && (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'allowed', 'the router to open Front Door on both families', 15_000);
+      await home.waitForValue(on, true);
+      const opened = await Promise.all([lab.frontDoor.connect(), lab.frontDoor.ipv6().connect(), lab.frontDoor.ipv6(PRIVACY_ADDRESS).connect()]);
+      expect(opened.map((outcome) => outcome.ok)).toEqual([true, true, true]);
+      await until(() => lab.internet.events.some((event) => event.event === 'upload-closed' && event.from === PRIVACY_ADDRESS), 'the internet host to see the privacy address', 5_000);
+
+      // An IPv6 upload is counted as egress: more than uploadMB trips the sensor.
+      await home.waitForValue(leak, 0, 30_000);
+      const egress6 = await counter6(FRONT_COUNT_RULE);
+      since = home.events.length;
+      expect(await lab.frontDoor.ipv6().upload(3_000_000)).toMatchObject({ ok: true });
+      expect((await counter6(FRONT_COUNT_RULE)).bytes - egress6.bytes).toBeGreaterThan(3_000_000);
+      await eventSince(home, leak, 1, since, 10_000);
+
+      // Switched Off during an IPv6 upload from the privacy address: the upload stops, and its flow is cut from
+      // connection tracking although no configuration names that address (the router's neighbour table does).
+      const upload = lab.frontDoor.ipv6(PRIVACY_ADDRESS).startUpload(100_000);
+      try {
+        await until(() => upload.acked > 50_000, 'the IPv6 upload to get going', 10_000);
+        expect(await lab.flows(PRIVACY_ADDRESS)).toMatch(establishedUpload(PRIVACY_ADDRESS));
+        const switchedAt = Date.now();
+        await home.set(on, false);
+        await until(async () => (await ipv6Access()) === 'blocked', 'the router to block Front Door over IPv6', 15_000);
+        await until(() => Date.now() - upload.lastProgressAt > 2_000, 'the IPv6 upload to stop arriving', 15_000);
+        expect(upload.lastProgressAt - switchedAt).toBeLessThan(5_000);
+        await until(async () => !establishedUpload(PRIVACY_ADDRESS).test(await lab.flows(PRIVACY_ADDRESS)), 'the IPv6 upload\'s flow to leave conntrack', 5_000);
+        expect(homebridge?.output.some((line) => line.includes(`cut`) && line.includes(PRIVACY_ADDRESS))).toBe(true);
+      } finally {
+        await upload.stop();
+      }
+      expect((await lab.frontDoor.ipv6(PRIVACY_ADDRESS).connect()).ok).toBe(false);
+    });
+
+    it('12. names the camera without a MAC in a warning that its IPv6 egress is not covered, which real traffic confirms', async () => {
+      const warning = await homebridge!.waitFor(/has IPv6 on eth0, and "Garage" has no "mac", so their IPv6 traffic is not blocked/, 10_000);
+      expect(warning).not.toMatch(/Front Door/);
+      expect(homebridge!.output.filter((line) => line.includes('has no "mac"'))).toHaveLength(1);
+      await until(async () => (await access(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)) === 'blocked', 'Garage to be blocked', 30_000);
+      expect((await lab.garage.connect()).ok).toBe(false);
+      // What the warning says: the IPv4 block does not stop it over IPv6.
+      expect(await lab.garage.ipv6().connect()).toMatchObject({ ok: true, detail: `connected to ${INTERNET.address6}:443` });
     });
   });
 
