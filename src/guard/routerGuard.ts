@@ -88,6 +88,7 @@ export class RouterGuard {
   private reachableNow = false;
   private stopped = false;
   private running: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private batchTimer: NodeJS.Timeout | undefined;
   private workReady = false;
@@ -148,7 +149,7 @@ export class RouterGuard {
     if (!camera) {
       return 'unreachable';
     }
-    if (!this.reachableNow) {
+    if (!this.reachableNow || this.stopped) {
       return 'unreachable';
     }
     if (access === 'allowed' && this.lockdown.on) {
@@ -160,7 +161,7 @@ export class RouterGuard {
   }
 
   requestLockdown(on: boolean): RequestResult {
-    if (!this.reachableNow) {
+    if (!this.reachableNow || this.stopped) {
       return 'unreachable';
     }
     if (on === this.lockdown.on) {
@@ -197,10 +198,24 @@ export class RouterGuard {
     }
   }
 
-  /** Stops polling; lets a transaction in flight finish (up to `graceMs`), then closes the connection. */
-  async stop(graceMs = 5_000): Promise<void> {
+  /**
+   * Stops polling. A transaction in flight may finish, and requests still waiting for their batch are sent in one
+   * last transaction (a block asked for just before Homebridge stops must not be dropped), all within `graceMs`
+   * (Homebridge exits 5 s after SIGTERM); then the connection is closed and whatever the router did not confirm is
+   * logged, so the owner knows what the switches will show after the restart.
+   */
+  stop(graceMs = 5_000): Promise<void> {
+    this.stopping ??= this.stopOnce(graceMs);
+    return this.stopping;
+  }
+
+  private async stopOnce(graceMs: number): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.batchTimer);
+    if (this.batchTimer) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+      this.workReady = true;
+    }
     for (const camera of this.cameras.values()) {
       clearTimeout(camera.closeTimer);
     }
@@ -211,12 +226,22 @@ export class RouterGuard {
       clearTimeout(timer);
     }
     this.driver.close();
+    for (const camera of this.cameras.values()) {
+      const unconfirmed = camera.queued ?? camera.desired;
+      if (unconfirmed !== undefined) {
+        this.log.error(
+          `"${printable(camera.settings.name)}": could not confirm that internet access was ${unconfirmed === 'allowed' ? 'opened' : 'blocked'} before Homebridge stopped; ` +
+            'after the restart the switch shows what the router has. Set it again then if it is not what you want.',
+        );
+      }
+    }
   }
 
   // ---- the loop ----
 
   private async loop(): Promise<void> {
-    while (!this.stopped) {
+    // Once stopped, the loop only finishes what was asked before the stop, on a connection it already has.
+    while (!this.stopped || (this.workReady && this.driver.connected)) {
       if (!this.driver.connected) {
         const delay = await this.tryConnect();
         if (delay !== undefined) {

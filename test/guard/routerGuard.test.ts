@@ -337,6 +337,53 @@ describe('RouterGuard with the simulated router', () => {
     expect(await routerAccess(h.sim, 0)).toBe('blocked');
   });
 
+  it('still sends a request made just before Homebridge stops, instead of dropping it with the batch', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'allowed');
+    // Homebridge's SIGTERM arrives within the batch window of a block.
+    expect(h.guard.requestAccess(frontDoor.address, 'blocked')).toBe('queued');
+    await h.guard.stop();
+    expect(await routerAccess(h.sim, 0)).toBe('blocked');
+    expect(h.log.lines.filter((line) => line.includes('before Homebridge stopped'))).toEqual([]);
+    // Nothing is taken once stopped: HomeKit shows No Response.
+    expect(h.guard.requestAccess(frontDoor.address, 'allowed')).toBe('unreachable');
+  });
+
+  it('logs what the router had not confirmed when Homebridge stopped, so the owner knows the switch may change', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    await h.sim.router.setCommitDelay(3_000);
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    await until(async () => (await h.sim.router.openSessionCount()) > 0, 'commit under way');
+    await h.guard.stop(300);
+    await h.guard.stop(300);
+    const lines = h.log.lines.filter((line) => line.includes('before Homebridge stopped'));
+    expect(lines).toEqual([
+      'ERROR "Front Door": could not confirm that internet access was opened before Homebridge stopped; after the restart the switch shows what the router has. Set it again then if it is not what you want.',
+    ]);
+    await h.sim.router.setCommitDelay(0);
+    await until(async () => (await h.sim.router.openSessionCount()) === 0, 'the session ended on the router');
+  });
+
+  it('saves once after it starts, so rules committed but never saved (Homebridge stopped in between) survive a router reboot', async () => {
+    const sim = await startSimulatedRouter();
+    h = await startGuard({ cameras: [frontDoor], sim });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
+    await h.guard.stop();
+    // An earlier Homebridge committed an opening and was stopped before its save.
+    expect((await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4008 disable'])).code).toBe(0);
+    expect(await sim.router.savedConfigCommands()).not.toContain('rule 4008 disable');
+    h = await startGuard({ cameras: [frontDoor], sim, seen: [frontDoor.address] });
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'the switch shows the router');
+    await until(async () => (await sim.router.savedConfigCommands()).includes('rule 4008 disable'), 'saved');
+    await sim.router.reboot();
+    await new Promise((done) => setTimeout(done, POLL_MS * 3));
+    expect(await routerAccess(sim, 0)).toBe('allowed');
+    expect(h.guard.shownAccess(frontDoor.address)).toBe('allowed');
+  });
+
   it('warns once that uploads are under-counted when the router offloads forwarding', async () => {
     const sim = await startSimulatedRouter({ offload: true });
     h = await startGuard({ cameras: [frontDoor], sim });

@@ -57,7 +57,7 @@ export class EdgeOsRouter implements RouterDriver {
   private counterChain: string;
   private counterChain6: string | undefined;
   /** Set when a commit succeeded but its save did not: the next transaction saves. */
-  private unsaved = false;
+  private unsaved: boolean;
 
   constructor(
     private readonly router: Router,
@@ -65,6 +65,9 @@ export class EdgeOsRouter implements RouterDriver {
   ) {
     this.layout = new RuleSetLayout(router.firstRule);
     this.counterChain = router.ruleSet;
+    // A Homebridge that was stopped (or lost power) between a commit and its save cannot know it after the restart:
+    // the router would then bring back the old rules at its next reboot. One save after each start closes that gap.
+    this.unsaved = router.saveConfig;
   }
 
   get connected(): boolean {
