@@ -59,6 +59,12 @@ export const RECONNECT_MAX_MS = 60_000;
 export const AUTH_RETRY_MIN_MS = 30_000;
 export const AUTH_RETRY_MAX_MS = 15 * 60_000;
 
+/**
+ * How long a stopping guard lets a transaction in flight (and requests still in their batch) finish. Homebridge
+ * exits 5 s after SIGTERM whatever is still running; this leaves time to log what the router did not confirm.
+ */
+export const SHUTDOWN_GRACE_MS = 4_000;
+
 /** "Configuration system temporarily locked" commits are retried this many times, with backoff. */
 export const LOCKED_COMMIT_RETRIES = 5;
 export const LOCKED_COMMIT_BACKOFF_MS = 1_000;

@@ -24,6 +24,7 @@ import {
   LOCKED_COMMIT_RETRIES,
   RECONNECT_MAX_MS,
   RECONNECT_MIN_MS,
+  SHUTDOWN_GRACE_MS,
 } from '../settings';
 import { Backoff } from './backoff';
 import { LeakDetector } from './leakDetector';
@@ -201,10 +202,10 @@ export class RouterGuard {
   /**
    * Stops polling. A transaction in flight may finish, and requests still waiting for their batch are sent in one
    * last transaction (a block asked for just before Homebridge stops must not be dropped), all within `graceMs`
-   * (Homebridge exits 5 s after SIGTERM); then the connection is closed and whatever the router did not confirm is
+   * (see SHUTDOWN_GRACE_MS); then the connection is closed and whatever the router did not confirm is
    * logged, so the owner knows what the switches will show after the restart.
    */
-  stop(graceMs = 5_000): Promise<void> {
+  stop(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
     this.stopping ??= this.stopOnce(graceMs);
     return this.stopping;
   }
@@ -378,6 +379,8 @@ export class RouterGuard {
       this.lastTransactionFailed = outcome.result !== 'committed';
       if (outcome.result === 'committed' && !outcome.saved) {
         this.log.warn(`the change was applied but could not be saved on the router (${outcome.detail}); it would be lost if the router restarts, so saving is retried.`);
+      } else if (outcome.result === 'committed' && changes.length === 0 && reading.staleCameras.length === 0 && reading.enforced) {
+        this.log.debug('saved the router\'s configuration, so that a router restart brings back what HomeKit shows.');
       }
       const after = await this.driver.read(this.options.cameras);
       this.absorb(after, requested);

@@ -364,7 +364,10 @@ export class Lab {
     await this.router.setLanHosts(this.hosts.map((other) => ({ ip: other.address, mac: other.mac, hostname: other.spec.hostname, ipv6: [other.address6] })));
   }
 
-  /** A different router: the state starts over from `initialConfig` (faults cleared too), as after a factory reset and restore. */
+  /**
+   * A different router: the state starts over from `initialConfig` (faults cleared too), as after a factory reset
+   * and restore of its configuration and SSH keys.
+   */
   async resetRouter(initialConfig: string): Promise<void> {
     await this.ssh.stop();
     const fresh = initialRouterState(initialConfig);
@@ -372,6 +375,8 @@ export class Lab {
       Object.assign(state, fresh);
     });
     await this.router.reboot();
+    // The router's own host key and the plugin's login key, whatever a test replaced them with.
+    this.ssh.resetKeys();
     await this.ssh.start();
   }
 

@@ -107,15 +107,118 @@ function readLogTail(file: string): string {
   }
 }
 
+/** What the router's sshd log says about one connection attempt (LogLevel VERBOSE). */
+export interface SshLogEvents {
+  /** TCP connections sshd accepted ("Connection from …"). */
+  readonly connections: number;
+  /** Login methods refused ("Failed publickey …", "Failed password …", "Invalid user …"). */
+  readonly refusedLogins: number;
+  /** Logins accepted ("Accepted publickey …"). */
+  readonly acceptedLogins: number;
+  /** Any authentication the client attempted at all, refused or accepted. */
+  readonly authAttempts: number;
+}
+
 export class LabSshServer {
   private child: ChildProcess | undefined;
+  private currentFingerprint: string;
 
   private constructor(
     private readonly directory: string,
     /** The client key Homebridge logs in with (mode 0600). */
     readonly privateKeyFile: string,
+    /** The router's original host key, which the plugin's config pins. */
     readonly hostKeyFingerprint: string,
-  ) {}
+  ) {
+    this.currentFingerprint = hostKeyFingerprint;
+  }
+
+  /** The fingerprint of the host key sshd presents now (another one after replaceHostKey). */
+  get presentedHostKey(): string {
+    return this.currentFingerprint;
+  }
+
+  private get logFile(): string {
+    return join(this.directory, 'sshd.log');
+  }
+
+  /** How far the sshd log has grown: pass it to logEventsSince to look only at what happened after now. */
+  logMark(): number {
+    try {
+      return readFileSync(this.logFile).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Counts what sshd logged from `mark` (see logMark) on, about connections from `from` only. */
+  logEventsSince(mark: number, from: string): SshLogEvents {
+    let text = '';
+    try {
+      text = readFileSync(this.logFile).subarray(mark).toString('utf8');
+    } catch {
+      // No log yet: nothing happened.
+    }
+    const lines = text.split('\n').filter((line) => line.includes(` ${from} `));
+    const count = (pattern: RegExp): number => lines.filter((line) => pattern.test(line)).length;
+    // One line per refused or accepted method; "Postponed" is the client asking whether a key would do, which
+    // already names the user and the key.
+    const refusedLogins = count(/Failed (publickey|password|keyboard-interactive)|Invalid user /);
+    const acceptedLogins = count(/Accepted (publickey|password|keyboard-interactive)/);
+    return { connections: count(/Connection from /), refusedLogins, acceptedLogins, authAttempts: refusedLogins + acceptedLogins + count(/Postponed /) };
+  }
+
+  /**
+   * Replaces the client keys the router accepts (the owner removed the plugin's key, or put in another): `undefined`
+   * restores the plugin's own. sshd reads the file at every login, so this takes effect at once for new logins.
+   */
+  setAuthorizedKey(publicKeyLine: string | undefined): void {
+    const line = publicKeyLine ?? readFileSync(`${this.privateKeyFile}.pub`, 'utf8');
+    writeFileSync(join(this.directory, 'authorized_keys'), line.endsWith('\n') ? line : `${line}\n`, { mode: 0o600 });
+  }
+
+  /** A fresh key pair of the kind the plugin uses, which the router does not accept (unless set with setAuthorizedKey). */
+  async generateClientKey(name: string): Promise<{ privateKeyFile: string; publicKeyLine: string }> {
+    const file = join(this.directory, name);
+    rmSync(file, { force: true });
+    rmSync(`${file}.pub`, { force: true });
+    await generateKey(file, `camera-guard-lab-${name}`);
+    return { privateKeyFile: file, publicKeyLine: readFileSync(`${file}.pub`, 'utf8') };
+  }
+
+  /**
+   * The router presents another host key from now on, as a replaced or reset router (or an impostor) would: a new
+   * key is generated and sshd restarted with it, which ends every connection. `restoreHostKey` goes back to the
+   * original. Resolves with the new key's fingerprint.
+   */
+  async replaceHostKey(): Promise<string> {
+    const file = join(this.directory, `ssh_host_ed25519_key.${Date.now()}`);
+    await generateKey(file, 'camera-guard-lab-router-replaced');
+    return this.useHostKey(file);
+  }
+
+  restoreHostKey(): Promise<string> {
+    return this.useHostKey(join(this.directory, 'ssh_host_ed25519_key'));
+  }
+
+  /** The original host key and the plugin's client key again, for the next start (a router reset to factory keys). */
+  resetKeys(): void {
+    this.setAuthorizedKey(undefined);
+    this.writeHostKeyConfig(join(this.directory, 'ssh_host_ed25519_key'));
+  }
+
+  private writeHostKeyConfig(file: string): void {
+    const config = join(this.directory, 'sshd_config');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^HostKey .*$/m, `HostKey ${file}`), { mode: 0o600 });
+    this.currentFingerprint = publicKeyFingerprint(readFileSync(`${file}.pub`, 'utf8'));
+  }
+
+  private async useHostKey(file: string): Promise<string> {
+    this.writeHostKeyConfig(file);
+    await this.stopService();
+    await this.start();
+    return this.currentFingerprint;
+  }
 
   /** Generates the keys and the configuration in `directory`; `stateFile` is the router state the logins share. */
   static async prepare(directory: string, stateFile: string): Promise<LabSshServer> {
@@ -149,6 +252,8 @@ export class LabSshServer {
       'X11Forwarding no',
       'PermitTunnel no',
       'PrintMotd no',
+      // Every connection, refused login and accepted login gets a line: the lab counts them (see logEventsSince).
+      'LogLevel VERBOSE',
       // EdgeOS keeps OpenSSH's default of 10 sessions per connection; the plugin uses one at a time.
       'MaxSessions 10',
       `ForceCommand ${login}`,
@@ -168,7 +273,7 @@ export class LabSshServer {
   /** Starts sshd and waits until it answers on the router's LAN address. Starting a running server does nothing. */
   async start(): Promise<void> {
     if (this.running) return;
-    const log = join(this.directory, 'sshd.log');
+    const log = this.logFile;
     const argv = inNamespace(ROUTER.namespace, [tool('sshd'), '-D', '-f', join(this.directory, 'sshd_config'), '-E', log]);
     const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: 'ignore' });
     this.child = child;

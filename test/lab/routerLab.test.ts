@@ -9,7 +9,7 @@ import { startLab, stopLab } from '../../src/lab/lab';
 import type { Lab, LabPlatformOptions } from '../../src/lab/lab';
 import { labUnavailableReason } from '../../src/lab/prerequisites';
 import { LAB_FAULTS } from '../../src/lab/soakTarget';
-import { DHCP_MOVE_ADDRESS, FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, INTERNET, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../src/lab/topology';
+import { DHCP_MOVE_ADDRESS, FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, HOMEBRIDGE_HOST, INTERNET, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../src/lab/topology';
 import { startHomebridge } from '../../src/sim/homebridgeRunner';
 import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
 import { runSoak } from '../../src/sim/soak';
@@ -432,6 +432,172 @@ describeLab('the router lab', () => {
       // What the warning says: the IPv4 block does not stop it over IPv6.
       expect(await lab.garage.ipv6().connect()).toMatchObject({ ok: true, detail: `connected to ${INTERNET.address6}:443` });
     });
+  });
+
+  describe('logins, host keys and restarts', () => {
+    let homebridge: RunningHomebridge | undefined;
+    let home: HomeKitClient;
+    const on = (): string => home.id('Front Door Internet', 'on');
+    const fault = (): string => home.id('Front Door Leak', 'statusFault');
+    /** Undoes what a test did to the router's keys, also when it fails half-way, so the next test starts clean. */
+    let restoreKeys: (() => void | Promise<unknown>) | undefined;
+
+    afterEach(async () => {
+      await restoreKeys?.();
+      restoreKeys = undefined;
+    });
+
+    beforeAll(async () => {
+      await lab.resetRouter(FRESH_LAB_ROUTER_CONFIG);
+      ({ homebridge, home } = await startPairedHomebridge());
+      await until(async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'blocked', 'the plugin to set up the router', 30_000);
+      await home.waitForValue(fault(), 0, 30_000);
+    });
+
+    afterAll(async () => {
+      await home?.close();
+      await homebridge?.stop();
+      homebridge?.remove();
+    });
+
+    /** Restarts Homebridge on the same storage (same accessories, same pairing), optionally with another platform block. */
+    async function restartHomebridge(platform?: Record<string, unknown>): Promise<void> {
+      const previous = homebridge!;
+      await home.close();
+      await previous.stop();
+      homebridge = await startHomebridge({ platform: platform ?? lab.platformConfig({ pollSeconds: POLL_SECONDS }), storage: previous.storage, pin: previous.pin, username: previous.username });
+      lab.trackProcess(homebridge.child.pid);
+      home = await HomeKitClient.connect(homebridge.username, homebridge.port, home.pairing);
+    }
+
+    it('13. a login the router refuses: one clear error, No Response, retries that back off instead of a login storm, and recovery by itself', async () => {
+      const other = await lab.ssh.generateClientKey('someone_else_ed25519');
+      const outputBefore = homebridge!.output.length;
+      const mark = lab.ssh.logMark();
+      // The router stops accepting the plugin's key (an owner rotating keys, a reset router), and the plugin must log in again.
+      lab.ssh.setAuthorizedKey(other.publicKeyLine);
+      restoreKeys = (): void => lab.ssh.setAuthorizedKey(undefined);
+      await lab.ssh.cutConnections();
+      await home.waitForValue(fault(), 1, 30_000);
+      expect((await home.set(on(), true)).status).toBe(NO_RESPONSE);
+
+      // Watch the plugin's login attempts, as the router's sshd logs them.
+      const refusedAt: number[] = [];
+      const watchRefusals = async (count: number, timeoutMs: number): Promise<void> =>
+        until(
+          () => {
+            const { refusedLogins } = lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address);
+            while (refusedAt.length < refusedLogins) refusedAt.push(Date.now());
+            return refusedAt.length >= count;
+          },
+          `${count} refused logins from Homebridge`,
+          timeoutMs,
+        );
+      await watchRefusals(2, 45_000);
+      expect(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address)).toMatchObject({ connections: 2, refusedLogins: 2, acceptedLogins: 0 });
+      // 30 s (less up to 20% jitter) between the first two attempts, not a retry a second.
+      expect(refusedAt[1]! - refusedAt[0]!).toBeGreaterThan(20_000);
+      // One line per refused attempt: the first (an error) says what to check and when the next try comes; Homebridge
+      // prints the plugin's debug repeats of it the same way (routerGuard.test.ts checks the levels).
+      const said = homebridge!.output.slice(outputBefore).filter((line) => line.includes('refused the login'));
+      expect(said).toHaveLength(2);
+      expect(said[0]).toMatch(/the router refused the login for user "homebridge"; check "username" and the key or password in the config\. .*retrying in (2[4-9]|30) s\./);
+      expect(said[1]).toMatch(/retrying in ([4-5]\d|60) s\./);
+
+      // The owner puts the key back: the next attempt, twice as far off, gets in, and guarding resumes by itself.
+      lab.ssh.setAuthorizedKey(undefined);
+      const restoredAt = Date.now();
+      await home.waitForValue(fault(), 0, 90_000);
+      expect(Date.now() - refusedAt[1]!).toBeGreaterThan(40_000);
+      expect(Date.now() - restoredAt).toBeLessThan(65_000);
+      expect(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address)).toMatchObject({ connections: 3, refusedLogins: 2, acceptedLogins: 1 });
+      expect(homebridge!.output.slice(outputBefore).some((line) => line.includes('connected to the router again; guarding resumes.'))).toBe(true);
+      expect((await home.set(on(), true)).status ?? 0).toBe(0);
+      await until(async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'allowed', 'the router to open Front Door', 15_000);
+    }, 180_000);
+
+    it('14. a host key that changes while running: nothing more is sent, faults, both keys named; the owner pins the new key and all is well', async () => {
+      const pinned = lab.ssh.hostKeyFingerprint;
+      const shown = await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE);
+      await home.waitForValue(on(), shown === 'allowed', 10_000);
+      const outputBefore = homebridge!.output.length;
+      const mark = lab.ssh.logMark();
+      const presented = await lab.ssh.replaceHostKey();
+      restoreKeys = () => lab.ssh.restoreHostKey();
+      expect(presented).not.toBe(pinned);
+
+      await home.waitForValue(fault(), 1, 30_000);
+      // Logins cut by the restart may still be winding down; from here on, none may start.
+      await new Promise((done) => setTimeout(done, 1_000));
+      const loginsBefore = (await lab.router.store.read()).nextPid;
+      const error = await homebridge!.waitFor(/refused to connect: the router at/, 10_000);
+      expect(homebridge!.output.indexOf(error)).toBeGreaterThanOrEqual(outputBefore);
+      expect(error).toContain(`presented host key ${presented}, but ${pinned} is pinned in the config as "hostKey"`);
+      expect((await home.set(on(), shown !== 'allowed')).status).toBe(NO_RESPONSE);
+      // The plugin met the new key, and went no further: no login attempt (no key, no password sent), no command run.
+      await until(() => lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address).connections >= 1, 'the plugin to meet the new key', 15_000);
+      await new Promise((done) => setTimeout(done, 3_000));
+      expect(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address)).toMatchObject({ authAttempts: 0, acceptedLogins: 0 });
+      expect((await lab.router.store.read()).nextPid).toBe(loginsBefore);
+      // What the owner asked for during the refusal was refused with No Response, not queued behind their back.
+      expect(await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)).toBe(shown);
+
+      // The owner checks the new key on the router's console and pins it: the plugin talks to the router again.
+      const platform = lab.platformConfig({ pollSeconds: POLL_SECONDS });
+      (platform.routers as Record<string, unknown>[])[0]!.hostKey = presented;
+      await restartHomebridge(platform);
+      await home.waitForValue(fault(), 0, 30_000);
+      await home.waitForValue(on(), shown === 'allowed', 10_000);
+      expect(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address).acceptedLogins).toBeGreaterThan(0);
+      await lab.ssh.restoreHostKey();
+      await restartHomebridge();
+      await home.waitForValue(fault(), 0, 30_000);
+    }, 120_000);
+
+    it('15. Homebridge stopped by SIGTERM with a transaction in flight: it finishes or ends cleanly on the router, and after the restart HomeKit shows what the router has, also after a reboot', async () => {
+      // A short pause lets the transaction finish within Homebridge's 5 s; a long one outlasts Homebridge.
+      const moments = [
+        { point: 'commit-running', pauseMs: 2_000 },
+        { point: 'session-open', pauseMs: 8_000 },
+        { point: 'commit-running', pauseMs: 8_000 },
+        { point: 'commit-done', pauseMs: 8_000 },
+      ] as const;
+      await home.waitForValue(fault(), 0, 90_000);
+      for (const { point, pauseMs } of moments) {
+        // A Homebridge that has just started saves once (see EdgeOsRouter): let that be done, so the pause below
+        // catches the toggle's own transaction.
+        await homebridge!.waitFor(/saved the router's configuration, so that a router restart/, 30_000);
+        const before = await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE);
+        const requested = before === 'allowed' ? 'blocked' : 'allowed';
+        const hold = await lab.holdRouterAt(point, pauseMs);
+        expect((await home.set(on(), requested === 'allowed')).status ?? 0).toBe(0);
+        expect(await hold.reached(15_000)).toBe(true);
+        const stopping = homebridge!;
+        await home.close();
+        await stopping.stop();
+        const where = `SIGTERM at ${point}, router paused ${pauseMs} ms`;
+        expect({ where, unhandled: stopping.output.filter((line) => /unhandled/i.test(line)) }).toEqual({ where, unhandled: [] });
+        // The router's side of the transaction runs to its end or is discarded: no session is left open.
+        await until(async () => (await lab.router.openSessionCount()) === 0, `the session to end on the router (${where})`, 20_000);
+        const after = await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE);
+        if (after !== requested) {
+          // Not applied: the log of the Homebridge that stopped says so.
+          expect({ where, said: stopping.output.some((line) => line.includes('could not confirm that internet access was') && line.includes('before Homebridge stopped')) }).toEqual({ where, said: true });
+        }
+
+        homebridge = await startHomebridge({ platform: lab.platformConfig({ pollSeconds: POLL_SECONDS }), storage: stopping.storage, pin: stopping.pin, username: stopping.username });
+        lab.trackProcess(homebridge.child.pid);
+        home = await HomeKitClient.connect(homebridge.username, homebridge.port, home.pairing);
+        await home.waitForValue(fault(), 0, 30_000);
+        await home.waitForValue(on(), after === 'allowed', 10_000);
+        // What HomeKit shows is also what the router comes back with after a reboot.
+        await until(async () => (await lab.router.savedConfigCommands()).includes(`rule ${FRONT_BLOCK_RULE} disable`) === (after === 'allowed'), `the router to have saved what it enforces (${where})`, 15_000);
+        await lab.rebootRouter();
+        await home.waitForValue(fault(), 0, 60_000);
+        expect({ where, access: await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE) }).toEqual({ where, access: after });
+        await home.waitForValue(on(), after === 'allowed', 10_000);
+      }
+    }, 300_000);
   });
 
   describe('the soak, in the lab', () => {

@@ -117,9 +117,12 @@ export function transactionScript(ops: readonly ConfigOp[], save: boolean): stri
   return `${lines.join('\n')}\n`;
 }
 
-/** Saves the active configuration on its own (after a commit whose save failed). */
+/**
+ * Saves the active configuration on its own (after a commit whose save failed, and once after each start). It
+ * opens a session too, so it ends it the same way when the connection is cut.
+ */
 export function saveScript(): string {
-  return `${CFG_WRAPPER} begin\n${CFG_WRAPPER} save && echo '${MARK.saved}'\n${CFG_WRAPPER} end\necho '${MARK.done}'\n`;
+  return `${SESSION_CLEANUP_TRAP}\n${CFG_WRAPPER} begin\n${CFG_WRAPPER} save && echo '${MARK.saved}'\n${CFG_WRAPPER} end\necho '${MARK.done}'\n`;
 }
 
 function counterLines(chain: string, chain6: string | undefined): string[] {

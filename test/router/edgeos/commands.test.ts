@@ -9,6 +9,7 @@ import {
   cutFlowsScript,
   parseTransactionOutput,
   readScript,
+  saveScript,
   ruleSetPaths,
   shellWord,
   splitSections,
@@ -169,5 +170,16 @@ describe('cutting a camera\'s open connections', () => {
 
   it('refuses an address that could escape the command', () => {
     expect(() => cutFlowsCommand("1.2.3.4'; reboot; '")).toThrow(/unsafe word/);
+  });
+});
+
+describe('every script that opens a configuration session', () => {
+  it('first sets the trap that ends the session if the connection is cut (found by the lab: a save cut off by a Homebridge stop left its session open)', () => {
+    const trap = "trap '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper discard >/dev/null 2>&1; /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper end >/dev/null 2>&1; exit 129' HUP TERM PIPE";
+    for (const script of [saveScript(), transactionScript([{ op: 'set', path: ['firewall', 'name', 'X', 'rule', '1', 'disable'] }], true)]) {
+      const lines = script.split('\n');
+      expect(lines[0]).toBe(trap);
+      expect(lines.findIndex((line) => line.endsWith(' begin'))).toBe(1);
+    }
   });
 });
