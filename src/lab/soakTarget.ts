@@ -7,7 +7,11 @@
  * - a router reboot (counters zeroed, the saved configuration loaded, SSH down for a while), at any moment, during
  *   a commit, and after a commit but before its save;
  * - commits that fail, partly apply, are "temporarily locked" several times in a row (within the plugin's retries
- *   and beyond them), or take 30 s.
+ *   and beyond them), or take 30 s;
+ * - the router refusing the plugin's key for a while (the plugin must back off, not storm), and an impostor's host
+ *   key (the plugin must stop at the key: no login attempted, no command run).
+ *
+ * The soak itself adds a Homebridge stopped by SIGTERM during a commit (see duringCommit) and started again.
  *
  * "Before, during and after the commit" are exact: the router pauses the next transaction at that point (see
  * routerHolds.ts) and the fault is injected while it waits there.
@@ -21,7 +25,7 @@ import type { Lab, LabHost } from './lab';
 import { namespacePids } from './network';
 import type { HoldPoint } from './routerHolds';
 import { sleep } from './system';
-import { FRESH_LAB_ROUTER_CONFIG, ROUTER, spareLanAddress } from './topology';
+import { FRESH_LAB_ROUTER_CONFIG, HOMEBRIDGE_HOST, ROUTER, spareLanAddress } from './topology';
 
 /** How long a transaction waits at its hold point for the fault to be injected. */
 const HOLD_MS = 1_000;
@@ -49,6 +53,14 @@ const CONNECTION_FAULTS = [
 ] as const;
 
 const REBOOT = `router reboot, SSH down ${REBOOT_SSH_DOWN_MS / 1000} s`;
+/** The router stops accepting the plugin's key until the plugin has been refused once (the plugin then waits 24-30 s). */
+export const LOGIN_REFUSED = "login refused (the router stopped accepting the plugin's key) until the plugin tried once";
+/** Another host key, until the plugin has met it, then the router's own again. */
+export const IMPOSTOR = "host key changed while running (an impostor) until the plugin met it, then the router's own back";
+/** A login storm: more refused logins than the plugin's backoff allows while the key is refused. */
+const MAX_REFUSED_LOGINS = 2;
+/** After the impostor appears, logins cut by the sshd restart may still be winding down for this long. */
+const WIND_DOWN_MS = 1_000;
 
 export const LAB_FAULTS: readonly string[] = [
   'commit fails',
@@ -60,6 +72,8 @@ export const LAB_FAULTS: readonly string[] = [
   `${REBOOT}, at a random moment`,
   `${REBOOT}, during commit`,
   `${REBOOT}, after commit (before save)`,
+  LOGIN_REFUSED,
+  IMPOSTOR,
 ];
 
 /** Whether a router login (or a tool it runs) is running: any process in the router namespace but sshd. */
@@ -167,13 +181,14 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
     return started;
   };
 
-  /** Runs `fault` while the next transaction that gets there waits at `point`; false when none got there in time. */
-  const atMoment = async (point: HoldPoint, stop: AbortSignal, fault: () => Promise<void>): Promise<boolean> => {
-    const hold = await lab.holdRouterAt(point, HOLD_MS);
+  /** Runs `fault` while the next transaction that gets there waits `holdMs` at `point`; false when none got there in time. */
+  const atMomentFor = async (point: HoldPoint, holdMs: number, stop: AbortSignal, fault: () => Promise<void>): Promise<boolean> => {
+    const hold = await lab.holdRouterAt(point, holdMs);
     if (!(await hold.reached(MOMENT_TIMEOUT_MS, stop))) return false;
     await fault();
     return true;
   };
+  const atMoment = (point: HoldPoint, stop: AbortSignal, fault: () => Promise<void>): Promise<boolean> => atMomentFor(point, HOLD_MS, stop, fault);
 
   const connectionFault = async (kind: (typeof CONNECTION_FAULTS)[number]['kind']): Promise<void> => {
     switch (kind) {
@@ -201,6 +216,44 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
 
   const reboot = (): Promise<void> => sessionWatch.paused(() => lab.rebootRouter({ sshDownMs: REBOOT_SSH_DOWN_MS }));
 
+  /** What a fault showed the plugin doing that it must never do (a login storm, a login to an impostor). */
+  const violations: string[] = [];
+  let otherKey: { privateKeyFile: string; publicKeyLine: string } | undefined;
+
+  /** True once the router has refused the plugin's login at least once. */
+  const loginRefused = async (stop: AbortSignal): Promise<boolean> => {
+    otherKey ??= await lab.ssh.generateClientKey('soak_someone_else_ed25519');
+    const mark = lab.ssh.logMark();
+    lab.ssh.setAuthorizedKey(otherKey.publicKeyLine);
+    try {
+      await lab.ssh.cutConnections();
+      return await until(() => Promise.resolve(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address).refusedLogins >= 1), MOMENT_TIMEOUT_MS, 100, stop);
+    } finally {
+      lab.ssh.setAuthorizedKey(undefined);
+      const { refusedLogins } = lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address);
+      if (refusedLogins > MAX_REFUSED_LOGINS) violations.push(`${LOGIN_REFUSED}: ${refusedLogins} refused logins while the key was refused (a login storm)`);
+    }
+  };
+
+  /** True once the plugin has met the impostor's key; anything it then sent beyond the handshake is a violation. */
+  const impostor = async (stop: AbortSignal): Promise<boolean> => {
+    const mark = lab.ssh.logMark();
+    await lab.ssh.replaceHostKey();
+    try {
+      const met = await until(() => Promise.resolve(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address).connections >= 1), MOMENT_TIMEOUT_MS, 100, stop);
+      await sleep(WIND_DOWN_MS);
+      const loginsBefore = (await lab.router.store.read()).nextPid;
+      // The plugin may try again meanwhile; it must stop at the key every time.
+      await sleep(2_000);
+      const events = lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address);
+      if (events.authAttempts > 0) violations.push(`${IMPOSTOR}: the plugin attempted ${events.authAttempts} login(s) against the impostor's key`);
+      if ((await lab.router.store.read()).nextPid !== loginsBefore) violations.push(`${IMPOSTOR}: a command ran on the router while it presented the impostor's key`);
+      return met;
+    } finally {
+      await lab.ssh.restoreHostKey();
+    }
+  };
+
   const inject = async (fault: string, stop: AbortSignal): Promise<boolean> => {
     switch (fault) {
       case 'commit fails':
@@ -220,6 +273,10 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
         return atMoment('commit-running', stop, reboot);
       case `${REBOOT}, after commit (before save)`:
         return atMoment('commit-done', stop, reboot);
+      case LOGIN_REFUSED:
+        return loginRefused(stop);
+      case IMPOSTOR:
+        return impostor(stop);
     }
     for (const connection of CONNECTION_FAULTS) {
       for (const moment of MOMENTS) {
@@ -249,8 +306,12 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
     clearFaults: async () => {
       await lab.router.clearFaults();
       await lab.ssh.setPacketsDropped(false);
+      lab.ssh.setAuthorizedKey(undefined);
+      if (lab.ssh.presentedHostKey !== lab.ssh.hostKeyFingerprint) await lab.ssh.restoreHostKey();
       await lab.ssh.start();
     },
+    duringCommit: (action, holdMs, stop) => atMomentFor('commit-running', holdMs, stop, action),
+    violations: () => [...violations],
     openSessions: () => lab.router.openSessionCount(),
     sessionsLeftOpen: () => [...sessionWatch.leaked.values()],
     activeConfig: () => lab.router.activeConfigCommands(),
@@ -278,6 +339,8 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
       sessionWatch.stop();
       await lab.router.clearFaults().catch(() => undefined);
       await lab.ssh.setPacketsDropped(false).catch(() => undefined);
+      lab.ssh.setAuthorizedKey(undefined);
+      if (lab.ssh.presentedHostKey !== lab.ssh.hostKeyFingerprint) await lab.ssh.restoreHostKey().catch(() => undefined);
       if (owned) {
         await lab.stop();
       } else {

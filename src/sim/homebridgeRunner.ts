@@ -5,10 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 
+import type { HeapSample } from './heapProbe';
+import { summarizeHeapSnapshotFile } from './heapSnapshot';
+import type { HeapSummary } from './heapSnapshot';
 import { captureLogLine } from './logCapture';
 
 export interface HomebridgeOptions {
@@ -24,6 +28,10 @@ export interface HomebridgeOptions {
   readonly debug?: boolean;
   /** Receives every line Homebridge prints. */
   readonly onLine?: (line: string) => void;
+  /** Extra Node options for the Homebridge process (`--unhandled-rejections=warn`, say). */
+  readonly nodeOptions?: readonly string[];
+  /** Load the heap probe (src/sim/heapProbe.ts): `sampleHeap()` then appends a sample to this file. */
+  readonly heapFile?: string;
 }
 
 export interface RunningHomebridge {
@@ -38,11 +46,29 @@ export interface RunningHomebridge {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM, then wait for the exit. */
   stop(): Promise<void>;
+  /**
+   * With `heapFile`: a full garbage collection, then the heap figures and what the heap snapshot holds (the
+   * snapshot file is removed); undefined when the probe did not answer.
+   */
+  sampleHeap(): Promise<(HeapSample & HeapSummary) | undefined>;
   /** Deletes the storage directory. */
   remove(): void;
 }
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
+/** A full collection and a snapshot of a Homebridge heap take a second or two; a probe silent for longer never answers. */
+const HEAP_SAMPLE_TIMEOUT_MS = 30_000;
+
+function readSamples(file: string): HeapSample[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as HeapSample);
+  } catch {
+    return [];
+  }
+}
 
 export async function startHomebridge(options: HomebridgeOptions): Promise<RunningHomebridge> {
   const storage = options.storage ?? mkdtempSync(join(tmpdir(), 'camera-guard-hb-'));
@@ -60,16 +86,27 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
     ),
   );
   const homebridge = join(PROJECT_ROOT, 'node_modules', 'homebridge', 'bin', 'homebridge');
-  const child = spawn(process.execPath, [homebridge, '-U', storage, '-P', PROJECT_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(options.debug === false ? [] : ['-D'])], {
+  const nodeOptions = [...(options.nodeOptions ?? []), ...(options.heapFile !== undefined ? ['--expose-gc', '--require', join(PROJECT_ROOT, 'dist', 'sim', 'heapProbe.js')] : [])];
+  const child = spawn(process.execPath, [...nodeOptions, homebridge, '-U', storage, '-P', PROJECT_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(options.debug === false ? [] : ['-D'])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...(options.heapFile !== undefined ? { CAMERA_GUARD_HEAP_FILE: options.heapFile } : {}) },
   });
   const output: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let exited = false;
   const exit = new Promise<void>((done) => child.once('exit', () => ((exited = true), done())));
-  const onChunk = (chunk: Buffer): void => {
-    for (const line of chunk.toString('utf8').split('\n')) {
+  // A line can arrive in two chunks: each stream keeps its unfinished last line until the rest comes.
+  const lineReader = (): ((chunk: Buffer) => void) => {
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    return (chunk) => {
+      const lines = (pending + decoder.write(chunk)).split('\n');
+      pending = lines.pop() ?? '';
+      onLines(lines);
+    };
+  };
+  const onLines = (lines: string[]): void => {
+    for (const line of lines) {
       if (line.trim() === '') {
         continue;
       }
@@ -84,8 +121,8 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
       }
     }
   };
-  child.stdout?.on('data', onChunk);
-  child.stderr?.on('data', onChunk);
+  child.stdout?.on('data', lineReader());
+  child.stderr?.on('data', lineReader());
 
   const waitFor = (pattern: RegExp, timeoutMs = 30_000): Promise<string> => {
     const seen = output.find((line) => pattern.test(line));
@@ -120,7 +157,28 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
   try {
     const line = await waitFor(/is running on port (\d+)/, 60_000);
     const port = Number(/is running on port (\d+)/.exec(line)?.[1]);
-    return { storage, port, pin, username, child, output, waitFor, stop, remove: () => rmSync(storage, { recursive: true, force: true }) };
+    const sampleHeap = async (): Promise<(HeapSample & HeapSummary) | undefined> => {
+      const file = options.heapFile;
+      if (file === undefined || exited) {
+        return undefined;
+      }
+      const before = readSamples(file).length;
+      child.kill('SIGUSR2');
+      const deadline = Date.now() + HEAP_SAMPLE_TIMEOUT_MS;
+      while (Date.now() < deadline) {
+        const sample = readSamples(file)[before];
+        if (sample !== undefined) {
+          try {
+            return { ...sample, ...summarizeHeapSnapshotFile(sample.snapshot) };
+          } finally {
+            rmSync(sample.snapshot, { force: true });
+          }
+        }
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      return undefined;
+    };
+    return { storage, port, pin, username, child, output, waitFor, stop, sampleHeap, remove: () => rmSync(storage, { recursive: true, force: true }) };
   } catch (error) {
     await stop();
     throw error;

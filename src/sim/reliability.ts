@@ -101,22 +101,41 @@ function where(soak: SoakResult, why: string): string[] {
 function memory(soak: SoakResult, toggles: number): string[] {
   const growth = soak.homebridgeRssEndMB - soak.homebridgeRssWarmMB;
   const warmAt = Math.max(1, Math.round(toggles / 10));
+  const heap = soak.heap;
+  const first = soak.heapSamples[0];
   return [
-    '## Memory ("heap")',
+    '## Memory',
     '',
-    'What is measured is **not the JavaScript heap**: it is the resident set size (RSS) of the Homebridge process,',
-    'read from `/proc/<pid>/status` (`VmRSS`, and `VmHWM` for the peak) without instrumenting Homebridge. RSS is all',
-    'the memory of the process that sits in RAM: the V8 heap (including garbage not yet collected and heap the',
-    'collector keeps for reuse), code, buffers and native allocations. A leak in the plugin would show as RSS that',
-    'keeps climbing after the warm-up; a flat or falling line rules out a large leak, not a small one.',
+    'The **JavaScript heap** of Homebridge is measured from inside it: Homebridge runs with `--expose-gc` and a small',
+    'probe (src/sim/heapProbe.ts) that, when the soak asks, runs a full garbage collection and writes a heap snapshot,',
+    'which holds only what is still reachable. The snapshot tells the program\'s own values (objects, arrays, closures,',
+    'strings, numbers: src/sim/heapSnapshot.ts) from what V8 keeps for itself (compiled code, hidden classes), which',
+    'grows for a long while as V8 compiles and optimises more of the program, without anything leaking. A leak in the',
+    'plugin is values that stay reachable, and shows as a steady climb of the values. The trend is the least-squares',
+    'line through their samples (src/sim/heapTrend.ts); the heap "grew beyond noise" if that line rises more than three',
+    'times the scatter of the samples around it, and by more than 1 MB.',
+    `Homebridge restarts are faults of the first half only, so one Homebridge served the whole second half${soak.homebridgeRestarts > 0 ? ` (this run restarted it ${soak.homebridgeRestarts} time(s))` : ''};`,
+    'its heap is sampled every twentieth of the run once it has served a tenth of the toggles, and once more at the end.',
+    '',
+    '| figure | value |',
+    '|---|---|',
+    `| samples | ${heap.samples}, over ${heap.toggles} toggles${first !== undefined ? ` (from toggle ${first.toggle})` : ''} |`,
+    `| live JavaScript values, first sample / last | ${heap.firstMB} MB / ${heap.lastMB} MB |`,
+    `| **growth of the trend line over those toggles** | **${heap.growthMB >= 0 ? '+' : ''}${heap.growthMB} MB** |`,
+    `| scatter of the samples around the line (standard deviation) | ${heap.noiseMB} MB |`,
+    `| **verdict** | **${heap.samples < 4 ? 'too few samples to tell' : heap.grew ? 'GREW beyond noise' : 'no growth beyond noise'}** |`,
+    `| samples of the values (MB, by toggle) | ${soak.heapSamples.map((sample) => `${sample.toggle}: ${sample.mb}`).join(', ')} |`,
+    `| V8's own part of the heap (compiled code, hidden classes), first sample / last | ${soak.heapCodeMB.first} MB / ${soak.heapCodeMB.last} MB |`,
+    '',
+    'For comparison, the resident set size of the Homebridge process (`VmRSS` in `/proc/<pid>/status`): all of its',
+    'memory in RAM, including heap V8 keeps for reuse, code and buffers, so it moves for reasons that are not leaks.',
     '',
     '| figure | value |',
     '|---|---|',
     `| RSS right after pairing | ${soak.homebridgeRssStartMB} MB |`,
     `| RSS after warm-up (toggle ${warmAt}) | ${soak.homebridgeRssWarmMB} MB |`,
-    `| RSS at the end (after the faults stopped and the router settled) | ${soak.homebridgeRssEndMB} MB |`,
-    `| **growth after warm-up** | **${growth >= 0 ? '+' : ''}${growth} MB** over ${toggles - warmAt} toggles |`,
-    `| peak RSS of the run (VmHWM) | ${soak.homebridgeRssPeakMB} MB |`,
+    `| RSS at the end | ${soak.homebridgeRssEndMB} MB (${growth >= 0 ? '+' : ''}${growth} MB${soak.homebridgeRestarts > 0 ? ', another Homebridge process than at warm-up' : ''}) |`,
+    `| peak RSS of the last Homebridge (VmHWM) | ${soak.homebridgeRssPeakMB} MB |`,
     `| RSS every ${warmAt} toggles | ${soak.rssSamples.map((sample) => `${sample.mb}`).join(', ')} MB |`,
     '',
   ];
@@ -140,7 +159,9 @@ async function main(): Promise<void> {
     (soak.sessionsLeftOpen ?? 0) === 0 &&
     soak.unhandledRejections === 0 &&
     !soak.homebridgeCrashed &&
-    (soak.trafficMismatches ?? 0) === 0;
+    (soak.trafficMismatches ?? 0) === 0 &&
+    (soak.faultViolations ?? 0) === 0 &&
+    !soak.heap.grew;
   const rate = FAULT_RATE[soak.target];
 
   const page = [
@@ -172,6 +193,10 @@ async function main(): Promise<void> {
     `| **unhandled rejections** (lines of Homebridge's output that mention one; it runs with \`--unhandled-rejections=warn\` so that each is printed) | **${soak.unhandledRejections}** |`,
     `| **Homebridge ended by itself** (crash, uncaught exception) | **${soak.homebridgeCrashed ? 'yes' : 'no'}** |`,
     ...(soak.trafficMismatches === undefined ? [] : [`| **cameras whose real packets disagree with HomeKit at the end** | **${soak.trafficMismatches}** |`]),
+    ...(soak.faultViolations === undefined
+      ? []
+      : [`| **things the plugin must never do, caught during the faults** (more than ${2} refused logins while its key was refused; any login attempt or command while an impostor's host key was presented) | **${soak.faultViolations}** |`]),
+    `| Homebridge stopped by SIGTERM mid-commit and started again | ${soak.homebridgeRestarts} time(s) |`,
     `| outages seen from HomeKit (leak sensors showing a fault: router unreachable; back-to-back faults with no good reading between them count as one) | ${soak.outages}, the longest ${soak.longestOutageSeconds} s; each ended by the plugin reconnecting by itself |`,
     `| recovery: from the end of the last fault until HomeKit and the router agree | ${soak.recoverySeconds} s |`,
     `| duration | ${soak.seconds} s |`,
@@ -194,7 +219,7 @@ async function main(): Promise<void> {
     ...Object.entries(hostile).map(([suite, inputs]) => `| ${suite} | ${inputs} |`),
     `| **total** | **${hostileTotal}** |`,
     '',
-    `Result: ${ok ? 'no lost or wrong states, no open sessions, no unhandled rejections.' : 'FAILED: see the figures above.'}`,
+    `Result: ${ok ? 'no lost or wrong states, no open sessions, no unhandled rejections, no violations, no heap growth beyond noise.' : 'FAILED: see the figures above.'}`,
     ...(soak.evidence.length > 0 ? ['', '## Evidence', '', '```', ...soak.evidence, '```'] : []),
     '',
   ].join('\n');

@@ -14,12 +14,16 @@
  * `npm run soak` runs it with 1,000 toggles (in the lab when it can run) and records the figures for
  * docs/RELIABILITY.md; the test suite runs short ones against both.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import type { Lab } from '../lab/lab';
 import { startLabSoakTarget } from '../lab/soakTarget';
 import { startHomebridge } from './homebridgeRunner';
 import type { RunningHomebridge } from './homebridgeRunner';
+import { heapTrend } from './heapTrend';
+import type { HeapTrend } from './heapTrend';
 import { HomeKitClient, NO_RESPONSE } from './homeKitClient';
 import { SIM_USER, startSimulatedRouter } from './simulatedSetup';
 import type { SimulatedRouterSetup } from './simulatedSetup';
@@ -36,6 +40,13 @@ export const FAULTS = [
   'router reboot',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/**
+ * A fault the soak injects itself, on either router: Homebridge stopped by SIGTERM while a commit is under way,
+ * then started again on the same storage (same accessories, same pairing). Only in the first half of a run, so
+ * that one Homebridge serves the second half and its heap can be measured over it.
+ */
+export const HOMEBRIDGE_RESTART = 'Homebridge stopped by SIGTERM during a commit, then started again';
 
 export type SoakTargetName = 'simulator' | 'lab';
 
@@ -73,6 +84,13 @@ export interface SoakTarget {
   inject(fault: string, stop: AbortSignal): Promise<boolean>;
   /** Ends whatever a fault may have left behind (pending commit faults, slow commits, dropped packets, sshd down). */
   clearFaults(): Promise<void>;
+  /**
+   * Runs `action` while the next transaction is in its commit, holding it there for about `holdMs`; resolves false
+   * when no transaction came in time (nothing was run). The soak stops Homebridge this way.
+   */
+  duringCommit(action: () => Promise<void>, holdMs: number, stop: AbortSignal): Promise<boolean>;
+  /** What the faults caught the plugin doing that it must never do (lab only: a login storm, a login to an impostor). */
+  violations?(): readonly string[];
   openSessions(): Promise<number>;
   /** Sessions found left open during the run, described (lab only: a later reboot would close them unseen). */
   sessionsLeftOpen?(): readonly string[];
@@ -149,6 +167,19 @@ export interface SoakResult {
   readonly homebridgeRssPeakMB: number;
   /** RSS every tenth of the run, from the end of the warm-up on. */
   readonly rssSamples: readonly RssSample[];
+  /** Times Homebridge was stopped by SIGTERM and started again (a fault; only in the first half of the run). */
+  readonly homebridgeRestarts: number;
+  /**
+   * The live JavaScript values (objects, arrays, closures, strings, numbers) of the Homebridge that served the end
+   * of the run, from heap snapshots after a full garbage collection (see heapProbe.ts), sampled every twentieth of
+   * the run from its warm-up on, and their trend (see heapTrend.ts).
+   */
+  readonly heapSamples: readonly RssSample[];
+  readonly heap: HeapTrend;
+  /** V8's own part of the same heap (compiled code, hidden classes, internals), first sample and last: shown apart. */
+  readonly heapCodeMB: { readonly first: number; readonly last: number };
+  /** Lab only: what the faults caught the plugin doing that it must never do; undefined on the simulator. */
+  readonly faultViolations: number | undefined;
   readonly seconds: number;
   /** What went wrong, for the cameras that ended wrong or lost and the rest (empty when all is well). */
   readonly evidence: readonly string[];
@@ -166,6 +197,7 @@ function random(seed: number): () => number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+const toMB = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 100) / 100;
 
 /** A memory figure of a process from /proc/PID/status, in MB (0 when the process is gone). */
 function procStatusMB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
@@ -250,27 +282,29 @@ async function startSimulatorTarget(): Promise<SoakTarget> {
       return true;
     },
     clearFaults: () => sim.router.clearFaults(),
+    duringCommit: async (action, holdMs, stop) => {
+      await sim.router.setCommitDelay(holdMs);
+      const deadline = Date.now() + 20_000;
+      while ((await sim.router.store.read()).commitLock === null) {
+        if (Date.now() > deadline || stop.aborted) {
+          await sim.router.setCommitDelay(0);
+          return false;
+        }
+        await sleep(20);
+      }
+      // Only this commit is slow: each commit reads the delay when it takes the lock.
+      await sim.router.setCommitDelay(0);
+      await action();
+      return true;
+    },
     openSessions: () => sim.router.openSessionCount(),
     activeConfig: () => sim.router.activeConfigCommands(),
     dispose: () => sim.dispose(),
   };
 }
 
-/** Starts Homebridge with unhandled rejections printed as warnings (counted by the soak) instead of ending it at the first. */
-function startCountingHomebridge(options: Parameters<typeof startHomebridge>[0]): Promise<RunningHomebridge> {
-  const previous = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = [previous, '--unhandled-rejections=warn'].filter((part) => part !== undefined && part !== '').join(' ');
-  try {
-    // Homebridge is spawned, with this environment, before startHomebridge first waits.
-    return startHomebridge(options);
-  } finally {
-    if (previous === undefined) {
-      delete process.env.NODE_OPTIONS;
-    } else {
-      process.env.NODE_OPTIONS = previous;
-    }
-  }
-}
+/** Homebridge prints unhandled rejections as warnings (counted by the soak) instead of ending at the first. */
+const COUNTING_NODE_OPTIONS = ['--unhandled-rejections=warn'];
 
 /**
  * Node reports an unhandled rejection as "UnhandledPromiseRejectionWarning: <the error>" followed, the first time,
@@ -280,50 +314,78 @@ const UNHANDLED = /unhandled/i;
 const UNHANDLED_EXPLANATION = /Unhandled promise rejection\. This error originated/;
 const SELF_SHUTDOWN = /Got SIGTERM, shutting down/;
 
+/** A stopping Homebridge gets 4 s to finish its transaction (see SHUTDOWN_GRACE_MS); a commit held longer outlasts it. */
+const RESTART_HOLDS_MS = [1_000, 8_000];
+
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const started = Date.now();
   const rand = random(options.seed);
   const target = options.target === 'lab' ? await startLabSoakTarget({ lab: options.lab }) : await startSimulatorTarget();
   const cameras = target.cameras(options.cameras);
-  const faultChoice = options.faults ?? target.faults;
-  const unknownFault = faultChoice.find((name) => !target.faults.includes(name));
+  const allFaults = [...target.faults, HOMEBRIDGE_RESTART];
+  const faultChoice = options.faults ?? allFaults;
+  const unknownFault = faultChoice.find((name) => !allFaults.includes(name));
   if (unknownFault !== undefined || faultChoice.length === 0) {
     await target.dispose();
     throw new Error(unknownFault === undefined ? 'no faults to pick from' : `the ${target.name} cannot inject "${unknownFault}"`);
   }
   const maxPauseMs = options.maxPauseMs ?? target.pacing.maxPauseMs;
   const sceneRate = options.sceneRate ?? target.pacing.sceneRate;
+  const storage = mkdtempSync(join(tmpdir(), 'camera-guard-soak-'));
+  /** Every line of every Homebridge of the run, in order: a restart does not lose what the one before said. */
+  const output: string[] = [];
   let homebridge: RunningHomebridge | undefined;
   let home: HomeKitClient | undefined;
-  let stopping = false;
+  let instances = 0;
+  let stoppingOnPurpose = false;
+  let exitedEarly = false;
   let stopWatching = (): void => undefined;
-  try {
-    homebridge = await startCountingHomebridge({
-      onLine: options.onLine,
+
+  const startInstance = async (): Promise<{ hb: RunningHomebridge; client: HomeKitClient }> => {
+    instances++;
+    const hb = await startHomebridge({
+      storage,
+      heapFile: join(storage, `heap-${instances}.jsonl`),
+      nodeOptions: COUNTING_NODE_OPTIONS,
+      onLine: (line) => {
+        output.push(line);
+        options.onLine?.(line);
+      },
       platform: {
         pollSeconds: 1,
         leak: { attempts: 1000000, uploadMB: 0, windowMinutes: 1, quietMinutes: 1 },
         routers: [target.routerConfig(cameras)],
       },
     });
-    const hb = homebridge;
+    homebridge = hb;
     target.trackProcess?.(hb.child.pid);
-    let exitedEarly = false;
     hb.child.once('exit', () => {
-      exitedEarly ||= !stopping;
+      exitedEarly ||= !stoppingOnPurpose;
     });
-    home = await HomeKitClient.pair(hb.username, hb.port, hb.pin);
-    const client = home;
-    const switches = cameras.map((camera) => client.id(`${camera.name} Internet`, 'on'));
-    const fault = client.id(`${cameras[0]!.name} Leak`, 'statusFault');
-    await client.waitForValue(fault, 0, 30_000);
+    const client = home === undefined ? await HomeKitClient.pair(hb.username, hb.port, hb.pin) : await HomeKitClient.connect(hb.username, hb.port, home.pairing);
+    home = client;
+    return { hb, client };
+  };
+
+  try {
+    let { hb, client } = await startInstance();
+    const switchIds = (): string[] => cameras.map((camera) => client.id(`${camera.name} Internet`, 'on'));
+    const faultId = (): string => client.id(`${cameras[0]!.name} Leak`, 'statusFault');
+    let switches = switchIds();
+    await client.waitForValue(faultId(), 0, 30_000);
     // HomeKit's view of outages: the first camera's leak sensor reports a fault while the router cannot be reached.
     const outageMs: number[] = [];
     let outageSince: number | undefined;
-    let eventsSeen = client.events.length;
+    let watched = client;
+    let eventsSeen = 0;
     const outageWatch = setInterval(() => {
-      for (; eventsSeen < client.events.length; eventsSeen++) {
-        const event = client.events[eventsSeen]!;
+      if (watched !== client) {
+        watched = client;
+        eventsSeen = 0;
+      }
+      const fault = faultId();
+      for (; eventsSeen < watched.events.length; eventsSeen++) {
+        const event = watched.events[eventsSeen]!;
         if (event.id !== fault) {
           continue;
         }
@@ -337,14 +399,63 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
     }, 100);
     stopWatching = () => clearInterval(outageWatch);
-    const pid = hb.child.pid;
-    const rssStart = procStatusMB(pid, 'VmRSS');
+    const firstPid = hb.child.pid;
+    const rssStart = procStatusMB(firstPid, 'VmRSS');
     const warmupToggles = Math.max(1, Math.round(options.toggles / 10));
+    const heapEvery = Math.max(1, Math.round(options.toggles / 20));
     let rssWarm = rssStart;
     const rssSamples: RssSample[] = [];
+    /** Heap samples (live objects) of the Homebridge running now, from its warm-up on (a restart starts a new series). */
+    let heapPoints: { toggle: number; bytes: number }[] = [];
+    /** V8's own part of the heap (code, hidden classes), first and last sample of the same series (it grows as V8 warms up). */
+    let codeBytes: { first?: number; last?: number } = {};
+    let instanceStartToggle = 0;
+    let restarts = 0;
 
-    const faults = Object.fromEntries(target.faults.map((name) => [name, 0]));
-    const faultsMissed = Object.fromEntries(target.faults.map((name) => [name, 0]));
+    // While Homebridge restarts, nobody can toggle (the Home app shows No Response); the toggles wait for it.
+    let restarting: Promise<void> | undefined;
+    let toggleInFlight: Promise<unknown> = Promise.resolve();
+    let toggleNow = 0;
+    let nextRestartHold = 0;
+    const restartHomebridge = async (): Promise<void> => {
+      let done = (): void => undefined;
+      restarting = new Promise<void>((resolve) => (done = resolve));
+      try {
+        await toggleInFlight.catch(() => undefined);
+        stoppingOnPurpose = true;
+        await client.close();
+        await hb.stop();
+        stoppingOnPurpose = false;
+        ({ hb, client } = await startInstance());
+        switches = switchIds();
+        restarts++;
+        heapPoints = [];
+        codeBytes = {};
+        instanceStartToggle = toggleNow;
+      } finally {
+        restarting = undefined;
+        done();
+      }
+    };
+    const inject = async (fault: string, stop: AbortSignal): Promise<boolean> => {
+      if (fault !== HOMEBRIDGE_RESTART) {
+        return target.inject(fault, stop);
+      }
+      const holdMs = RESTART_HOLDS_MS[nextRestartHold++ % RESTART_HOLDS_MS.length]!;
+      // A restart picked in the first half but whose commit comes only in the second is not made (see HOMEBRIDGE_RESTART).
+      const firstHalf = new AbortController();
+      const watch = setInterval(() => {
+        if (toggleNow > options.toggles / 2 || stop.aborted) firstHalf.abort();
+      }, 50);
+      try {
+        return await target.duringCommit(() => (firstHalf.signal.aborted ? Promise.resolve() : restartHomebridge()), holdMs, firstHalf.signal);
+      } finally {
+        clearInterval(watch);
+      }
+    };
+
+    const faults = Object.fromEntries(allFaults.map((name) => [name, 0]));
+    const faultsMissed = Object.fromEntries(allFaults.map((name) => [name, 0]));
     const lastAccepted = new Map<number, { value: boolean; outputIndex: number }>();
     let accepted = 0;
     let refused = 0;
@@ -354,10 +465,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     let nextInCycle = 0;
     const togglesDone = new AbortController();
     for (let toggle = 1; toggle <= options.toggles; toggle++) {
+      toggleNow = toggle;
       const index = Math.floor(rand() * cameras.length);
       const value = rand() < 0.5;
-      const outputIndex = hb.output.length;
-      const { status } = await client.set(switches[index]!, value);
+      while (restarting !== undefined) {
+        await restarting;
+      }
+      const outputIndex = output.length;
+      const sent = client.set(switches[index]!, value);
+      toggleInFlight = sent;
+      const { status } = await sent;
       if ((status ?? 0) === 0) {
         accepted++;
         lastAccepted.set(index, { value, outputIndex });
@@ -366,12 +483,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       } else {
         throw new Error(`HomeKit answered status ${status} to a toggle`);
       }
-      if (rand() < options.faultRate && !(target.whileFaultRuns === 'skip' && faultsInFlight > 0)) {
-        const chosen = options.faultOrder === 'cycle' ? faultChoice[nextInCycle++ % faultChoice.length]! : faultChoice[Math.floor(rand() * faultChoice.length)]!;
+      // Restarts only in the first half: the second half is one Homebridge, whose heap is measured.
+      const choice = toggle > options.toggles / 2 ? faultChoice.filter((name) => name !== HOMEBRIDGE_RESTART) : faultChoice;
+      if (choice.length > 0 && rand() < options.faultRate && !(target.whileFaultRuns === 'skip' && faultsInFlight > 0)) {
+        const chosen = options.faultOrder === 'cycle' ? choice[nextInCycle++ % choice.length]! : choice[Math.floor(rand() * choice.length)]!;
         faultsInFlight++;
         // Faults run one after another, alongside the toggles.
         faultChain = faultChain
-          .then(() => (togglesDone.signal.aborted ? false : target.inject(chosen, togglesDone.signal)))
+          .then(() => (togglesDone.signal.aborted ? false : inject(chosen, togglesDone.signal)))
           .then(
             (hit) => {
               (hit ? faults : faultsMissed)[chosen]!++;
@@ -385,13 +504,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           });
       }
       if (toggle === warmupToggles) {
-        rssWarm = procStatusMB(pid, 'VmRSS');
+        rssWarm = procStatusMB(hb.child.pid, 'VmRSS');
       }
       if (toggle >= warmupToggles && (toggle - warmupToggles) % warmupToggles === 0) {
-        rssSamples.push({ toggle, mb: procStatusMB(pid, 'VmRSS') });
+        rssSamples.push({ toggle, mb: procStatusMB(hb.child.pid, 'VmRSS') });
+      }
+      if (toggle - instanceStartToggle >= warmupToggles && toggle % heapEvery === 0 && restarting === undefined) {
+        const sample = await hb.sampleHeap();
+        if (sample !== undefined) {
+          heapPoints.push({ toggle, bytes: sample.valueBytes });
+          codeBytes = { first: codeBytes.first ?? sample.engineBytes, last: sample.engineBytes };
+        }
       }
       if (toggle % 100 === 0) {
-        options.onProgress?.(`${toggle} toggles, ${accepted} accepted, ${refused} refused with No Response`);
+        options.onProgress?.(`${toggle} toggles, ${accepted} accepted, ${refused} refused with No Response, ${restarts} Homebridge restart(s)`);
       }
       const scene = sceneRate > 0 && rand() < sceneRate;
       await sleep(scene ? 0 : Math.floor(rand() * maxPauseMs));
@@ -414,7 +540,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           return false;
         }
       }
-      return (await client.get(fault)).value === 0;
+      return (await client.get(faultId())).value === 0;
     };
     const deadline = Date.now() + target.settleTimeoutMs;
     let streak = 0;
@@ -428,6 +554,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         streak = 0;
       }
       await sleep(1_000);
+    }
+    const endSample = await hb.sampleHeap();
+    if (endSample !== undefined && options.toggles - instanceStartToggle >= warmupToggles) {
+      heapPoints.push({ toggle: options.toggles, bytes: endSample.valueBytes });
+      codeBytes = { first: codeBytes.first ?? endSample.engineBytes, last: endSample.engineBytes };
     }
 
     let wrongStates = 0;
@@ -446,7 +577,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
       const last = lastAccepted.get(index);
       if (last && (enforced === 'allowed') !== last.value) {
-        const reported = hb.output.slice(last.outputIndex).some((line) => line.includes(`"${camera.name}": could not`));
+        const reported = output.slice(last.outputIndex).some((line) => line.includes(`"${camera.name}": could not`));
         if (!reported) {
           lostStates++;
           evidence.push(`${camera.name}: last accepted ${last.value ? 'on' : 'off'} (output line ${last.outputIndex}) is not in force and was not reported`);
@@ -455,15 +586,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     const traffic = target.checkTraffic === undefined ? undefined : await target.checkTraffic(cameras, enforcedNow);
     evidence.push(...(traffic ?? []));
-    const unhandled = hb.output.filter((line) => UNHANDLED.test(line) && !UNHANDLED_EXPLANATION.test(line));
+    const unhandled = output.filter((line) => UNHANDLED.test(line) && !UNHANDLED_EXPLANATION.test(line));
     evidence.push(...unhandled.slice(0, 5).map((line) => `Homebridge: ${line}`));
-    const crashed = exitedEarly || hb.child.exitCode !== null || hb.output.some((line) => SELF_SHUTDOWN.test(line));
+    // Each stop the soak made prints "Got SIGTERM"; one more means Homebridge stopped itself (an uncaught exception).
+    const selfShutdowns = output.filter((line) => SELF_SHUTDOWN.test(line)).length - restarts;
+    const crashed = exitedEarly || hb.child.exitCode !== null || selfShutdowns > 0;
     if (crashed) {
-      evidence.push(`Homebridge ended by itself during the soak; its last lines: ${hb.output.slice(-5).join(' | ')}`);
+      evidence.push(`Homebridge ended by itself during the soak; its last lines: ${output.slice(-5).join(' | ')}`);
     }
     const openSessions = await target.openSessions();
     const leftOpen = target.sessionsLeftOpen?.();
     evidence.push(...(leftOpen ?? []));
+    const violations = target.violations?.();
+    evidence.push(...(violations ?? []));
     stopWatching();
     if (wrongStates > 0 || lostStates > 0) {
       evidence.push(finalConfig.split('\n').filter((line) => line.includes(' rule ')).join('\n'));
@@ -488,14 +623,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       recoverySeconds: agreedAt === undefined ? Math.round((Date.now() - faultsEnded) / 1000) : Math.round((agreedAt - faultsEnded) / 1000),
       homebridgeRssStartMB: rssStart,
       homebridgeRssWarmMB: rssWarm,
-      homebridgeRssEndMB: procStatusMB(pid, 'VmRSS'),
-      homebridgeRssPeakMB: procStatusMB(pid, 'VmHWM'),
+      homebridgeRssEndMB: procStatusMB(hb.child.pid, 'VmRSS'),
+      homebridgeRssPeakMB: procStatusMB(hb.child.pid, 'VmHWM'),
       rssSamples,
+      homebridgeRestarts: restarts,
+      heapSamples: heapPoints.map((point) => ({ toggle: point.toggle, mb: toMB(point.bytes) })),
+      heap: heapTrend(heapPoints),
+      heapCodeMB: { first: toMB(codeBytes.first ?? 0), last: toMB(codeBytes.last ?? 0) },
+      faultViolations: violations?.length,
       seconds: Math.round((Date.now() - started) / 1000),
       evidence,
     };
   } finally {
-    stopping = true;
+    stoppingOnPurpose = true;
     stopWatching();
     await home?.close();
     await homebridge?.stop();
