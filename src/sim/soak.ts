@@ -113,7 +113,10 @@ export interface SoakOptions {
   readonly target?: SoakTargetName;
   /** For `lab`: a lab already running (its router is reset to a fresh one first); otherwise one is started and stopped. */
   readonly lab?: Lab;
-  /** `random` (default) picks each fault at random; `cycle` goes through the faults in order, so a short run meets them all. */
+  /**
+   * `random` (default) picks each fault at random; `cycle` goes through the faults in order, a missed one again, so a
+   * short run meets them all (with `whileFaultRuns: 'skip'`, where a fault is picked only once the one before ended).
+   */
   readonly faultOrder?: 'random' | 'cycle';
   /** The faults to pick from; default all of the target's. */
   readonly faults?: readonly string[];
@@ -484,9 +487,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         throw new Error(`HomeKit answered status ${status} to a toggle`);
       }
       // Restarts only in the first half: the second half is one Homebridge, whose heap is measured.
-      const choice = toggle > options.toggles / 2 ? faultChoice.filter((name) => name !== HOMEBRIDGE_RESTART) : faultChoice;
+      const pickable = (name: string): boolean => name !== HOMEBRIDGE_RESTART || toggle <= options.toggles / 2;
+      const choice = faultChoice.filter(pickable);
       if (choice.length > 0 && rand() < options.faultRate && !(target.whileFaultRuns === 'skip' && faultsInFlight > 0)) {
-        const chosen = options.faultOrder === 'cycle' ? choice[nextInCycle++ % choice.length]! : choice[Math.floor(rand() * choice.length)]!;
+        // In a cycle, a fault whose moment never came is picked again next, so that a short run meets every fault.
+        while (options.faultOrder === 'cycle' && !pickable(faultChoice[nextInCycle % faultChoice.length]!)) {
+          nextInCycle++;
+        }
+        const chosen = options.faultOrder === 'cycle' ? faultChoice[nextInCycle % faultChoice.length]! : choice[Math.floor(rand() * choice.length)]!;
         faultsInFlight++;
         // Faults run one after another, alongside the toggles.
         faultChain = faultChain
@@ -494,6 +502,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           .then(
             (hit) => {
               (hit ? faults : faultsMissed)[chosen]!++;
+              if (hit && options.faultOrder === 'cycle' && faultChoice[nextInCycle % faultChoice.length] === chosen) {
+                nextInCycle++;
+              }
             },
             (error: unknown) => {
               faultError ??= error instanceof Error ? error : new Error(`injecting "${chosen}" failed: ${JSON.stringify(error)}`);
