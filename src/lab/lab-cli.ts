@@ -24,8 +24,10 @@ const HELP = `Commands:
   front|garage|nvr upload <MB>       upload to the camera cloud and wait until it has arrived
   front|garage|nvr udp <datagrams>   send a UDP stream (1000-byte datagrams)
   front|garage|nvr move <address>    a new DHCP lease: the host gets another free address of the LAN
+  front|garage|nvr ipv6 <command>    the same traffic over IPv6, to ${INTERNET.address6} (connect, dns, upload…)
   router config                      show configuration commands
   router counters [RULESET]          the ruleset's real iptables counters (CAMGUARD_OUT by default)
+  router counters6 [RULESET]         the same from ip6tables (CAMGUARD6_OUT by default)
   router set|delete <path…>          change the configuration on the router, outside HomeKit (commit + save)
   router fail|partial|locked [n]     make the next n commits fail that way
   router delay <ms>                  how long each commit takes (an ER-X takes seconds)
@@ -36,31 +38,34 @@ const HELP = `Commands:
   ssh drop <seconds>                 drop every SSH packet in and out of the router for that long
   help | quit`;
 
-async function hostCommand(lab: Lab, host: LabHost, action: string | undefined, argument: string | undefined): Promise<string> {
-  if (action === 'move') {
+async function hostCommand(lab: Lab, host: LabHost, words: readonly (string | undefined)[]): Promise<string> {
+  const ipv6 = words[0] === 'ipv6';
+  const [action, argument] = ipv6 ? words.slice(1) : words;
+  if (action === 'move' && !ipv6) {
     await lab.moveHost(host, argument ?? '');
     return `${host.name} now has address ${host.address} (same MAC ${host.mac})`;
   }
+  const traffic = ipv6 ? host.ipv6() : host;
   const outcome = await (() => {
     switch (action) {
       case 'connect':
-        return host.connect(argument === undefined ? undefined : Number(argument));
+        return traffic.connect(argument === undefined ? undefined : Number(argument));
       case 'dns':
-        return host.dns();
+        return traffic.dns();
       case 'ntp':
-        return host.ntp();
+        return traffic.ntp();
       case 'smtp':
-        return host.smtp();
+        return traffic.smtp();
       case 'upload':
-        return host.upload(Math.round(Number(argument ?? '1') * 1_000_000));
+        return traffic.upload(Math.round(Number(argument ?? '1') * 1_000_000));
       case 'udp':
-        return host.udp(Number(argument ?? '100'));
+        return traffic.udp(Number(argument ?? '100'));
       default:
         return undefined;
     }
   })();
   if (outcome === undefined) return `unknown ${host.name} command; try "help"`;
-  return `${host.name} (${host.address}) ${action}: ${outcome.ok ? 'OK' : 'FAILED'}, ${outcome.detail}`;
+  return `${host.name} (${ipv6 ? host.address6 : host.address}) ${action}: ${outcome.ok ? 'OK' : 'FAILED'}, ${outcome.detail}`;
 }
 
 async function routerCommand(lab: Lab, action: string | undefined, args: string[]): Promise<string> {
@@ -70,6 +75,10 @@ async function routerCommand(lab: Lab, action: string | undefined, args: string[
     case 'counters': {
       const listing = await lab.router.dataplane.listChain(args[0] ?? 'CAMGUARD_OUT');
       return `${listing.stdout}${listing.stderr}`;
+    }
+    case 'counters6': {
+      const listing = await lab.router.dataplane.listChain6?.(args[0] ?? 'CAMGUARD6_OUT');
+      return listing === undefined ? 'this router has no IPv6 firewall' : `${listing.stdout}${listing.stderr}`;
     }
     case 'set':
     case 'delete': {
@@ -98,7 +107,7 @@ async function routerCommand(lab: Lab, action: string | undefined, args: string[
 async function execute(lab: Lab, line: string): Promise<string> {
   const [subject, action, ...args] = line.trim().split(/\s+/);
   const host = lab.hosts.find((candidate) => candidate.name.split(' ')[0]?.toLowerCase() === subject);
-  if (host !== undefined) return hostCommand(lab, host, action, args[0]);
+  if (host !== undefined) return hostCommand(lab, host, [action, ...args]);
   if (subject === 'router') return routerCommand(lab, action, args);
   if (subject === 'sshd' && (action === 'stop' || action === 'start')) {
     await (action === 'stop' ? lab.ssh.stop() : lab.ssh.start());

@@ -304,6 +304,12 @@ describe('the neighbour table, cut or damaged anywhere (fast-check)', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('refuses an entry whose first digit became a tab or a space (found by the property above: it read as another address)', () => {
+    const first = NEIGHBOURS.split('\n')[0]!;
+    expect(parseNeighbours(`\t${first.slice(1)}`).ok).toBe(false);
+    expect(parseNeighbours(` ${first.slice(1)}`).ok).toBe(false);
+  });
 });
 
 describe('reordered lines', () => {

@@ -282,11 +282,13 @@ const NEIGHBOUR_MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export function parseNeighbours(text: string): Parsed<Neighbour[]> {
   const neighbours: Neighbour[] = [];
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/\r$/, '').trim();
+    // iproute2 starts each entry with its address and separates words with spaces (it may end with one): a tab, a
+    // leading space or any other byte means the text was damaged, and a damaged address is another device's.
+    const line = raw.replace(/\r$/, '').trimEnd();
     if (line === '') {
       continue;
     }
-    if (!/^[\x20-\x7e\t]*$/.test(line)) {
+    if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(line)) {
       return fail(`the neighbour table has a line that is not plain text: "${printableLine(line)}"`);
     }
     const words = line.split(/\s+/);
