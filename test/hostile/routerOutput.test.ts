@@ -187,7 +187,7 @@ afterAll(() => {
 describe('the realistic samples', () => {
   it('read as the router means them (so the hostile variants below are compared with the truth)', async () => {
     expect(unwrap(parseChainCounters(LISTING, RS))).toEqual(LISTING_COUNTERS);
-    expect(unwrap(parseOffload(OFFLOAD))).toEqual({ ipv4Forwarding: true });
+    expect(unwrap(parseOffload(OFFLOAD))).toEqual({ ipv4Forwarding: true, ipv6Forwarding: false });
     const reading = await readWith(READ);
     expect(reading).not.toBeInstanceOf(RouterError);
     const cams = (reading as RouterReading).cameras;
@@ -548,8 +548,8 @@ describe('unexpected wording', () => {
   });
 
   it('an ER-X style hwnat line is read', () => {
-    expect(unwrap(parseOffload('IP offload module   : loaded\nhwnat: enable\n'))).toEqual({ ipv4Forwarding: true });
-    expect(unwrap(parseOffload('IP offload module   : loaded\nhwnat: disable\n'))).toEqual({ ipv4Forwarding: false });
+    expect(unwrap(parseOffload('IP offload module   : loaded\nhwnat: enable\n'))).toEqual({ ipv4Forwarding: true, ipv6Forwarding: false });
+    expect(unwrap(parseOffload('IP offload module   : loaded\nhwnat: disable\n'))).toEqual({ ipv4Forwarding: false, ipv6Forwarding: false });
   });
 
   it('a commit that fails in words we have never seen is a failure, with those words kept for the log', () => {

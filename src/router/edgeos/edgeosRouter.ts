@@ -90,7 +90,8 @@ export class EdgeOsRouter implements RouterDriver {
   async hardwareOffload(): Promise<boolean> {
     const result = await this.ssh.exec(OFFLOAD_COMMAND, undefined, READ_TIMEOUT_MS);
     const parsed = parseOffload(result.stdout);
-    return parsed.ok && parsed.value.ipv4Forwarding;
+    // Offloaded IPv6 forwarding under-counts what cameras with a MAC send over IPv6, as IPv4 offload does over IPv4.
+    return parsed.ok && (parsed.value.ipv4Forwarding || parsed.value.ipv6Forwarding);
   }
 
   async read(cameras: readonly CameraSettings[]): Promise<RouterReading> {

@@ -214,12 +214,12 @@ function escapeRegExp(text: string): string {
  * reads as enabled or disabled. Output cut before that line, or worded in a way we do not know, is an error
  * rather than a confident "off".
  */
-export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean }> {
+export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean; ipv6Forwarding: boolean }> {
   if (!/offload/i.test(text)) {
     return fail('the router did not describe its offload settings');
   }
   let section = '';
-  let on = false;
+  const on = { IPV4: false, IPV6: false };
   let stated = false;
   for (const rawLine of text.split('\n')) {
     const line = rawLine.trim();
@@ -232,14 +232,16 @@ export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean }> 
       continue;
     }
     const key = (match[1] ?? '').toLowerCase();
-    if ((section === 'IPV4' && key === 'forwarding') || /hw ?nat/.test(key)) {
+    // The ER-X's hwnat offloads IPv4 only; Cavium models report each family's forwarding apart.
+    const family = /hw ?nat/.test(key) ? 'IPV4' : key === 'forwarding' && (section === 'IPV4' || section === 'IPV6') ? section : undefined;
+    if (family !== undefined) {
       const value = match[2] ?? '';
       if (/^enabled?$/i.test(value)) {
-        on = true;
+        on[family] = true;
       } else if (!/^disabled?$/i.test(value)) {
         return fail(`the router's offload report says "${printableLine(line)}", which is neither enabled nor disabled`);
       }
-      stated = true;
+      stated ||= family === 'IPV4';
     }
     if (/module$/.test(key)) {
       section = '';
@@ -248,7 +250,7 @@ export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean }> 
   if (!stated) {
     return fail('the router\'s offload report does not say whether IPv4 forwarding is offloaded');
   }
-  return ok({ ipv4Forwarding: on });
+  return ok({ ipv4Forwarding: on.IPV4, ipv6Forwarding: on.IPV6 });
 }
 
 /** Reads the `N flow entries have been deleted.` summary that conntrack prints on stderr. */

@@ -139,17 +139,23 @@ describe('iptables -L -v -n -x counters', () => {
 
 describe('show ubnt offload', () => {
   it('sees IPv4 forwarding offload on the ER-4', () => {
-    expect(unwrap(parseOffload(sample('edgeos_show_ubnt_offload_ER-4.txt')))).toEqual({ ipv4Forwarding: true });
+    expect(unwrap(parseOffload(sample('edgeos_show_ubnt_offload_ER-4.txt')))).toEqual({ ipv4Forwarding: true, ipv6Forwarding: false });
   });
 
   it('sees it on the ER-Lite sample whose indentation was lost', () => {
     const text = section(sample('edgeos_show_ubnt_offload_ERLite_and_save.txt'), /show ubnt offload/, /^ubnt@ubnt:~\$ configure/);
-    expect(unwrap(parseOffload(text))).toEqual({ ipv4Forwarding: true });
+    expect(unwrap(parseOffload(text))).toEqual({ ipv4Forwarding: true, ipv6Forwarding: false });
   });
 
   it('does not mistake IPv6 forwarding offload for IPv4', () => {
     const text = sample('edgeos_show_ubnt_offload_ER-4.txt').replace('forwarding: enabled', 'forwarding: disabled').replace(/IPv6\n {2}forwarding: disabled/, 'IPv6\n  forwarding: enabled');
-    expect(unwrap(parseOffload(text))).toEqual({ ipv4Forwarding: false });
+    expect(unwrap(parseOffload(text))).toEqual({ ipv4Forwarding: false, ipv6Forwarding: true });
+  });
+
+  it('reads IPv6 forwarding offload apart from IPv4 (Cavium models offload each family on its own)', () => {
+    const text = sample('edgeos_show_ubnt_offload_ER-4.txt').replace(/IPv6\n {2}forwarding: disabled/, 'IPv6\n  forwarding: enabled');
+    expect(unwrap(parseOffload(text))).toEqual({ ipv4Forwarding: true, ipv6Forwarding: true });
+    expect(unwrap(parseOffload(text.replace(/IPv4\n {2}forwarding: enabled/, 'IPv4\n  forwarding: disabled')))).toEqual({ ipv4Forwarding: false, ipv6Forwarding: true });
   });
 
   it('refuses output that is not about offload', () => {
