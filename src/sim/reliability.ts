@@ -129,6 +129,8 @@ function memory(soak: SoakResult, toggles: number): string[] {
     '',
     'For comparison, the resident set size of the Homebridge process (`VmRSS` in `/proc/<pid>/status`): all of its',
     'memory in RAM, including heap V8 keeps for reuse, code and buffers, so it moves for reasons that are not leaks.',
+    'Each heap snapshot makes V8 build a copy of the heap\'s graph, which it keeps for reuse: RSS jumps by tens of MB',
+    'at the first snapshot of each Homebridge and stays there; that is the measurement, not the plugin.',
     '',
     '| figure | value |',
     '|---|---|',
