@@ -18,6 +18,8 @@ const PACKAGES: readonly { name: string; programs: string[] }[] = [
   { name: 'iptables', programs: ['iptables-legacy', 'iptables-legacy-save', 'iptables-legacy-restore'] },
   { name: 'conntrack', programs: ['conntrack'] },
   { name: 'ipset', programs: ['ipset'] },
+  // Hashes the lab router's password (`openssl passwd -6`) for the password-login test.
+  { name: 'openssl', programs: ['openssl'] },
 ];
 
 const APT_UPDATE_TIMEOUT_MS = 180_000;

@@ -117,6 +117,8 @@ export interface SshLogEvents {
   readonly acceptedLogins: number;
   /** Any authentication the client attempted at all, refused or accepted. */
   readonly authAttempts: number;
+  /** Of the refused and accepted ones, those made with a password. */
+  readonly passwordLogins: number;
 }
 
 export class LabSshServer {
@@ -165,7 +167,13 @@ export class LabSshServer {
     // already names the user and the key.
     const refusedLogins = count(/Failed (publickey|password|keyboard-interactive)|Invalid user /);
     const acceptedLogins = count(/Accepted (publickey|password|keyboard-interactive)/);
-    return { connections: count(/Connection from /), refusedLogins, acceptedLogins, authAttempts: refusedLogins + acceptedLogins + count(/Postponed /) };
+    return {
+      connections: count(/Connection from /),
+      refusedLogins,
+      acceptedLogins,
+      authAttempts: refusedLogins + acceptedLogins + count(/Postponed /),
+      passwordLogins: count(/(Failed|Accepted) password /),
+    };
   }
 
   /**
@@ -175,6 +183,16 @@ export class LabSshServer {
   setAuthorizedKey(publicKeyLine: string | undefined): void {
     const line = publicKeyLine ?? readFileSync(`${this.privateKeyFile}.pub`, 'utf8');
     writeFileSync(join(this.directory, 'authorized_keys'), line.endsWith('\n') ? line : `${line}\n`, { mode: 0o600 });
+  }
+
+  /**
+   * Gives the router's admin account a password (or none again with `undefined`), as `set system login user …
+   * authentication plaintext-password` does on EdgeOS. The hash is made by openssl, the password passed on its
+   * standard input so that it never shows in a process list. sshd reads the account at every login.
+   */
+  async setPassword(password: string | undefined): Promise<void> {
+    const hash = password === undefined ? '*' : (await runChecked([tool('openssl'), 'passwd', '-6', '-stdin'], { stdin: `${password}\n`, timeoutMs: 10_000 })).trim();
+    writeFileSync(join(ROUTER_ETC, 'shadow'), `${ROUTER.sshUser}:${hash}:19000:0:99999:7:::\n`, { mode: 0o600 });
   }
 
   /** A fresh key pair of the kind the plugin uses, which the router does not accept (unless set with setAuthorizedKey). */
@@ -201,9 +219,10 @@ export class LabSshServer {
     return this.useHostKey(join(this.directory, 'ssh_host_ed25519_key'));
   }
 
-  /** The original host key and the plugin's client key again, for the next start (a router reset to factory keys). */
+  /** The original host key, the plugin's client key and no password again, for the next start (a router reset). */
   resetKeys(): void {
     this.setAuthorizedKey(undefined);
+    writeFileSync(join(ROUTER_ETC, 'shadow'), `${ROUTER.sshUser}:*:19000:0:99999:7:::\n`, { mode: 0o600 });
     this.writeHostKeyConfig(join(this.directory, 'ssh_host_ed25519_key'));
   }
 
@@ -236,10 +255,12 @@ export class LabSshServer {
       `PidFile ${join(directory, 'sshd.pid')}`,
       `AuthorizedKeysFile ${authorizedKeys}`,
       `AllowUsers ${ROUTER.sshUser}`,
-      // The admin account has user id 0, which is what PermitRootLogin is about.
-      'PermitRootLogin prohibit-password',
+      // The admin account has user id 0, which is what PermitRootLogin is about: "yes" so that the password-login
+      // test can log in with a password, as on EdgeOS (whose admin accounts are not uid 0).
+      'PermitRootLogin yes',
       'PubkeyAuthentication yes',
-      'PasswordAuthentication no',
+      // The account has no password until setPassword gives it one (its shadow entry is `*`, which no password matches).
+      'PasswordAuthentication yes',
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'UseDNS no',

@@ -5,12 +5,15 @@
  * Needs root, network namespaces and a few Debian packages (installed when missing). Without them the tests are
  * skipped with one line saying why; under CI=true they fail instead.
  */
+import { randomBytes } from 'node:crypto';
+
 import { startLab, stopLab } from '../../src/lab/lab';
 import type { Lab, LabPlatformOptions } from '../../src/lab/lab';
 import { labUnavailableReason } from '../../src/lab/prerequisites';
 import { IMPOSTOR, LAB_FAULTS, LOGIN_REFUSED } from '../../src/lab/soakTarget';
 import { DHCP_MOVE_ADDRESS, FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, HOMEBRIDGE_HOST, INTERNET, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../src/lab/topology';
 import { startHomebridge } from '../../src/sim/homebridgeRunner';
+import { captureSecret } from '../../src/sim/logCapture';
 import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
 import { HOMEBRIDGE_RESTART, runSoak } from '../../src/sim/soak';
 import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
@@ -598,6 +601,39 @@ describeLab('the router lab', () => {
         await home.waitForValue(on(), after === 'allowed', 10_000);
       }
     }, 300_000);
+
+    it('16. a wrong password: one clear error, no second try for 20 s, recovery by itself once the router has that password; neither password in any log', async () => {
+      const right = `lab-pw-${randomBytes(9).toString('base64url')}`;
+      const wrong = `lab-pw-${randomBytes(9).toString('base64url')}`;
+      captureSecret(right);
+      captureSecret(wrong);
+      await lab.ssh.setPassword(right);
+      restoreKeys = async () => {
+        await lab.ssh.setPassword(undefined);
+        await restartHomebridge();
+      };
+      const platform = lab.platformConfig({ pollSeconds: POLL_SECONDS });
+      const router = (platform.routers as Record<string, unknown>[])[0]!;
+      delete router.privateKeyFile;
+      router.password = wrong;
+      const mark = lab.ssh.logMark();
+      await restartHomebridge(platform);
+      await home.waitForValue(fault(), 1, 30_000);
+      await until(() => lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address).refusedLogins >= 1, 'the router to refuse the password', 30_000);
+      const refusedAt = Date.now();
+      const said = await homebridge!.waitFor(/refused the login/, 10_000);
+      expect(said).toMatch(/the router refused the login for user "homebridge"; check "username" and the key or password in the config\. .*retrying in (2[4-9]|30) s\./);
+      // Real OpenSSH saw a password login (not a key), refused once: no storm while the plugin waits.
+      await new Promise((done) => setTimeout(done, 20_000 - (Date.now() - refusedAt)));
+      expect(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address)).toMatchObject({ refusedLogins: 1, acceptedLogins: 0, passwordLogins: 1 });
+
+      // The owner sets the router's password to the one in the config: the plugin gets in at its next try.
+      await lab.ssh.setPassword(wrong);
+      await home.waitForValue(fault(), 0, 30_000);
+      expect(lab.ssh.logEventsSince(mark, HOMEBRIDGE_HOST.address)).toMatchObject({ refusedLogins: 1, acceptedLogins: 1, passwordLogins: 2 });
+      // Everything this Homebridge printed, debug included (the suite also checks every line of every test).
+      expect(homebridge!.output.filter((line) => line.includes(right) || line.includes(wrong))).toEqual([]);
+    }, 120_000);
   });
 
   describe('the soak, in the lab', () => {
