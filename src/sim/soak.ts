@@ -114,7 +114,7 @@ export interface SoakOptions {
   /** For `lab`: a lab already running (its router is reset to a fresh one first); otherwise one is started and stopped. */
   readonly lab?: Lab;
   /**
-   * `random` (default) picks each fault at random; `cycle` goes through the faults in order, a missed one again, so a
+   * `random` (default) draws the faults in random rounds (each fault once a round); `cycle` goes through them in order, a missed one again, so a
    * short run meets them all (with `whileFaultRuns: 'skip'`, where a fault is picked only once the one before ended).
    */
   readonly faultOrder?: 'random' | 'cycle';
@@ -466,6 +466,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     let faultsInFlight = 0;
     let faultError: Error | undefined;
     let nextInCycle = 0;
+    /**
+     * Random order draws from a bag holding each fault once, refilled when empty: every fault comes up once per round
+     * in a random order, so a run of a few rounds meets them all, which plain random picks need not.
+     */
+    let bag: string[] = [];
+    const drawFault = (pickable: (name: string) => boolean): string => {
+      for (;;) {
+        if (bag.length === 0) {
+          bag = [...faultChoice];
+        }
+        const [drawn] = bag.splice(Math.floor(rand() * bag.length), 1);
+        if (drawn !== undefined && pickable(drawn)) {
+          return drawn;
+        }
+      }
+    };
     const togglesDone = new AbortController();
     for (let toggle = 1; toggle <= options.toggles; toggle++) {
       toggleNow = toggle;
@@ -494,7 +510,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         while (options.faultOrder === 'cycle' && !pickable(faultChoice[nextInCycle % faultChoice.length]!)) {
           nextInCycle++;
         }
-        const chosen = options.faultOrder === 'cycle' ? faultChoice[nextInCycle % faultChoice.length]! : choice[Math.floor(rand() * choice.length)]!;
+        const chosen = options.faultOrder === 'cycle' ? faultChoice[nextInCycle % faultChoice.length]! : drawFault(pickable);
         faultsInFlight++;
         // Faults run one after another, alongside the toggles.
         faultChain = faultChain
