@@ -306,8 +306,7 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
     clearFaults: async () => {
       await lab.router.clearFaults();
       await lab.ssh.setPacketsDropped(false);
-      lab.ssh.setAuthorizedKey(undefined);
-      if (lab.ssh.presentedHostKey !== lab.ssh.hostKeyFingerprint) await lab.ssh.restoreHostKey();
+      await lab.ssh.restoreKeys();
       await lab.ssh.start();
     },
     duringCommit: (action, holdMs, stop) => atMomentFor('commit-running', holdMs, stop, action),
@@ -339,8 +338,7 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
       sessionWatch.stop();
       await lab.router.clearFaults().catch(() => undefined);
       await lab.ssh.setPacketsDropped(false).catch(() => undefined);
-      lab.ssh.setAuthorizedKey(undefined);
-      if (lab.ssh.presentedHostKey !== lab.ssh.hostKeyFingerprint) await lab.ssh.restoreHostKey().catch(() => undefined);
+      await lab.ssh.restoreKeys().catch(() => undefined);
       if (owned) {
         await lab.stop();
       } else {

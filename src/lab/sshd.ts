@@ -49,7 +49,18 @@ function writeRouterAccount(): void {
     .filter((line) => line !== '' && !line.startsWith(`${ROUTER.sshUser}:`));
   const account = `${ROUTER.sshUser}:x:0:0:Camera Guard lab router admin:${LAB_DIR}:/bin/sh`;
   writeFileSync(join(ROUTER_ETC, 'passwd'), `${[...machineAccounts, account].join('\n')}\n`, { mode: 0o644 });
-  writeFileSync(join(ROUTER_ETC, 'shadow'), `${ROUTER.sshUser}:*:19000:0:99999:7:::\n`, { mode: 0o600 });
+  writeRouterShadow(NO_PASSWORD);
+}
+
+/** A shadow entry that no password matches, and that is not locked. */
+const NO_PASSWORD = '*';
+
+/**
+ * The admin account's shadow entry, with `hash` (crypt format) as its password. Written in place: sshd sees the file
+ * through a bind mount (see ETC_OVERLAYS), which a new file put there by rename would not replace.
+ */
+function writeRouterShadow(hash: string): void {
+  writeFileSync(join(ROUTER_ETC, 'shadow'), `${ROUTER.sshUser}:${hash}:19000:0:99999:7:::\n`, { mode: 0o600 });
 }
 
 /** Removes the lab's account overlays (also those of a crashed run), and /etc/netns itself once it is empty. */
@@ -135,11 +146,6 @@ export class LabSshServer {
     this.currentFingerprint = hostKeyFingerprint;
   }
 
-  /** The fingerprint of the host key sshd presents now (another one after replaceHostKey). */
-  get presentedHostKey(): string {
-    return this.currentFingerprint;
-  }
-
   private get logFile(): string {
     return join(this.directory, 'sshd.log');
   }
@@ -191,8 +197,8 @@ export class LabSshServer {
    * standard input so that it never shows in a process list. sshd reads the account at every login.
    */
   async setPassword(password: string | undefined): Promise<void> {
-    const hash = password === undefined ? '*' : (await runChecked([tool('openssl'), 'passwd', '-6', '-stdin'], { stdin: `${password}\n`, timeoutMs: 10_000 })).trim();
-    writeFileSync(join(ROUTER_ETC, 'shadow'), `${ROUTER.sshUser}:${hash}:19000:0:99999:7:::\n`, { mode: 0o600 });
+    const hash = password === undefined ? NO_PASSWORD : (await runChecked([tool('openssl'), 'passwd', '-6', '-stdin'], { stdin: `${password}\n`, timeoutMs: 10_000 })).trim();
+    writeRouterShadow(hash);
   }
 
   /** A fresh key pair of the kind the plugin uses, which the router does not accept (unless set with setAuthorizedKey). */
@@ -222,8 +228,15 @@ export class LabSshServer {
   /** The original host key, the plugin's client key and no password again, for the next start (a router reset). */
   resetKeys(): void {
     this.setAuthorizedKey(undefined);
-    writeFileSync(join(ROUTER_ETC, 'shadow'), `${ROUTER.sshUser}:*:19000:0:99999:7:::\n`, { mode: 0o600 });
+    writeRouterShadow(NO_PASSWORD);
     this.writeHostKeyConfig(join(this.directory, 'ssh_host_ed25519_key'));
+  }
+
+  /** The same on a running sshd: restarted only when it presents another host key than the original. */
+  async restoreKeys(): Promise<void> {
+    this.setAuthorizedKey(undefined);
+    writeRouterShadow(NO_PASSWORD);
+    if (this.currentFingerprint !== this.hostKeyFingerprint) await this.restoreHostKey();
   }
 
   private writeHostKeyConfig(file: string): void {

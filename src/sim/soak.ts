@@ -402,16 +402,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
     }, 100);
     stopWatching = () => clearInterval(outageWatch);
-    const firstPid = hb.child.pid;
-    const rssStart = procStatusMB(firstPid, 'VmRSS');
+    const rssStart = procStatusMB(hb.child.pid, 'VmRSS');
     const warmupToggles = Math.max(1, Math.round(options.toggles / 10));
     const heapEvery = Math.max(1, Math.round(options.toggles / 20));
     let rssWarm = rssStart;
     const rssSamples: RssSample[] = [];
-    /** Heap samples (live objects) of the Homebridge running now, from its warm-up on (a restart starts a new series). */
-    let heapPoints: { toggle: number; bytes: number }[] = [];
-    /** V8's own part of the heap (code, hidden classes), first and last sample of the same series (it grows as V8 warms up). */
-    let codeBytes: { first?: number; last?: number } = {};
+    /**
+     * Heap samples of the Homebridge running now, from its warm-up on (a restart starts a new series): its live values,
+     * and V8's own part (code, hidden classes), which grows as V8 warms up and is reported apart.
+     */
+    let heapSeries: { toggle: number; valueBytes: number; engineBytes: number }[] = [];
     let instanceStartToggle = 0;
     let restarts = 0;
 
@@ -432,8 +432,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         ({ hb, client } = await startInstance());
         switches = switchIds();
         restarts++;
-        heapPoints = [];
-        codeBytes = {};
+        heapSeries = [];
         instanceStartToggle = toggleNow;
       } finally {
         restarting = undefined;
@@ -539,8 +538,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (toggle - instanceStartToggle >= warmupToggles && toggle % heapEvery === 0 && restarting === undefined) {
         const sample = await hb.sampleHeap();
         if (sample !== undefined) {
-          heapPoints.push({ toggle, bytes: sample.valueBytes });
-          codeBytes = { first: codeBytes.first ?? sample.engineBytes, last: sample.engineBytes };
+          heapSeries.push({ toggle, valueBytes: sample.valueBytes, engineBytes: sample.engineBytes });
         }
       }
       if (toggle % 100 === 0) {
@@ -584,8 +582,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     const endSample = await hb.sampleHeap();
     if (endSample !== undefined && options.toggles - instanceStartToggle >= warmupToggles) {
-      heapPoints.push({ toggle: options.toggles, bytes: endSample.valueBytes });
-      codeBytes = { first: codeBytes.first ?? endSample.engineBytes, last: endSample.engineBytes };
+      heapSeries.push({ toggle: options.toggles, valueBytes: endSample.valueBytes, engineBytes: endSample.engineBytes });
     }
 
     let wrongStates = 0;
@@ -654,9 +651,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       homebridgeRssPeakMB: procStatusMB(hb.child.pid, 'VmHWM'),
       rssSamples,
       homebridgeRestarts: restarts,
-      heapSamples: heapPoints.map((point) => ({ toggle: point.toggle, mb: toMB(point.bytes) })),
-      heap: heapTrend(heapPoints),
-      heapCodeMB: { first: toMB(codeBytes.first ?? 0), last: toMB(codeBytes.last ?? 0) },
+      heapSamples: heapSeries.map((sample) => ({ toggle: sample.toggle, mb: toMB(sample.valueBytes) })),
+      heap: heapTrend(heapSeries.map((sample) => ({ toggle: sample.toggle, bytes: sample.valueBytes }))),
+      heapCodeMB: { first: toMB(heapSeries[0]?.engineBytes ?? 0), last: toMB(heapSeries[heapSeries.length - 1]?.engineBytes ?? 0) },
       faultViolations: violations?.length,
       seconds: Math.round((Date.now() - started) / 1000),
       evidence,

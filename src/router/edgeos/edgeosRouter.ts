@@ -2,7 +2,7 @@
  * The EdgeOS implementation of RouterDriver: reads the configuration and counters, and turns the guard's
  * requests into one configuration transaction.
  */
-import { isIP as isIPv6Like } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 import { isIPv4, isSafeRuleSetName, printable } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
@@ -373,8 +373,6 @@ function readCounters(sections: Map<string, string>, mark: string, failedMark: s
  * An address a camera's internet traffic can come from, safe to put in a command: a plain IPv4 address, or a
  * global IPv6 one (link-local addresses never leave the LAN; zone suffixes and anything else are refused).
  */
-const isIPv6 = (address: string): boolean => isIPv6Like(address) === 6;
-
 function isRoutedAddress(address: string): boolean {
   if (isIPv4(address)) {
     return true;

@@ -261,7 +261,10 @@ export function parseConntrackSummary(text: string): Parsed<number> {
 
 /** Adds up the `N flow entries have been deleted.` summaries of several conntrack runs (one per address). */
 export function sumConntrackSummaries(text: string, runs: number): Parsed<number> {
-  const counts = [...text.matchAll(/(\d+) flow entries have been deleted\./g)].map((match) => Number(match[1]));
+  const counts = text.split('\n').flatMap((line) => {
+    const summary = parseConntrackSummary(line);
+    return summary.ok ? [summary.value] : [];
+  });
   if (counts.length !== runs) {
     return fail(`conntrack reported on ${counts.length} of ${runs} addresses`);
   }
