@@ -45,6 +45,22 @@ export const TRANSACTION_TIMEOUT_MS = 90_000;
 /** Reads (config and counters) are fast; a router that takes longer than this is treated as unreachable. */
 export const READ_TIMEOUT_MS = 20_000;
 
+/**
+ * The most output (standard output and error together) one command may return; past it the plugin stops reading,
+ * closes the channel and fails the command. Every command but the configuration read prints far less: the
+ * neighbour table of a large LAN, a transaction's messages or the offload report are tens of kilobytes. A broken
+ * or hostile router that streams without end must not cost the Homebridge machine hundreds of megabytes.
+ */
+export const MAX_COMMAND_OUTPUT_BYTES = 1024 * 1024;
+
+/**
+ * The cap for the configuration read, which prints `show configuration commands` and the plugin's firewall
+ * counters in one command. A home router's configuration is tens of kilobytes; 5,000 firewall rules take under
+ * 1 MB. 8 MB leaves room for some 40,000 rules or long address groups; a router that prints more is refused
+ * (the read fails with a plain message) rather than read.
+ */
+export const MAX_CONFIGURATION_OUTPUT_BYTES = 8 * 1024 * 1024;
+
 /** How long an SSH handshake (including host key check and login) may take. */
 export const CONNECT_TIMEOUT_MS = 15_000;
 
@@ -58,6 +74,14 @@ export const RECONNECT_MAX_MS = 60_000;
  */
 export const AUTH_RETRY_MIN_MS = 30_000;
 export const AUTH_RETRY_MAX_MS = 15 * 60_000;
+
+/**
+ * A repair (rules missing, damaged, a camera that must be blocked) that the router takes but that does not read
+ * back as done is tried again after a delay that grows between these bounds (never sooner than the next poll):
+ * every commit writes the router's flash, so a router that never reads back intact must not be rewritten in a loop.
+ */
+export const REPAIR_RETRY_MIN_MS = 10_000;
+export const REPAIR_RETRY_MAX_MS = 10 * 60_000;
 
 /**
  * How long a stopping guard lets a transaction in flight (and requests still in their batch) finish. Homebridge

@@ -9,7 +9,7 @@ import type { ClientChannel, ConnectConfig } from 'ssh2';
 
 import type { RouterSettings } from '../config';
 import type { Log } from '../log';
-import { CONNECT_TIMEOUT_MS } from '../settings';
+import { CONNECT_TIMEOUT_MS, MAX_COMMAND_OUTPUT_BYTES } from '../settings';
 import { RouterError } from './driver';
 import { checkHostKey, fingerprint } from './hostKeys';
 import type { KnownHosts } from './hostKeys';
@@ -22,9 +22,6 @@ export interface CommandResult {
   readonly stderr: string;
   readonly code: number | undefined;
 }
-
-/** Output past this size is a router gone wrong (or hostile), not a configuration. */
-const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 export class SshConnection {
   private client: Client | undefined;
@@ -146,9 +143,13 @@ export class SshConnection {
     });
   }
 
-  /** Runs one command (with an optional script on its standard input); commands never overlap. */
-  exec(command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
-    const run = this.queue.then(() => this.execNow(command, stdin, timeoutMs));
+  /**
+   * Runs one command (with an optional script on its standard input); commands never overlap. Output (standard
+   * output and error together) past `maxOutputBytes` fails the command: a broken or hostile router must not cost
+   * the Homebridge machine its memory.
+   */
+  exec(command: string, stdin: string | undefined, timeoutMs: number, maxOutputBytes = MAX_COMMAND_OUTPUT_BYTES): Promise<CommandResult> {
+    const run = this.queue.then(() => this.execNow(command, stdin, timeoutMs, maxOutputBytes));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -166,7 +167,7 @@ export class SshConnection {
     }
   }
 
-  private execNow(command: string, stdin: string | undefined, timeoutMs: number): Promise<CommandResult> {
+  private execNow(command: string, stdin: string | undefined, timeoutMs: number, maxOutputBytes: number): Promise<CommandResult> {
     const client = this.client;
     if (!client || !this.ready) {
       return Promise.reject(new RouterError('unreachable', `not connected to ${this.endpoint}.`));
@@ -201,10 +202,24 @@ export class SshConnection {
         finish(new RouterError('timeout', `the router did not finish a command within ${Math.round(timeoutMs / 1000)} s.`));
       }, timeoutMs);
       const onData = (chunk: Buffer, isError: boolean): void => {
+        if (done) {
+          // Past the cap (or after a failure): what still arrives before the router hears the close is dropped, not
+          // kept. The stream keeps flowing rather than pausing, since ssh2 buffers a paused channel's data without
+          // bound when the other side ignores the window.
+          return;
+        }
         size += chunk.length;
-        if (size > MAX_OUTPUT_BYTES) {
+        if (size > maxOutputBytes) {
+          stdout = '';
+          stderr = '';
           channel?.close();
-          finish(new RouterError('protocol', `the router sent more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MB for one command; ignoring it.`));
+          finish(
+            new RouterError(
+              'protocol',
+              `the router sent more than ${formatBytes(maxOutputBytes)} in answer to one command, so the plugin stopped reading and ignored the answer; ` +
+                'check the router (a configuration this large is not one the plugin reads) and restart it if it is misbehaving.',
+            ),
+          );
           return;
         }
         if (isError) {
@@ -279,4 +294,9 @@ export class SshConnection {
       this.log.warn(`the private key file ${file} can be read by other users of this machine; run "chmod 600 ${file}".`);
     }
   }
+}
+
+/** `8 MB`, `1 MB`, `512 KB`: a size as the owner reads it (binary units, as the caps are set). */
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
 }

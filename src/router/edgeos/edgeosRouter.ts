@@ -6,7 +6,7 @@ import { isIPv6 } from 'node:net';
 
 import { isIPv4, isSafeRuleSetName, printable } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
-import { READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
+import { MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
 import type { AccessChange, ApplyOutcome, CameraReading, FlowCut, RouterDriver, RouterReading } from '../driver';
 import type { SshConnection } from '../ssh';
@@ -95,7 +95,7 @@ export class EdgeOsRouter implements RouterDriver {
   }
 
   async read(cameras: readonly CameraSettings[]): Promise<RouterReading> {
-    const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS);
+    const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
     let sections = splitSections(result.stdout);
     const configText = sections.get(MARK.config);
     if (configText === undefined || !sections.has(MARK.end)) {
@@ -118,7 +118,7 @@ export class EdgeOsRouter implements RouterDriver {
       // The plugin's rules live in other rulesets than we asked about (adopted, or IPv6 just needed): ask again.
       this.counterChain = ruleSet;
       this.counterChain6 = ruleSet6;
-      sections = splitSections((await this.ssh.exec(READ_COMMAND, countersScript(ruleSet, ruleSet6), READ_TIMEOUT_MS)).stdout);
+      sections = splitSections((await this.ssh.exec(READ_COMMAND, countersScript(ruleSet, ruleSet6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES)).stdout);
       if (!sections.has(MARK.end)) {
         throw new RouterError('protocol', "the router's answer to a counter read was cut short.");
       }
