@@ -95,7 +95,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     errors.forEach((error) => log.error(error));
 
     const knownHosts = new KnownHosts(join(this.api.user.storagePath(), KNOWN_HOSTS_FILE));
-    const ssh = new SshConnection(resolved, knownHosts, log);
+    const ssh = new SshConnection({ ...router, address: host }, knownHosts, log);
     const driver = new EdgeOsRouter(resolved, ssh);
 
     const uuid = (seed: string): string => this.api.hap.uuid.generate(`${PLATFORM_NAME}:${host}:${router.port}:${seed}`);

@@ -3,57 +3,162 @@
  * differs from the trusted one is refused before anything is sent: it means the router was replaced, or
  * someone is in the middle.
  */
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+import type { RouterSettings } from '../config';
 
 /** `SHA256:` + unpadded base64 of the SHA-256 of the raw public key blob, exactly as `ssh-keygen -lf` prints it. */
 export function fingerprint(publicKeyBlob: Buffer): string {
   return `SHA256:${createHash('sha256').update(publicKeyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
-export type HostKeyVerdict =
-  | { readonly trusted: true; readonly firstUse: boolean }
-  | { readonly trusted: false; readonly expected: string; readonly source: 'config' | 'stored' };
+/** What `fingerprint` returns: SHA-256 is 32 bytes, 43 characters of unpadded base64. */
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
-/** Remembers first-seen keys in a JSON file (mode 0600) keyed by `host:port`. */
+/** The name under which an entry without "host" (one that follows this machine's default gateway) is remembered. */
+export const DEFAULT_GATEWAY = 'default-gateway';
+
+/**
+ * Under which name a router entry's first-seen key is remembered. An entry with a "host" keeps `host:port` (what
+ * earlier versions wrote, so their files stay valid). An entry without one is remembered as the entry, not as
+ * whatever address the default gateway has today: on another network, or behind a rogue DHCP server that hands
+ * out another gateway, the new address must meet the key this entry already trusts, not be trusted on first use.
+ */
+export function knownHostsKey(router: Pick<RouterSettings, 'host' | 'port'>): string {
+  return `${router.host ?? DEFAULT_GATEWAY}:${router.port}`;
+}
+
+/** A known-hosts file that Camera Guard cannot read or write; the message is a sentence for the owner. */
+export class KnownHostsError extends Error {
+  override readonly name = 'KnownHostsError';
+}
+
+/** Remembers first-seen keys in a JSON file (mode 0600): `{ "<knownHostsKey>": "SHA256:..." }`. */
 export class KnownHosts {
-  constructor(private readonly file: string) {}
+  constructor(readonly file: string) {}
 
-  get(endpoint: string): string | undefined {
-    return this.load()[endpoint];
+  /** The remembered fingerprint; throws KnownHostsError when the file is not one Camera Guard wrote. */
+  get(key: string): string | undefined {
+    return this.load()[key];
   }
 
-  remember(endpoint: string, key: string): void {
+  /** Remembers `fingerprint` under `key`, keeping every other entry; throws KnownHostsError when that fails. */
+  remember(key: string, fingerprint: string): void {
     const all = this.load();
-    all[endpoint] = key;
-    // Write then rename, so a crash never leaves a half-written trust store behind.
-    const temporary = `${this.file}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(temporary, 0o600);
-    renameSync(temporary, this.file);
+    all[key] = fingerprint;
+    // Write a fresh file then rename it over the old one, so a crash never leaves a half-written trust store. The
+    // fresh file gets an unpredictable name and is created exclusively: a symlink or file planted in its place
+    // (the directory may be shared) makes the write fail instead of writing through the link or into the plant.
+    const temporary = join(dirname(this.file), `.${basename(this.file)}.${randomBytes(12).toString('hex')}.tmp`);
+    let descriptor: number | undefined;
+    let created = false;
+    try {
+      descriptor = openSync(temporary, 'wx', 0o600);
+      created = true;
+      fchmodSync(descriptor, 0o600);
+      writeSync(descriptor, `${JSON.stringify(all, null, 2)}\n`);
+      fsyncSync(descriptor);
+      closeSync(descriptor);
+      descriptor = undefined;
+      renameSync(temporary, this.file);
+    } catch (error) {
+      if (descriptor !== undefined) {
+        closeSync(descriptor);
+      }
+      if (created) {
+        rmSync(temporary, { force: true });
+      }
+      throw new KnownHostsError(
+        `could not write the known host keys file ${this.file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
+          'check that Homebridge can write to its storage folder, or pin the key with "hostKey" in the config.',
+      );
+    }
   }
 
   private load(): Record<string, string> {
     if (!existsSync(this.file)) {
       return {};
     }
-    const parsed: unknown = JSON.parse(readFileSync(this.file, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null) {
-      throw new Error(`${this.file} is not a known-hosts file written by Camera Guard`);
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (error) {
+      throw new KnownHostsError(`could not read the known host keys file ${this.file} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check its permissions.`);
     }
-    return parsed as Record<string, string>;
+    const refuse = (what: string): KnownHostsError =>
+      new KnownHostsError(
+        `the known host keys file ${this.file} is not one Camera Guard wrote (${what}), so no router is trusted from it; ` +
+          'fix it to the form {"192.168.1.1:22": "SHA256:..."} or delete it (each router\'s key is then trusted on first use again).',
+      );
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw refuse('it is not JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw refuse(`it holds ${Array.isArray(parsed) ? 'a list' : parsed === null ? 'null' : `a ${typeof parsed}`} instead of an object`);
+    }
+    const entries = Object.entries(parsed);
+    const wrong = entries.find(([, value]) => typeof value !== 'string' || !FINGERPRINT.test(value));
+    if (wrong) {
+      throw refuse(`the entry for ${JSON.stringify(wrong[0].slice(0, 80))} is not a SHA256: fingerprint`);
+    }
+    // A fresh object without a prototype: an entry named "__proto__" or "constructor" is just an entry.
+    return Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries(entries as [string, string][]));
   }
 }
 
-/** Decides whether a presented key is trusted; on first use (nothing pinned, nothing stored) remembers it. */
-export function checkHostKey(presented: string, endpoint: string, pinned: string | undefined, known: KnownHosts): HostKeyVerdict {
-  if (pinned !== undefined) {
-    return presented === pinned ? { trusted: true, firstUse: false } : { trusted: false, expected: pinned, source: 'config' };
+/** What a router entry's presented key is compared with, found before anything is sent to the router. */
+export type HostKeyExpectation =
+  | { readonly source: 'config'; readonly fingerprint: string }
+  /** `storedUnder` differs from the entry's own key when it was remembered by an earlier version (see below). */
+  | { readonly source: 'stored'; readonly fingerprint: string; readonly storedUnder: string }
+  | { readonly source: 'none' };
+
+/**
+ * Finds the key a router entry must present when dialled at `address`. Earlier versions remembered an entry without
+ * "host" under the gateway's address of the day (`192.168.1.1:22`); such a record is taken over for the address
+ * dialled now, and only for it: that is the key this entry trusted at this address before, and comparing with it
+ * is as strict as before. Records of other addresses (another network's gateway, say) are never taken over.
+ * Throws KnownHostsError when the file cannot be trusted.
+ */
+export function expectedHostKey(router: Pick<RouterSettings, 'host' | 'port' | 'hostKey'>, address: string, known: KnownHosts): HostKeyExpectation {
+  if (router.hostKey !== undefined) {
+    return { source: 'config', fingerprint: router.hostKey };
   }
-  const stored = known.get(endpoint);
+  const key = knownHostsKey(router);
+  const stored = known.get(key);
   if (stored !== undefined) {
-    return presented === stored ? { trusted: true, firstUse: false } : { trusted: false, expected: stored, source: 'stored' };
+    return { source: 'stored', fingerprint: stored, storedUnder: key };
   }
-  known.remember(endpoint, presented);
-  return { trusted: true, firstUse: true };
+  if (router.host === undefined) {
+    const legacyKey = `${address}:${router.port}`;
+    const legacy = known.get(legacyKey);
+    if (legacy !== undefined) {
+      return { source: 'stored', fingerprint: legacy, storedUnder: legacyKey };
+    }
+  }
+  return { source: 'none' };
+}
+
+export type HostKeyVerdict =
+  /** `remember`: store the key under the entry's own name once the login succeeded (first use, or taken over). */
+  | { readonly trusted: true; readonly firstUse: boolean; readonly remember: boolean }
+  | { readonly trusted: false; readonly expected: string; readonly source: 'config' | 'stored' };
+
+/** Decides whether a presented key is trusted. Pure: the caller stores the key, and only after the login succeeded. */
+export function checkHostKey(presented: string, expectation: HostKeyExpectation, key: string): HostKeyVerdict {
+  switch (expectation.source) {
+    case 'none':
+      return { trusted: true, firstUse: true, remember: true };
+    case 'config':
+    case 'stored':
+      if (presented !== expectation.fingerprint) {
+        return { trusted: false, expected: expectation.fingerprint, source: expectation.source };
+      }
+      return { trusted: true, firstUse: false, remember: expectation.source === 'stored' && expectation.storedUnder !== key };
+  }
 }

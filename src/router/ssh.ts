@@ -11,11 +11,17 @@ import type { RouterSettings } from '../config';
 import type { Log } from '../log';
 import { CONNECT_TIMEOUT_MS, MAX_COMMAND_OUTPUT_BYTES } from '../settings';
 import { RouterError } from './driver';
-import { checkHostKey, fingerprint } from './hostKeys';
-import type { KnownHosts } from './hostKeys';
+import { checkHostKey, expectedHostKey, fingerprint, KnownHostsError, knownHostsKey } from './hostKeys';
+import type { HostKeyExpectation, KnownHosts } from './hostKeys';
 
-/** What it takes to reach and log in to a router: the owner's settings, with the host resolved. */
-export type SshTarget = Pick<RouterSettings, 'port' | 'username' | 'privateKeyFile' | 'passphrase' | 'password' | 'hostKey'> & { readonly host: string };
+/**
+ * What it takes to reach and log in to a router: the owner's router entry, where `host` is left undefined for an
+ * entry that follows this machine's default gateway, and `address`, where to dial (the entry's host when absent).
+ * The host key is trusted for the entry, not for the address: see `knownHostsKey`.
+ */
+export type SshTarget = Pick<RouterSettings, 'host' | 'port' | 'username' | 'privateKeyFile' | 'passphrase' | 'password' | 'hostKey'> & {
+  readonly address?: string;
+};
 
 export interface CommandResult {
   readonly stdout: string;
@@ -42,18 +48,40 @@ export class SshConnection {
   }
 
   get endpoint(): string {
-    return `${this.target.host}:${this.target.port}`;
+    return `${this.address ?? 'no address'}:${this.target.port}`;
+  }
+
+  private get address(): string | undefined {
+    return this.target.address ?? this.target.host;
+  }
+
+  /** The name under which this router's first-seen host key is remembered. */
+  get knownHostsKey(): string {
+    return knownHostsKey(this.target);
   }
 
   connect(): Promise<void> {
     this.close();
-    let auth: Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'password'>;
+    const address = this.address;
+    if (address === undefined) {
+      return Promise.reject(new RouterError('unreachable', 'no address to connect to; set "host" to the router\'s address.'));
+    }
+    let auth: Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'password' | 'tryKeyboard'>;
+    let expectation: HostKeyExpectation;
     try {
       auth = this.authentication();
+      // Before any packet goes out: a trust store that cannot be trusted stops the connection here.
+      expectation = expectedHostKey(this.target, address, this.knownHosts);
     } catch (error) {
+      if (error instanceof KnownHostsError) {
+        return Promise.reject(new RouterError('host-key', `${error.message} Not connecting to ${this.endpoint} until then.`));
+      }
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    const trustKey = this.knownHostsKey;
     let hostKeyProblem: RouterError | undefined;
+    /** A key to remember once the login has succeeded (never before: a stranger who refuses the login is not remembered). */
+    let toRemember: { readonly presented: string; readonly firstUse: boolean } | undefined;
     const client = new Client();
     this.client = client;
 
@@ -72,45 +100,57 @@ export class SshConnection {
         }
       };
       const config: ConnectConfig = {
-        host: this.target.host,
+        host: address,
         port: this.target.port,
         username: this.target.username,
         ...auth,
-        tryKeyboard: this.target.password !== undefined,
         readyTimeout: CONNECT_TIMEOUT_MS,
         keepaliveInterval: 10_000,
         keepaliveCountMax: 3,
         hostVerifier: (key: Buffer): boolean => {
           const presented = fingerprint(key);
-          let verdict;
-          try {
-            verdict = checkHostKey(presented, this.endpoint, this.target.hostKey, this.knownHosts);
-          } catch (error) {
-            hostKeyProblem = new RouterError('host-key', `could not read or write the known host keys (${(error as Error).message}); not connecting until it is fixed.`);
-            return false;
-          }
+          const verdict = checkHostKey(presented, expectation, trustKey);
           if (!verdict.trusted) {
             const where = verdict.source === 'config' ? 'pinned in the config as "hostKey"' : 'remembered from the first connection';
+            const router = this.target.host === undefined ? `this machine's default gateway ${this.endpoint}` : `the router at ${this.endpoint}`;
+            const moved = this.target.host === undefined ? 'If this machine moved to another network, or you replaced or reset the router' : 'If you replaced or reset the router';
+            const forget = expectation.source === 'stored' ? ` (or delete "${expectation.storedUnder}" from ${this.knownHosts.file})` : '';
             hostKeyProblem = new RouterError(
               'host-key',
-              `refused to connect: the router at ${this.endpoint} presented host key ${presented}, but ${verdict.expected} is ${where}. ` +
-                'If you replaced or reset the router, check the new key on its console with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" and put it in "hostKey"; otherwise someone may be intercepting the connection.',
+              `refused to connect: ${router} presented host key ${presented}, but ${verdict.expected} is ${where}. ` +
+                `${moved}, check the new key on its console with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" and put it in "hostKey"${forget}; otherwise someone may be intercepting the connection.`,
             );
             return false;
           }
-          if (verdict.firstUse) {
-            this.log.warn(
-              `trusted the router's host key ${presented} on first use and remembered it. ` +
-                `Pin it by adding "hostKey": "${presented}" to this router's config once you have checked it on the router.`,
-            );
+          if (verdict.remember) {
+            toRemember = { presented, firstUse: verdict.firstUse };
           }
           return true;
         },
       };
       client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => {
-        finish(prompts.map(() => this.target.password ?? ''));
+        // Only offered for password login (see authentication()); a key login answers nothing.
+        finish(prompts.map(() => (this.target.privateKeyFile === undefined ? (this.target.password ?? '') : '')));
       });
       client.on('ready', () => {
+        if (toRemember !== undefined) {
+          try {
+            this.knownHosts.remember(trustKey, toRemember.presented);
+          } catch (error) {
+            settle(new RouterError('host-key', `${(error as Error).message} Not using ${this.endpoint} (host key ${toRemember.presented}) until then.`));
+            return;
+          }
+          if (toRemember.firstUse) {
+            this.log.warn(
+              `trusted the router's host key ${toRemember.presented} on first use and remembered it. ` +
+                `Pin it by adding "hostKey": "${toRemember.presented}" to this router's config once you have checked it on the router.`,
+            );
+          } else {
+            this.log.info(
+              `the host key remembered for the gateway address ${this.endpoint} is now remembered as "${trustKey}" for this router entry, so a different default gateway is refused rather than trusted on first use.`,
+            );
+          }
+        }
         this.ready = true;
         settle();
       });
@@ -262,10 +302,10 @@ export class SshConnection {
   }
 
   /** Reads the key file now (not at startup), so a key fixed on disk is picked up by the next retry. */
-  private authentication(): Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'password'> {
+  private authentication(): Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'password' | 'tryKeyboard'> {
     const { privateKeyFile, passphrase, password } = this.target;
     if (privateKeyFile === undefined) {
-      return { password };
+      return { password, tryKeyboard: password !== undefined };
     }
     let privateKey: Buffer;
     try {
@@ -281,7 +321,9 @@ export class SshConnection {
       const hint = /passphrase/i.test(parsed.message) ? 'check "passphrase"' : 'check that "privateKeyFile" is an OpenSSH or PEM private key';
       throw new RouterError('auth', `cannot open the private key file ${privateKeyFile} (${parsed.message}); ${hint}.`);
     }
-    return { privateKey, passphrase: usablePassphrase, password: password === '' ? undefined : password };
+    // With key login a leftover "password" is never offered: a router (or someone in the middle) that refuses the
+    // key must not be handed the password instead.
+    return { privateKey, passphrase: usablePassphrase, tryKeyboard: false };
   }
 
   private warnIfKeyReadableByOthers(file: string): void {

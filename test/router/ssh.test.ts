@@ -1,8 +1,10 @@
 /**
- * The SSH connection against a bare ssh2 server that records what the client does: how much a router that never
- * stops printing can cost it.
+ * The SSH connection against a bare ssh2 server that records what the client does: which logins it offers, when it
+ * remembers a host key and under which name, what it makes of a known-hosts file it did not write, and how much a
+ * router that never stops printing can cost it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import crypto from 'node:crypto';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -59,6 +61,211 @@ async function failure(promise: Promise<unknown>): Promise<RouterError> {
   expect(outcome).toBeInstanceOf(RouterError);
   return outcome as RouterError;
 }
+
+const readJson = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
+
+describe('which logins the client offers', () => {
+  it('with key login configured, never offers a leftover password (no password auth, no keyboard-interactive), even when the key is refused', async () => {
+    const router = await server({ accepts: 'nothing' });
+    const ssh = connection(router, join(temporaryDirectory(), 'known.json'), { password: router.password });
+    expect((await failure(ssh.connect())).kind).toBe('auth');
+    expect(router.authMethods).toContain('publickey');
+    expect(router.authMethods).not.toContain('password');
+    expect(router.authMethods).not.toContain('keyboard-interactive');
+  });
+
+  it('with password login, offers the password (so the server above would have seen it if the client sent it)', async () => {
+    const router = await server({ accepts: 'nothing' });
+    const ssh = connection(router, join(temporaryDirectory(), 'known.json'), { privateKeyFile: undefined, password: router.password });
+    expect((await failure(ssh.connect())).kind).toBe('auth');
+    expect(router.authMethods).toEqual(expect.arrayContaining(['password', 'keyboard-interactive']));
+    expect(router.authMethods).not.toContain('publickey');
+  });
+});
+
+describe('trust on first use', () => {
+  it('remembers a key only once the login succeeded: a stranger who refuses the login is not remembered', async () => {
+    const directory = temporaryDirectory();
+    const known = join(directory, 'known.json');
+    const stranger = await server({ accepts: 'nothing' });
+    expect((await failure(connection(stranger, known).connect())).kind).toBe('auth');
+    expect(readdirSync(directory)).toEqual([]);
+
+    // The real router at the same address and port is then trusted on first use, with its own key.
+    const port = stranger.port;
+    await stranger.stop();
+    const router = await server({ port });
+    const log = recordingLog();
+    await connection(router, known, {}, log).connect();
+    expect(readJson(known)).toEqual({ [`127.0.0.1:${port}`]: router.hostKeyFingerprint });
+    expect(lstatSync(known).mode & 0o777).toBe(0o600);
+    expect(log.lines).toContain(
+      `WARN trusted the router's host key ${router.hostKeyFingerprint} on first use and remembered it. Pin it by adding "hostKey": "${router.hostKeyFingerprint}" to this router's config once you have checked it on the router.`,
+    );
+  });
+
+  it('remembers an entry without "host" as the entry, so another default gateway (another network, a rogue DHCP server) is refused, not trusted', async () => {
+    const known = join(temporaryDirectory(), 'known.json');
+    const gateway = await server({ address: '127.0.0.1' });
+    const entry = { host: undefined, port: gateway.port };
+    await connection(gateway, known, { ...entry, address: '127.0.0.1' }).connect();
+    expect(readJson(known)).toEqual({ [`default-gateway:${gateway.port}`]: gateway.hostKeyFingerprint });
+
+    // Same port, another address, another key: what a rogue DHCP server's "gateway" looks like.
+    const rogue = await server({ address: '127.0.0.2', port: gateway.port });
+    const error = await failure(connection(rogue, known, { ...entry, address: '127.0.0.2' }).connect());
+    expect(error.kind).toBe('host-key');
+    expect(error.message).toContain(`this machine's default gateway 127.0.0.2:${gateway.port} presented host key ${rogue.hostKeyFingerprint}`);
+    expect(error.message).toContain(`but ${gateway.hostKeyFingerprint} is remembered from the first connection`);
+    expect(error.message).toContain(`delete "default-gateway:${gateway.port}" from ${known}`);
+    expect(rogue.authMethods).toEqual([]);
+    expect(rogue.commands).toEqual([]);
+    expect(readJson(known)).toEqual({ [`default-gateway:${gateway.port}`]: gateway.hostKeyFingerprint });
+  });
+
+  it("takes over an earlier version's record for the gateway address dialled now, and only that one", async () => {
+    const known = join(temporaryDirectory(), 'known.json');
+    const gateway = await server({ address: '127.0.0.1' });
+    const otherNetwork = 'SHA256:' + 'o'.repeat(43);
+    writeFileSync(known, JSON.stringify({ [`127.0.0.1:${gateway.port}`]: gateway.hostKeyFingerprint, [`10.9.9.1:${gateway.port}`]: otherNetwork }), { mode: 0o600 });
+    const log = recordingLog();
+    await connection(gateway, known, { host: undefined, address: '127.0.0.1' }, log).connect();
+    expect(readJson(known)).toEqual({
+      [`127.0.0.1:${gateway.port}`]: gateway.hostKeyFingerprint,
+      [`10.9.9.1:${gateway.port}`]: otherNetwork,
+      [`default-gateway:${gateway.port}`]: gateway.hostKeyFingerprint,
+    });
+    expect(log.lines.some((line) => line.startsWith('WARN'))).toBe(false);
+    expect(log.lines).toContain(
+      `INFO the host key remembered for the gateway address 127.0.0.1:${gateway.port} is now remembered as "default-gateway:${gateway.port}" for this router entry, so a different default gateway is refused rather than trusted on first use.`,
+    );
+
+    // From now on the entry's record decides: the rogue gateway is refused although its address has no record.
+    const rogue = await server({ address: '127.0.0.2', port: gateway.port });
+    expect((await failure(connection(rogue, known, { host: undefined, address: '127.0.0.2' }).connect())).kind).toBe('host-key');
+  });
+
+  it("refuses a gateway whose key differs from an earlier version's record for its address, and says which record to delete", async () => {
+    const known = join(temporaryDirectory(), 'known.json');
+    const gateway = await server({ address: '127.0.0.1' });
+    const before = 'SHA256:' + 'b'.repeat(43);
+    writeFileSync(known, JSON.stringify({ [`127.0.0.1:${gateway.port}`]: before }), { mode: 0o600 });
+    const error = await failure(connection(gateway, known, { host: undefined, address: '127.0.0.1' }).connect());
+    expect(error.kind).toBe('host-key');
+    expect(error.message).toContain(`but ${before} is remembered`);
+    expect(error.message).toContain(`delete "127.0.0.1:${gateway.port}" from ${known}`);
+    expect(gateway.authMethods).toEqual([]);
+    expect(readJson(known)).toEqual({ [`127.0.0.1:${gateway.port}`]: before });
+  });
+
+  it('keeps host:port for an entry with "host", so files written by earlier versions stay valid', async () => {
+    const known = join(temporaryDirectory(), 'known.json');
+    const router = await server();
+    const before = 'SHA256:' + 'c'.repeat(43);
+    writeFileSync(known, JSON.stringify({ [`127.0.0.1:${router.port}`]: before }), { mode: 0o600 });
+    const error = await failure(connection(router, known).connect());
+    expect(error.message).toContain(`the router at 127.0.0.1:${router.port} presented host key ${router.hostKeyFingerprint}, but ${before} is remembered`);
+    expect(router.authMethods).toEqual([]);
+  });
+});
+
+describe('a known-hosts file that Camera Guard did not write', () => {
+  const fingerprint = 'SHA256:' + 'k'.repeat(43);
+
+  it.each([
+    ['a list', '[]', 'it holds a list instead of an object'],
+    ['a string', '"SHA256:abc"', 'it holds a string instead of an object'],
+    ['null', 'null', 'it holds null instead of an object'],
+    ['not JSON', '{"127.0.0.1:22": ', 'it is not JSON'],
+    ['an empty file', '', 'it is not JSON'],
+    ['a value that is not a fingerprint', '{"127.0.0.1:22": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"}', 'the entry for "127.0.0.1:22" is not a SHA256: fingerprint'],
+    ['a value of another type', `{"127.0.0.1:22": "${fingerprint}", "default-gateway:22": {"key": "${fingerprint}"}}`, 'the entry for "default-gateway:22" is not a SHA256: fingerprint'],
+    ['another shape', `{"hosts": [{"host": "127.0.0.1", "key": "${fingerprint}"}]}`, 'the entry for "hosts" is not a SHA256: fingerprint'],
+  ])('is refused loudly when it holds %s, and nothing reaches the router', async (_what, content, reason) => {
+    const known = join(temporaryDirectory(), 'known.json');
+    writeFileSync(known, content, { mode: 0o600 });
+    const router = await server();
+    const error = await failure(connection(router, known).connect());
+    expect(error.kind).toBe('host-key');
+    expect(error.message).toBe(
+      `the known host keys file ${known} is not one Camera Guard wrote (${reason}), so no router is trusted from it; ` +
+        'fix it to the form {"192.168.1.1:22": "SHA256:..."} or delete it (each router\'s key is then trusted on first use again). ' +
+        `Not connecting to 127.0.0.1:${router.port} until then.`,
+    );
+    expect(router.connections).toBe(0);
+    expect(readFileSync(known, 'utf8')).toBe(content);
+  });
+
+  it('does not stop a router whose key is pinned (the file is not consulted for it)', async () => {
+    const known = join(temporaryDirectory(), 'known.json');
+    writeFileSync(known, '[]', { mode: 0o600 });
+    const router = await server();
+    await connection(router, known, { hostKey: router.hostKeyFingerprint }).connect();
+  });
+});
+
+describe('writing the known-hosts file', () => {
+  it('never writes through a symlink planted at the old fixed temporary name', async () => {
+    const directory = temporaryDirectory();
+    const known = join(directory, 'known.json');
+    const victim = join(directory, 'victim.txt');
+    writeFileSync(victim, 'must not change\n');
+    symlinkSync(victim, `${known}.tmp`);
+    const router = await server();
+    await connection(router, known).connect();
+    expect(readFileSync(victim, 'utf8')).toBe('must not change\n');
+    expect(lstatSync(known).isFile()).toBe(true);
+    expect(readJson(known)).toEqual({ [`127.0.0.1:${router.port}`]: router.hostKeyFingerprint });
+    // Nothing of the write is left behind: the file, the victim and the planted link only.
+    expect(readdirSync(directory).sort()).toEqual(['known.json', 'known.json.tmp', 'victim.txt']);
+  });
+
+  it('refuses to reuse a file or symlink planted at the temporary name it picks, and then does not use the router', async () => {
+    const directory = temporaryDirectory();
+    const known = join(directory, 'known.json');
+    const victim = join(directory, 'victim.txt');
+    writeFileSync(victim, 'must not change\n');
+    // Make the "unpredictable" name predictable, to plant something there.
+    const spy = jest.spyOn(crypto, 'randomBytes').mockImplementation((size: number) => Buffer.alloc(size, 7));
+    cleanups.push(() => spy.mockRestore());
+    const planted = join(directory, `.known.json.${'07'.repeat(12)}.tmp`);
+    symlinkSync(victim, planted);
+    const router = await server();
+    const error = await failure(connection(router, known).connect());
+    expect(spy).toHaveBeenCalled();
+    expect(error.kind).toBe('host-key');
+    expect(error.message).toContain(`could not write the known host keys file ${known} (EEXIST)`);
+    expect(readFileSync(victim, 'utf8')).toBe('must not change\n');
+    expect(lstatSync(planted).isSymbolicLink()).toBe(true);
+    expect(readdirSync(directory).sort()).toEqual([`.known.json.${'07'.repeat(12)}.tmp`, 'victim.txt']);
+  });
+
+  it('replaces a symlink planted at the file itself instead of writing through it', async () => {
+    const directory = temporaryDirectory();
+    const known = join(directory, 'known.json');
+    const victim = join(directory, 'victim.json');
+    writeFileSync(victim, '{}');
+    symlinkSync(victim, known);
+    const router = await server();
+    await connection(router, known).connect();
+    expect(readFileSync(victim, 'utf8')).toBe('{}');
+    expect(lstatSync(known).isFile()).toBe(true);
+  });
+
+  it('names the file and what to do when it cannot be written, and does not use the router whose key it could not remember', async () => {
+    const directory = temporaryDirectory();
+    const known = join(directory, 'missing', 'known.json');
+    const router = await server();
+    const error = await failure(connection(router, known).connect());
+    expect(error.kind).toBe('host-key');
+    expect(error.message).toBe(
+      `could not write the known host keys file ${known} (ENOENT); check that Homebridge can write to its storage folder, or pin the key with "hostKey" in the config. ` +
+        `Not using 127.0.0.1:${router.port} (host key ${router.hostKeyFingerprint}) until then.`,
+    );
+    mkdirSync(join(directory, 'missing'));
+    await connection(router, known).connect();
+  });
+});
 
 describe('output caps', () => {
   async function streamingRouter(bytes: number, stderr = false): Promise<RecordingSshServer> {
