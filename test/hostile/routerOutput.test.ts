@@ -23,9 +23,15 @@ import type { EdgeOsFirewall } from '../../src/router/edgeos/firewallConfig';
 import { parseChainCounters, parseConfigCommands, parseNeighbours, parseOffload } from '../../src/router/edgeos/parsers';
 import type { RuleCounter } from '../../src/router/edgeos/parsers';
 import { RuleSetLayout } from '../../src/router/edgeos/ruleSetLayout';
-import type { SshConnection } from '../../src/router/ssh';
-import { readFileSync } from 'node:fs';
+import { KnownHosts } from '../../src/router/hostKeys';
+import { SshConnection } from '../../src/router/ssh';
+import { MAX_CONFIGURATION_OUTPUT_BYTES } from '../../src/settings';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { recordingLog } from '../helpers/recordingLog';
+import { startRecordingSshServer, USER } from '../helpers/recordingSshServer';
+import type { RecordingSshServer } from '../helpers/recordingSshServer';
 import { countGeneratedInputs } from './countInputs';
 
 countGeneratedInputs(__filename);
@@ -384,7 +390,7 @@ describe('100,000 rules', () => {
     return { text: [small[0], small[1], ...rows, ...small.slice(2)].join('\n'), expected };
   }
 
-  it('a 100k-rule configuration parses completely and the cameras are still found in it', async () => {
+  it('a 100k-rule configuration parses completely and the cameras are still found in it, but over SSH the read refuses it at the configuration cap', async () => {
     const config = bigConfig();
     const started = performance.now();
     const paths = unwrap(parseConfigCommands(config));
@@ -397,10 +403,12 @@ describe('100,000 rules', () => {
     expect(firewall.ruleSets.get('OWNER_10')?.rules.get(1)).toMatchObject({ action: 'accept', description: 'owner rule 99990', sourceAddress: '10.1.134.150' });
     expect(elapsed).toBeLessThan(10_000);
 
-    const readStarted = performance.now();
-    const reading = await readWith(readOutput(config, LISTING));
-    timings.push(`100k-rule configuration through the driver's read: ${(performance.now() - readStarted).toFixed(0)} ms`);
-    expect((reading as RouterReading).cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked', counters: { blockedPackets: 77 } });
+    // 17.9 MB is more than twice the cap: a router printing this much is broken or hostile, and is told so plainly.
+    const output = readOutput(config, LISTING);
+    expect(Buffer.byteLength(output)).toBeGreaterThan(2 * MAX_CONFIGURATION_OUTPUT_BYTES);
+    const reading = await readOverSsh(output);
+    expect(reading).toBeInstanceOf(RouterError);
+    expect(reading).toMatchObject({ kind: 'protocol', message: expect.stringMatching(/^the router sent more than 8 MB in answer to one command, so the plugin stopped reading/) });
   });
 
   it('a 100k-row chain listing sums every rule exactly', () => {
@@ -412,6 +420,80 @@ describe('100,000 rules', () => {
     expect(counters).toEqual(expected);
     expect(elapsed).toBeLessThan(10_000);
   });
+});
+
+/** `n` owner rules (three lines each, 180 bytes a rule) in rulesets of 9,999, around the realistic sample. */
+function ownerRules(n: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const ruleSet = `OWNER_${Math.floor(i / 9999)}`;
+    const rule = (i % 9999) + 1;
+    lines.push(`set firewall name ${ruleSet} rule ${rule} action ${i % 2 === 0 ? 'accept' : 'drop'}`);
+    lines.push(`set firewall name ${ruleSet} rule ${rule} description 'owner rule ${i}'`);
+    lines.push(`set firewall name ${ruleSet} rule ${rule} source address 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  }
+  return `${CONFIG}${lines.join('\n')}\n`;
+}
+
+/** A router on loopback SSH that answers every command with `output`. */
+async function routerPrinting(output: string): Promise<RecordingSshServer> {
+  return startRecordingSshServer({
+    answer: (_command, channel) => {
+      channel.write(output);
+      channel.exit(0);
+      channel.end();
+    },
+  });
+}
+
+const DRIVER_SETTINGS = { wanInterface: 'eth0', ruleSet: RS, firstRule: 4000, saveConfig: true };
+
+/** The driver's read of a router that prints `output`, through the real SSH connection (and so its output caps). */
+async function readOverSsh(output: string): Promise<RouterReading | RouterError> {
+  const router = await routerPrinting(output);
+  const directory = mkdtempSync(join(tmpdir(), 'cg-hostile-'));
+  const target = { host: router.address, port: router.port, username: USER, privateKeyFile: router.privateKeyFile, passphrase: undefined, password: undefined, hostKey: router.hostKeyFingerprint };
+  const ssh = new SshConnection(target, new KnownHosts(join(directory, 'known.json')), recordingLog());
+  try {
+    await ssh.connect();
+    return await new EdgeOsRouter(DRIVER_SETTINGS, ssh).read(cameras);
+  } catch (error) {
+    if (error instanceof RouterError) {
+      return error;
+    }
+    throw error;
+  } finally {
+    ssh.close();
+    await router.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+describe('large configurations read over SSH', () => {
+  const frontDoorBlocked = { status: 'intact', access: 'blocked', counters: { blockedPackets: 77 } };
+
+  it('a 5,000-rule configuration (a large home setup) reads completely', async () => {
+    const started = performance.now();
+    const reading = await readOverSsh(readOutput(ownerRules(5_000), LISTING));
+    timings.push(`5,000-rule configuration over SSH through the driver's read: ${(performance.now() - started).toFixed(0)} ms`);
+    expect(reading).not.toBeInstanceOf(RouterError);
+    expect((reading as RouterReading).cameras.get(frontDoor.address)).toMatchObject(frontDoorBlocked);
+  });
+
+  it('a configuration past the 1 MB cap of other commands reads completely: the configuration read has its own, larger cap', async () => {
+    const output = readOutput(ownerRules(30_000), LISTING);
+    expect(Buffer.byteLength(output)).toBeGreaterThan(4 * 1024 * 1024);
+    expect(Buffer.byteLength(output)).toBeLessThan(MAX_CONFIGURATION_OUTPUT_BYTES);
+    const reading = await readOverSsh(output);
+    expect(reading).not.toBeInstanceOf(RouterError);
+    expect((reading as RouterReading).cameras.get(frontDoor.address)).toMatchObject(frontDoorBlocked);
+  });
+
+  it('one line longer than the cap (no newline in 9 MB) is refused at the cap', async () => {
+    const reading = await readOverSsh(`${MARK.config}\nset system login banner pre-login '${'x'.repeat(9 * 1024 * 1024)}`);
+    expect(reading).toMatchObject({ kind: 'protocol', message: expect.stringMatching(/^the router sent more than 8 MB in answer to one command/) });
+  });
+
 });
 
 // ---- not UTF-8 ----
