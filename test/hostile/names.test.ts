@@ -66,7 +66,7 @@ function roundTrip(camera: CameraSettings, quoteEverything: boolean): { descript
   if (!parsed.ok) {
     throw new Error(parsed.error);
   }
-  const ruleSet = readFirewall(parsed.value).ruleSets.get('CAMGUARD_OUT');
+  const ruleSet = readFirewall(parsed.value.paths).ruleSets.get('CAMGUARD_OUT');
   return {
     descriptions: specs.map((spec) => ruleSet?.rules.get(spec.number)?.description ?? '(missing)'),
     classified: layout.classify(ruleSet, camera, 3),

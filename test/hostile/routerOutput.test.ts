@@ -223,13 +223,13 @@ describe('output cut short at every byte', () => {
   });
 
   it('never invents a configuration line: every complete line reads as in the full output; only the cut line may be partial', () => {
-    const full = unwrap(parseConfigCommands(CONFIG));
+    const full = unwrap(parseConfigCommands(CONFIG)).paths;
     for (const [at, text] of cuts(CONFIG)) {
       const parsed = parseConfigCommands(text);
       if (!parsed.ok) {
         continue;
       }
-      const paths = parsed.value;
+      const paths = parsed.value.paths;
       const complete = text.endsWith('\n') ? paths.length : paths.length - 1;
       expect({ at, paths: paths.slice(0, complete) }).toEqual({ at, paths: full.slice(0, complete) });
       if (complete < paths.length) {
@@ -322,10 +322,10 @@ describe('reordered lines', () => {
   const setLines = CONFIG.split('\n').filter((line) => line !== '');
 
   it('give the same firewall, whatever order the configuration lines come in (fast-check)', () => {
-    const truth = normalised(readFirewall(unwrap(parseConfigCommands(CONFIG))));
+    const truth = normalised(readFirewall(unwrap(parseConfigCommands(CONFIG)).paths));
     fc.assert(
       fc.property(fc.shuffledSubarray(setLines, { minLength: setLines.length, maxLength: setLines.length }), (shuffled) => {
-        expect(normalised(readFirewall(unwrap(parseConfigCommands(shuffled.join('\n')))))).toEqual(truth);
+        expect(normalised(readFirewall(unwrap(parseConfigCommands(shuffled.join('\n'))).paths))).toEqual(truth);
       }),
       { numRuns: 300 },
     );
@@ -393,7 +393,7 @@ describe('100,000 rules', () => {
   it('a 100k-rule configuration parses completely and the cameras are still found in it, but over SSH the read refuses it at the configuration cap', async () => {
     const config = bigConfig();
     const started = performance.now();
-    const paths = unwrap(parseConfigCommands(config));
+    const paths = unwrap(parseConfigCommands(config)).paths;
     const firewall = readFirewall(paths);
     const elapsed = performance.now() - started;
     timings.push(`100k-rule configuration (${(config.length / 1e6).toFixed(1)} MB, ${paths.length} lines): parse + readFirewall ${elapsed.toFixed(0)} ms`);
@@ -546,7 +546,7 @@ describe('bytes that are not UTF-8', () => {
       expect(reading).toEqual(full);
     }
     const owner = corrupt(CONFIG, 'Glasfaser');
-    expect(readFirewall(unwrap(parseConfigCommands(owner))).ruleSets.get(RS)).toEqual(readFirewall(unwrap(parseConfigCommands(CONFIG))).ruleSets.get(RS));
+    expect(readFirewall(unwrap(parseConfigCommands(owner)).paths).ruleSets.get(RS)).toEqual(readFirewall(unwrap(parseConfigCommands(CONFIG)).paths).ruleSets.get(RS));
   });
 
   it('anywhere in the read give the truth or an error, never other numbers (every byte position, bad bytes and packet sizes rotating)', async () => {

@@ -105,7 +105,7 @@ export class EdgeOsRouter implements RouterDriver {
     if (!parsed.ok) {
       throw new RouterError('protocol', `could not read the router's configuration: ${parsed.error}.`);
     }
-    const firewall = readFirewall(parsed.value);
+    const firewall = readFirewall(parsed.value.paths);
     const wan = firewall.interfaces.get(this.router.wanInterface);
     const ruleSet = checkedName(wan?.outRuleSet ?? this.router.ruleSet, this.router.wanInterface);
     // IPv6 rules exist only for cameras with a MAC (IPv6 addresses change too often to match on).

@@ -9,77 +9,176 @@ const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
 
 /**
- * Splits one `show configuration commands` line into words. EdgeOS quotes values containing spaces or special
- * characters with single quotes; VyOS 1.1 quotes every value; both are handled.
+ * The longest line any parser reads. EdgeOS prints nothing near this long (a description is at most a few hundred
+ * characters); a longer line is damaged or hostile output, and is treated as unreadable rather than scanned.
  */
-export function splitConfigWords(line: string): string[] | undefined {
-  const words: string[] = [];
-  let current = '';
-  let inWord = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line.charAt(i);
-    if (quote) {
-      if (ch === quote) {
-        quote = undefined;
-      } else if (ch === '\\' && quote === '"' && i + 1 < line.length) {
-        current += line.charAt(++i);
-      } else {
-        current += ch;
-      }
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      inWord = true;
-    } else if (ch === ' ' || ch === '\t') {
-      if (inWord) {
-        words.push(current);
-        current = '';
-        inWord = false;
-      }
-    } else {
-      current += ch;
-      inWord = true;
-    }
-  }
-  if (quote) {
-    return undefined;
-  }
-  if (inWord) {
-    words.push(current);
-  }
-  return words;
+export const MAX_LINE_LENGTH = 64 * 1024;
+
+/** How many unreadable configuration lines a read reports one by one (the rest are counted in a last entry). */
+export const MAX_SKIPPED_REPORTED = 50;
+
+/** How long a quoted router line may be in a log or error message. */
+const LOG_LINE_LENGTH = 80;
+
+/** A configuration line the parser could not read, as it may be logged: cleaned of control characters and cut short. */
+export interface SkippedLine {
+  readonly line: string;
+  readonly reason: string;
 }
 
-/** Parses `show configuration commands` into paths (the words after `set`). Other lines are ignored. */
-export function parseConfigCommands(text: string): Parsed<string[][]> {
+export interface ConfigListing {
+  /** The words after `set` of every line read. */
+  readonly paths: string[][];
+  /** Lines outside the firewall and interfaces trees that could not be read and were left out. */
+  readonly skipped: SkippedLine[];
+}
+
+/** The words of a line, or why it cannot be read; `words` holds the words read before the problem. */
+type WordsRead = { words: string[]; problem?: string };
+
+/**
+ * Reads the words of one `show configuration commands` line (without its `set `), the way EdgeOS's engine prints
+ * them: words separated by spaces; a word that is empty or holds a space, a control character or one of
+ * `* } { [ ] ; & ` ! $ > < | ? # \ ~ ( ) :` in single quotes, with nothing inside escaped (a backslash, a `$`, a tab
+ * or raw UTF-8 stand for themselves); every other word bare. VyOS 1.1, which quotes every value, reads the same way.
+ *
+ * The engine refuses `'`, `"` and line breaks in values, so none of them can be part of a word it printed: a double
+ * quote anywhere, a single quote inside a word, text glued to a closing quote or an unquoted control character means
+ * the line is not what EdgeOS prints, and guessing where its words end could move a value to another setting.
+ */
+function readWords(text: string): WordsRead {
+  const words: string[] = [];
+  let at = 0;
+  while (at < text.length) {
+    if (text.charCodeAt(at) === 0x20) {
+      at++;
+      continue;
+    }
+    if (text.charAt(at) === "'") {
+      const close = text.indexOf("'", at + 1);
+      if (close < 0) {
+        return { words, problem: 'a quote that is never closed' };
+      }
+      const next = text.charAt(close + 1);
+      if (next !== '' && next !== ' ') {
+        return { words, problem: 'text right after a closing quote' };
+      }
+      const word = text.slice(at + 1, close);
+      if (word.includes('"')) {
+        return { words, problem: 'a double quote, which EdgeOS never prints' };
+      }
+      words.push(word);
+      at = close + 1;
+      continue;
+    }
+    let end = text.indexOf(' ', at);
+    if (end < 0) {
+      end = text.length;
+    }
+    const word = text.slice(at, end);
+    const problem = bareWordProblem(word);
+    if (problem !== undefined) {
+      return { words, problem };
+    }
+    words.push(word);
+    at = end;
+  }
+  return { words };
+}
+
+function bareWordProblem(word: string): string | undefined {
+  for (let i = 0; i < word.length; i++) {
+    const code = word.charCodeAt(i);
+    if (code === 0x27) {
+      return 'a quote inside a word';
+    }
+    if (code === 0x22) {
+      return 'a double quote, which EdgeOS never prints';
+    }
+    if (code < 0x20 || code === 0x7f) {
+      return 'a control character outside quotes';
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Splits one `show configuration commands` line (without its `set `) into words, as EdgeOS prints them (see
+ * readWords); undefined when the line cannot be read that way.
+ */
+export function splitConfigWords(line: string): string[] | undefined {
+  const read = readWords(line);
+  return read.problem === undefined ? read.words : undefined;
+}
+
+/** The trees whose every line the plugin must see: a lost firewall line could hide a rule's `disable`. */
+const GUARDED_TREES = new Set(['firewall', 'interfaces']);
+/** What a tree name looks like; a first word of any other shape could be a damaged `firewall`. */
+const TREE_NAME = /^[a-z][a-z0-9-]{0,63}$/;
+
+/** The text after `set` of a line that starts like a `set` command, however it is spaced; undefined for others. */
+function setCommandBody(line: string): string | undefined {
+  const match = /^[ \t]*set[ \t]+/.exec(line);
+  return match === null ? undefined : line.slice(match[0].length);
+}
+
+/**
+ * Parses `show configuration commands` into paths (the words after `set`).
+ *
+ * A line that cannot be read fails the whole read when it is (or may be) in the firewall or interfaces tree: that is
+ * where the plugin's rules, the owner's rules and the WAN's bindings live, and a line left out there could hide a
+ * rule's `disable` or the owner's ruleset on the WAN. Anywhere else (a host name, a DHCP option) it is left out and
+ * reported in `skipped`, so an odd value in a part of the router the plugin never touches cannot stop it guarding.
+ * Blank lines are ignored; other lines that are not `set` commands are reported in `skipped`.
+ */
+export function parseConfigCommands(text: string): Parsed<ConfigListing> {
   const paths: string[][] = [];
+  const skipped: SkippedLine[] = [];
+  let unreported = 0;
+  const skip = (line: string, reason: string): void => {
+    if (skipped.length < MAX_SKIPPED_REPORTED) {
+      skipped.push({ line: printableLine(line), reason });
+    } else {
+      unreported++;
+    }
+  };
   for (const rawLine of text.split('\n')) {
-    const line = rawLine.replace(/\r$/, '');
-    if (!line.startsWith('set ')) {
-      // A `set` line whose first bytes were not UTF-8 would be skipped like a comment, and the setting it holds
-      // (a rule's `disable`) would silently vanish.
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    let tree: string | undefined;
+    let problem: string;
+    if (line.startsWith('set ') && line.length <= MAX_LINE_LENGTH) {
+      const read = readWords(line.slice(4));
+      tree = read.words[0];
+      const trouble = read.problem ?? (tree === undefined ? 'no words after "set"' : damage(read.words));
+      if (trouble === undefined) {
+        paths.push(read.words);
+        continue;
+      }
+      problem = trouble;
+    } else if (setCommandBody(line.slice(0, 100)) !== undefined) {
+      // Only the head is read (a tree name is all that is needed): a line that is too long, or a `set` after blanks or
+      // before a tab, which EdgeOS never prints, but whose setting must not slip by unseen.
+      tree = readWords(setCommandBody(line.slice(0, 100)) ?? '').words[0];
+      problem = line.length > MAX_LINE_LENGTH ? `longer than ${MAX_LINE_LENGTH} characters` : 'spacing that EdgeOS never prints';
+    } else {
+      // A `set` line whose first bytes were not UTF-8 would read like any other stray line, and the setting it
+      // holds (a rule's `disable`) would silently vanish.
       if (line.includes('\uFFFD')) {
         return fail(`configuration line "${printableLine(line)}" holds bytes that are not text`);
       }
+      if (line.trim() !== '') {
+        skip(line, 'not a set command');
+      }
       continue;
     }
-    const words = splitConfigWords(line.slice(4));
-    if (!words) {
-      return fail(`unterminated quote in configuration line "${line.slice(0, 80)}"`);
+    // A line whose tree cannot be told (its first word is unreadable or damaged) may be a firewall line.
+    if (tree === undefined || GUARDED_TREES.has(tree) || !TREE_NAME.test(tree)) {
+      return fail(`configuration line "${printableLine(line)}" cannot be read (${problem})`);
     }
-    // Bytes that were not UTF-8 arrive as U+FFFD. In a tree or setting name, a ruleset name or a rule number,
-    // and anywhere in a firewall or interface line (an address, the ruleset bound to the WAN), that would
-    // silently move, drop or re-bind a rule, and the plugin would "repair" rules that are fine. Descriptions and
-    // the values of other trees are exempt: they are the owner's free text, and the SSH layer decodes each
-    // packet on its own, so a character split across two packets shows up this way too.
-    const firewallOrInterface = words[0] === 'firewall' || words[0] === 'interfaces';
-    const damaged = words.some(
-      (word, i) => word.includes('\uFFFD') && (i < words.length - 1 || (firewallOrInterface && words[i - 1] !== 'description')),
-    );
-    if (damaged) {
-      return fail(`configuration line "${printableLine(line)}" holds bytes that are not text`);
-    }
-    paths.push(words);
+    skip(line, problem);
+  }
+  if (unreported > 0) {
+    skipped.push({ line: '', reason: `and ${unreported} more lines that could not be read` });
   }
   // Every EdgeOS configuration has `set` lines (interfaces, system). None at all means the command failed or
   // printed something else; reading that as "an empty router" would make the plugin re-create its ruleset and
@@ -87,12 +186,37 @@ export function parseConfigCommands(text: string): Parsed<string[][]> {
   if (paths.length === 0) {
     return fail(`the router printed no configuration${text.trim() === '' ? '' : ` (it said "${printableLine(text.trim().split('\n')[0] ?? '')}")`}`);
   }
-  return ok(paths);
+  return ok({ paths, skipped });
 }
 
+/**
+ * Bytes that were not UTF-8 arrive as U+FFFD. In a tree or setting name, a ruleset name or a rule number, and
+ * anywhere in a firewall or interface line (an address, the ruleset bound to the WAN), that would silently move,
+ * drop or re-bind a rule, and the plugin would "repair" rules that are fine. Descriptions and the values of other
+ * trees are exempt: they are the owner's free text, and the SSH layer decodes each packet on its own, so a
+ * character split across two packets shows up this way too.
+ */
+function damage(words: readonly string[]): string | undefined {
+  const guarded = GUARDED_TREES.has(words[0] ?? '');
+  const damaged = words.some((word, i) => word.includes('\uFFFD') && (i < words.length - 1 || (guarded && words[i - 1] !== 'description')));
+  return damaged ? 'bytes that are not text' : undefined;
+}
+
+/**
+ * Characters that break or disguise a log line: C0 and C1 controls, line and paragraph separators, and the
+ * invisible bidi controls that can make a line read differently from what it holds.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced.
+const LOG_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** A router line as an owner's log may show it: unsafe characters replaced, cut short (never inside a surrogate pair). */
 function printableLine(line: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters must not reach the owner's log.
-  return line.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 80);
+  const clean = line.slice(0, LOG_LINE_LENGTH + 1).replace(LOG_UNSAFE, '?');
+  if (clean.length <= LOG_LINE_LENGTH) {
+    return clean;
+  }
+  const cut = clean.slice(0, LOG_LINE_LENGTH - 3);
+  return `${/[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut}...`;
 }
 
 export interface RuleCounter {
@@ -139,7 +263,7 @@ export function parseChainCounters(text: string, chain: string): Parsed<Map<numb
     return fail(`the listing contains chain ${chain} more than once`);
   }
   const header = lines[chainLine + 1] ?? '';
-  if (!/^\s*pkts\s+bytes\s+target\s+prot\s+opt\s+in\s+out\s+source\s+destination\s*$/.test(header)) {
+  if (header.length > MAX_LINE_LENGTH || !/^\s*pkts\s+bytes\s+target\s+prot\s+opt\s+in\s+out\s+source\s+destination\s*$/.test(header)) {
     return fail(`chain ${chain} has no counter header (was the listing made with -v -n -x?)`);
   }
   const counters = new Map<number, RuleCounter>();
@@ -153,6 +277,9 @@ export function parseChainCounters(text: string, chain: string): Parsed<Map<numb
     if (line.trim() === '') {
       break;
     }
+    if (line.length > MAX_LINE_LENGTH) {
+      return fail(`chain ${chain} has a row longer than ${MAX_LINE_LENGTH} characters, which iptables never prints`);
+    }
     // iptables prints plain ASCII: anything else (bytes that were not UTF-8 arrive as U+FFFD, control
     // characters) means the text was damaged, and a damaged target could turn a LOG row into a counted one.
     if (!/^[\x20-\x7e\t]*$/.test(line)) {
@@ -162,7 +289,7 @@ export function parseChainCounters(text: string, chain: string): Parsed<Map<numb
     // A row has pkts, bytes, target, prot, opt, in, out, source, destination; a rule without a target prints
     // one field fewer. Anything shorter is truncated output.
     if (fields.length < 8) {
-      return fail(`chain ${chain} has a truncated row: "${line.trim().slice(0, 80)}"`);
+      return fail(`chain ${chain} has a truncated row: "${printableLine(line.trim())}"`);
     }
     const packets = counterValue(fields[0] ?? '');
     const bytes = counterValue(fields[1] ?? '');
@@ -173,7 +300,7 @@ export function parseChainCounters(text: string, chain: string): Parsed<Map<numb
     // A row that carries this chain's comment marker but not a well-formed comment was cut or garbled: skipping
     // it would under-count its rule.
     if (!match && line.includes(ownComment)) {
-      return fail(`chain ${chain} has a row with a damaged rule comment: "${line.trim().slice(0, 80)}"`);
+      return fail(`chain ${chain} has a row with a damaged rule comment: "${printableLine(line.trim())}"`);
     }
     const isLog = fields[2] === 'LOG';
     complete = !isLog && defaultPattern.test(line);
@@ -222,20 +349,23 @@ export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean; ip
   const on = { IPV4: false, IPV6: false };
   let stated = false;
   for (const rawLine of text.split('\n')) {
+    // A line this long could be hiding the forwarding line; it is not something the router prints.
+    if (rawLine.length > MAX_LINE_LENGTH) {
+      return fail(`the router's offload report has a line longer than ${MAX_LINE_LENGTH} characters`);
+    }
     const line = rawLine.trim();
     if (/^IPv4$/i.test(line) || /^IPv6$/i.test(line)) {
       section = line.toUpperCase();
       continue;
     }
-    const match = /^([A-Za-z _-]+?)\s*:\s*(\S+)/.exec(line);
-    if (!match) {
+    const setting = offloadSetting(line);
+    if (setting === undefined) {
       continue;
     }
-    const key = (match[1] ?? '').toLowerCase();
+    const { key, value } = setting;
     // The ER-X's hwnat offloads IPv4 only; Cavium models report each family's forwarding apart.
     const family = /hw ?nat/.test(key) ? 'IPV4' : key === 'forwarding' && (section === 'IPV4' || section === 'IPV6') ? section : undefined;
     if (family !== undefined) {
-      const value = match[2] ?? '';
       if (/^enabled?$/i.test(value)) {
         on[family] = true;
       } else if (!/^disabled?$/i.test(value)) {
@@ -253,15 +383,68 @@ export function parseOffload(text: string): Parsed<{ ipv4Forwarding: boolean; ip
   return ok({ ipv4Forwarding: on.IPV4, ipv6Forwarding: on.IPV6 });
 }
 
-/** Reads the `N flow entries have been deleted.` summary that conntrack prints on stderr. */
+/**
+ * One `name: value` line of the offload report (`forwarding: enabled`, `hwnat      : disabled`): the name in lower
+ * case and the first word of the value, or undefined for any other line.
+ *
+ * Found by position, not by a regular expression: `^([A-Za-z _-]+?)\s*:\s*(\S+)` backtracks through every way to
+ * split a long run of letters and blanks, and a 40,000-character line without a colon kept the event loop for
+ * seconds.
+ */
+function offloadSetting(line: string): { key: string; value: string } | undefined {
+  const colon = line.indexOf(':');
+  const name = line.slice(0, Math.max(colon, 0)).trimEnd();
+  if (name === '' || !/^[A-Za-z _-]+$/.test(name)) {
+    return undefined;
+  }
+  const rest = line.slice(colon + 1).trimStart();
+  const end = rest.search(/\s/);
+  const value = end < 0 ? rest : rest.slice(0, end);
+  return value === '' ? undefined : { key: name.toLowerCase(), value };
+}
+
+const CONNTRACK_SUMMARY = ' flow entries have been ';
+/** More flows than a router tracks (its table holds at most a few million): the number was not printed by conntrack. */
+const MAX_FLOW_DIGITS = 9;
+
+/**
+ * Reads the `N flow entries have been deleted.` summary that conntrack prints on stderr.
+ *
+ * Found by position, not by a regular expression: `(\d+) flow entries …` tries every start inside a long run of
+ * digits, and a 40,000-digit line kept the event loop for seconds.
+ */
 export function parseConntrackSummary(text: string): Parsed<number> {
-  const match = /(\d+) flow entries have been (?:deleted|shown)\./.exec(text);
-  return match ? ok(Number(match[1])) : fail('conntrack did not report how many flows it touched');
+  for (let at = text.indexOf(CONNTRACK_SUMMARY); at >= 0; at = text.indexOf(CONNTRACK_SUMMARY, at + 1)) {
+    const after = at + CONNTRACK_SUMMARY.length;
+    if (!text.startsWith('deleted.', after) && !text.startsWith('shown.', after)) {
+      continue;
+    }
+    let start = at;
+    while (start > 0 && isDigit(text.charCodeAt(start - 1))) {
+      start--;
+    }
+    if (start === at) {
+      continue;
+    }
+    if (at - start > MAX_FLOW_DIGITS) {
+      return fail('conntrack reported more flows than a router can track');
+    }
+    return ok(Number(text.slice(start, at)));
+  }
+  return fail('conntrack did not report how many flows it touched');
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
 }
 
 /** Adds up the `N flow entries have been deleted.` summaries of several conntrack runs (one per address). */
 export function sumConntrackSummaries(text: string, runs: number): Parsed<number> {
   const counts = text.split('\n').flatMap((line) => {
+    // A line this long is not a summary conntrack printed.
+    if (line.length > MAX_LINE_LENGTH) {
+      return [];
+    }
     const summary = parseConntrackSummary(line);
     return summary.ok ? [summary.value] : [];
   });
@@ -293,20 +476,23 @@ export function parseNeighbours(text: string): Parsed<Neighbour[]> {
     if (line === '') {
       continue;
     }
+    if (line.length > MAX_LINE_LENGTH) {
+      return fail(`the neighbour table has a line longer than ${MAX_LINE_LENGTH} characters, which ip never prints`);
+    }
     if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(line)) {
       return fail(`the neighbour table has a line that is not plain text: "${printableLine(line)}"`);
     }
     const words = line.split(/\s+/);
     const at = words.indexOf('lladdr');
     if (words[1] !== 'dev' || words.length < 4) {
-      return fail(`the neighbour table has a line it cannot read: "${line.slice(0, 80)}"`);
+      return fail(`the neighbour table has a line it cannot read: "${printableLine(line)}"`);
     }
     if (at < 0) {
       continue;
     }
     const mac = (words[at + 1] ?? '').toLowerCase();
     if (!NEIGHBOUR_MAC.test(mac)) {
-      return fail(`the neighbour table has a damaged link-layer address: "${line.slice(0, 80)}"`);
+      return fail(`the neighbour table has a damaged link-layer address: "${printableLine(line)}"`);
     }
     neighbours.push({ address: words[0] ?? '', mac });
   }

@@ -32,7 +32,7 @@ function ruleSetFrom(commands: string[][]): RuleSetConfig | undefined {
   if (!parsed.ok) {
     throw new Error(parsed.error);
   }
-  return readFirewall(parsed.value).ruleSets.get('CAMGUARD_OUT');
+  return readFirewall(parsed.value.paths).ruleSets.get('CAMGUARD_OUT');
 }
 
 describe('rule layout', () => {

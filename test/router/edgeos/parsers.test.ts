@@ -1,8 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import fc from 'fast-check';
+
 import { readFirewall, interfacePathFor } from '../../../src/router/edgeos/firewallConfig';
-import { parseChainCounters, parseConfigCommands, parseConntrackSummary, parseNeighbours, parseOffload, sumConntrackSummaries } from '../../../src/router/edgeos/parsers';
+import {
+  MAX_LINE_LENGTH,
+  MAX_SKIPPED_REPORTED,
+  parseChainCounters,
+  parseConfigCommands,
+  parseConntrackSummary,
+  parseNeighbours,
+  parseOffload,
+  splitConfigWords,
+  sumConntrackSummaries,
+} from '../../../src/router/edgeos/parsers';
 
 const sample = (name: string): string => readFileSync(join(__dirname, '../../fixtures/edgeos', name), 'utf8');
 
@@ -15,6 +27,19 @@ function section(text: string, from: RegExp, to?: RegExp): string {
   return (end < 0 ? rest : rest.slice(0, end)).join('\n');
 }
 
+/**
+ * The real text of a listing the sample shows as `cat -A` prints it: `$` marks each line's end, `^I` is a tab and
+ * `M-CM-)` the two bytes of é in UTF-8 (the only such sequences in the sample).
+ */
+function engineListing(file: string): string {
+  const body = section(file, /^=== show configuration commands/);
+  return body
+    .split('\n')
+    .filter((line) => line.endsWith('$'))
+    .map((line) => `${line.slice(0, -1).replaceAll('^I', '\t').replaceAll('M-CM-)', 'é')}\n`)
+    .join('');
+}
+
 function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: string }): T {
   if (!result.ok) {
     throw new Error(result.error);
@@ -25,7 +50,7 @@ function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: string }
 describe('show configuration commands', () => {
   it('reads EdgeOS bare and single-quoted values (ER-PoE blog sample)', () => {
     const text = section(sample('edgeos_ERPoE_show_configuration_tree_and_commands.txt'), /^## ---- commands form ----/);
-    const paths = unwrap(parseConfigCommands(text));
+    const paths = unwrap(parseConfigCommands(text)).paths;
     expect(paths).toContainEqual(['firewall', 'name', 'WAN_IN', 'description', 'WAN to internal']);
     expect(paths).toContainEqual(['interfaces', 'ethernet', 'eth1', 'dhcpv6-pd', 'pd', '0', 'interface', 'switch0', 'host-address', '::1']);
     expect(paths).toContainEqual(['interfaces', 'loopback', 'lo']);
@@ -41,7 +66,7 @@ describe('show configuration commands', () => {
   });
 
   it('reads VyOS 1.1 where every value is quoted (napalm-vyos sample)', () => {
-    const paths = unwrap(parseConfigCommands(sample('napalm-vyos_test_get_users_show_configuration_commands.txt')));
+    const paths = unwrap(parseConfigCommands(sample('napalm-vyos_test_get_users_show_configuration_commands.txt'))).paths;
     expect(paths).toContainEqual(['interfaces', 'ethernet', 'eth1', 'address', '10.0.1.222/24']);
     expect(paths).toContainEqual(['system', 'login', 'user', 'vagrant', 'authentication', 'plaintext-password', '']);
     expect(readFirewall(paths).interfaces.get('eth1')?.addresses).toEqual(['10.0.1.222']);
@@ -49,20 +74,134 @@ describe('show configuration commands', () => {
 
   it('reads the LAN_IN ruleset and its interface bindings (EdgeRouter Lite blog sample)', () => {
     const text = section(sample('edgeos_show_firewall_statistics_LAN_IN.txt'), /show configuration commands/, /^$/);
-    const firewall = readFirewall(unwrap(parseConfigCommands(text)));
+    const firewall = readFirewall(unwrap(parseConfigCommands(text)).paths);
     const rule = firewall.ruleSets.get('LAN_IN')?.rules.get(22);
     expect(rule).toMatchObject({ action: 'drop', description: 'Internet DNS', protocol: 'tcp_udp', destinationPort: '53', otherSettings: [] });
     expect(firewall.interfaces.get('eth1')).toMatchObject({ path: ['interfaces', 'ethernet', 'eth1'] });
   });
 
   it('reads the ansible fixture without a firewall', () => {
-    const firewall = readFirewall(unwrap(parseConfigCommands(sample('ansible_edgeos_edgeos_config_config.cfg.txt'))));
+    const firewall = readFirewall(unwrap(parseConfigCommands(sample('ansible_edgeos_edgeos_config_config.cfg.txt'))).paths);
     expect(firewall.ruleSets.size).toBe(0);
     expect(firewall.interfaces.get('eth0')?.addresses).toEqual(['1.2.3.4']);
   });
 
   it('refuses a line with an unterminated quote instead of guessing', () => {
     expect(parseConfigCommands("set firewall name X rule 1 description 'cut off\n").ok).toBe(false);
+  });
+
+  it('reads every line the EdgeOS engine printed for awkward values, each value exactly as it was set (engine sample)', () => {
+    const file = sample('edgeos_engine_show_configuration_commands_awkward_values.txt');
+    const listing = engineListing(file);
+    const lines = listing.split('\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(68);
+    const { paths, skipped } = unwrap(parseConfigCommands(listing));
+    expect(skipped).toEqual([]);
+    expect(paths).toHaveLength(lines.length);
+    // Part 1 of the sample names each value as it was given to `set` and whether the engine took it.
+    const setValues = [...file.matchAll(/^set rule (\d+) description \[(.*)\] rc=(\d)$/gm)].map(([, rule, value, rc]) => ({ rule: Number(rule), value, taken: rc === '0' }));
+    expect(setValues).toHaveLength(27);
+    const rules = readFirewall(paths).ruleSets.get('CAMGUARD_OUT')?.rules;
+    for (const { rule, value, taken } of setValues) {
+      expect({ rule, description: rules?.get(rule)?.description }).toEqual({ rule, description: taken ? value : undefined });
+    }
+    expect(rules?.get(123)?.description).toBe('tab\ttab');
+    expect(rules?.get(125)?.description).toBe('café');
+    expect(rules?.get(120)?.description).toBe('back\\slash');
+    expect(rules?.get(104)?.description).toBe('');
+    expect(rules?.get(4000)?.sourceMac).toBe('00:11:22:33:44:55');
+    expect(rules?.get(4001)?.disabled).toBe(true);
+    expect(paths).toContainEqual(['firewall', 'ipv6-name', 'CAMGUARD6_OUT', 'rule', '4000', 'source', 'address', '2001:db8::50']);
+    // Multi-value nodes come one line per value, in the order they were set; tag names are quoted like values.
+    expect(paths.filter((path) => path.slice(0, 4).join(' ') === 'interfaces ethernet eth1 address').map((path) => path[4])).toEqual(['192.168.1.1/24', '10.0.0.1/8', 'fd00::1/64']);
+    expect(paths).toContainEqual(['interfaces', 'ethernet', 'eth1', 'description', 'Local 2']);
+    expect(paths).toContainEqual(['system', 'static-host-mapping', 'host-name', 'my host', 'alias', 'b c']);
+    expect(paths).toContainEqual(['system', 'static-host-mapping', 'host-name', 'sl/ash%pct', 'inet', '192.168.1.7']);
+  });
+
+  it('reads any words the engine can print: whatever a value holds but a quote or a line break (fast-check)', () => {
+    // The engine's printing rule (see NOTES.md, "What EdgeOS's own engine does"), written out here on its own.
+    // eslint-disable-next-line no-control-regex -- control characters are among those the engine quotes.
+    const QUOTED = /[\u0000-\u001f\u007f *}{[\];&`!$><|?#\\~():]/;
+    const engineWord = (word: string): string => (word === '' || QUOTED.test(word) ? `'${word}'` : word);
+    const character = fc.oneof(fc.constantFrom(...' \t*}{[];&`!$><|?#\\~():%^@+=,./-_é\u0001\u001b\u007f'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
+    const word = fc.string({ unit: character, maxLength: 12 }).filter((text) => !/['"\n\r]/.test(text) && !text.includes('\uFFFD'));
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 1, maxLength: 6 }), (words) => {
+        const line = `set system login banner ${words.map(engineWord).join(' ')}`;
+        expect(splitConfigWords(line.slice(4))).toEqual(['system', 'login', 'banner', ...words]);
+        const firewallLine = `set firewall name X rule 10 description ${engineWord(words.join(' '))}`;
+        expect(unwrap(parseConfigCommands(firewallLine)).paths).toEqual([['firewall', 'name', 'X', 'rule', '10', 'description', words.join(' ')]]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it.each([
+    ['a double-quoted value (EdgeOS refuses " in values, so it never prints one)', 'description "Front Door"'],
+    ['a double quote inside single quotes', `description 'say "hi"'`],
+    ['a single quote inside a word', "description O'Brien"],
+    ['text glued to a closing quote', "description 'Front'Door"],
+    ['an unterminated quote', "description 'Front Door"],
+    ['a tab outside quotes (EdgeOS quotes a word with a tab)', 'description Front\tDoor'],
+    ['a control character outside quotes', 'description Front\u001bDoor'],
+  ])('fails the whole read for a firewall or interfaces line it cannot read: %s', (_what, tail) => {
+    for (const line of [`set firewall name CAMGUARD_OUT rule 4008 ${tail}`, `set interfaces ethernet eth0 ${tail}`]) {
+      const parsed = parseConfigCommands(`set system host-name ubnt\n${line}\n`);
+      expect(parsed.ok).toBe(false);
+      // The error names the line, cleaned of control characters.
+      // eslint-disable-next-line no-control-regex -- control characters must not reach the owner's log.
+      expect(parsed.ok ? '' : parsed.error).not.toMatch(/[\u0000-\u001f]/);
+    }
+  });
+
+  it('skips and reports a line it cannot read in a tree the plugin never touches, and reads every other line', () => {
+    const odd = [
+      "set system login banner pre-login 'Welcome \"home\"'",
+      "set service dns forwarding options 'cut off",
+      'set system domain-name home\u001b[2Jlan',
+      'set system static-host-mapping host-name caf\uFFFD inet 192.168.1.7',
+      `set service lldp ${'x'.repeat(MAX_LINE_LENGTH)}`,
+    ];
+    const text = ['set firewall name WAN_IN default-action drop', ...odd, 'Some warning the router printed', '', 'set system host-name ubnt', ''].join('\n');
+    const { paths, skipped } = unwrap(parseConfigCommands(text));
+    expect(paths).toEqual([
+      ['firewall', 'name', 'WAN_IN', 'default-action', 'drop'],
+      ['system', 'host-name', 'ubnt'],
+    ]);
+    expect(skipped.map((entry) => entry.reason)).toEqual([
+      'a double quote, which EdgeOS never prints',
+      'a quote that is never closed',
+      'a control character outside quotes',
+      'bytes that are not text',
+      `longer than ${MAX_LINE_LENGTH} characters`,
+      'not a set command',
+    ]);
+    for (const { line } of skipped) {
+      // Fit for a log line: no control characters, no longer than 80 characters.
+      // eslint-disable-next-line no-control-regex -- control characters must not reach the owner's log.
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+      expect(line.length).toBeLessThanOrEqual(80);
+    }
+    expect(skipped[2]?.line).toBe('set system domain-name home?[2Jlan');
+  });
+
+  it('fails on a firewall or interfaces line that is too long to read, and on a line whose tree cannot be told', () => {
+    expect(parseConfigCommands(`set system host-name ubnt\nset firewall name X rule 10 description '${'x'.repeat(MAX_LINE_LENGTH)}'`).ok).toBe(false);
+    expect(parseConfigCommands(`set system host-name ubnt\nset interfaces ethernet eth0 description ${'x'.repeat(MAX_LINE_LENGTH)}`).ok).toBe(false);
+    // A set command with odd spacing still belongs to its tree.
+    expect(parseConfigCommands('set system host-name ubnt\nset\tfirewall name X rule 10 disable').ok).toBe(false);
+    expect(parseConfigCommands('set system host-name ubnt\n  set firewall name X rule 10 disable').ok).toBe(false);
+    expect(parseConfigCommands("set system host-name ubnt\nset 'firewall name X rule 10 disable").ok).toBe(false);
+    expect(parseConfigCommands('set system host-name ubnt\nset Firewall\u0000 name X rule 10 disable').ok).toBe(false);
+    expect(parseConfigCommands('set system host-name ubnt\nset \n').ok).toBe(false);
+  });
+
+  it('reports the first unreadable lines one by one and counts the rest', () => {
+    const bad = Array.from({ length: MAX_SKIPPED_REPORTED + 7 }, (_, i) => `set system login banner 'cut ${i}`);
+    const { skipped } = unwrap(parseConfigCommands(['set system host-name ubnt', ...bad].join('\n')));
+    expect(skipped).toHaveLength(MAX_SKIPPED_REPORTED + 1);
+    expect(skipped[MAX_SKIPPED_REPORTED]).toEqual({ line: '', reason: 'and 7 more lines that could not be read' });
   });
 
   it('maps VLAN, PPPoE and switch interfaces to their kernel names', () => {
@@ -75,7 +214,7 @@ describe('show configuration commands', () => {
             'set interfaces switch switch0 address 192.168.1.1/24',
           ].join('\n'),
         ),
-      ),
+      ).paths,
     );
     expect(firewall.interfaces.get('eth0.10')).toMatchObject({ path: ['interfaces', 'ethernet', 'eth0', 'vif', '10'], outRuleSet: 'CAMS' });
     expect(firewall.interfaces.get('pppoe0')).toMatchObject({ path: ['interfaces', 'ethernet', 'eth0', 'pppoe', '0'], outRuleSet: 'WAN_OUT' });
