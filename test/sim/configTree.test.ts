@@ -1,4 +1,7 @@
-import { deletePath, parseConfigCommands, renderConfigCommands, setPath, splitQuotedWords, validateSetPath } from '../../src/sim/edgeos/configTree';
+import fc from 'fast-check';
+
+import { compareLines, deletePath, hasPrefix, isMultiValued, isValueless, parseConfigCommands, renderConfigCommands, setPath, splitConfigLine, validateSetPath } from '../../src/sim/edgeos/configTree';
+import type { ConfigLines } from '../../src/sim/edgeos/types';
 
 const words = (line: string): string[] => line.split(' ');
 
@@ -10,7 +13,7 @@ describe('config tree', () => {
         'set firewall name LAN_IN rule 20 action drop',
         'set firewall name LAN_IN rule 3 action accept',
         "set interfaces ethernet eth0 dhcpv6-pd pd 0 interface switch0 prefix-id ':'",
-        'set firewall name LAN_IN rule 10 action "accept"',
+        "set firewall name LAN_IN rule 10 action 'accept'",
         'set firewall name LAN_IN enable-default-log',
         'set interfaces loopback lo',
         "set firewall name LAN_IN rule 3 source mac-address '00:11:22:33:44:55'",
@@ -28,16 +31,20 @@ describe('config tree', () => {
         "set interfaces ethernet eth0 dhcpv6-pd pd 0 interface switch0 prefix-id ':'",
         "set interfaces ethernet eth1 description 'Local 2'",
         'set interfaces loopback lo',
-        'set system name-server 208.67.220.220',
+        // A multi-value node prints its values in the order they were set, as EdgeOS does.
         'set system name-server 208.67.222.222',
+        'set system name-server 208.67.220.220',
         '',
       ].join('\n'),
     );
   });
 
-  it('splits words with both quoting styles, including empty values', () => {
-    expect(splitQuotedWords(`set a 'b c' "d \\"e\\"" f''`)).toEqual(['set', 'a', 'b c', 'd "e"', 'f']);
-    expect(splitQuotedWords(`set x ''`)).toEqual(['set', 'x', '']);
+  it('splits words as EdgeOS prints them, nothing escaped inside quotes, and refuses what it never prints', () => {
+    expect(splitConfigLine(`a 'b c' 'back\\slash' '' 'dollar$HOME' caf\u00e9`)).toEqual(['a', 'b c', 'back\\slash', '', 'dollar$HOME', 'caf\u00e9']);
+    expect(() => splitConfigLine(`a "b c"`)).toThrow(/not a line EdgeOS prints/);
+    expect(() => splitConfigLine(`a 'b c`)).toThrow(/never closed/);
+    expect(() => splitConfigLine(`a 'b'c`)).toThrow(/after a closing quote/);
+    expect(() => splitConfigLine(`a O'Brien`)).toThrow(/quote inside a value/);
   });
 
   it('replaces single-valued leaves, keeps multi-valued ones, and reports existing nodes', () => {
@@ -81,5 +88,38 @@ describe('config tree', () => {
     expect(validateSetPath(words('firewall name X rule 10 disable now'))).toBe('The specified configuration node is not valid\nSet failed\n');
     expect(validateSetPath(words('firewall name THIS_NAME_IS_LONGER_THAN_28_CHARS rule 1 action drop'))).toContain('Set failed');
     expect(validateSetPath(words('firewall name X rule 10 action drop'))).toBeNull();
+  });
+
+  it('sets by binary search exactly what a scan of the whole configuration sets (fast-check)', () => {
+    // The plain definition: look at every line, then sort (stably, so values of a multi-value leaf stay in set order).
+    const plainSet = (config: ConfigLines, path: string[]): ConfigLines => {
+      if (config.some((line) => hasPrefix(line, path))) return config;
+      const replaces = !isValueless(path) && !isMultiValued(path);
+      const kept = config.filter((line) => !hasPrefix(path, line) && !(replaces && line.length === path.length && hasPrefix(line, path.slice(0, -1))));
+      return [...kept, path].sort(compareLines);
+    };
+    const value = fc.constantFrom('1', '2', '10', 'a', 'b c', '');
+    const path = fc.oneof(
+      fc.tuple(fc.constantFrom('X', 'Y'), fc.constantFrom('2', '10', '9'), fc.constantFrom('action', 'description', 'protocol'), value).map(([set, rule, leaf, v]) => ['firewall', 'name', set, 'rule', rule, leaf, v]),
+      fc.tuple(fc.constantFrom('X', 'Y'), fc.constantFrom('2', '10')).map(([set, rule]) => ['firewall', 'name', set, 'rule', rule, 'disable']),
+      fc.constantFrom('G', 'H').map((group) => ['firewall', 'group', 'address-group', group]),
+      fc.tuple(fc.constantFrom('G', 'H'), value).map(([group, v]) => ['firewall', 'group', 'address-group', group, 'address', v]),
+      value.map((v) => ['interfaces', 'ethernet', 'eth0', 'address', v]),
+      value.map((v) => ['system', 'name-server', v]),
+      value.map((v) => ['system', 'host-name', v]),
+      fc.constant<string[]>(['interfaces', 'loopback', 'lo']),
+    );
+    fc.assert(
+      fc.property(fc.array(path, { maxLength: 40 }), (paths) => {
+        let fast: ConfigLines = [];
+        let plain: ConfigLines = [];
+        for (const next of paths) {
+          fast = setPath(fast, next).config;
+          plain = plainSet(plain, next);
+          expect(fast).toEqual(plain);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -3,6 +3,7 @@
  * `set`/`delete` on it. The simulator has no full EdgeOS schema, so node kinds are recognised by name and position:
  * enough for firewall, interface and system nodes, permissive for everything else.
  */
+import { isRefusedRuleSetName } from '../../router/edgeos/reservedNames';
 import { parseIpv6Prefix } from './ipv6';
 import type { ConfigLine, ConfigLines } from './types';
 
@@ -54,17 +55,31 @@ export function isMultiValued(path: readonly string[]): boolean {
   const leaf = path[path.length - 2];
   if (path[0] === 'interfaces') return leaf === 'address';
   if (path[0] === 'firewall' && path[1] === 'group') return leaf === 'address' || leaf === 'network' || leaf === 'port';
-  return path[0] === 'system' && leaf === 'name-server';
+  return path[0] === 'system' && (leaf === 'name-server' || (path[1] === 'static-host-mapping' && leaf === 'alias'));
+}
+
+function isDigits(token: string): boolean {
+  if (token === '') return false;
+  for (let i = 0; i < token.length; i++) {
+    const code = token.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return true;
 }
 
 function compareTokens(a: string, b: string): number {
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return Number(a) - Number(b);
+  if (isDigits(a) && isDigits(b)) return Number(a) - Number(b);
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Tree order: children alphabetical, numeric tag names (rule numbers) numerical. */
+/**
+ * Tree order: children alphabetical, numeric tag names (rule numbers) numerical. The values of a multi-value leaf
+ * compare equal, so that a stable sort keeps them in the order they were set, as EdgeOS prints them.
+ */
 export function compareLines(a: ConfigLine, b: ConfigLine): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+  const shorter = Math.min(a.length, b.length);
+  for (let i = 0; i < shorter; i++) {
+    if (i === a.length - 1 && a.length === b.length && isMultiValued(a)) return 0;
     const order = compareTokens(a[i] ?? '', b[i] ?? '');
     if (order !== 0) return order;
   }
@@ -72,58 +87,85 @@ export function compareLines(a: ConfigLine, b: ConfigLine): number {
 }
 
 export function hasPrefix(line: readonly string[], prefix: readonly string[]): boolean {
-  return prefix.length <= line.length && prefix.every((token, i) => line[i] === token);
+  if (prefix.length > line.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    if (line[i] !== prefix[i]) return false;
+  }
+  return true;
 }
 
-function sameLine(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && hasPrefix(a, b);
+/** A key that tells configuration lines apart (a Set of them finds a line without a scan of the whole configuration). */
+export function lineKey(line: readonly string[]): string {
+  return JSON.stringify(line);
 }
 
 export function sameConfig(a: ConfigLines, b: ConfigLines): boolean {
-  return a.length === b.length && a.every((line) => b.some((other) => sameLine(line, other)));
+  const keys = new Set(b.map(lineKey));
+  return a.length === b.length && a.every((line) => keys.has(lineKey(line)));
 }
 
-/** Splits one command line into words, honouring '…' and "…" quoting (no expansion: this is data, not a script). */
-export function splitQuotedWords(text: string): string[] {
+/**
+ * Splits the words of one `show configuration commands` line the way EdgeOS prints them: separated by spaces, a word
+ * in single quotes when the engine quoted it, with nothing escaped inside. The engine refuses `'`, `"` and line
+ * breaks in values, so a line with a quote anywhere else cannot be one it printed: that throws, naming the line.
+ */
+export function splitConfigLine(text: string): string[] {
   const words: string[] = [];
-  const pattern = /'([^']*)'|"((?:[^"\\]|\\.)*)"|(\\.|[^\s'"\\]+)|(\s+)/gy;
-  let current: string | null = null;
-  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
-    const [, single, double, bare, space] = match;
-    if (space !== undefined) {
-      if (current !== null) words.push(current);
-      current = null;
+  let at = 0;
+  const refuse = (why: string): never => {
+    throw new Error(`not a line EdgeOS prints (${why}): ${JSON.stringify(text.slice(0, 120))}`);
+  };
+  while (at < text.length) {
+    if (text[at] === ' ') {
+      at++;
+    } else if (text[at] === "'") {
+      const close = text.indexOf("'", at + 1);
+      if (close < 0) refuse('a quote that is never closed');
+      if (close + 1 < text.length && text[close + 1] !== ' ') refuse('text right after a closing quote');
+      words.push(text.slice(at + 1, close));
+      at = close + 1;
     } else {
-      const piece = single ?? double?.replace(/\\(.)/g, '$1') ?? bare?.replace(/\\(.)/g, '$1') ?? '';
-      current = (current ?? '') + piece;
+      const space = text.indexOf(' ', at);
+      const end = space < 0 ? text.length : space;
+      words.push(text.slice(at, end));
+      at = end;
     }
   }
-  if (current !== null) words.push(current);
+  if (words.some((word) => word.includes('"')) || words.some((word) => word.includes("'"))) refuse('a quote inside a value');
   return words;
 }
 
-/** Parses `show configuration commands` text; lines that are not `set …` (comments, blanks) are skipped. */
+/**
+ * Parses `show configuration commands` text, as EdgeOS prints it (see renderConfigCommands); blank lines and
+ * comment lines (`#` first) are skipped.
+ */
 export function parseConfigCommands(text: string): ConfigLines {
-  const lines = text
-    .split('\n')
-    .map((line) => splitQuotedWords(line.trim()))
-    .filter((words) => words[0] === 'set' && words.length > 1)
-    .map((words) => words.slice(1));
-  return lines.reduce<ConfigLines>((config, line) => setPath(config, line).config, []);
+  let config: ConfigLines = [];
+  for (const line of text.split('\n')) {
+    const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (trimmed.trim() === '' || trimmed.startsWith('#')) continue;
+    if (!trimmed.startsWith('set ')) throw new Error(`not a set command: ${JSON.stringify(trimmed.slice(0, 120))}`);
+    const words = splitConfigLine(trimmed.slice(4));
+    if (words.length > 0) config = setPath(config, words).config;
+  }
+  return config;
 }
 
-function quoteValue(value: string): string {
-  return /^[A-Za-z0-9_./,+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+/**
+ * What EdgeOS's engine single-quotes when it prints a word: an empty word, or one holding a space, a control
+ * character or one of `* } { [ ] ; & ` ! $ > < | ? # \ ~ ( ) :`. Nothing inside the quotes is escaped; values with
+ * `'`, `"` or a line break cannot exist (`set` refuses them).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are among what the engine quotes.
+const ENGINE_QUOTES = /[\u0000-\u001f\u007f *}{[\];&`!$><|?#\\~():]/;
+
+function engineWord(word: string): string {
+  return word === '' || ENGINE_QUOTES.test(word) ? `'${word}'` : word;
 }
 
-/** EdgeOS style: simple values bare, values with spaces or special characters single-quoted. */
+/** Exactly what EdgeOS's engine prints: every word (tag names too) by its quoting rule, one line per leaf. */
 export function renderConfigCommands(config: ConfigLines): string {
-  return config
-    .map((line) => {
-      const tokens = isValueless(line) ? line : [...line.slice(0, -1), quoteValue(line[line.length - 1] ?? '')];
-      return `set ${tokens.join(' ')}\n`;
-    })
-    .join('');
+  return config.map((line) => `set ${line.map(engineWord).join(' ')}\n`).join('');
 }
 
 export interface SetOutcome {
@@ -131,17 +173,54 @@ export interface SetOutcome {
   alreadyExists: boolean;
 }
 
-/** `set <path>` on a copy of `config`. */
+/** The first index of sorted `config` whose line does not sort before `path` (after it too when `after`). */
+function bound(config: ConfigLines, path: readonly string[], after: boolean): number {
+  let low = 0;
+  let high = config.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    const order = compareLines(config[middle] ?? [], [...path]);
+    if (order < 0 || (after && order === 0)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function sameLine(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && hasPrefix(a, b);
+}
+
+/**
+ * `set <path>` on a copy of `config`, which is in tree order (and so is the copy). The lines it must look at sit next
+ * to where `path` goes, so they are found by binary search: a scan of the whole configuration for each line made
+ * loading a few thousand rules take minutes.
+ */
 export function setPath(config: ConfigLines, path: ConfigLine): SetOutcome {
-  if (config.some((line) => hasPrefix(line, path))) return { config, alreadyExists: true };
-  const replacesSibling = !isValueless(path) && !isMultiValued(path);
-  const nodePath = path.slice(0, -1);
-  const kept = config.filter(
-    (line) =>
-      // A bare node (`firewall group address-group G`) is superseded by the first line below it.
-      !hasPrefix(path, line) && !(replacesSibling && line.length === path.length && hasPrefix(line, nodePath)),
-  );
-  return { config: [...kept, [...path]].sort(compareLines), alreadyExists: false };
+  // A line equal to `path` or below it sorts from its lower bound on, after the other values of a multi-value leaf
+  // (which compare equal to it).
+  for (let i = bound(config, path, false); i < config.length; i++) {
+    const line = config[i] ?? [];
+    if (hasPrefix(line, path)) return { config, alreadyExists: true };
+    if (compareLines(line, path) !== 0) break;
+  }
+  const removed = new Set<number>();
+  // A bare node above it (`firewall group address-group G`) is superseded by the first line below it.
+  for (let length = 1; length < path.length; length++) {
+    const ancestor = path.slice(0, length);
+    const at = bound(config, ancestor, false);
+    if (sameLine(config[at] ?? [], ancestor)) removed.add(at);
+  }
+  // A single-valued leaf's old value is replaced.
+  if (!isValueless(path) && !isMultiValued(path)) {
+    const nodePath = path.slice(0, -1);
+    for (let i = bound(config, nodePath, false); i < config.length && hasPrefix(config[i] ?? [], nodePath); i++) {
+      if (config[i]?.length === path.length) removed.add(i);
+    }
+  }
+  const kept = removed.size === 0 ? [...config] : config.filter((_, i) => !removed.has(i));
+  // After every line that sorts before or with it: a new value of a multi-value leaf goes after the others.
+  kept.splice(bound(kept, path, true), 0, [...path]);
+  return { config: kept, alreadyExists: false };
 }
 
 /**
@@ -162,11 +241,31 @@ export function deletePath(config: ConfigLines, path: ConfigLine): ConfigLines |
   return kept.sort(compareLines);
 }
 
-/** Checks a `set` path against the few rules the simulator knows; returns EdgeOS-style error output or null. */
+/** What the engine prints for a value a validation script refused: the script's words, a blank line, then its own. */
+const scriptRefused = (message: string): string => `${message}\n\nValue validation failed\nSet failed\n`;
+
+/** The messages of ubnt-fw's ruleset name check (`validate-fw-name`), or null for a name it takes. */
+function ruleSetNameProblem(name: string): string | null {
+  if (name.length < 1 || name.length > 28) return 'Firewall rule set name must be between 1 and 28 characters long';
+  if (name.startsWith('-')) return 'Firewall rule set name cannot start with "-"';
+  if (/[!|;&$<>()*]/.test(name)) return 'Firewall rule set name cannot contain shell punctuation';
+  if (isRefusedRuleSetName(name)) return `Cannot use reserved name "${name}" for firewall rule set`;
+  return null;
+}
+
+const MAC_ADDRESS = /^!?[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
+
+/** Checks a `set` path against the rules the simulator knows; returns EdgeOS's error output or null. */
 export function validateSetPath(path: ConfigLine): string | null {
   const invalid = 'The specified configuration node is not valid\nSet failed\n';
   const valueFailed = (message: string): string => `${message}\nValue validation failed\nSet failed\n`;
   if (path.length === 0) return invalid;
+  // The engine's own check of every value, before any template's (verbatim from the engine, see the samples).
+  for (const word of path) {
+    if (word.includes("'")) return valueFailed("Cannot use the single quote (') character in a value string");
+    if (word.includes('"')) return valueFailed('Cannot use the double quote (") character in a value string');
+    if (word.includes('\n')) return valueFailed('Cannot use the newline character in a value string');
+  }
   const last = path[path.length - 1] ?? '';
   if (VALUE_LEAVES.has(last) && !isTagValueAt(path, path.length - 1)) {
     return `Configuration path: [${path.join(' ')}] requires a value\nSet failed\n`;
@@ -174,11 +273,18 @@ export function validateSetPath(path: ConfigLine): string | null {
   if (path.slice(0, -1).some((_, i) => isFlag(path.slice(0, i + 1)))) return invalid;
   if (path[0] === 'firewall' && path[2] !== undefined) {
     const name = path[2];
-    if (FIREWALL_RULESET_NODES.has(path[1] ?? '') && (name.length > 28 || name.startsWith('-') || /[|;&$<>\s]/.test(name))) {
-      return valueFailed(`Firewall rule set name "${name}" is not valid`);
+    if (FIREWALL_RULESET_NODES.has(path[1] ?? '')) {
+      const problem = ruleSetNameProblem(name);
+      if (problem !== null) return scriptRefused(problem);
+      // The simulator's own wording: whether EdgeOS's templates take a blank in a ruleset name is not known.
+      if (/\s/.test(name)) return valueFailed(`Firewall rule set name "${name}" is not valid`);
     }
     if (path[3] === 'rule' && path[4] !== undefined && !(/^\d+$/.test(path[4]) && Number(path[4]) >= 1 && Number(path[4]) <= 9999)) {
-      return valueFailed(`Rule number must be between 1 and 9999`);
+      return scriptRefused('firewall rule number must be between 1 and 9999');
+    }
+    const isRuleEndpoint = FIREWALL_RULESET_NODES.has(path[1] ?? '') && path[3] === 'rule' && path.length === 8 && (path[5] === 'source' || path[5] === 'destination');
+    if (isRuleEndpoint && path[6] === 'mac-address' && !MAC_ADDRESS.test(last)) {
+      return scriptRefused(`"${last}" is not a valid value of type "macaddr_negate"\n\ninvalid MAC address "${last}"`);
     }
     const leaf = path[path.length - 2];
     if ((leaf === 'action' || leaf === 'default-action') && !['accept', 'drop', 'reject'].includes(last)) {
@@ -190,6 +296,11 @@ export function validateSetPath(path: ConfigLine): string | null {
     // An IPv6 ruleset's addresses are typed ipv6/ipv6net (optionally `!`-negated): an IPv4 address fails at `set`.
     // The message wording is the simulator's (the real one is not known); EdgeOS also takes ranges, the simulator not.
     const isRuleAddress = path[1] === 'ipv6-name' && path[3] === 'rule' && path.length === 8 && path[6] === 'address';
+    // An empty IPv6 address makes the type checker print its usage (engine sample, E2). An empty IPv4 one is taken,
+    // and compiles to a rule that matches every host (E1).
+    if (isRuleAddress && (path[5] === 'source' || path[5] === 'destination') && last === '') {
+      return scriptRefused('usage: vyatta-validate-type.pl [-q] <type> <value>');
+    }
     if (isRuleAddress && (path[5] === 'source' || path[5] === 'destination') && parseIpv6Prefix(last) === undefined) {
       const range = last.includes('-') ? ' (the simulator does not support address ranges)' : '';
       return valueFailed(`"${last}" is not a valid IPv6 address or prefix${range}`);

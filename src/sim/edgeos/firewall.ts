@@ -97,6 +97,31 @@ export function ruleNumbers(config: ConfigLines, ruleSet: string, kind: RuleSetK
     .sort((a, b) => a - b);
 }
 
+/**
+ * The lines of each rule of the family's rulesets, by ruleset and rule number, found in one pass: looking each of a
+ * rule's values up in the whole configuration takes time in the square of its size, minutes for an owner's few
+ * thousand rules.
+ */
+function ruleLines(config: ConfigLines, kind: RuleSetKind): Map<string, Map<number, ConfigLines>> {
+  const byRuleSet = new Map<string, Map<number, ConfigLines>>();
+  for (const line of config) {
+    const [tree, node, ruleSet, rule, number] = line;
+    if (tree !== 'firewall' || node !== kind || ruleSet === undefined || rule !== 'rule' || number === undefined) continue;
+    const rules = byRuleSet.get(ruleSet) ?? new Map<number, ConfigLines>();
+    byRuleSet.set(ruleSet, rules);
+    const lines = rules.get(Number(number)) ?? [];
+    rules.set(Number(number), lines);
+    lines.push(line);
+  }
+  return byRuleSet;
+}
+
+/** The rules of one ruleset, ascending, each read from its own lines. */
+function rulesOf(byRuleSet: Map<string, Map<number, ConfigLines>>, ruleSet: string, kind: RuleSetKind): RuleConfig[] {
+  const rules = byRuleSet.get(ruleSet) ?? new Map<number, ConfigLines>();
+  return [...rules.keys()].sort((a, b) => a - b).map((number) => ruleConfig(rules.get(number) ?? [], ruleSet, number, kind));
+}
+
 interface EndpointConfig {
   address?: string;
   mac?: string;
@@ -160,9 +185,10 @@ export function validateFirewall(config: ConfigLines): string {
     }
   }
   for (const family of Object.values(FAMILIES)) {
+    const byRuleSet = ruleLines(config, family.kind);
     for (const ruleSet of ruleSetNames(config, family.kind)) {
-      for (const number of ruleNumbers(config, ruleSet, family.kind)) {
-        const rule = ruleConfig(config, ruleSet, number, family.kind);
+      for (const rule of rulesOf(byRuleSet, ruleSet, family.kind)) {
+        const number = rule.number;
         const path = ['firewall', family.kind, ruleSet, 'rule', String(number)];
         if (rule.action === undefined) {
           errors.push(errorBlock(path, `Firewall config error: Rule ${number} has no action`));
@@ -173,8 +199,9 @@ export function validateFirewall(config: ConfigLines): string {
           );
         }
         for (const group of [rule.source.addressGroup, rule.destination.addressGroup]) {
-          const defined = [family.groups.address, family.groups.network].some((node) => pathExists(config, ['firewall', 'group', node, group ?? '']));
-          if (group !== undefined && !defined) {
+          if (group === undefined) continue;
+          const defined = [family.groups.address, family.groups.network].some((node) => pathExists(config, ['firewall', 'group', node, group]));
+          if (!defined) {
             errors.push(errorBlock(path, `Firewall config error: Group ${group} has not been defined`));
           }
         }
@@ -212,9 +239,12 @@ export function allRuleKeys(config: ConfigLines): Set<string> {
   return new Set(ruleFingerprints(config).keys());
 }
 
-/** The address a rule row carries: the configured one (IPv6 masked and printed as ip6tables does), or "any". */
+/**
+ * The address a rule row carries: the configured one (IPv6 masked and printed as ip6tables does), or "any". An empty
+ * address (which EdgeOS takes in an IPv4 rule) gives no `-s` at all: the rule matches every host (engine sample, E1).
+ */
 function rowAddress(family: Family, address: string | undefined): string {
-  if (address === undefined) return family.anyAddress;
+  if (address === undefined || address === '') return family.anyAddress;
   return family.kind === 'ipv6-name' ? (ip6tablesAddress(address) ?? address) : address;
 }
 
@@ -272,10 +302,9 @@ function defaultRows(family: Family, config: ConfigLines, ruleSet: string): Ipta
 function compileTable(family: Family, config: ConfigLines): CompiledFirewall {
   const chains: Record<string, IptablesChain> = {};
   for (const hook of Object.values(HOOKS)) chains[hook.chain] = { name: hook.chain, references: 1, rows: [] };
+  const byRuleSet = ruleLines(config, family.kind);
   for (const ruleSet of ruleSetNames(config, family.kind)) {
-    const rules = ruleNumbers(config, ruleSet, family.kind)
-      .map((number) => ruleConfig(config, ruleSet, number, family.kind))
-      .filter((rule) => !rule.disabled);
+    const rules = rulesOf(byRuleSet, ruleSet, family.kind).filter((rule) => !rule.disabled);
     chains[ruleSet] = { name: ruleSet, references: 0, rows: [...rules.flatMap((rule) => ruleRows(family, ruleSet, rule)), ...defaultRows(family, config, ruleSet)] };
   }
   const bindings = firewallBindings(config)

@@ -142,6 +142,13 @@ export class SimulatedEdgeRouter {
     });
   }
 
+  /** Makes every later `set`/`delete` whose path contains `text` fail the way EdgeOS refuses a value (until cleared). */
+  async refuseEdits(text: string): Promise<void> {
+    await this.store.update((state) => {
+      state.faults.refuseEdits = [...(state.faults.refuseEdits ?? []), text];
+    });
+  }
+
   async clearFaults(): Promise<void> {
     await this.store.update((state) => {
       state.faults = { pendingCommitFaults: [], commitDelayMs: 0 };

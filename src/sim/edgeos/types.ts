@@ -53,7 +53,11 @@ export interface SimState {
   commitLock: { owner: string; since: string } | null;
   /** Set when the configuration wrapper ran through sudo: later configuration fails until a reboot. */
   configBrokenUntilReboot: boolean;
-  faults: { pendingCommitFaults: CommitFaultKind[]; commitDelayMs: number };
+  /**
+   * `refuseEdits`: a `set`/`delete` whose path contains one of these texts is refused ("Set failed"), as EdgeOS
+   * refuses a value its templates do not accept; the commit that follows still applies whatever else was set.
+   */
+  faults: { pendingCommitFaults: CommitFaultKind[]; commitDelayMs: number; refuseEdits?: string[] };
   /** False until the dataplane has been loaded from the active configuration (the simulated boot). */
   booted: boolean;
   /** Source of process ids for simulated shells; the configuration wrapper keys sessions on them. */
