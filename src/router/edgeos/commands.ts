@@ -21,6 +21,8 @@ export const READ_COMMAND = '/bin/vbash -s';
 
 /** Lines the scripts print so the plugin can tell the router's output apart from its own progress marks. */
 export const MARK = {
+  op: '@@camera-guard op',
+  edited: '@@camera-guard edited',
   committed: '@@camera-guard committed',
   saved: '@@camera-guard saved',
   done: '@@camera-guard done',
@@ -101,16 +103,26 @@ export function rulePath(ruleSet: string, rule: number, family: Family = 4): str
 export const SESSION_CLEANUP_TRAP =
   `trap '${CFG_WRAPPER} discard >/dev/null 2>&1; ${CFG_WRAPPER} end >/dev/null 2>&1; exit 129' HUP TERM PIPE`;
 
-/** One `begin … commit [save] end` transaction. */
+/**
+ * One `begin … commit [save] end` transaction that stops at the first `set` or `delete` the router refuses.
+ *
+ * EdgeOS's engine commits whatever did get set: a drop rule whose `source address` was refused commits as a bare
+ * `-j DROP` that cuts the whole LAN off the internet, and an accept rule without its source lets everyone past the
+ * owner's later rules. So every edit is chained with `&&` to the commit: after a refusal nothing more is edited,
+ * nothing is committed, and the session's changes are discarded. A mark before each edit tells which one the router
+ * refused.
+ */
 export function transactionScript(ops: readonly ConfigOp[], save: boolean): string {
-  const lines = [SESSION_CLEANUP_TRAP, `${CFG_WRAPPER} begin`];
-  for (const { op, path } of ops) {
-    lines.push(`${CFG_WRAPPER} ${op} ${commandLine(path)}`);
-  }
+  const lines = [SESSION_CLEANUP_TRAP, `${CFG_WRAPPER} begin &&`];
+  ops.forEach(({ op, path }, index) => {
+    lines.push(`echo '${MARK.op} ${index}' &&`);
+    lines.push(`${CFG_WRAPPER} ${op} ${commandLine(path)} &&`);
+  });
+  lines.push(`echo '${MARK.edited}' &&`);
   const commit = `${CFG_WRAPPER} commit && echo '${MARK.committed}'`;
   lines.push(save ? `${commit} && ${CFG_WRAPPER} save && echo '${MARK.saved}'` : commit);
-  // After a successful commit there is nothing to discard; after a failed or partial one this throws away
-  // whatever the commit did not apply, so the next transaction starts clean.
+  // After a successful commit there is nothing to discard; after a refused edit, or a failed or partial commit,
+  // this throws away whatever was not applied, so the next transaction starts clean.
   lines.push(`${CFG_WRAPPER} discard`);
   lines.push(`${CFG_WRAPPER} end`);
   lines.push(`echo '${MARK.done}'`);
@@ -162,27 +174,38 @@ export function cutFlowsScript(addresses: readonly string[]): string {
 export const NEIGHBOURS_COMMAND = '/sbin/ip neigh show';
 
 export interface TransactionReport {
+  /** Every edit was accepted (the commit was attempted). */
+  readonly edited: boolean;
+  /** The index of the edit the router refused (nothing was committed), when one was. */
+  readonly refused: number | undefined;
   readonly committed: boolean;
   readonly saved: boolean;
   /** Another commit held the lock; nothing was applied. */
   readonly locked: boolean;
-  /** The script ran to its end (the session was closed). */
-  readonly finished: boolean;
-  /** The router's error lines, for the owner's log. */
+  /** The router's error lines, for the owner's log (not yet cleaned: see routerWords). */
   readonly errors: readonly string[];
 }
 
-const HARMLESS = [/^The specified configuration node already exists$/, /^No configuration changes to commit$/, /^No changes have been discarded$/, /^Saving configuration to/, /^Done$/, /^\s*$/];
+const HARMLESS = [/^The specified configuration node already exists$/, /^No configuration changes to commit$/, /^No changes have been discarded$/, /^Changes have been discarded$/, /^Saving configuration to/, /^Done$/, /^\s*$/];
 
 export function parseTransactionOutput(stdout: string, stderr: string): TransactionReport {
   const lines = `${stdout}\n${stderr}`.split('\n').map((line) => line.replace(/\r$/, ''));
   const has = (mark: string): boolean => lines.includes(mark);
   const errors = lines.filter((line) => !line.startsWith('@@camera-guard') && !HARMLESS.some((pattern) => pattern.test(line)));
+  const edited = has(MARK.edited);
+  let lastOp: number | undefined;
+  for (const line of stdout.split('\n')) {
+    const match = /^@@camera-guard op (\d{1,9})\r?$/.exec(line);
+    if (match) {
+      lastOp = Number(match[1]);
+    }
+  }
   return {
-    committed: has(MARK.committed),
+    edited,
+    refused: edited ? undefined : lastOp,
+    committed: edited && has(MARK.committed),
     saved: has(MARK.saved),
     locked: lines.some((line) => line.includes('temporarily locked')),
-    finished: has(MARK.done),
     errors,
   };
 }

@@ -104,12 +104,22 @@ describe('rule layout', () => {
 });
 
 describe('transaction script', () => {
-  it('runs one session: begin, changes, commit, save only after a good commit, discard, end; a cut connection still ends it', () => {
-    const script = transactionScript([{ op: 'set', path: ['firewall', 'name', 'CAMGUARD_OUT', 'rule', '4008', 'disable'] }], true);
+  it('runs one session: begin, changes chained to the commit (a refused one stops them), save only after a good commit, discard, end; a cut connection still ends it', () => {
+    const script = transactionScript(
+      [
+        { op: 'set', path: ['firewall', 'name', 'CAMGUARD_OUT', 'rule', '4008', 'disable'] },
+        { op: 'delete', path: ['firewall', 'name', 'CAMGUARD_OUT', 'rule', '4018', 'disable'] },
+      ],
+      true,
+    );
     expect(script.trim().split('\n')).toEqual([
       "trap '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper discard >/dev/null 2>&1; /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper end >/dev/null 2>&1; exit 129' HUP TERM PIPE",
-      '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper begin',
-      '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper set firewall name CAMGUARD_OUT rule 4008 disable',
+      '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper begin &&',
+      `echo '${MARK.op} 0' &&`,
+      '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper set firewall name CAMGUARD_OUT rule 4008 disable &&',
+      `echo '${MARK.op} 1' &&`,
+      '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper delete firewall name CAMGUARD_OUT rule 4018 disable &&',
+      `echo '${MARK.edited}' &&`,
       `/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper commit && echo '${MARK.committed}' && /opt/vyatta/sbin/vyatta-cfg-cmd-wrapper save && echo '${MARK.saved}'`,
       '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper discard',
       '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper end',
@@ -126,8 +136,11 @@ describe('transaction script', () => {
   });
 
   it('reads a successful commit and save', () => {
-    const report = parseTransactionOutput(`${MARK.committed}\nSaving configuration to '/config/config.boot'...\nDone\n${MARK.saved}\nNo changes have been discarded\n${MARK.done}\n`, '');
-    expect(report).toEqual({ committed: true, saved: true, locked: false, finished: true, errors: [] });
+    const report = parseTransactionOutput(
+      `${MARK.op} 0\n${MARK.op} 1\n${MARK.edited}\n${MARK.committed}\nSaving configuration to '/config/config.boot'...\nDone\n${MARK.saved}\nNo changes have been discarded\n${MARK.done}\n`,
+      '',
+    );
+    expect(report).toEqual({ edited: true, refused: undefined, committed: true, saved: true, locked: false, errors: [] });
   });
 
   it('reads every failed-commit transcript in the samples as a failure, with the router\'s words kept', () => {
@@ -145,7 +158,6 @@ describe('transaction script', () => {
       '',
     );
     expect(firewall.errors).toEqual(['[ interfaces wireguard wg0 firewall in name WG_IN ]', 'Firewall config error: Rule set WG_IN is not configured', 'Commit failed']);
-    expect(firewall.finished).toBe(false);
   });
 
   it('recognises the commit lock wording from vyatta-cfg', () => {
@@ -179,7 +191,7 @@ describe('every script that opens a configuration session', () => {
     for (const script of [saveScript(), transactionScript([{ op: 'set', path: ['firewall', 'name', 'X', 'rule', '1', 'disable'] }], true)]) {
       const lines = script.split('\n');
       expect(lines[0]).toBe(trap);
-      expect(lines.findIndex((line) => line.endsWith(' begin'))).toBe(1);
+      expect(lines.findIndex((line) => / begin( &&)?$/.test(line))).toBe(1);
     }
   });
 });
