@@ -14,6 +14,7 @@ import {
   MAX_RULESET_NAME_LENGTH,
   RULE_RANGE_SIZE,
 } from './settings';
+import { reservedRuleSetNameReason } from './router/edgeos/reservedNames';
 
 /** A service a blocked camera may still reach, as one firewall rule. */
 export interface AllowEntry {
@@ -36,6 +37,17 @@ export interface CameraSettings {
   readonly mac?: string;
 }
 
+/**
+ * A camera entry that was skipped because a setting is wrong. Its rules on the router must stay exactly as they are
+ * ("its access is not changed"), so whatever identifies them is kept: its address and MAC, when those parts of the
+ * entry are valid. An entry with neither (a typo in the address itself, say) cannot be matched to its rules.
+ */
+export interface SkippedCamera {
+  readonly name: string;
+  readonly address?: string;
+  readonly mac?: string;
+}
+
 export interface RouterSettings {
   readonly name: string;
   /** Undefined until resolved from the default gateway. */
@@ -53,6 +65,13 @@ export interface RouterSettings {
   readonly firstRule: number;
   readonly saveConfig: boolean;
   readonly cameras: readonly CameraSettings[];
+  /** Entries of `cameras` that were skipped; the rules of each are left as they are on the router. */
+  readonly skipped: readonly SkippedCamera[];
+  /**
+   * Addresses or MACs of cameras no longer configured whose rules the owner wants removed. Without an entry here
+   * the rules of a camera removed from the configuration stay on the router, blocking it.
+   */
+  readonly forget: readonly string[];
 }
 
 export interface LeakSettings {
@@ -257,7 +276,7 @@ export function parseConfig(raw: unknown): ParsedConfig {
     errors.push('Camera Guard: "routers" must be a list of routers.');
   }
   (Array.isArray(routerList) ? routerList : []).forEach((entry, index) => {
-    const router = parseRouter(entry, index, errors, warnings);
+    const router = parseRouter(entry, index, errors);
     if (!router) {
       return;
     }
@@ -270,10 +289,28 @@ export function parseConfig(raw: unknown): ParsedConfig {
       );
       return;
     }
+    // One router under two entries (two spellings of its address): the entries would fight over its rules.
+    const twin = router.hostKey === undefined ? undefined : routers.find((other) => other.hostKey === router.hostKey);
+    if (twin) {
+      errors.push(duplicateRouterError(router.name, twin.name, `both pin host key ${router.hostKey}`));
+      return;
+    }
     routers.push(router);
   });
 
   return { settings: { pollMs: pollSeconds * 1000, leak, routers }, errors, warnings };
+}
+
+/**
+ * The error for a router entry that names a router another entry already guards. Two entries for one router would
+ * each treat the other's cameras as removed and fight over the same rules, so the later entry does nothing.
+ */
+export function duplicateRouterError(name: string, firstName: string, evidence: string): string {
+  return (
+    `Router "${printable(name)}" is the same router as router "${printable(firstName)}" (${evidence}); ` +
+    `two entries for one router would fight over its rules, so "${printable(name)}" is skipped and changes nothing on the router. ` +
+    'Merge its cameras into the first entry.'
+  );
 }
 
 function sameRouter(a: RouterSettings, b: RouterSettings): boolean {
@@ -285,7 +322,7 @@ function rangesOverlap(a: RouterSettings, b: RouterSettings): boolean {
   return Math.abs(a.firstRule - b.firstRule) < RULE_RANGE_SIZE;
 }
 
-function parseRouter(entry: unknown, index: number, errors: string[], warnings: string[]): RouterSettings | undefined {
+function parseRouter(entry: unknown, index: number, errors: string[]): RouterSettings | undefined {
   if (!isObject(entry)) {
     errors.push(`Router ${index + 1} in "routers" is not an object and is skipped.`);
     return undefined;
@@ -313,6 +350,12 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
       errors.push(`${where}: "${field}" must be at most ${MAX_RULESET_NAME_LENGTH} characters long (EdgeOS's limit).`);
       rejected.push(field);
     }
+    // EdgeOS refuses these names (or fails the commit on them): every change would fail on the router.
+    const reserved = typeof value === 'string' ? reservedRuleSetNameReason(value) : undefined;
+    if (reserved !== undefined) {
+      errors.push(`${where}: "${field}" cannot be "${value}": ${reserved}, and the router would refuse it. Choose another name, such as "${fallback}".`);
+      rejected.push(field);
+    }
     return value;
   };
   const ruleSet = ruleSetName('ruleSet', r.ruleSet);
@@ -338,7 +381,8 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
     return undefined;
   }
 
-  const cameras = parseCameras(entry.cameras as unknown[], where, host ?? undefined, errors, warnings);
+  const { cameras, skipped } = parseCameras(entry.cameras as unknown[], where, host ?? undefined, errors);
+  const forget = parseForget(entry.forget, where, cameras, errors);
   return {
     name,
     host: host ?? undefined,
@@ -354,6 +398,8 @@ function parseRouter(entry: unknown, index: number, errors: string[], warnings: 
     firstRule: firstRule as number,
     saveConfig: saveConfig as boolean,
     cameras,
+    skipped,
+    forget,
   };
 }
 
@@ -362,17 +408,35 @@ function fieldList(fields: readonly string[]): string {
   return [...new Set(fields)].map((field) => `"${field}"`).join(', ');
 }
 
-function parseCameras(list: unknown[], routerWhere: string, routerHost: string | undefined, errors: string[], _warnings: string[]): CameraSettings[] {
+/** The valid parts of a camera entry's identity (address, MAC), whatever else is wrong with it. */
+function identityOf(entry: unknown, name: string): SkippedCamera {
+  const raw: Raw = isObject(entry) ? entry : {};
+  const address = typeof raw.address === 'string' && IPV4.test(raw.address) ? raw.address : undefined;
+  const mac = typeof raw.mac === 'string' && MAC.test(raw.mac) ? normalMac(raw.mac) : undefined;
+  return { name, ...(address === undefined ? {} : { address }), ...(mac === undefined ? {} : { mac }) };
+}
+
+function normalMac(mac: string): string {
+  return mac.toLowerCase().replace(/-/g, ':');
+}
+
+function parseCameras(list: unknown[], routerWhere: string, routerHost: string | undefined, errors: string[]): { cameras: CameraSettings[]; skipped: SkippedCamera[] } {
   const cameras: CameraSettings[] = [];
+  const skipped: SkippedCamera[] = [];
   list.forEach((entry, index) => {
     if (!isObject(entry)) {
-      errors.push(`${routerWhere}: camera ${index + 1} in "cameras" is not an object and is skipped.`);
+      errors.push(`${routerWhere}: camera ${index + 1} in "cameras" is not an object and is skipped; its access is not changed.`);
+      skipped.push(identityOf(entry, `Camera ${index + 1}`));
       return;
     }
     const nameValue = entry.name;
     const hasName = typeof nameValue === 'string' && nameValue.trim() !== '';
     const name = hasName ? nameValue.trim() : `Camera ${index + 1}`;
     const where = `${routerWhere}, camera "${printable(name)}"`;
+    const skip = (message: string): void => {
+      errors.push(message);
+      skipped.push(identityOf(entry, name));
+    };
     const rejected: string[] = [];
     const reject = (field: string, message: string): void => {
       errors.push(message);
@@ -392,7 +456,7 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
     }
     const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
     const macValue = read.string('mac', undefined, MAC, 'must be a MAC address such as 00:11:22:33:44:55');
-    const mac = typeof macValue === 'string' ? macValue.toLowerCase().replace(/-/g, ':') : undefined;
+    const mac = typeof macValue === 'string' ? normalMac(macValue) : undefined;
     if (mac !== undefined && (/^(00:){5}00$/.test(mac) || /^(ff:){5}ff$/.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1)) {
       reject('mac', `${where}: "mac" ${mac} is not a device's own address (all zeros, broadcast or multicast).`);
     }
@@ -412,26 +476,54 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
       reject('allow', `${where}: "allow" may list at most ${MAX_ALLOW_ENTRIES} services.`);
     }
     if (rejected.length > 0) {
-      errors.push(`${where} is skipped until these settings are fixed (${fieldList(rejected)}); its access is not changed.`);
+      skip(`${where} is skipped until these settings are fixed (${fieldList(rejected)}); its access is not changed.`);
       return;
     }
     const twin = cameras.find((other) => other.address === address);
     if (twin) {
-      errors.push(`${where}: "address" ${address} is already used by camera "${printable(twin.name)}"; this camera is skipped.`);
+      skip(`${where}: "address" ${address} is already used by camera "${printable(twin.name)}"; this camera is skipped and its access is not changed.`);
       return;
     }
     const macTwin = mac === undefined ? undefined : cameras.find((other) => other.mac === mac);
     if (macTwin) {
-      errors.push(`${where}: "mac" ${mac} is already used by camera "${printable(macTwin.name)}"; this camera is skipped.`);
+      skip(`${where}: "mac" ${mac} is already used by camera "${printable(macTwin.name)}"; this camera is skipped and its access is not changed.`);
       return;
     }
     if (cameras.length >= MAX_CAMERAS_PER_ROUTER) {
-      errors.push(`${where}: "cameras" may list at most ${MAX_CAMERAS_PER_ROUTER} cameras per router; this camera is skipped.`);
+      skip(`${where}: "cameras" may list at most ${MAX_CAMERAS_PER_ROUTER} cameras per router; this camera is skipped and its access is not changed.`);
       return;
     }
     cameras.push({ name, address: address as string, allow, allowMinutes: allowMinutes as number, ...(mac === undefined ? {} : { mac }) });
   });
-  return cameras;
+  return { cameras, skipped };
+}
+
+/**
+ * `forget`: the addresses or MACs of cameras no longer configured whose rules the owner wants removed. A bad entry
+ * only fails to release a camera, so it is reported and left out; an entry naming a configured camera is refused
+ * (the owner cannot both guard and forget one camera).
+ */
+function parseForget(value: unknown, where: string, cameras: readonly CameraSettings[], errors: string[]): string[] {
+  if (value === undefined || value === null) {
+    return [];
+  }
+  if (!Array.isArray(value)) {
+    errors.push(`${where}: "forget" must be a list of addresses or MACs such as ["192.168.1.70"]; no camera's rules are removed.`);
+    return [];
+  }
+  const forget: string[] = [];
+  for (const item of value as unknown[]) {
+    const text = typeof item === 'string' ? item.trim() : undefined;
+    const entry = text !== undefined && IPV4.test(text) ? text : text !== undefined && MAC.test(text) ? normalMac(text) : undefined;
+    if (entry === undefined) {
+      errors.push(`${where}: "forget" entry "${printable(item)}" is not an IPv4 address or a MAC address; it is ignored and those rules stay.`);
+    } else if (cameras.some((camera) => camera.address === entry || camera.mac === entry)) {
+      errors.push(`${where}: "forget" entry ${entry} belongs to a configured camera; it is ignored (remove the camera from "cameras" first).`);
+    } else if (!forget.includes(entry)) {
+      forget.push(entry);
+    }
+  }
+  return forget;
 }
 
 /**
@@ -441,21 +533,23 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
 export function excludeInfrastructureAddresses(
   router: RouterSettings,
   ownAddresses: readonly string[],
-): { cameras: CameraSettings[]; errors: string[] } {
+): { cameras: CameraSettings[]; skipped: SkippedCamera[]; errors: string[] } {
   const errors: string[] = [];
+  const skipped: SkippedCamera[] = [...router.skipped];
   const cameras = router.cameras.filter((camera) => {
+    const where = `Router "${printable(router.name)}", camera "${printable(camera.name)}": "address" ${camera.address}`;
+    let problem: string | undefined;
     if (camera.address === router.host) {
-      errors.push(`Router "${router.name}", camera "${printable(camera.name)}": "address" ${camera.address} is the router's own address, not a camera's; this camera is skipped.`);
-      return false;
+      problem = `${where} is the router's own address, not a camera's; this camera is skipped and its access is not changed.`;
+    } else if (ownAddresses.includes(camera.address)) {
+      problem = `${where} belongs to this Homebridge machine; blocking it would cut Homebridge off, so this camera is skipped and its access is not changed.`;
     }
-    if (ownAddresses.includes(camera.address)) {
-      errors.push(
-        `Router "${router.name}", camera "${printable(camera.name)}": "address" ${camera.address} belongs to this Homebridge machine; ` +
-          'blocking it would cut Homebridge off, so this camera is skipped.',
-      );
-      return false;
+    if (problem === undefined) {
+      return true;
     }
-    return true;
+    errors.push(problem);
+    skipped.push({ name: camera.name, address: camera.address, ...(camera.mac === undefined ? {} : { mac: camera.mac }) });
+    return false;
   });
-  return { cameras, errors };
+  return { cameras, skipped, errors };
 }

@@ -54,13 +54,18 @@ describe('configuration', () => {
   it('skips the second of two cameras with one address, naming the first', () => {
     const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera(), camera({ name: 'Twin' })] })] });
     expect(settings.routers[0]?.cameras.map((c) => c.name)).toEqual(['Front Door']);
-    expect(errors).toEqual(['Router "EdgeRouter", camera "Twin": "address" 192.168.1.50 is already used by camera "Front Door"; this camera is skipped.']);
+    expect(errors).toEqual(['Router "EdgeRouter", camera "Twin": "address" 192.168.1.50 is already used by camera "Front Door"; this camera is skipped and its access is not changed.']);
   });
 
   const badRouters: Array<[string, Record<string, unknown>, RegExp]> = [
     ['a ruleset name with shell characters', router({ ruleSet: 'CAMS;reboot' }), /"ruleSet" must be/],
     ['a ruleset name starting with "-"', router({ ruleSet: '-CAMS' }), /"ruleSet" must be/],
     ['a ruleset name over 28 characters', router({ ruleSet: 'A'.repeat(29) }), /at most 28 characters/],
+    ['a ruleset named like an iptables target (EdgeOS refuses it at set)', router({ ruleSet: 'DROP' }), /"ruleSet" cannot be "DROP": "DROP" is the name of an iptables target/],
+    ['an IPv6 ruleset named like a target extension', router({ ipv6RuleSet: 'LOG' }), /"ipv6RuleSet" cannot be "LOG"/],
+    ['a ruleset name in EdgeOS\'s zone prefix', router({ ruleSet: 'VZONE_CAMS' }), /"ruleSet" cannot be "VZONE_CAMS": names starting with "VZONE"/],
+    ['a ruleset named like one of EdgeOS\'s own chains', router({ ruleSet: 'VYATTA_FW_OUT_HOOK' }), /"ruleSet" cannot be "VYATTA_FW_OUT_HOOK": names starting with "VYATTA" are EdgeOS's own chains/],
+    ['a ruleset named like a built-in chain', router({ ruleSet: 'FORWARD' }), /"ruleSet" cannot be "FORWARD": "FORWARD" is one of the router's built-in chains/],
     ['a rule range past 9999', router({ firstRule: 9500 }), /"firstRule" must be a whole number from 1 to 9000/],
     ['no way to log in', router({ privateKeyFile: undefined }), /give "privateKeyFile" \(preferred\) or "password"/],
     ['a malformed host key', router({ hostKey: 'AbC' }), /"hostKey" must be a fingerprint/],
@@ -72,6 +77,14 @@ describe('configuration', () => {
     const { settings, errors } = parseConfig({ routers: [bad, router({ name: 'Second', host: '192.168.2.1' })] });
     expect(errors.some((error) => message.test(error))).toBe(true);
     expect(settings.routers.map((r) => r.name)).toEqual(['Second']);
+  });
+
+  it('takes ruleset names EdgeOS takes, however close to a reserved one', () => {
+    for (const name of ['Drop', 'DROP_CAMS', 'CAMS_LOG', 'log', 'MY_VYATTA']) {
+      const { settings, errors } = parseConfig({ routers: [router({ ruleSet: name, ipv6RuleSet: `${name}6` })] });
+      expect({ name, errors }).toEqual({ name, errors: [] });
+      expect(settings.routers[0]).toMatchObject({ ruleSet: name, ipv6RuleSet: `${name}6` });
+    }
   });
 
   it('refuses a second router whose rule range collides on the same host', () => {
@@ -151,5 +164,54 @@ describe('camera MAC addresses', () => {
     });
     expect(settings.routers[0]?.cameras.map((c) => c.name)).toEqual(['Front Door']);
     expect(errors[0]).toMatch(/"mac" 00:11:22:33:44:55 is already used by camera "Front Door"/);
+  });
+});
+
+describe('skipped cameras keep what identifies their rules on the router', () => {
+  const skippedOf = (cameras: unknown[], overrides: Record<string, unknown> = {}) => parseConfig({ routers: [router({ cameras, ...overrides })] }).settings.routers[0]!.skipped;
+
+  it.each([
+    ['an unknown allow entry', camera({ allow: ['http'] }), { name: 'Front Door', address: '192.168.1.50' }],
+    ['a bad MAC (its address still identifies it)', camera({ mac: 'ff:ff:ff:ff:ff:ff' }), { name: 'Front Door', address: '192.168.1.50', mac: 'ff:ff:ff:ff:ff:ff' }],
+    ['a typo in its address, with a valid MAC', camera({ address: '192.168.1.300', mac: '00-11-22-33-44-55' }), { name: 'Front Door', mac: '00:11:22:33:44:55' }],
+    ['a typo in its address and no MAC (it cannot be matched)', camera({ address: '192.168.1.300' }), { name: 'Front Door' }],
+    ['no name', camera({ name: '' }), { name: 'Camera 1', address: '192.168.1.50' }],
+    ['not an object', 'Front Door', { name: 'Camera 1' }],
+  ])('a camera skipped for %s', (_what, bad, identity) => {
+    expect(skippedOf([bad, camera({ name: 'Garage', address: '192.168.1.51' })])).toEqual([identity]);
+  });
+
+  it('a twin, a MAC twin and a camera past the limit are skipped with their identity', () => {
+    const many = Array.from({ length: 101 }, (_, i) => camera({ name: `Cam ${i}`, address: `10.0.${Math.floor(i / 200)}.${(i % 200) + 1}` }));
+    expect(skippedOf(many)).toEqual([{ name: 'Cam 100', address: '10.0.0.101' }]);
+    expect(skippedOf([camera({ mac: '00:11:22:33:44:55' }), camera({ name: 'Twin' }), camera({ name: 'Mac twin', address: '192.168.1.52', mac: '00:11:22:33:44:55' })])).toEqual([
+      { name: 'Twin', address: '192.168.1.50' },
+      { name: 'Mac twin', address: '192.168.1.52', mac: '00:11:22:33:44:55' },
+    ]);
+  });
+
+  it('a camera at this machine\'s own address is skipped with its identity, and the errors say its access is not changed', () => {
+    const { settings } = parseConfig({ routers: [router({ cameras: [camera(), camera({ name: 'Homebridge', address: '192.168.1.10' })] })] });
+    const { skipped, errors } = excludeInfrastructureAddresses(settings.routers[0]!, ['192.168.1.10']);
+    expect(skipped).toEqual([{ name: 'Homebridge', address: '192.168.1.10' }]);
+    expect(errors[0]).toMatch(/this camera is skipped and its access is not changed/);
+  });
+
+  it('"forget" takes addresses and MACs, and refuses entries that are not, or that name a configured camera', () => {
+    const { settings, errors } = parseConfig({ routers: [router({ forget: ['192.168.1.70', '00-AA-bb-cc-dd-ee', '192.168.1.50', 'cam.local', 42, '192.168.1.70'] })] });
+    expect(settings.routers[0]?.forget).toEqual(['192.168.1.70', '00:aa:bb:cc:dd:ee']);
+    expect(errors).toEqual([
+      'Router "EdgeRouter": "forget" entry 192.168.1.50 belongs to a configured camera; it is ignored (remove the camera from "cameras" first).',
+      'Router "EdgeRouter": "forget" entry "cam.local" is not an IPv4 address or a MAC address; it is ignored and those rules stay.',
+      'Router "EdgeRouter": "forget" entry "42" is not an IPv4 address or a MAC address; it is ignored and those rules stay.',
+    ]);
+    expect(parseConfig({ routers: [router({ forget: '192.168.1.70' })] }).settings.routers[0]?.forget).toEqual([]);
+  });
+
+  it('refuses a second entry that pins the same host key: it is the same router under another address', () => {
+    const key = `SHA256:${'A'.repeat(43)}`;
+    const { settings, errors } = parseConfig({ routers: [router({ hostKey: key }), router({ name: 'Again', host: 'edgerouter.lan', firstRule: 6000, hostKey: key })] });
+    expect(settings.routers.map((r) => r.name)).toEqual(['EdgeRouter']);
+    expect(errors[0]).toMatch(/^Router "Again" is the same router as router "EdgeRouter" \(both pin host key SHA256:A+\); .* "Again" is skipped and changes nothing on the router\. Merge its cameras into the first entry\.$/);
   });
 });

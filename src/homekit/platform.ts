@@ -90,9 +90,10 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       }
       log.info(`no "host" is set, so using this machine's default gateway ${host} as the router.`);
     }
-    const resolved = { ...router, host };
-    const { cameras, errors } = excludeInfrastructureAddresses(resolved, ownAddresses);
+    const { cameras, skipped, errors } = excludeInfrastructureAddresses({ ...router, host }, ownAddresses);
     errors.forEach((error) => log.error(error));
+    // The driver sees only the cameras it guards, and leaves the rules of every skipped one as they are.
+    const resolved = { ...router, host, cameras, skipped };
 
     const knownHosts = new KnownHosts(join(this.api.user.storagePath(), KNOWN_HOSTS_FILE));
     const ssh = new SshConnection({ ...router, address: host }, knownHosts, log);

@@ -443,18 +443,25 @@ function checkCommands(router: RouterSettings): void {
   const script = transactionScript(ops, router.saveConfig);
   const lines = script.split('\n');
   // The frame (session cleanup trap, begin, commit, save, discard, end, marks) takes no input at all: the
-  // script must be that frame with exactly one line per operation inserted after `begin`.
+  // script must be that frame with exactly two lines per operation inserted after `begin`: its mark, then the
+  // operation, each chained to the next with `&&` so a refused one stops the rest and the commit.
   const frame = transactionScript([], router.saveConfig).split('\n');
-  const afterBegin = frame.indexOf(`${CFG_WRAPPER} begin`) + 1;
+  const afterBegin = frame.indexOf(`${CFG_WRAPPER} begin &&`) + 1;
   expect(afterBegin).toBeGreaterThan(0);
   expect(lines.slice(0, afterBegin)).toEqual(frame.slice(0, afterBegin));
-  expect(lines.slice(afterBegin + ops.length)).toEqual(frame.slice(afterBegin));
-  const changeLines = lines.slice(afterBegin, afterBegin + ops.length);
+  expect(lines.slice(afterBegin + 2 * ops.length)).toEqual(frame.slice(afterBegin));
+  const changeLines = lines.slice(afterBegin, afterBegin + 2 * ops.length).filter((_, index) => index % 2 === 1);
+  lines.slice(afterBegin, afterBegin + 2 * ops.length).forEach((line, index) => {
+    if (index % 2 === 0) {
+      expect(line).toBe(`echo '@@camera-guard op ${index / 2}' &&`);
+    }
+  });
   const layout = new RuleSetLayout(router.firstRule);
   changeLines.forEach((line, index) => {
     const op = ops[index]!;
     expect(line.startsWith(`${CFG_WRAPPER} ${op.op} `)).toBe(true);
-    const text = line.slice(`${CFG_WRAPPER} ${op.op} `.length);
+    expect(line.endsWith(' &&')).toBe(true);
+    const text = line.slice(`${CFG_WRAPPER} ${op.op} `.length, -' &&'.length);
     const words = strictShellWords(text);
     // The shell hands the wrapper exactly the path we built, and the config parser reads it back the same.
     expect(words).toEqual(op.path);
@@ -587,11 +594,11 @@ describe('configuration values found by the property tests', () => {
   });
 
   it('names "cameras" when a camera entry is not an object, and when there are more than 100', () => {
-    expect(parseConfig({ routers: [router({ cameras: [null, camera({})] })] }).errors).toEqual(['Router "EdgeRouter": camera 1 in "cameras" is not an object and is skipped.']);
+    expect(parseConfig({ routers: [router({ cameras: [null, camera({})] })] }).errors).toEqual(['Router "EdgeRouter": camera 1 in "cameras" is not an object and is skipped; its access is not changed.']);
     const many = Array.from({ length: 101 }, (_, i) => camera({ name: `Cam ${i}`, address: `10.0.${Math.floor(i / 200)}.${(i % 200) + 1}` }));
     const { settings, errors } = parseConfig({ routers: [router({ cameras: many })] });
     expect(settings.routers[0]?.cameras).toHaveLength(100);
-    expect(errors).toEqual(['Router "EdgeRouter", camera "Cam 100": "cameras" may list at most 100 cameras per router; this camera is skipped.']);
+    expect(errors).toEqual(['Router "EdgeRouter", camera "Cam 100": "cameras" may list at most 100 cameras per router; this camera is skipped and its access is not changed.']);
   });
 
   it('reports values JSON cannot show (BigInt, a cycle) instead of throwing', () => {
