@@ -43,12 +43,41 @@ export interface RouterReading {
   readonly adopted: boolean;
   /** True when the ruleset exists and is bound to the WAN's `out` slot: the rules are actually in force. */
   readonly enforced: boolean;
-  /** Rule blocks of cameras that are no longer configured. */
-  readonly staleCameras: readonly string[];
+  /** The plugin's rules of cameras that are not configured (removed, or their entry skipped), and what becomes of them. */
+  readonly unlisted: readonly UnlistedCamera[];
+  /** What a transaction would repair now even if nothing were asked (empty when the router is as it should be). */
+  readonly repairs: readonly string[];
   /** The router's own interface addresses (a camera can never have one of these). */
   readonly routerAddresses: readonly string[];
   /** Problems the owner should hear about (rules in the plugin's range that it did not write, and so on). */
   readonly warnings: readonly string[];
+  /** Things worth a debug line (configuration lines outside the parts the plugin uses that it could not read). */
+  readonly notes: readonly string[];
+}
+
+/** What becomes of the rules of a camera that is not (or no longer) configured. */
+export type UnlistedFate =
+  /** Its block is enforced, or is being made so: a camera removed by mistake must not get out. */
+  | 'kept-blocked'
+  /** Its entry was skipped for a bad setting: left exactly as it is. */
+  | 'kept-as-is'
+  /** Left exactly as it is because a skipped entry could not be matched to its rules. */
+  | 'frozen'
+  /** Deleted: the owner listed it in `forget`. */
+  | 'forgotten'
+  /** Its block rule is gone; nothing the plugin could enforce is left. */
+  | 'no-block-rule';
+
+export interface UnlistedCamera {
+  /** The address or MAC its rules match. */
+  readonly source: string | undefined;
+  /** The camera's name as its rule descriptions give it. */
+  readonly name: string | undefined;
+  readonly firstRule: number;
+  readonly lastRule: number;
+  /** What its rules enforced when read; undefined when its block rule is gone. */
+  readonly access: Access | undefined;
+  readonly fate: UnlistedFate;
 }
 
 export interface ApplyOutcome {
@@ -56,8 +85,15 @@ export interface ApplyOutcome {
   readonly result: 'committed' | 'failed' | 'locked';
   /** False when the change was committed but could not be saved to the boot config. */
   readonly saved: boolean;
-  /** The router's own words, for the log. */
+  /** The router's own words (cleaned and cut), for the log. */
   readonly detail: string;
+  /**
+   * Set when nothing had to change: the reading the plan was made on, which confirms the router's state without
+   * another read.
+   */
+  readonly unchanged?: RouterReading;
+  /** The repairs the reading this transaction was planned on called for (empty when it only applied requests). */
+  readonly repaired: readonly string[];
 }
 
 export interface FlowCut {
@@ -101,7 +137,11 @@ export interface RouterDriver {
   close(): void;
 }
 
-export type RouterErrorKind = 'unreachable' | 'auth' | 'host-key' | 'timeout' | 'protocol';
+/**
+ * `config`: the router does not have what the settings name (the WAN interface, say): nothing is changed until
+ * the owner fixes the setting.
+ */
+export type RouterErrorKind = 'unreachable' | 'auth' | 'host-key' | 'timeout' | 'protocol' | 'config';
 
 /** Every failure that reaches the guard is one of these, with a sentence fit for the owner's log. */
 export class RouterError extends Error {

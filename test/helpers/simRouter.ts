@@ -19,6 +19,8 @@ export function simRouterSettings(sim: SimulatedRouterSetup, cameras: readonly C
     firstRule: 4000,
     saveConfig: true,
     cameras,
+    skipped: [],
+    forget: [],
     ...overrides,
   };
 }

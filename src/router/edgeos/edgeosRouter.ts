@@ -6,6 +6,7 @@ import { isIPv6 } from 'node:net';
 
 import { isIPv4, isSafeRuleSetName, printable } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
+import { routerWords } from '../../log';
 import { MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
 import type { AccessChange, ApplyOutcome, CameraReading, FlowCut, RouterDriver, RouterReading } from '../driver';
@@ -20,39 +21,25 @@ import {
   cutFlowsScript,
   parseTransactionOutput,
   readScript,
-  rulePath,
-  ruleSetNode,
-  ruleSetPaths,
   saveScript,
   splitSections,
   transactionScript,
 } from './commands';
-import type { ConfigOp, Family } from './commands';
-import { interfacePathFor, readFirewall } from './firewallConfig';
+import { readFirewall } from './firewallConfig';
 import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
+import { cameraStatus, plan } from './planner';
+import type { Plan, PlanInput } from './planner';
 import { parseChainCounters, parseConfigCommands, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
 import type { RuleCounter } from './parsers';
 import { RuleSetLayout, assignSlots } from './ruleSetLayout';
-import type { SlotAssignment } from './ruleSetLayout';
 
-/** What the last read found, kept so a transaction can be built without another round trip. */
-interface Snapshot {
-  readonly firewall: EdgeOsFirewall;
-  readonly ruleSet: string;
-  /** The IPv6 ruleset for cameras with a MAC; undefined when no camera has one and none exists. */
-  readonly ruleSet6: string | undefined;
-  /** True when some camera has a MAC, so the IPv6 ruleset must exist and be bound. */
-  readonly wants6: boolean;
-  readonly assignment: SlotAssignment;
-}
-
-type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 'saveConfig'> & Partial<Pick<RouterSettings, 'ipv6RuleSet'>>;
+type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 'saveConfig'> &
+  Partial<Pick<RouterSettings, 'ipv6RuleSet' | 'skipped' | 'forget'>>;
 
 const DEFAULT_IPV6_RULESET = 'CAMGUARD6_OUT';
 
 export class EdgeOsRouter implements RouterDriver {
   private readonly layout: RuleSetLayout;
-  private snapshot: Snapshot | undefined;
   /** The rulesets whose counters the next read asks for; start as the configured ones. */
   private counterChain: string;
   private counterChain6: string | undefined;
@@ -79,7 +66,6 @@ export class EdgeOsRouter implements RouterDriver {
   }
 
   connect(): Promise<void> {
-    this.snapshot = undefined;
     return this.ssh.connect();
   }
 
@@ -95,6 +81,11 @@ export class EdgeOsRouter implements RouterDriver {
   }
 
   async read(cameras: readonly CameraSettings[]): Promise<RouterReading> {
+    return (await this.look(cameras)).reading;
+  }
+
+  /** One read of the router: what it has, and the planner's view of it (so a decision rests on this one reading). */
+  private async look(cameras: readonly CameraSettings[]): Promise<{ reading: RouterReading; input: PlanInput }> {
     const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
     let sections = splitSections(result.stdout);
     const configText = sections.get(MARK.config);
@@ -106,11 +97,23 @@ export class EdgeOsRouter implements RouterDriver {
       throw new RouterError('protocol', `could not read the router's configuration: ${parsed.error}.`);
     }
     const firewall = readFirewall(parsed.value.paths);
+    const notes = parsed.value.skipped.map(
+      ({ line, reason }) => `left out a configuration line the plugin does not use and could not read (${reason}): ${routerWords(line, 160)}`,
+    );
     const wan = firewall.interfaces.get(this.router.wanInterface);
-    const ruleSet = checkedName(wan?.outRuleSet ?? this.router.ruleSet, this.router.wanInterface);
+    if (wan === undefined) {
+      // Binding a ruleset to an interface the router does not have would create it (a VLAN interface's template
+      // runs `ip link add`), and the cameras would stay unblocked on the real WAN: refuse instead.
+      throw new RouterError(
+        'config',
+        `the router has no interface ${this.router.wanInterface}, which "wanInterface" names; it has ${interfaceList(firewall)}. ` +
+          'Set "wanInterface" to the interface that leads to the internet; until then the plugin changes nothing on this router.',
+      );
+    }
+    const ruleSet = checkedName(wan.outRuleSet ?? this.router.ruleSet, this.router.wanInterface);
     // IPv6 rules exist only for cameras with a MAC (IPv6 addresses change too often to match on).
     const wanted6 = this.router.ipv6RuleSet ?? DEFAULT_IPV6_RULESET;
-    const candidate6 = checkedName(wan?.outRuleSet6 ?? wanted6, this.router.wanInterface);
+    const candidate6 = checkedName(wan.outRuleSet6 ?? wanted6, this.router.wanInterface);
     const wants6 = cameras.some((camera) => camera.mac !== undefined);
     const ruleSet6 = wants6 || firewall.ruleSets6.has(candidate6) ? candidate6 : undefined;
 
@@ -129,23 +132,36 @@ export class EdgeOsRouter implements RouterDriver {
     const counters = ruleSetConfig && readCounters(sections, MARK.counters, MARK.countersFailed, ruleSet, warnings);
     const counters6 = ruleSet6 !== undefined && ruleSet6Config ? readCounters(sections, MARK.counters6, MARK.counters6Failed, ruleSet6, warnings) : undefined;
 
-    const assignment = assignSlots(this.layout, ruleSetConfig, cameras);
-    this.snapshot = { firewall, ruleSet, ruleSet6, wants6, assignment };
+    const assignment = assignSlots(this.layout, [ruleSetConfig, ruleSet6Config], cameras);
+    const input: PlanInput = {
+      firewall,
+      wanInterface: this.router.wanInterface,
+      layout: this.layout,
+      ruleSet,
+      ruleSet6,
+      wants6,
+      assignment,
+      cameras,
+      skipped: this.router.skipped ?? [],
+      forget: this.router.forget ?? [],
+    };
+    const repairs = plan(input, new Map());
     if (assignment.foreignRules.length > 0) {
+      const where = ruleSet6 === undefined ? ruleSet : `${ruleSet} or ${ruleSet6}`;
       warnings.push(
-        `rules ${assignment.foreignRules.join(', ')} in ${ruleSet} sit in the plugin's range ${this.router.firstRule}-${this.router.firstRule + 999} ` +
+        `rules ${assignment.foreignRules.join(', ')} in ${where} sit in the plugin's range ${this.router.firstRule}-${this.router.firstRule + 999} ` +
           'but were not written by it; they are left alone and the cameras that would need their numbers are skipped. Move them, or change "firstRule".',
       );
     }
     const withoutMac = cameras.filter((camera) => camera.mac === undefined);
-    if (wan?.ipv6 === true && withoutMac.length > 0) {
+    if (wan.ipv6 && withoutMac.length > 0) {
       warnings.push(
         `the router has IPv6 on ${this.router.wanInterface}, and ${withoutMac.map((camera) => `"${printable(camera.name)}"`).join(', ')} ha${withoutMac.length === 1 ? 's' : 've'} no "mac", ` +
           'so their IPv6 traffic is not blocked. Add each camera\'s "mac" so the plugin can block it by MAC, or keep IPv6 off the camera network.',
       );
     }
     for (const camera of assignment.homeless) {
-      warnings.push(`no free rule numbers for camera "${camera.name}"; it is not guarded.`);
+      warnings.push(`no free rule numbers for camera "${printable(camera.name)}"; it is not guarded.`);
     }
 
     const readings = new Map<string, CameraReading>();
@@ -156,23 +172,23 @@ export class EdgeOsRouter implements RouterDriver {
       }
     }
     const routerAddresses = [...firewall.interfaces.values()].flatMap((iface) => iface.addresses);
-    const enforced4 = ruleSetConfig !== undefined && wan?.outRuleSet === ruleSet;
-    const enforced6 = !wants6 || (ruleSet6Config !== undefined && wan?.outRuleSet6 === ruleSet6);
-    return {
+    const enforced4 = ruleSetConfig !== undefined && wan.outRuleSet === ruleSet;
+    const enforced6 = !wants6 || (ruleSet6Config !== undefined && wan.outRuleSet6 === ruleSet6);
+    const reading: RouterReading = {
       cameras: readings,
       ruleSet,
       adopted: ruleSet !== this.router.ruleSet,
       enforced: enforced4 && enforced6,
-      staleCameras: assignment.stale.map((entry) => entry.address ?? `rules ${this.layout.slotRules(entry.slot)[0]}+`),
+      unlisted: repairs.unlisted,
+      repairs: repairs.reasons,
       routerAddresses,
       warnings,
+      notes,
     };
+    return { reading, input };
   }
 
-  /**
-   * A camera's state over both families. Its IPv4 block decides; for a camera with a MAC, the IPv6 block must
-   * agree, or the camera counts as damaged (and is re-created blocked): traffic could flow on one family.
-   */
+  /** A camera's state over both families, with its counters when they can be trusted. */
   private cameraReading(
     camera: CameraSettings,
     slot: number,
@@ -181,28 +197,12 @@ export class EdgeOsRouter implements RouterDriver {
     counters: Map<number, RuleCounter> | undefined,
     counters6: Map<number, RuleCounter> | undefined,
   ): CameraReading {
-    const v4 = this.layout.classify(ruleSet, camera, slot);
-    let { status } = v4;
-    const { access } = v4;
-    const v6 = this.layout.classify(ruleSet6, camera, slot);
-    if (camera.mac === undefined) {
-      // IPv6 rules left from when the camera had a MAC are removed by a rewrite.
-      if (v6.status !== 'missing' && (status === 'intact' || status === 'outdated')) {
-        status = 'outdated';
-      }
-    } else if (status === 'intact' || status === 'outdated') {
-      if (v6.status === 'damaged' || (v6.status !== 'missing' && v6.access !== access)) {
-        status = 'damaged';
-      } else if (v6.status !== 'intact') {
-        status = 'outdated';
-      }
-    }
-    if (status !== 'intact' && status !== 'outdated') {
+    const { status, access, counts6 } = cameraStatus(this.layout, camera, slot, ruleSet, ruleSet6);
+    if (access === undefined) {
       return { status, access: undefined, counters: undefined };
     }
     const sum = (family4: RuleCounter | undefined, family6: RuleCounter | undefined, needs6: boolean): RuleCounter | undefined =>
       family4 === undefined || (needs6 && family6 === undefined) ? undefined : { packets: family4.packets + (family6?.packets ?? 0), bytes: family4.bytes + (family6?.bytes ?? 0) };
-    const counts6 = camera.mac !== undefined && v6.status === 'intact';
     if (counts6 && counters6 === undefined) {
       return { status, access, counters: undefined };
     }
@@ -218,18 +218,18 @@ export class EdgeOsRouter implements RouterDriver {
     };
   }
 
+  /**
+   * Reads the router afresh, plans on that one reading (requests plus whatever repairs it calls for) and runs the
+   * plan as one transaction that is discarded whole if the router refuses any part of it.
+   */
   async apply(cameras: readonly CameraSettings[], changes: readonly AccessChange[]): Promise<ApplyOutcome> {
-    if (!this.snapshot) {
-      await this.read(cameras);
-    }
-    const snapshot = this.snapshot as Snapshot;
-    const ops = this.plan(snapshot, changes);
+    const { reading, input } = await this.look(cameras);
+    const planned: Plan = plan(input, new Map(changes.map(({ camera, access }) => [camera.address, access])));
+    const ops = planned.ops;
     if (ops.length === 0 && !this.unsaved) {
-      return { result: 'committed', saved: true, detail: 'nothing to change' };
+      return { result: 'committed', saved: true, detail: 'nothing to change', unchanged: reading, repaired: [] };
     }
     const script = ops.length === 0 ? saveScript() : transactionScript(ops, this.router.saveConfig);
-    // Whatever happens next, the snapshot no longer describes the router.
-    this.snapshot = undefined;
     let output;
     try {
       output = await this.ssh.exec(TRANSACTION_COMMAND, script, TRANSACTION_TIMEOUT_MS);
@@ -239,17 +239,23 @@ export class EdgeOsRouter implements RouterDriver {
       throw error;
     }
     const report = parseTransactionOutput(output.stdout, output.stderr);
-    const detail = report.errors.slice(0, 6).join(' | ');
+    const repaired = reading.repairs;
+    const words = routerWords(report.errors.slice(0, 6).join(' | '));
     if (ops.length === 0) {
       this.unsaved = !report.saved;
-      return { result: 'committed', saved: report.saved, detail };
+      return { result: 'committed', saved: report.saved, detail: words, repaired };
+    }
+    if (report.refused !== undefined) {
+      const op = ops[report.refused];
+      const what = op === undefined ? 'a change' : `"${op.op} ${op.path.join(' ')}"`;
+      return { result: 'failed', saved: false, detail: `the router refused ${what} (${words || 'it gave no reason'}), so the whole change was discarded and nothing was committed`, repaired };
     }
     if (!report.committed) {
-      return { result: report.locked ? 'locked' : 'failed', saved: false, detail: detail || 'the router gave no reason' };
+      return { result: report.locked ? 'locked' : 'failed', saved: false, detail: words || 'the router gave no reason', repaired };
     }
     const saved = !this.router.saveConfig || report.saved;
     this.unsaved = !saved;
-    return { result: 'committed', saved, detail };
+    return { result: 'committed', saved, detail: words, repaired };
   }
 
   async cutFlows(camera: CameraSettings): Promise<FlowCut> {
@@ -276,76 +282,6 @@ export class EdgeOsRouter implements RouterDriver {
       throw new RouterError('protocol', `cutting the open connections of ${addresses.join(', ')} failed: ${summary.error} (${firstLine(result.stderr) || 'no error given'}).`);
     }
     return { flows: summary.value, addresses, problem };
-  }
-
-  /** The configuration operations that bring the router to the requested state. */
-  private plan(snapshot: Snapshot, changes: readonly AccessChange[]): ConfigOp[] {
-    const { firewall, ruleSet, ruleSet6, wants6, assignment } = snapshot;
-    const ops: ConfigOp[] = [];
-    const wan = firewall.interfaces.get(this.router.wanInterface);
-    const ruleSetConfig = firewall.ruleSets.get(ruleSet);
-    const ruleSet6Config = ruleSet6 === undefined ? undefined : firewall.ruleSets6.get(ruleSet6);
-    const ensure = (family: Family, name: string, exists: boolean, bound: boolean): void => {
-      const node = ruleSetNode(family);
-      if (!exists) {
-        ops.push({ op: 'set', path: ['firewall', node, name, 'default-action', 'accept'] });
-        ops.push({ op: 'set', path: ['firewall', node, name, 'description', 'Camera Guard: camera internet access'] });
-      }
-      if (!bound) {
-        const path = interfacePathFor(this.router.wanInterface, firewall);
-        if (!path) {
-          throw new RouterError('protocol', `the WAN interface ${this.router.wanInterface} is not in the router's configuration; check "wanInterface".`);
-        }
-        ops.push({ op: 'set', path: [...path, 'firewall', 'out', node, name] });
-      }
-    };
-    ensure(4, ruleSet, ruleSetConfig !== undefined, wan?.outRuleSet !== undefined);
-    if (ruleSet6 !== undefined && wants6) {
-      ensure(6, ruleSet6, ruleSet6Config !== undefined, wan?.outRuleSet6 !== undefined);
-    }
-    const deleteSlot = (slot: number): void => {
-      for (const rule of this.layout.slotRules(slot)) {
-        if (ruleSetConfig?.rules.has(rule)) {
-          ops.push({ op: 'delete', path: rulePath(ruleSet, rule) });
-        }
-        if (ruleSet6 !== undefined && ruleSet6Config?.rules.has(rule)) {
-          ops.push({ op: 'delete', path: rulePath(ruleSet6, rule, 6) });
-        }
-      }
-    };
-    for (const { slot } of assignment.stale) {
-      deleteSlot(slot);
-    }
-    for (const { camera, access } of changes) {
-      const slot = assignment.slots.get(camera.address);
-      if (slot === undefined) {
-        continue;
-      }
-      const { status, access: current } = this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, undefined, undefined);
-      if (status === 'intact') {
-        if (current !== access) {
-          const op = access === 'allowed' ? 'set' : 'delete';
-          ops.push({ op, path: [...rulePath(ruleSet, this.layout.blockRule(slot)), 'disable'] });
-          if (camera.mac !== undefined && ruleSet6 !== undefined) {
-            ops.push({ op, path: [...rulePath(ruleSet6, this.layout.blockRule(slot), 6), 'disable'] });
-          }
-        }
-        continue;
-      }
-      // Anything else is rewritten whole: delete what is there, then write every rule afresh.
-      deleteSlot(slot);
-      for (const spec of this.layout.rulesFor(camera, slot, access)) {
-        for (const path of ruleSetPaths(ruleSet, spec)) {
-          ops.push({ op: 'set', path });
-        }
-        if (camera.mac !== undefined && ruleSet6 !== undefined) {
-          for (const path of ruleSetPaths(ruleSet6, spec, 6)) {
-            ops.push({ op: 'set', path });
-          }
-        }
-      }
-    }
-    return ops;
   }
 }
 
@@ -378,6 +314,18 @@ function isRoutedAddress(address: string): boolean {
     return true;
   }
   return isIPv6(address) && /^[0-9a-f:.]+$/i.test(address) && !/^fe[89ab]/i.test(address);
+}
+
+/** The router's interfaces, for a message: kernel names only, a sane number of them. */
+function interfaceList(firewall: EdgeOsFirewall): string {
+  const names = [...firewall.interfaces.values()]
+    .filter((iface) => iface.path[1] !== 'loopback' && /^[A-Za-z0-9._-]{1,24}$/.test(iface.name))
+    .map((iface) => iface.name)
+    .sort();
+  if (names.length === 0) {
+    return 'no interfaces in its configuration';
+  }
+  return names.length > 16 ? `${names.slice(0, 16).join(', ')} and ${names.length - 16} more` : names.join(', ');
 }
 
 function firstLine(text: string): string {

@@ -147,33 +147,50 @@ function enforces(rule: FirewallRule, spec: RuleSpec): boolean {
 export interface SlotAssignment {
   /** Camera address → its block. */
   readonly slots: ReadonlyMap<string, number>;
-  /** Blocks holding the plugin's rules for an address no longer configured. */
+  /**
+   * Blocks holding the plugin's rules for no configured camera: a camera removed from the configuration, or one
+   * whose entry was skipped. `source` is the address or MAC its block rule matches.
+   */
   readonly stale: readonly { slot: number; address: string | undefined }[];
   /** Cameras that found no free block (the range is full, or the owner's rules sit in it). */
   readonly homeless: readonly CameraSettings[];
-  /** Rule numbers in the plugin's range that the owner wrote; the plugin never touches them. */
+  /** Rule numbers in the plugin's range that the owner wrote (in any of the rulesets); the plugin never touches them. */
   readonly foreignRules: readonly number[];
 }
 
 /**
  * Finds each camera's block: the block whose rules name the camera's address if there is one, otherwise the
- * lowest block that is completely empty. Blocks with any rule the plugin did not write are never used.
+ * lowest block that is completely empty. Blocks with any rule the plugin did not write, in any of the rulesets
+ * given (the IPv4 one and, for cameras with a MAC, the IPv6 one), are never used.
  */
-export function assignSlots(layout: RuleSetLayout, ruleSet: RuleSetConfig | undefined, cameras: readonly CameraSettings[]): SlotAssignment {
+export function assignSlots(
+  layout: RuleSetLayout,
+  ruleSets: RuleSetConfig | undefined | readonly (RuleSetConfig | undefined)[],
+  cameras: readonly CameraSettings[],
+): SlotAssignment {
   const slotAddress = new Map<number, string | undefined>();
+  /** The description of each block's drop rule, which names its camera. */
+  const slotDescription = new Map<number, string | undefined>();
   const foreignSlots = new Set<number>();
-  const foreignRules: number[] = [];
-  for (const rule of ruleSet?.rules.values() ?? []) {
-    if (!layout.contains(rule.number)) {
-      continue;
-    }
-    const slot = layout.slotOf(rule.number);
-    if (!isPluginRule(rule)) {
-      foreignSlots.add(slot);
-      foreignRules.push(rule.number);
-    } else if (!slotAddress.has(slot) || rule.number === layout.blockRule(slot)) {
-      // The block rule's address (or MAC) is authoritative when the rules of a block disagree.
-      slotAddress.set(slot, rule.sourceMac ?? rule.sourceAddress);
+  const foreignRules = new Set<number>();
+  const lists = Array.isArray(ruleSets) ? (ruleSets as readonly (RuleSetConfig | undefined)[]) : [ruleSets as RuleSetConfig | undefined];
+  // The IPv4 ruleset comes first: its block rule's address (or MAC) is authoritative when the families disagree.
+  for (const [index, ruleSet] of lists.entries()) {
+    for (const rule of ruleSet?.rules.values() ?? []) {
+      if (!layout.contains(rule.number)) {
+        continue;
+      }
+      const slot = layout.slotOf(rule.number);
+      if (!isPluginRule(rule)) {
+        foreignSlots.add(slot);
+        foreignRules.add(rule.number);
+      } else if (!slotAddress.has(slot) || (index === 0 && rule.number === layout.blockRule(slot))) {
+        // The block rule's address (or MAC) is authoritative when the rules of a block disagree.
+        slotAddress.set(slot, rule.sourceMac ?? rule.sourceAddress);
+        if (rule.number === layout.blockRule(slot)) {
+          slotDescription.set(slot, rule.description);
+        }
+      }
     }
   }
   const slots = new Map<string, number>();
@@ -183,6 +200,31 @@ export function assignSlots(layout: RuleSetLayout, ruleSet: RuleSetConfig | unde
     const owner = cameras.find((c) => source !== undefined && (c.address === source || c.mac === source));
     if (owner && !foreignSlots.has(slot) && !slots.has(owner.address)) {
       slots.set(owner.address, slot);
+    }
+  }
+  // A camera whose "mac" was removed: its rules match a MAC no camera has now. Its block is found by the name in
+  // its drop rule's description, when exactly one such block and one such camera fit, so the rules are rewritten in
+  // place (blocked) instead of staying behind and blocking the camera by its old MAC.
+  const claimed = new Set(slots.values());
+  for (const camera of cameras) {
+    if (slots.has(camera.address) || camera.mac !== undefined) {
+      continue;
+    }
+    const wanted = `${DESCRIPTION_PREFIX}${descriptionName(camera.name)} (${BLOCK_ROLE})`;
+    const sameName = cameras.filter((other) => descriptionName(other.name) === descriptionName(camera.name));
+    const candidates = [...slotAddress.entries()].filter(
+      ([slot, source]) =>
+        !claimed.has(slot) &&
+        !foreignSlots.has(slot) &&
+        source !== undefined &&
+        /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(source) &&
+        !cameras.some((other) => other.mac === source) &&
+        slotDescription.get(slot) === wanted,
+    );
+    const [only] = candidates;
+    if (only !== undefined && candidates.length === 1 && sameName.length === 1) {
+      slots.set(camera.address, only[0]);
+      claimed.add(only[0]);
     }
   }
   const used = new Set([...slotAddress.keys(), ...foreignSlots]);
@@ -204,7 +246,7 @@ export function assignSlots(layout: RuleSetLayout, ruleSet: RuleSetConfig | unde
   }
   const assigned = new Set(slots.values());
   const stale = [...slotAddress.entries()]
-    .filter(([slot]) => !assigned.has(slot) && !foreignSlots.has(slot))
+    .filter(([slot]) => !assigned.has(slot))
     .map(([slot, address]) => ({ slot, address }));
-  return { slots, stale, homeless, foreignRules: foreignRules.sort((a, b) => a - b) };
+  return { slots, stale, homeless, foreignRules: [...foreignRules].sort((a, b) => a - b) };
 }

@@ -54,7 +54,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     expect(outcome).toMatchObject({ result: 'committed', saved: true });
 
     const after = await driver.read(cameras);
-    expect(after).toMatchObject({ ruleSet: 'CAMGUARD_OUT', adopted: false, enforced: true, staleCameras: [] });
+    expect(after).toMatchObject({ ruleSet: 'CAMGUARD_OUT', adopted: false, enforced: true, unlisted: [], repairs: [] });
     expect(after.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
     const config = await sim.router.activeConfigCommands();
     expect(config).toContain('set firewall name CAMGUARD_OUT default-action accept');
@@ -111,6 +111,40 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     expect(await sim.router.openSessionCount()).toBe(0);
   });
 
+  it('discards the whole transaction when the router refuses one edit: nothing is committed, and the log gets its words', async () => {
+    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    const before = await sim.router.activeConfigCommands();
+    // A new camera needs several rules; the router refuses its block rule's source (as EdgeOS refuses a value its
+    // template does not take). Committing the rest would leave "rule 4028 action drop" with no source: a drop of
+    // every host's traffic.
+    const shed: CameraSettings = { name: 'Shed', address: '192.0.2.52', allow: [], allowMinutes: 0 };
+    await sim.router.refuseEdits('rule 4028 source address');
+    const outcome = await driver.apply([...cameras, shed], [{ camera: shed, access: 'blocked' }]);
+    expect(outcome.result).toBe('failed');
+    expect(outcome.detail).toMatch(/^the router refused "set firewall name CAMGUARD_OUT rule 4028 source address 192\.0\.2\.52" \(simulated refusal: .*Set failed\), so the whole change was discarded and nothing was committed$/);
+    expect(await sim.router.activeConfigCommands()).toBe(before);
+    expect(await sim.router.sendTraffic(internet('192.0.2.99'))).toBe('accepted');
+    expect(await sim.router.openSessionCount()).toBe(0);
+    await sim.router.clearFaults();
+    expect((await driver.apply([...cameras, shed], [{ camera: shed, access: 'blocked' }])).result).toBe('committed');
+    expect(await sim.router.sendTraffic(internet(shed.address))).toBe('dropped');
+    expect(await sim.router.sendTraffic(internet('192.0.2.99'))).toBe('accepted');
+  });
+
+  it('refuses a WAN interface the router does not have, naming the ones it has, and binds nothing', async () => {
+    const typo = driverFor(sim, { wanInterface: 'eth0.100' });
+    await typo.connect();
+    try {
+      const before = await sim.router.activeConfigCommands();
+      await expect(typo.read(cameras)).rejects.toMatchObject({ kind: 'config', message: expect.stringMatching(/the router has no interface eth0\.100, which "wanInterface" names; it has eth0, switch0. Set "wanInterface"/) });
+      await expect(typo.apply(cameras, [{ camera: frontDoor, access: 'blocked' }])).rejects.toBeInstanceOf(RouterError);
+      expect(await sim.router.activeConfigCommands()).toBe(before);
+      expect(before).not.toContain('vif 100');
+    } finally {
+      typo.close();
+    }
+  });
+
   it('reports a partial commit as failed; the read-back tells what really applied', async () => {
     await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     await driver.read(cameras);
@@ -149,13 +183,92 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('dropped');
   });
 
-  it('removes the rules of a camera that is no longer configured', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
-    const reading = await driver.read([frontDoor]);
-    expect(reading.staleCameras).toEqual([garage.address]);
-    await driver.apply([frontDoor], []);
-    expect(await sim.router.activeConfigCommands()).not.toContain('rule 4018');
+  it('keeps the rules of a camera removed from the configuration and makes them block it (a removal by mistake must not open it)', async () => {
+    await driver.apply(cameras, [
+      { camera: frontDoor, access: 'blocked' },
+      { camera: garage, access: 'allowed' },
+    ]);
     expect(await sim.router.sendTraffic(internet(garage.address))).toBe('accepted');
+    const reading = await driver.read([frontDoor]);
+    expect(reading.unlisted).toEqual([{ source: garage.address, name: 'Garage', firstRule: 4010, lastRule: 4019, access: 'allowed', fate: 'kept-blocked' }]);
+    expect(reading.repairs.join()).toMatch(/block 192.0.2.51 \(rules 4010-4019\), which is no longer configured/);
+    await driver.apply([frontDoor], []);
+    const config = await sim.router.activeConfigCommands();
+    expect(config).toContain("rule 4018 description 'camera-guard: Garage (block)'");
+    expect(config).not.toContain('rule 4018 disable');
+    expect(await sim.router.sendTraffic(internet(garage.address))).toBe('dropped');
+    expect((await driver.read([frontDoor])).repairs).toEqual([]);
+  });
+
+  it('deletes the rules of a removed camera only when "forget" names it, in both families', async () => {
+    const withMac: CameraSettings = { ...garage, mac: '00:12:41:a3:52:03' };
+    await driver.apply([frontDoor, withMac], [{ camera: withMac, access: 'blocked' }]);
+    expect(await sim.router.activeConfigCommands()).toContain('ipv6-name CAMGUARD6_OUT rule 4018');
+    const forgetting = driverFor(sim, { forget: [withMac.mac as string] });
+    await forgetting.connect();
+    try {
+      expect((await forgetting.read([frontDoor])).unlisted).toMatchObject([{ source: withMac.mac, fate: 'forgotten' }]);
+      await forgetting.apply([frontDoor], []);
+      const config = await sim.router.activeConfigCommands();
+      expect(config).not.toMatch(/rule 401\d/);
+      expect(await sim.router.sendTraffic(internet(garage.address))).toBe('accepted');
+    } finally {
+      forgetting.close();
+    }
+  });
+
+  it('leaves the rules of a skipped camera exactly as they are, and no unconfigured camera\'s rules when a skipped entry cannot be matched', async () => {
+    const shed: CameraSettings = { name: 'Shed', address: '192.0.2.52', allow: [], allowMinutes: 0 };
+    await driver.apply([frontDoor, garage, shed], [
+      { camera: garage, access: 'allowed' },
+      { camera: shed, access: 'allowed' },
+    ]);
+    const before = await sim.router.activeConfigCommands();
+    // Garage's entry is skipped for a bad "allow" entry (its address is still known); Shed was removed.
+    const skipping = driverFor(sim, { skipped: [{ name: 'Garage', address: garage.address }] });
+    await skipping.connect();
+    try {
+      const reading = await skipping.read([frontDoor]);
+      expect(reading.unlisted.map((camera) => [camera.source, camera.fate])).toEqual([
+        [garage.address, 'kept-as-is'],
+        [shed.address, 'kept-blocked'],
+      ]);
+      await skipping.apply([frontDoor], []);
+      const after = await sim.router.activeConfigCommands();
+      expect(after.split('\n').filter((line) => / rule 401\d /.test(line))).toEqual(before.split('\n').filter((line) => / rule 401\d /.test(line)));
+      expect(await sim.router.sendTraffic(internet(garage.address))).toBe('accepted');
+      expect(await sim.router.sendTraffic(internet(shed.address))).toBe('dropped');
+    } finally {
+      skipping.close();
+    }
+    // An entry whose address itself is a typo cannot be matched: nothing of an unconfigured camera is touched.
+    await driver.apply([frontDoor, garage, shed], [{ camera: shed, access: 'allowed' }]);
+    const frozenBefore = await sim.router.activeConfigCommands();
+    const frozen = driverFor(sim, { skipped: [{ name: 'Shed' }], forget: [garage.address] });
+    await frozen.connect();
+    try {
+      expect((await frozen.read([frontDoor])).unlisted.map((camera) => camera.fate)).toEqual(['frozen', 'frozen']);
+      await frozen.apply([frontDoor], []);
+      expect(await sim.router.activeConfigCommands()).toBe(frozenBefore);
+      expect(await sim.router.sendTraffic(internet(shed.address))).toBe('accepted');
+    } finally {
+      frozen.close();
+    }
+  });
+
+  it('reads past a line it cannot read outside the firewall and interfaces, and notes it for the debug log', async () => {
+    await driver.apply(cameras, []);
+    const real = sim.router.run.bind(sim.router);
+    // A line no EdgeOS prints (a double quote in a value), in a part of the router the plugin never uses.
+    jest.spyOn(sim.router, 'run').mockImplementation(async (command, stdin, signal) => {
+      const result = await real(command, stdin, signal);
+      return { ...result, stdout: result.stdout.replace('@@camera-guard config\n', '@@camera-guard config\nset system host-name "odd\x1b[31m"name\n') };
+    });
+    const reading = await driver.read(cameras);
+    expect(reading.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
+    expect(reading.notes).toHaveLength(1);
+    expect(reading.notes[0]).toMatch(/^left out a configuration line the plugin does not use and could not read \(.+\): set system host-name/);
+    expect(reading.notes[0]).not.toContain('\x1b');
   });
 
   it('cuts a blocked camera\'s open connections', async () => {
