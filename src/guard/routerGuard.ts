@@ -13,8 +13,9 @@
 import type { CameraSettings, LeakSettings, RouterSettings } from '../config';
 import { printable } from '../config';
 import type { Log } from '../log';
+import { routerWords } from '../log';
 import { RouterError } from '../router/driver';
-import type { Access, AccessChange, ApplyOutcome, RouterDriver, RouterReading } from '../router/driver';
+import type { Access, AccessChange, ApplyOutcome, RouterDriver, RouterReading, UnlistedCamera } from '../router/driver';
 import {
   AUTH_RETRY_MAX_MS,
   AUTH_RETRY_MIN_MS,
@@ -24,6 +25,8 @@ import {
   LOCKED_COMMIT_RETRIES,
   RECONNECT_MAX_MS,
   RECONNECT_MIN_MS,
+  REPAIR_RETRY_MAX_MS,
+  REPAIR_RETRY_MIN_MS,
   SHUTDOWN_GRACE_MS,
 } from '../settings';
 import { Backoff } from './backoff';
@@ -94,19 +97,24 @@ export class RouterGuard {
   private batchTimer: NodeJS.Timeout | undefined;
   private workReady = false;
   private lastReading: RouterReading | undefined;
+  /** When the next repair may run: repairs that do not take back off, so a router that never reads back intact is not rewritten (and its flash written) in a loop. */
+  private repairDueAt = 0;
   private lockdown: { on: boolean; previous: Map<string, Access> };
   private offloadChecked = false;
+  /** Lost connections: reset only once a read succeeds, so a router that drops every session after login is not asked again at once. */
   private readonly connectBackoff = new Backoff(RECONNECT_MIN_MS, RECONNECT_MAX_MS);
+  /** Refused logins and impostor keys, and (apart) errors after login that are not a lost connection: slow, like a refused login. */
   private readonly authBackoff = new Backoff(AUTH_RETRY_MIN_MS, AUTH_RETRY_MAX_MS);
+  private readonly sessionBackoff = new Backoff(AUTH_RETRY_MIN_MS, AUTH_RETRY_MAX_MS);
+  private readonly repairBackoff: Backoff;
   private readonly saidOnce = new Set<string>();
   private lastProblem: string | undefined;
-  /** Set when the last transaction did not commit: repairs wait for the next poll instead of retrying at once. */
-  private lastTransactionFailed = false;
 
   constructor(private readonly options: GuardOptions) {
     this.log = options.log;
     this.driver = options.driver;
     this.now = options.now ?? Date.now;
+    this.repairBackoff = new Backoff(Math.max(options.pollMs, REPAIR_RETRY_MIN_MS), Math.max(options.pollMs, REPAIR_RETRY_MAX_MS));
     for (const settings of options.cameras) {
       this.cameras.set(settings.address, {
         settings,
@@ -133,10 +141,22 @@ export class RouterGuard {
     return this.lockdown.on;
   }
 
-  /** The access the switch shows: a pending request, else the router's last known state, else blocked. */
-  shownAccess(address: string): Access {
+  /**
+   * The access the switch shows: a request while it waits for or rides its transaction, else what the router last
+   * confirmed. Undefined when that is not known (router unreachable or unread, rules missing or damaged, a request
+   * the router did not confirm): the switch then answers "No Response", never a calm Off the router may not enforce.
+   */
+  shownAccess(address: string): Access | undefined {
     const camera = this.cameras.get(address);
-    return camera?.queued ?? camera?.desired ?? camera?.actual ?? 'blocked';
+    if (!camera || !this.reachableNow) {
+      return undefined;
+    }
+    return camera.queued ?? camera.desired ?? camera.actual;
+  }
+
+  /** True when what the switch would show is not known, so the leak sensor reports a fault. */
+  stateUnknown(address: string): boolean {
+    return this.shownAccess(address) === undefined;
   }
 
   leakDetected(address: string): boolean {
@@ -171,7 +191,8 @@ export class RouterGuard {
     if (on) {
       const previous = new Map<string, Access>();
       for (const camera of this.cameras.values()) {
-        previous.set(camera.settings.address, this.shownAccess(camera.settings.address));
+        // A camera whose state is unknown comes back blocked when the lockdown ends.
+        previous.set(camera.settings.address, this.shownAccess(camera.settings.address) ?? 'blocked');
         this.queue(camera, 'blocked');
       }
       this.lockdown = { on: true, previous };
@@ -257,18 +278,21 @@ export class RouterGuard {
         } else {
           await this.poll();
         }
+        this.connectBackoff.reset();
+        this.sessionBackoff.reset();
       } catch (error) {
-        this.onRouterError(error);
+        await this.sleep(this.onRouterError(error), false);
         continue;
       }
       if (this.workReady) {
         continue;
       }
-      if (this.needsRepair() && !this.lastTransactionFailed) {
+      const untilRepair = this.repairDueAt - this.now();
+      if (this.needsRepair() && untilRepair <= 0) {
         this.workReady = true;
         continue;
       }
-      await this.sleep(this.options.pollMs, true);
+      await this.sleep(this.needsRepair() ? Math.min(this.options.pollMs, untilRepair) : this.options.pollMs, true);
     }
   }
 
@@ -278,14 +302,15 @@ export class RouterGuard {
       await this.driver.connect();
     } catch (error) {
       const routerError = asRouterError(error);
-      const slow = routerError.kind === 'auth' || routerError.kind === 'host-key';
+      const slow = routerError.kind === 'auth' || routerError.kind === 'host-key' || routerError.kind === 'config';
       const delay = slow ? this.authBackoff.next() : this.connectBackoff.next();
       this.setReachable(false);
       this.reportProblem(routerError, delay);
       this.dropQueuedOpenings('the router cannot be reached');
       return delay;
     }
-    this.connectBackoff.reset();
+    // The connect backoff is reset only by a read that succeeds: a router that drops or fails every session right
+    // after login must not be logged in to again at once.
     this.authBackoff.reset();
     if (this.lastProblem !== undefined) {
       this.log.info('connected to the router again; guarding resumes.');
@@ -315,12 +340,18 @@ export class RouterGuard {
     }
   }
 
-  private onRouterError(error: unknown): void {
+  /** An error after login: drop the connection, tell the owner once, and return how long to wait before reconnecting. */
+  private onRouterError(error: unknown): number {
     const routerError = asRouterError(error);
     this.driver.close();
     this.setReachable(false);
-    this.reportProblem(routerError, undefined);
+    // A lost connection is retried soon (and less and less often); anything else after a successful login (the
+    // router answers nonsense, or lacks what the settings name) is retried as slowly as a refused login.
+    const lost = routerError.kind === 'unreachable' || routerError.kind === 'timeout';
+    const delay = lost ? this.connectBackoff.next() : this.sessionBackoff.next();
+    this.reportProblem(routerError, delay);
     this.dropQueuedOpenings('the router stopped answering');
+    return delay;
   }
 
   /** Logs a problem once when it starts, and only at debug level while it lasts. */
@@ -328,7 +359,7 @@ export class RouterGuard {
     const retry = retryMs === undefined ? 'retrying shortly' : `retrying in ${Math.max(1, Math.round(retryMs / 1000))} s`;
     const message = `${error.message} Camera switches show "No Response" and leak sensors a fault until the router answers; ${retry}.`;
     const key = `${error.kind}:${error.message}`;
-    const serious = error.kind === 'host-key' || error.kind === 'auth';
+    const serious = error.kind === 'host-key' || error.kind === 'auth' || error.kind === 'config';
     // One outage is one warning, however its symptoms change (connection lost, then refused); a login or host
     // key problem is always worth its own error, once.
     if (this.lastProblem === key || (this.lastProblem !== undefined && !serious)) {
@@ -336,7 +367,7 @@ export class RouterGuard {
       return;
     }
     this.lastProblem = key;
-    if (error.kind === 'host-key' || error.kind === 'auth') {
+    if (serious) {
       this.log.error(message);
     } else {
       this.log.warn(message);
@@ -352,14 +383,15 @@ export class RouterGuard {
 
   private async poll(): Promise<void> {
     const reading = await this.driver.read(this.options.cameras);
-    this.lastTransactionFailed = false;
     this.absorb(reading, new Map());
   }
 
-  /** Applies the queued requests and any repairs in one transaction, then reads back and reports. */
+  /**
+   * Applies the queued requests and any repairs in one transaction, then reads back and reports. The driver plans
+   * on a reading it takes for this transaction: a request is never dropped because an older reading says it is
+   * already in effect (the router may have been changed by hand since).
+   */
   private async transact(): Promise<void> {
-    const reading = this.lastReading ?? (await this.driver.read(this.options.cameras));
-    this.lastReading = reading;
     const requested = new Map<string, Access>();
     for (const camera of this.cameras.values()) {
       if (camera.queued !== undefined) {
@@ -368,23 +400,29 @@ export class RouterGuard {
         camera.queued = undefined;
       }
     }
-    const changes = this.changesFor(reading, requested);
-    if (changes.length === 0 && reading.staleCameras.length === 0 && reading.enforced && !this.driver.unsavedChanges) {
-      this.settle(requested, undefined, reading);
-      return;
-    }
     const before = new Map([...this.cameras.values()].map((camera) => [camera.settings.address, camera.actual]));
     try {
-      const outcome = await this.applyWithRetry(changes);
-      this.lastTransactionFailed = outcome.result !== 'committed';
+      const outcome = await this.applyWithRetry(requested);
       if (outcome.result === 'committed' && !outcome.saved) {
         this.log.warn(`the change was applied but could not be saved on the router (${outcome.detail}); it would be lost if the router restarts, so saving is retried.`);
-      } else if (outcome.result === 'committed' && changes.length === 0 && reading.staleCameras.length === 0 && reading.enforced) {
-        this.log.debug('saved the router\'s configuration, so that a router restart brings back what HomeKit shows.');
       }
-      const after = await this.driver.read(this.options.cameras);
+      // When nothing had to change, the reading the driver planned on is the confirmation.
+      const after = outcome.unchanged ?? (await this.driver.read(this.options.cameras));
       this.absorb(after, requested);
-      this.settle(requested, outcome, after);
+      this.settle(requested, outcome.unchanged === undefined ? outcome : undefined, after);
+      if (after.repairs.length === 0) {
+        this.repairBackoff.reset();
+        this.repairDueAt = 0;
+      } else if (outcome.unchanged === undefined && outcome.repaired.length > 0) {
+        // The transaction was a repair and the router still needs repairs (it failed, or did not stick): wait before
+        // the next one, longer each time, instead of rewriting the router's flash in a loop. (Damage done after a
+        // transaction that only applied requests is repaired at the next poll, as usual.)
+        const delay = this.repairBackoff.next();
+        this.repairDueAt = this.now() + delay;
+        const why = outcome.result === 'committed' ? 'the router took it, but its rules still do not read back intact' : outcome.detail;
+        this.log.warn(`the repair of the camera rules did not take (${why}); the cameras concerned show "No Response" and it is tried again in ${Math.round(delay / 1000)} s.`);
+        this.log.debug(`still to repair: ${after.repairs.slice(0, 3).join('; ')}.`);
+      }
     } catch (error) {
       // The connection failed before the router confirmed the outcome (even after a commit: the read-back is the
       // confirmation). Nothing may stay shown as if it were confirmed.
@@ -418,17 +456,23 @@ export class RouterGuard {
     }
   }
 
-  private async applyWithRetry(changes: AccessChange[]): Promise<ApplyOutcome> {
-    let outcome = await this.driver.apply(this.options.cameras, changes);
+  private async applyWithRetry(requested: ReadonlyMap<string, Access>): Promise<ApplyOutcome> {
+    let outcome = await this.driver.apply(this.options.cameras, this.changes(requested));
     for (let attempt = 1; outcome.result === 'locked' && attempt <= LOCKED_COMMIT_RETRIES && !this.stopped; attempt++) {
       const delay = LOCKED_COMMIT_BACKOFF_MS * 2 ** (attempt - 1);
       this.log.debug(`the router is busy with another commit; trying again in ${delay / 1000} s (attempt ${attempt} of ${LOCKED_COMMIT_RETRIES}).`);
       await this.sleep(delay, false);
-      // The failed attempt re-read nothing; read again so the retry is built on the router's current state.
-      this.lastReading = await this.driver.read(this.options.cameras);
-      outcome = await this.driver.apply(this.options.cameras, this.changesFor(this.lastReading, this.pendingDesired()));
+      // The driver reads the router again for the retry, so it is built on the router's current state.
+      outcome = await this.driver.apply(this.options.cameras, this.changes(this.pendingDesired()));
     }
     return outcome;
+  }
+
+  private changes(requested: ReadonlyMap<string, Access>): AccessChange[] {
+    return [...requested].flatMap(([address, access]) => {
+      const camera = this.cameras.get(address);
+      return camera ? [{ camera: camera.settings, access }] : [];
+    });
   }
 
   private pendingDesired(): Map<string, Access> {
@@ -439,27 +483,6 @@ export class RouterGuard {
       }
     }
     return desired;
-  }
-
-  /** Requests plus the repairs the last reading calls for. */
-  private changesFor(reading: RouterReading, requested: ReadonlyMap<string, Access>): AccessChange[] {
-    const changes: AccessChange[] = [];
-    for (const camera of this.cameras.values()) {
-      const address = camera.settings.address;
-      const seen = reading.cameras.get(address);
-      const wanted = requested.get(address);
-      if (!seen) {
-        continue;
-      }
-      if (seen.status === 'missing' || seen.status === 'damaged') {
-        changes.push({ camera: camera.settings, access: wanted ?? 'blocked' });
-      } else if (seen.status === 'outdated') {
-        changes.push({ camera: camera.settings, access: wanted ?? seen.access ?? 'blocked' });
-      } else if (wanted !== undefined && wanted !== seen.access) {
-        changes.push({ camera: camera.settings, access: wanted });
-      }
-    }
-    return changes;
   }
 
   /** Compares what was asked with what the router now has; reports each camera once. */
@@ -479,7 +502,7 @@ export class RouterGuard {
           this.log.info(`${name}: internet access ${wanted === 'allowed' ? 'opened' : 'blocked'} from HomeKit.`);
         }
       } else {
-        const why = outcome ? ` (${outcome.result === 'locked' ? 'the router stayed busy with another commit' : outcome.detail})` : '';
+        const why = outcome ? ` (${whyNotApplied(outcome)})` : '';
         this.log.error(
           `${name}: could not ${wanted === 'allowed' ? 'open' : 'block'} internet access${why}; ` +
             `the switch shows what the router really has (${describe(actual)}). Try again, or check the router's log.`,
@@ -523,7 +546,9 @@ export class RouterGuard {
     for (const camera of this.cameras.values()) {
       if (camera.queued === 'allowed') {
         camera.queued = undefined;
-        this.log.error(`"${printable(camera.settings.name)}": could not open internet access because ${reason}; the switch shows the last state the router confirmed.`);
+        this.log.error(
+          `"${printable(camera.settings.name)}": could not open internet access because ${reason}; the switch shows "No Response" until the router answers, then what the router has.`,
+        );
         this.options.listener.cameraChanged(camera.settings.address);
       }
     }
@@ -546,8 +571,11 @@ export class RouterGuard {
     for (const warning of reading.warnings) {
       this.once(`warning:${warning}`, 'warn', warning);
     }
-    for (const stale of reading.staleCameras) {
-      this.log.info(`removing the rules for ${stale}, which is no longer in the configuration.`);
+    for (const note of reading.notes) {
+      this.once(`note:${note}`, 'debug', note);
+    }
+    for (const unlisted of reading.unlisted) {
+      this.reportUnlisted(unlisted);
     }
     const routerOwn = new Set(reading.routerAddresses);
     const now = this.now();
@@ -673,12 +701,45 @@ export class RouterGuard {
     if (!reading) {
       return false;
     }
-    return (
-      !reading.enforced ||
-      reading.staleCameras.length > 0 ||
-      this.driver.unsavedChanges ||
-      [...reading.cameras.values()].some((camera) => camera.status !== 'intact')
-    );
+    return reading.repairs.length > 0 || this.driver.unsavedChanges;
+  }
+
+  /** Tells the owner, once, what becomes of the rules of a camera that is not configured. */
+  private reportUnlisted(camera: UnlistedCamera): void {
+    const source = camera.source === undefined ? undefined : routerWords(camera.source, 40);
+    const who = `${camera.name === undefined ? 'a camera' : `"${routerWords(camera.name, 60)}"`}${source === undefined ? '' : ` (${source})`}`;
+    const rules = `rules ${camera.firstRule}-${camera.lastRule}`;
+    const release =
+      source === undefined
+        ? 'If you removed it on purpose, delete those rules on the router.'
+        : `If you removed it on purpose, add "${source}" to this router's "forget" list and its rules are deleted; it then has unrestricted internet access.`;
+    const key = `unlisted:${camera.firstRule}:${camera.source ?? ''}:${camera.fate}`;
+    switch (camera.fate) {
+      case 'kept-blocked':
+        if (camera.access === 'allowed') {
+          this.once(key, 'warn', `${who} is no longer in the configuration but its ${rules} let it reach the internet; blocking it now, so a camera removed by mistake cannot get out. ${release}`);
+        } else {
+          this.once(key, 'warn', `${who} is no longer in the configuration; its ${rules} stay on the router and keep it blocked, so a camera removed by mistake cannot get out. ${release}`);
+        }
+        return;
+      case 'kept-as-is':
+        this.once(key, 'debug', `${who}: its ${rules} belong to a camera entry that is skipped, so they are left exactly as they are.`);
+        return;
+      case 'frozen':
+        this.once(
+          key,
+          'warn',
+          `${who}: its ${rules} are left exactly as they are, because a skipped camera entry could not be matched to its rules (its address is not valid): ` +
+            'until that entry is fixed, the plugin removes or changes no rules of unconfigured cameras on this router.',
+        );
+        return;
+      case 'forgotten':
+        this.once(key, 'warn', `${who}: deleting its ${rules} as "forget" asks; it now has unrestricted internet access.`);
+        return;
+      case 'no-block-rule':
+        this.once(key, 'warn', `${who} is no longer in the configuration and its ${rules} have no drop rule left, so nothing blocks it; put the camera back in the configuration, or delete those rules on the router.`);
+        return;
+    }
   }
 
   private queue(camera: CameraState, access: Access): void {
@@ -716,7 +777,7 @@ export class RouterGuard {
     });
   }
 
-  private once(key: string, level: 'info' | 'warn' | 'error', message: string): void {
+  private once(key: string, level: 'info' | 'warn' | 'error' | 'debug', message: string): void {
     if (!this.saidOnce.has(key)) {
       this.saidOnce.add(key);
       this.log[level](message);
@@ -738,4 +799,15 @@ function describe(access: Access | undefined): string {
 /** Three significant digits are plenty for a log line: 1.25 MB, 150 MB, 0.5 min. */
 function formatNumber(value: number): string {
   return String(Number(value.toPrecision(3)));
+}
+
+/** Why a transaction did not leave what was asked, for the log. */
+function whyNotApplied(outcome: ApplyOutcome): string {
+  if (outcome.result === 'locked') {
+    return 'the router stayed busy with another commit';
+  }
+  if (outcome.result === 'committed') {
+    return outcome.detail === '' ? 'the router took the change, but reading it back shows something else' : `the router took the change, but reading it back shows something else: ${outcome.detail}`;
+  }
+  return outcome.detail;
 }

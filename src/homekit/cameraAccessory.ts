@@ -40,7 +40,7 @@ export class CameraAccessory {
     this.access.setCharacteristic(C.ConfiguredName, `${name} Internet`);
     this.access
       .getCharacteristic(C.On)
-      .onGet(() => this.guard.shownAccess(camera.address) === 'allowed')
+      .onGet(() => this.accessValue())
       .onSet((value: CharacteristicValue) => this.setAccess(value === true || value === 1));
 
     this.leak = accessory.getServiceById(S.LeakSensor, 'leak') ?? accessory.addService(S.LeakSensor, `${name} Leak`, 'leak');
@@ -54,7 +54,13 @@ export class CameraAccessory {
   /** Pushes the guard's current state to HomeKit. */
   refresh(): void {
     const C = this.api.hap.Characteristic;
-    this.access.updateCharacteristic(C.On, this.guard.shownAccess(this.camera.address) === 'allowed');
+    const access = this.guard.shownAccess(this.camera.address);
+    // An unknown state is pushed as an error, so HomeKit marks the switch "No Response" rather than keeping a value.
+    if (access === undefined) {
+      this.access.updateCharacteristic(C.On, new this.api.hap.HapStatusError(NO_RESPONSE));
+    } else {
+      this.access.updateCharacteristic(C.On, access === 'allowed');
+    }
     this.leak.updateCharacteristic(C.LeakDetected, this.leakValue());
     this.leak.updateCharacteristic(C.StatusFault, this.faultValue());
   }
@@ -72,6 +78,19 @@ export class CameraAccessory {
     }
   }
 
+  /**
+   * On = the camera may reach the internet. When the router's state is not known (unreachable, unread, rules
+   * damaged, a request it did not confirm) the read fails with "No Response": a calm Off would claim a block the
+   * router may not enforce.
+   */
+  private accessValue(): boolean {
+    const access = this.guard.shownAccess(this.camera.address);
+    if (access === undefined) {
+      throw new this.api.hap.HapStatusError(NO_RESPONSE);
+    }
+    return access === 'allowed';
+  }
+
   private leakValue(): number {
     const C = this.api.hap.Characteristic;
     return this.guard.leakDetected(this.camera.address) ? C.LeakDetected.LEAK_DETECTED : C.LeakDetected.LEAK_NOT_DETECTED;
@@ -79,7 +98,7 @@ export class CameraAccessory {
 
   private faultValue(): number {
     const C = this.api.hap.Characteristic;
-    return this.guard.reachable ? C.StatusFault.NO_FAULT : C.StatusFault.GENERAL_FAULT;
+    return this.guard.stateUnknown(this.camera.address) ? C.StatusFault.GENERAL_FAULT : C.StatusFault.NO_FAULT;
   }
 }
 

@@ -136,12 +136,50 @@ describe('RouterGuard with the simulated router', () => {
     h = await startGuard({ cameras: [frontDoor] });
     await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4009 action accept'), 'setup');
     h.guard.requestAccess(frontDoor.address, 'allowed');
-    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'allowed');
+    // The guard must have confirmed the opening before the rules are deleted, or its read-back would see the damage.
+    await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'allowed');
     await h.sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4000', 'delete firewall name CAMGUARD_OUT rule 4008', 'delete firewall name CAMGUARD_OUT rule 4009']);
     await until(() => h.log.lines.some((line) => line.includes('its rules were deleted on the router; re-creating them with internet access blocked')), 'logged');
     await until(async () => (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop') && (await routerAccess(h.sim, 0)) === 'blocked', 're-created');
     await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'switch off');
     expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
+  });
+
+  it('backs off a repair the router refuses instead of rewriting it in a loop, and shows No Response meanwhile', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'setup confirmed');
+    // The repair writes "rule 4008 action drop"; the owner's deletion of the rule does not contain that text.
+    await h.sim.router.refuseEdits('4008 action');
+    const run = jest.spyOn(h.sim.router, 'run');
+    await h.sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4008']);
+    await until(() => h.log.lines.some((line) => line.includes('the repair of the camera rules did not take')), 'repair refused');
+    const warning = h.log.lines.find((line) => line.includes('the repair of the camera rules did not take')) ?? '';
+    expect(warning).toMatch(/^WARN .*the router refused "set firewall name CAMGUARD_OUT rule 4008 action drop".*tried again in (8|9|10) s\.$/);
+    expect(h.guard.shownAccess(frontDoor.address)).toBeUndefined();
+    expect(h.guard.stateUnknown(frontDoor.address)).toBe(true);
+    const transactions = (): number => run.mock.calls.filter(([, input]) => typeof input === 'string' && input.includes('@@camera-guard edited')).length;
+    const before = transactions();
+    // Polls go on (every 200 ms) but no other transaction is sent before the backoff ends.
+    const polls = run.mock.calls.length;
+    await until(() => run.mock.calls.length >= polls + 10, 'polls go on');
+    expect(transactions()).toBe(before);
+    expect(h.log.lines.filter((line) => line.includes('the repair of the camera rules did not take'))).toHaveLength(1);
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
+  });
+
+  it('backs off errors that follow a good login instead of logging in again at once', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'setup confirmed');
+    const logins = (): number => h.log.lines.filter((line) => line.includes('connected to the router')).length;
+    const run = jest.spyOn(h.sim.router, 'run').mockResolvedValue({ stdout: 'this is not what EdgeOS prints\n', stderr: '', code: 0 });
+    await until(() => !h.guard.reachable, 'unreachable');
+    const problems = h.log.lines.filter((line) => /^(ERROR|WARN) .*retrying/.test(line));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/retrying in (2[4-9]|3[0-6]) s/);
+    const seen = { logins: logins(), commands: run.mock.calls.length };
+    await new Promise((done) => setTimeout(done, 3_000));
+    expect(logins()).toBe(seen.logins);
+    expect(run.mock.calls.length).toBe(seen.commands);
   });
 
   it('trips the leak sensor on blocked attempts, with one log line carrying the numbers, and clears it when quiet', async () => {
@@ -312,11 +350,13 @@ describe('RouterGuard with the simulated router', () => {
     h.guard.requestAccess(frontDoor.address, 'allowed');
     await h.sim.stop();
     await until(() => h.log.lines.some((line) => line.includes('could not open internet access because')), 'reported', 15_000);
-    expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
+    // Blocked while the guard has not yet seen the connection fail, No Response once it has: never the opening.
+    expect(h.guard.shownAccess(frontDoor.address)).not.toBe('allowed');
     await h.sim.start();
     await until(() => h.guard.reachable, 'back', 15_000);
     await new Promise((done) => setTimeout(done, POLL_MS * 3));
     expect(await routerAccess(h.sim, 0)).toBe('blocked');
+    expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
   });
 
   it('saves again after a transaction whose save was cut off, so a router reboot cannot bring back an old state', async () => {
