@@ -39,6 +39,31 @@ describe('config tree', () => {
     );
   });
 
+  it('keeps every value of the tag and multi-value nodes of a stock EdgeOS configuration', () => {
+    // Each of these is one line per value in a real listing (the ER-X wizard's defaults, DNS forwarding, RA): an earlier
+    // simulator kept only the last value of each.
+    const listing = [
+      'set interfaces ethernet eth1 dhcpv6-pd pd 0 interface switch0 service slaac',
+      "set interfaces switch switch0 ipv6 router-advert name-server '2001:4860:4860::8888'",
+      "set interfaces switch switch0 ipv6 router-advert name-server '2001:4860:4860::8844'",
+      'set interfaces switch switch0 switch-port interface eth1',
+      'set interfaces switch switch0 switch-port interface eth2',
+      'set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 dns-server 192.168.1.1',
+      'set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 dns-server 9.9.9.9',
+      'set service dns dynamic interface eth0 service dyndns server members.dyndns.org',
+      'set service dns forwarding listen-on switch0',
+      'set service dns forwarding listen-on eth1',
+      'set service dns forwarding name-server 8.8.8.8',
+      "set service dns forwarding name-server '2001:4860:4860::8888'",
+      'set system ntp server 0.ubnt.pool.ntp.org',
+      'set system ntp server 1.ubnt.pool.ntp.org',
+      '',
+    ].join('\n');
+    expect(renderConfigCommands(parseConfigCommands(listing))).toBe(listing);
+    const config = setPath(parseConfigCommands(listing), words('service dns dynamic interface eth0 service dyndns server other.example')).config;
+    expect(renderConfigCommands(config)).not.toContain('members.dyndns.org');
+  });
+
   it('splits words as EdgeOS prints them, nothing escaped inside quotes, and refuses what it never prints', () => {
     expect(splitConfigLine(`a 'b c' 'back\\slash' '' 'dollar$HOME' caf\u00e9`)).toEqual(['a', 'b c', 'back\\slash', '', 'dollar$HOME', 'caf\u00e9']);
     expect(() => splitConfigLine(`a "b c"`)).toThrow(/not a line EdgeOS prints/);

@@ -28,11 +28,14 @@ const VALUE_LEAVES = new Set(['action', 'default-action', 'description', 'protoc
 export function isTagValueAt(path: readonly string[], index: number): boolean {
   const parent = path[index - 1];
   if (index < 1 || parent === undefined) return false;
-  if (path[0] === 'interfaces') return index === 2 || parent === 'vif' || parent === 'pppoe';
+  // `switch-port interface eth1`, `dhcpv6-pd pd 0 interface switch0`: one instance per interface.
+  if (path[0] === 'interfaces') return index === 2 || parent === 'vif' || parent === 'pppoe' || parent === 'interface';
   if (path[0] === 'firewall') {
     if (index === 2) return FIREWALL_RULESET_NODES.has(parent);
     if (index === 3) return path[1] === 'group' && FIREWALL_GROUP_NODES.has(parent);
   }
+  // `system ntp server 0.ubnt.pool.ntp.org`: one instance per server (elsewhere, as in `service dns dynamic`, `server` is a leaf).
+  if (path[0] === 'system' && path[1] === 'ntp' && index === 3) return parent === 'server';
   return TAG_NODES.has(parent);
 }
 
@@ -53,8 +56,10 @@ export function isValueless(path: readonly string[]): boolean {
 /** Leaves that hold several values, one line each. */
 export function isMultiValued(path: readonly string[]): boolean {
   const leaf = path[path.length - 2];
-  if (path[0] === 'interfaces') return leaf === 'address';
+  if (path[0] === 'interfaces') return leaf === 'address' || leaf === 'name-server';
   if (path[0] === 'firewall' && path[1] === 'group') return leaf === 'address' || leaf === 'network' || leaf === 'port';
+  if (path[0] === 'service' && path[1] === 'dns' && path[2] === 'forwarding') return leaf === 'listen-on' || leaf === 'name-server';
+  if (path[0] === 'service' && path[1] === 'dhcp-server') return leaf === 'dns-server';
   return path[0] === 'system' && (leaf === 'name-server' || (path[1] === 'static-host-mapping' && leaf === 'alias'));
 }
 
