@@ -32,6 +32,11 @@ export interface CameraReading {
   readonly access: Access | undefined;
   /** Undefined when the router did not report them (rules missing, counters unreadable). */
   readonly counters: EgressCounters | undefined;
+  /**
+   * Set when the configuration blocks the camera but the kernel's firewall does not (its ruleset is not hooked to
+   * the WAN, or its drop rule has no row): why its packets still get out.
+   */
+  readonly notInForce?: string;
 }
 
 export interface RouterReading {

@@ -31,6 +31,10 @@ export const MARK = {
   countersFailed: '@@camera-guard counters unavailable',
   counters6: '@@camera-guard counters6',
   counters6Failed: '@@camera-guard counters6 unavailable',
+  hook: '@@camera-guard hook',
+  hookFailed: '@@camera-guard hook unavailable',
+  hook6: '@@camera-guard hook6',
+  hook6Failed: '@@camera-guard hook6 unavailable',
   end: '@@camera-guard end',
 } as const;
 
@@ -137,10 +141,27 @@ export function saveScript(): string {
   return `${SESSION_CLEANUP_TRAP}\n${CFG_WRAPPER} begin\n${CFG_WRAPPER} save && echo '${MARK.saved}'\n${CFG_WRAPPER} end\necho '${MARK.done}'\n`;
 }
 
+/** The chain EdgeOS jumps to each interface's `firewall out` ruleset from. */
+export const OUT_HOOK_CHAIN = 'VYATTA_FW_OUT_HOOK';
+
+/**
+ * The rulesets' chains (counters, and the DROP rows really in the kernel) and the out hook (whether the kernel
+ * really sends the WAN's traffic through them): the configuration alone does not prove a block is in force.
+ */
 function counterLines(chain: string, chain6: string | undefined): string[] {
-  const lines = [`echo '${MARK.counters}'`, `sudo /sbin/iptables -t filter -L ${shellWord(chain)} -v -n -x || echo '${MARK.countersFailed}'`];
+  const lines = [
+    `echo '${MARK.counters}'`,
+    `sudo /sbin/iptables -t filter -L ${shellWord(chain)} -v -n -x || echo '${MARK.countersFailed}'`,
+    `echo '${MARK.hook}'`,
+    `sudo /sbin/iptables -t filter -L ${OUT_HOOK_CHAIN} -v -n -x || echo '${MARK.hookFailed}'`,
+  ];
   if (chain6 !== undefined) {
-    lines.push(`echo '${MARK.counters6}'`, `sudo /sbin/ip6tables -t filter -L ${shellWord(chain6)} -v -n -x || echo '${MARK.counters6Failed}'`);
+    lines.push(
+      `echo '${MARK.counters6}'`,
+      `sudo /sbin/ip6tables -t filter -L ${shellWord(chain6)} -v -n -x || echo '${MARK.counters6Failed}'`,
+      `echo '${MARK.hook6}'`,
+      `sudo /sbin/ip6tables -t filter -L ${OUT_HOOK_CHAIN} -v -n -x || echo '${MARK.hook6Failed}'`,
+    );
   }
   return lines;
 }

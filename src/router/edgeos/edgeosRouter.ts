@@ -13,6 +13,7 @@ import type { AccessChange, ApplyOutcome, CameraReading, FlowCut, RouterDriver, 
 import type { SshConnection } from '../ssh';
 import {
   MARK,
+  OUT_HOOK_CHAIN,
   OFFLOAD_COMMAND,
   READ_COMMAND,
   TRANSACTION_COMMAND,
@@ -29,8 +30,8 @@ import { readFirewall } from './firewallConfig';
 import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
 import { cameraStatus, plan } from './planner';
 import type { Plan, PlanInput } from './planner';
-import { parseChainCounters, parseConfigCommands, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
-import type { RuleCounter } from './parsers';
+import { parseChainListing, parseConfigCommands, parseHookJumps, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
+import type { ChainListing, DropRow, HookJump, RuleCounter } from './parsers';
 import { RuleSetLayout, assignSlots } from './ruleSetLayout';
 
 type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 'saveConfig'> &
@@ -129,8 +130,22 @@ export class EdgeOsRouter implements RouterDriver {
     const warnings: string[] = [];
     const ruleSetConfig = firewall.ruleSets.get(ruleSet);
     const ruleSet6Config = ruleSet6 === undefined ? undefined : firewall.ruleSets6.get(ruleSet6);
-    const counters = ruleSetConfig && readCounters(sections, MARK.counters, MARK.countersFailed, ruleSet, warnings);
-    const counters6 = ruleSet6 !== undefined && ruleSet6Config ? readCounters(sections, MARK.counters6, MARK.counters6Failed, ruleSet6, warnings) : undefined;
+    const listing = ruleSetConfig && readListing(sections, MARK.counters, MARK.countersFailed, ruleSet, warnings);
+    const listing6 = ruleSet6 !== undefined && ruleSet6Config ? readListing(sections, MARK.counters6, MARK.counters6Failed, ruleSet6, warnings) : undefined;
+    const counters = listing?.counters;
+    const counters6 = listing6?.counters;
+    const hooked = (mark: string, failedMark: string, chain: string): boolean | undefined => {
+      const jumps = readHook(sections, mark, failedMark, warnings);
+      return jumps === undefined ? undefined : jumps.some((jump) => jump.target === chain && jump.out === this.router.wanInterface);
+    };
+    const kernel: KernelView = {
+      listing,
+      listing6,
+      hooked: ruleSetConfig && wan.outRuleSet === ruleSet ? hooked(MARK.hook, MARK.hookFailed, ruleSet) : undefined,
+      hooked6: ruleSet6 !== undefined && ruleSet6Config && wan.outRuleSet6 === ruleSet6 ? hooked(MARK.hook6, MARK.hook6Failed, ruleSet6) : undefined,
+      ruleSet,
+      ruleSet6,
+    };
 
     const assignment = assignSlots(this.layout, [ruleSetConfig, ruleSet6Config], cameras);
     const input: PlanInput = {
@@ -168,7 +183,9 @@ export class EdgeOsRouter implements RouterDriver {
     for (const camera of cameras) {
       const slot = assignment.slots.get(camera.address);
       if (slot !== undefined) {
-        readings.set(camera.address, this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, counters, counters6));
+        const reading = this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, counters, counters6);
+        const notInForce = reading.access === 'blocked' ? this.blockNotInForce(camera, slot, kernel) : undefined;
+        readings.set(camera.address, notInForce === undefined ? reading : { ...reading, notInForce });
       }
     }
     const routerAddresses = [...firewall.interfaces.values()].flatMap((iface) => iface.addresses);
@@ -186,6 +203,32 @@ export class EdgeOsRouter implements RouterDriver {
       notes,
     };
     return { reading, input };
+  }
+
+  /**
+   * Why a camera that its configuration blocks still gets out, as the kernel shows it: its ruleset is not hooked to
+   * the WAN, or its drop rule has no DROP row for it. Undefined when the block is in force, or when the kernel could
+   * not be read (that is warned about on its own).
+   */
+  private blockNotInForce(camera: CameraSettings, slot: number, kernel: KernelView): string | undefined {
+    const rule = this.layout.blockRule(slot);
+    const wanInterface = this.router.wanInterface;
+    const matches = (row: DropRow): boolean => (camera.mac === undefined ? row.source === camera.address : row.mac === camera.mac.toLowerCase());
+    if (kernel.hooked === false) {
+      return `the kernel does not send ${wanInterface}'s traffic through ${kernel.ruleSet} (no jump in ${OUT_HOOK_CHAIN})`;
+    }
+    if (kernel.listing !== undefined && !(kernel.listing.drops.get(rule) ?? []).some(matches)) {
+      return `the kernel's ${kernel.ruleSet} chain has no DROP row for rule ${rule}`;
+    }
+    if (camera.mac !== undefined && kernel.ruleSet6 !== undefined) {
+      if (kernel.hooked6 === false) {
+        return `the kernel does not send ${wanInterface}'s IPv6 traffic through ${kernel.ruleSet6} (no jump in ${OUT_HOOK_CHAIN})`;
+      }
+      if (kernel.listing6 !== undefined && !(kernel.listing6.drops.get(rule) ?? []).some(matches)) {
+        return `the kernel's IPv6 ${kernel.ruleSet6} chain has no DROP row for rule ${rule}`;
+      }
+    }
+    return undefined;
   }
 
   /** A camera's state over both families, with its counters when they can be trusted. */
@@ -293,11 +336,35 @@ function checkedName(name: string, wanInterface: string): string {
   return name;
 }
 
-function readCounters(sections: Map<string, string>, mark: string, failedMark: string, chain: string, warnings: string[]): Map<number, RuleCounter> | undefined {
+/** What the kernel's firewall really holds, for checking that configured blocks are in force. */
+interface KernelView {
+  readonly listing: ChainListing | undefined;
+  readonly listing6: ChainListing | undefined;
+  /** Whether the out hook jumps to the ruleset for the WAN; undefined when not read or not expected. */
+  readonly hooked: boolean | undefined;
+  readonly hooked6: boolean | undefined;
+  readonly ruleSet: string;
+  readonly ruleSet6: string | undefined;
+}
+
+function readHook(sections: Map<string, string>, mark: string, failedMark: string, warnings: string[]): HookJump[] | undefined {
+  if (sections.has(failedMark) || !sections.has(mark)) {
+    warnings.push(`could not read the firewall's ${OUT_HOOK_CHAIN} chain, so whether the camera rules are in force in the kernel is not checked; give the plugin's user sudo for iptables.`);
+    return undefined;
+  }
+  const parsed = parseHookJumps(sections.get(mark) ?? '', OUT_HOOK_CHAIN);
+  if (!parsed.ok) {
+    warnings.push(`could not read the firewall's ${OUT_HOOK_CHAIN} chain (${parsed.error}), so whether the camera rules are in force in the kernel is not checked.`);
+    return undefined;
+  }
+  return parsed.value;
+}
+
+function readListing(sections: Map<string, string>, mark: string, failedMark: string, chain: string, warnings: string[]): ChainListing | undefined {
   if (sections.has(failedMark) || !sections.has(mark)) {
     return undefined;
   }
-  const parsed = parseChainCounters(sections.get(mark) ?? '', chain);
+  const parsed = parseChainListing(sections.get(mark) ?? '', chain);
   if (!parsed.ok) {
     warnings.push(`could not read the firewall counters (${parsed.error}); leak detection waits for the next good reading.`);
     return undefined;

@@ -252,6 +252,27 @@ function counterValue(text: string): number | string {
  * would make its counter vanish (and come back later as a "rise").
  */
 export function parseChainCounters(text: string, chain: string): Parsed<Map<number, RuleCounter>> {
+  const listing = parseChainListing(text, chain);
+  return listing.ok ? ok(listing.value.counters) : listing;
+}
+
+/** A chain's per-rule counters, and the DROP rows the kernel really has, by rule number (each row's fields). */
+export interface ChainListing {
+  readonly counters: Map<number, RuleCounter>;
+  /** The DROP rows of each rule: a blocked camera's block is in force only if its drop rule has one. */
+  readonly drops: Map<number, DropRow[]>;
+}
+
+export interface DropRow {
+  /** The `source` column. */
+  readonly source: string;
+  /** The source MAC of `-m mac --mac-source`, in lower case, when the row has one. */
+  readonly mac: string | undefined;
+}
+
+/** As parseChainCounters, and also the DROP rows of each rule. */
+export function parseChainListing(text: string, chain: string): Parsed<ChainListing> {
+  const drops = new Map<number, DropRow[]>();
   const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
   const chainLines = lines.flatMap((line, index) => (line.startsWith(`Chain ${chain} `) ? [index] : []));
   const chainLine = chainLines[0];
@@ -308,6 +329,10 @@ export function parseChainCounters(text: string, chain: string): Parsed<Map<numb
       continue;
     }
     const rule = Number(match[1]);
+    if (fields[2] === 'DROP') {
+      const mac = /\bMAC ([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/i.exec(line)?.[1]?.toLowerCase();
+      drops.set(rule, [...(drops.get(rule) ?? []), { source: fields[7] ?? '', mac }]);
+    }
     const previous = counters.get(rule);
     const sum = { packets: (previous?.packets ?? 0) + packets, bytes: (previous?.bytes ?? 0) + bytes };
     // Each row is below 2^53, but two rows of one rule can add up past what a double counts exactly.
@@ -326,7 +351,54 @@ export function parseChainCounters(text: string, chain: string): Parsed<Map<numb
   if ([...lines.slice(0, chainLine), ...lines.slice(index)].some((line) => line.includes(ownComment))) {
     return fail(`rows of chain ${chain} appear outside its listing`);
   }
-  return ok(counters);
+  return ok({ counters, drops });
+}
+
+/** A jump from a hook chain (`VYATTA_FW_OUT_HOOK`) to a ruleset's chain, for one output interface. */
+export interface HookJump {
+  readonly target: string;
+  /** The `out` column: the interface the jump applies to (`*` for any). */
+  readonly out: string;
+}
+
+/**
+ * Parses `iptables -t filter -L VYATTA_FW_OUT_HOOK -v -n -x`: the jumps EdgeOS compiled for each `firewall out`
+ * binding (`-o <interface> -j <ruleset>`). The listing must be the whole chain (a header, then rows up to the end or
+ * a blank line); anything else is an error, so a damaged listing can never read as "the ruleset is hooked".
+ */
+export function parseHookJumps(text: string, chain: string): Parsed<HookJump[]> {
+  const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
+  const at = lines.findIndex((line) => line.startsWith(`Chain ${chain} `));
+  if (at < 0) {
+    return fail(`the listing does not contain chain ${chain}`);
+  }
+  const header = lines[at + 1] ?? '';
+  if (header.length > MAX_LINE_LENGTH || !/^\s*pkts\s+bytes\s+target\s+prot\s+opt\s+in\s+out\s+source\s+destination\s*$/.test(header)) {
+    return fail(`chain ${chain} has no counter header (was the listing made with -v -n -x?)`);
+  }
+  const jumps: HookJump[] = [];
+  for (let index = at + 2; index < lines.length; index++) {
+    const line = lines[index] ?? '';
+    if (line.trim() === '') {
+      break;
+    }
+    if (line.length > MAX_LINE_LENGTH || !/^[\x20-\x7e\t]*$/.test(line)) {
+      return fail(`chain ${chain} has a row that is not plain text or too long`);
+    }
+    // Split on whitespace, and find the columns from the source address (always an address with a prefix under
+    // -n): a row may lack its target (a counting rule) and ip6tables may leave `opt` blank, so positions vary.
+    const fields = line.trim().split(/\s+/);
+    const source = fields.findIndex((field, at) => at >= 5 && /^[0-9a-f:.]+\/\d{1,3}$/i.test(field));
+    const opt = /^(--|-f|!f)$/;
+    if (source < 0 || source > 7 || !/^\d+$/.test(fields[0] ?? '') || !/^\d+$/.test(fields[1] ?? '')) {
+      return fail(`chain ${chain} has a row it cannot read: "${printableLine(line.trim())}"`);
+    }
+    const hasTarget = source === 7 || (source === 6 && !opt.test(fields[3] ?? ''));
+    if (hasTarget) {
+      jumps.push({ target: fields[2] ?? '', out: fields[source - 1] ?? '' });
+    }
+  }
+  return ok(jumps);
 }
 
 function escapeRegExp(text: string): string {

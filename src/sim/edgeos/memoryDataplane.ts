@@ -161,6 +161,17 @@ export class MemoryDataplane implements TrafficDataplane {
     return { stdout: flows.map(formatConntrackFlow).join(''), stderr: `${CONNTRACK}: ${flows.length} flow entries have been shown.\n`, code: 0 };
   }
 
+  deleteKernelRows(family: 4 | 6, chain: string, matches: (row: IptablesRow) => boolean): Promise<number> {
+    return this.withState((dataplane) => {
+      const table = family === 4 ? dataplane.firewall : dataplane.firewall6;
+      const compiled = table?.chains[chain];
+      if (compiled === undefined) return 0;
+      const before = compiled.rows.length;
+      compiled.rows = compiled.rows.filter((row) => !matches(row));
+      return before - compiled.rows.length;
+    });
+  }
+
   /** `conntrack -D -s <ip>`, IPv4 or IPv6. */
   deleteFlows(sourceIp: string): Promise<CommandResult> {
     const source = normalizeSource(sourceIp);

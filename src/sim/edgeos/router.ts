@@ -182,6 +182,16 @@ export class SimulatedEdgeRouter {
     return this.trafficDataplane().sendTraffic(traffic, options);
   }
 
+  /**
+   * Deletes kernel rows behind EdgeOS's back (`sudo iptables -D` by hand): with a rule key (`CAMGUARD_OUT-4008`, or
+   * `ipv6:CAMGUARD6_OUT-4008`) that rule's rows in `chain`, otherwise the jumps in `chain` to `target`. The
+   * configuration is not changed, so it still says the rule is in force.
+   */
+  async deleteKernelRows(family: 4 | 6, chain: string, which: { ruleKey?: string; target?: string }): Promise<number> {
+    await this.boot();
+    return this.trafficDataplane().deleteKernelRows(family, chain, (row) => (which.ruleKey !== undefined ? row.ruleKey === which.ruleKey : row.target === which.target));
+  }
+
   /** Registers an established connection from a LAN host (IPv4 or IPv6), as if it had been opened before the current rules. */
   async openFlow(from: string, flow: { protocol?: TrafficProtocol; port?: number; to?: string } = {}): Promise<void> {
     await this.boot();

@@ -122,6 +122,11 @@ export interface TrafficDataplane extends Dataplane {
   sendTraffic(traffic: TrafficSpec, context: { wanInterface: string; offload: boolean; lanHosts: LanHost[] }): Promise<TrafficVerdict>;
   openFlow(traffic: Omit<TrafficSpec, 'packets' | 'bytes'>): Promise<void>;
   hasFlow(sourceIp: string): Promise<boolean>;
+  /**
+   * Deletes rows from the kernel's tables behind EdgeOS's back, as `sudo iptables -D` by hand (or a firewall reload
+   * that went wrong) would: the configuration still says the rule is there. Returns how many rows went.
+   */
+  deleteKernelRows(family: 4 | 6, chain: string, matches: (row: IptablesRow) => boolean): Promise<number>;
 }
 
 export interface ConntrackFlow {

@@ -445,6 +445,67 @@ describe('IPv6 for cameras with a MAC', () => {
   });
 });
 
+describe('checking blocks in the kernel, not only in the configuration', () => {
+  let sim: SimulatedRouterSetup;
+  let driver: EdgeOsRouter;
+  const withMac = [{ ...frontDoor, mac: '00:11:22:33:44:55' }, garage];
+
+  beforeEach(async () => {
+    sim = await startSimulatedRouter();
+    driver = driverFor(sim);
+    await driver.connect();
+    await driver.apply(withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
+  });
+
+  afterEach(async () => {
+    driver.close();
+    await sim.dispose();
+  });
+
+  it('reads a block whose rules and hook are in the kernel as in force', async () => {
+    const reading = await driver.read(withMac);
+    expect(reading.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
+    expect(reading.cameras.get(frontDoor.address)?.notInForce).toBeUndefined();
+    expect(reading.cameras.get(garage.address)?.notInForce).toBeUndefined();
+  });
+
+  it('says a block is not in force when its drop row was deleted from the kernel behind EdgeOS\'s back, and the packets do get out', async () => {
+    expect(await sim.router.deleteKernelRows(4, 'CAMGUARD_OUT', { ruleKey: 'CAMGUARD_OUT-4018' })).toBe(1);
+    expect(await sim.router.sendTraffic(internet(garage.address))).toBe('accepted');
+    const reading = await driver.read(withMac);
+    expect(reading.cameras.get(garage.address)).toMatchObject({ status: 'intact', access: 'blocked', notInForce: "the kernel's CAMGUARD_OUT chain has no DROP row for rule 4018" });
+    expect(reading.cameras.get(frontDoor.address)?.notInForce).toBeUndefined();
+  });
+
+  it('says every block is not in force when the WAN\'s hook no longer jumps to the ruleset', async () => {
+    expect(await sim.router.deleteKernelRows(4, 'VYATTA_FW_OUT_HOOK', { target: 'CAMGUARD_OUT' })).toBe(1);
+    expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('accepted');
+    const reading = await driver.read(withMac);
+    for (const camera of withMac) {
+      expect(reading.cameras.get(camera.address)?.notInForce).toBe("the kernel does not send eth0's traffic through CAMGUARD_OUT (no jump in VYATTA_FW_OUT_HOOK)");
+    }
+  });
+
+  it('checks the IPv6 drop row of a camera with a MAC too', async () => {
+    expect(await sim.router.deleteKernelRows(6, 'CAMGUARD6_OUT', { ruleKey: 'ipv6:CAMGUARD6_OUT-4008' })).toBe(1);
+    const reading = await driver.read(withMac);
+    expect(reading.cameras.get(frontDoor.address)?.notInForce).toBe("the kernel's IPv6 CAMGUARD6_OUT chain has no DROP row for rule 4008");
+  });
+
+  it('takes a drop row for another host as no block for this camera', async () => {
+    // The configuration is the plugin's; the kernel's row for the camera was replaced by one for another host.
+    await sim.router.deleteKernelRows(4, 'CAMGUARD_OUT', { ruleKey: 'CAMGUARD_OUT-4018' });
+    const real = sim.router.run.bind(sim.router);
+    jest.spyOn(sim.router, 'run').mockImplementation(async (command, stdin, signal) => {
+      const result = await real(command, stdin, signal);
+      const row = '       0        0 DROP       all  --  *      *       192.0.2.99           0.0.0.0/0            /* CAMGUARD_OUT-4018 */\n';
+      return { ...result, stdout: result.stdout.replace(/^( +\d+ +\d+ RETURN .*\/\* CAMGUARD_OUT-10000 )/m, `${row}$1`) };
+    });
+    const reading = await driver.read(withMac);
+    expect(reading.cameras.get(garage.address)?.notInForce).toBe("the kernel's CAMGUARD_OUT chain has no DROP row for rule 4018");
+  });
+});
+
 describe('adopting the owner\'s ruleset', () => {
   const ownerPolicy = [
     FRESH_ROUTER_CONFIG,

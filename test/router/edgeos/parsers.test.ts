@@ -8,7 +8,9 @@ import {
   MAX_LINE_LENGTH,
   MAX_SKIPPED_REPORTED,
   parseChainCounters,
+  parseChainListing,
   parseConfigCommands,
+  parseHookJumps,
   parseConntrackSummary,
   parseNeighbours,
   parseOffload,
@@ -273,6 +275,56 @@ describe('iptables -L -v -n -x counters', () => {
     const cut = chain.split('\n');
     cut[3] = (cut[3] ?? '').slice(0, 30);
     expect(parseChainCounters(cut.join('\n'), 'CAMGUARD_OUT').ok).toBe(false);
+  });
+});
+
+describe('what the kernel really enforces', () => {
+  const HOOKS = sample('iptables_legacy_1.8.9_L_v_n_x_out_hook.txt');
+
+  it('reads the out hook\'s jumps from real iptables and ip6tables listings, with VLAN and PPPoE interfaces and a row without a target', () => {
+    const v4 = unwrap(parseHookJumps(section(HOOKS, /^=== iptables -L VYATTA_FW_OUT_HOOK/, /^===/), 'VYATTA_FW_OUT_HOOK'));
+    expect(v4).toEqual([
+      { target: 'WAN_OUT', out: 'pppoe0' },
+      { target: 'CAMGUARD_OUT', out: 'eth0.10' },
+      { target: 'CAMGUARD_OUT', out: 'eth0' },
+    ]);
+    expect(unwrap(parseHookJumps(section(HOOKS, /^=== ip6tables/, /^===/), 'VYATTA_FW_OUT_HOOK'))).toEqual([{ target: 'CAMGUARD6_OUT', out: 'eth0' }]);
+    expect(unwrap(parseHookJumps(section(HOOKS, /^=== iptables -L EMPTY_HOOK/), 'EMPTY_HOOK'))).toEqual([]);
+  });
+
+  it('reads EdgeOS\'s older format (protocol names, ip6tables with a blank opt column)', () => {
+    const listing = [
+      'Chain VYATTA_FW_OUT_HOOK (1 references)',
+      '    pkts      bytes target     prot opt in     out     source               destination',
+      '  120934  9120223 CAMGUARD6_OUT  all      *      eth0    ::/0                 ::/0',
+    ].join('\n');
+    expect(unwrap(parseHookJumps(listing, 'VYATTA_FW_OUT_HOOK'))).toEqual([{ target: 'CAMGUARD6_OUT', out: 'eth0' }]);
+  });
+
+  it('never reads a damaged listing as a jump that is there', () => {
+    const v4 = section(HOOKS, /^=== iptables -L VYATTA_FW_OUT_HOOK/, /^===/);
+    expect(parseHookJumps(v4, 'OTHER').ok).toBe(false);
+    expect(parseHookJumps(v4.replace('    pkts      bytes', '    pkts'), 'VYATTA_FW_OUT_HOOK').ok).toBe(false);
+    const cut = v4.split('\n');
+    cut[4] = (cut[4] ?? '').slice(0, 40);
+    expect(parseHookJumps(cut.join('\n'), 'VYATTA_FW_OUT_HOOK').ok).toBe(false);
+    expect(parseHookJumps(v4.replace('pppoe0 ', 'pppoe0\x1b[2J'), 'VYATTA_FW_OUT_HOOK').ok).toBe(false);
+  });
+
+  it('lists each rule\'s DROP rows, by address or by MAC, and not its LOG row', () => {
+    const listing = [
+      'Chain CAMGUARD_OUT (1 references)',
+      '    pkts      bytes target     prot opt in     out     source               destination',
+      '       5      300 LOG        all  --  *      *       192.168.1.50         0.0.0.0/0            /* CAMGUARD_OUT-4008 */ LOG flags 0 level 4 prefix "[CAMGUARD_OUT-4008-D]"',
+      '       5      300 DROP       all  --  *      *       192.168.1.50         0.0.0.0/0            /* CAMGUARD_OUT-4008 */',
+      '       0        0 DROP       all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* CAMGUARD_OUT-4018 */ MAC 00:12:41:A3:70:04',
+      '       0        0 RETURN     all  --  *      *       192.168.1.52         0.0.0.0/0            /* CAMGUARD_OUT-4028 */',
+      '    1778   980898 RETURN     all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* CAMGUARD_OUT-10000 default-action accept */',
+    ].join('\n');
+    const { drops } = unwrap(parseChainListing(listing, 'CAMGUARD_OUT'));
+    expect(drops.get(4008)).toEqual([{ source: '192.168.1.50', mac: undefined }]);
+    expect(drops.get(4018)).toEqual([{ source: '0.0.0.0/0', mac: '00:12:41:a3:70:04' }]);
+    expect(drops.has(4028)).toBe(false);
   });
 });
 
