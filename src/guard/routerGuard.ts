@@ -62,10 +62,14 @@ interface CameraState {
   epoch: number;
   readonly detector: LeakDetector;
   closeTimer: NodeJS.Timeout | undefined;
+  /** When timed access (`allowMinutes`) closes, kept across restarts; undefined when not timed or closed. */
+  openUntil: number | undefined;
   /** True once the camera's rules were seen on the router (so missing rules mean "deleted", not "new"). */
   seen: boolean;
   /** True while its rules are missing or damaged and that has been logged, so it is logged once per episode. */
   damageReported: boolean;
+  /** Set while the configuration blocks it but the kernel's firewall does not: why its packets get out. */
+  notInForce: string | undefined;
 }
 
 export interface GuardOptions {
@@ -81,6 +85,10 @@ export interface GuardOptions {
   readonly lockdown: LockdownMemory;
   readonly saveLockdown: (memory: LockdownMemory) => void;
   readonly markSeen: (address: string) => void;
+  /** Deadlines of timed access from an earlier run (camera address → epoch ms), so a restart cannot extend them. */
+  readonly openUntil?: ReadonlyMap<string, number>;
+  /** Stores a camera's timed-access deadline (undefined: none), where it survives a restart. */
+  readonly saveOpenUntil?: (address: string, deadline: number | undefined) => void;
   readonly now?: () => number;
 }
 
@@ -124,8 +132,10 @@ export class RouterGuard {
         epoch: 0,
         detector: new LeakDetector(options.leak),
         closeTimer: undefined,
+        openUntil: options.openUntil?.get(settings.address),
         seen: options.seenCameras.has(settings.address),
         damageReported: false,
+        notInForce: undefined,
       });
     }
     this.lockdown = { on: options.lockdown.on, previous: new Map(Object.entries(options.lockdown.previous)) };
@@ -151,7 +161,9 @@ export class RouterGuard {
     if (!camera || !this.reachableNow) {
       return undefined;
     }
-    return camera.queued ?? camera.desired ?? camera.actual;
+    // A block the kernel does not enforce is no block: the switch shows On, as the camera's packets get out.
+    const enforced = camera.actual === 'blocked' && camera.notInForce !== undefined ? 'allowed' : camera.actual;
+    return camera.queued ?? camera.desired ?? enforced;
   }
 
   /** True when what the switch would show is not known, so the leak sensor reports a fault. */
@@ -160,7 +172,8 @@ export class RouterGuard {
   }
 
   leakDetected(address: string): boolean {
-    return this.cameras.get(address)?.detector.detected ?? false;
+    const camera = this.cameras.get(address);
+    return camera !== undefined && (camera.detector.detected || camera.notInForce !== undefined);
   }
 
   // ---- what HomeKit asks for (never waits) ----
@@ -629,6 +642,7 @@ export class RouterGuard {
         this.onAccessKnown(camera);
         this.options.listener.cameraChanged(address);
       }
+      this.checkInForce(camera, seen.notInForce);
       if (seen.counters && access !== undefined) {
         const wasDetected = camera.detector.detected;
         const trip = camera.detector.observe({ at: now, access, accessEpoch: camera.epoch, counters: seen.counters });
@@ -648,6 +662,28 @@ export class RouterGuard {
         }
       }
     }
+  }
+
+  /** Tells the owner when a block stops or starts being in force in the kernel, and updates the switch and sensor. */
+  private checkInForce(camera: CameraState, notInForce: string | undefined): void {
+    if (notInForce === camera.notInForce) {
+      return;
+    }
+    const before = camera.notInForce;
+    camera.notInForce = notInForce;
+    const name = `"${printable(camera.settings.name)}" (${camera.settings.address})`;
+    if (notInForce !== undefined && before === undefined) {
+      this.log.error(
+        `${name} LEAK: its block is not in force: the router's configuration blocks it, but ${routerWords(notInForce)}, so its packets get out; ` +
+          'the switch shows On and the leak sensor stays tripped until the block is in force again (restarting the router rebuilds its firewall from the configuration).',
+      );
+    } else if (notInForce === undefined) {
+      this.log.info(`${name}: its block is in force in the router's firewall again.`);
+    }
+    camera.epoch++;
+    camera.detector.resetBaseline();
+    this.options.listener.cameraChanged(camera.settings.address);
+    this.options.listener.leakChanged(camera.settings.address);
   }
 
   private reportLeak(camera: CameraState, trip: LeakTrip, alreadyDetected: boolean): void {
@@ -680,19 +716,34 @@ export class RouterGuard {
     if (camera.actual !== 'allowed') {
       clearTimeout(camera.closeTimer);
       camera.closeTimer = undefined;
+      if (camera.openUntil !== undefined) {
+        camera.openUntil = undefined;
+        this.options.saveOpenUntil?.(camera.settings.address, undefined);
+      }
       return;
+    }
+    if (minutes <= 0 && camera.openUntil !== undefined) {
+      camera.openUntil = undefined;
+      this.options.saveOpenUntil?.(camera.settings.address, undefined);
     }
     if (minutes <= 0 || camera.closeTimer || this.stopped) {
       return;
     }
-    camera.closeTimer = setTimeout(() => {
+    // A deadline from before a restart stands (one that passed while Homebridge was away closes at once); a new
+    // opening gets a new one, stored before the timer starts so a crash cannot leave the camera open for good.
+    if (camera.openUntil === undefined) {
+      camera.openUntil = this.now() + minutes * 60_000;
+      this.options.saveOpenUntil?.(camera.settings.address, camera.openUntil);
+    }
+    const close = (): void => {
       camera.closeTimer = undefined;
       if (camera.actual === 'allowed' && !this.stopped) {
         this.log.info(`"${printable(camera.settings.name)}": closing internet access again after ${formatNumber(minutes)} minute(s), as configured by "allowMinutes".`);
         // Queued even while the router is unreachable: blocking is retried until confirmed.
         this.queue(camera, 'blocked');
       }
-    }, minutes * 60_000);
+    };
+    camera.closeTimer = setTimeout(close, Math.max(0, camera.openUntil - this.now()));
     camera.closeTimer.unref?.();
   }
 

@@ -25,6 +25,8 @@ interface AccessoryContext {
   /** Set once the camera's rules were seen on the router, so their later absence means "deleted". */
   seen?: boolean;
   lockdown?: LockdownMemory;
+  /** When the camera's timed access (`allowMinutes`) closes (epoch ms), kept in the accessory cache across restarts. */
+  openUntil?: number;
 }
 
 export class CameraGuardPlatform implements DynamicPlatformPlugin {
@@ -127,6 +129,19 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       saveLockdown: (memory) => {
         context(lockdownAccessory).lockdown = memory;
         this.api.updatePlatformAccessories([lockdownAccessory]);
+      },
+      openUntil: new Map(
+        cameras.flatMap((camera) => {
+          const deadline = context(cameraAccessories.get(camera.address) as PlatformAccessory).openUntil;
+          return typeof deadline === 'number' && Number.isFinite(deadline) ? [[camera.address, deadline] as const] : [];
+        }),
+      ),
+      saveOpenUntil: (address, deadline) => {
+        const accessory = cameraAccessories.get(address);
+        if (accessory) {
+          context(accessory).openUntil = deadline;
+          this.api.updatePlatformAccessories([accessory]);
+        }
       },
       markSeen: (address) => {
         const accessory = cameraAccessories.get(address);

@@ -34,7 +34,7 @@ interface Harness {
 }
 
 async function startGuard(
-  options: { cameras?: CameraSettings[]; seen?: string[]; sim?: SimulatedRouterSetup; password?: string } = {},
+  options: { cameras?: CameraSettings[]; seen?: string[]; sim?: SimulatedRouterSetup; password?: string; openUntil?: Map<string, number>; saved?: Map<string, number | undefined> } = {},
 ): Promise<Harness> {
   const sim = options.sim ?? (await startSimulatedRouter());
   const log = recordingLog();
@@ -61,6 +61,8 @@ async function startGuard(
     lockdown: { on: false, previous: {} },
     saveLockdown: (memory) => lockdown.push(memory),
     markSeen: () => undefined,
+    openUntil: options.openUntil,
+    saveOpenUntil: (address, deadline) => options.saved?.set(address, deadline),
   });
   guard.start();
   return { sim, guard, log, events, lockdown };
@@ -182,6 +184,28 @@ describe('RouterGuard with the simulated router', () => {
     expect(run.mock.calls.length).toBe(seen.commands);
   });
 
+  it('shows a block that is not in force in the kernel as On, trips the leak sensor and says so, until the router enforces it again', async () => {
+    h = await startGuard({ cameras: [frontDoor] });
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'setup confirmed');
+    await h.sim.router.deleteKernelRows(4, 'CAMGUARD_OUT', { ruleKey: 'CAMGUARD_OUT-4008' });
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'shown On');
+    expect(h.guard.leakDetected(frontDoor.address)).toBe(true);
+    expect(h.guard.stateUnknown(frontDoor.address)).toBe(false);
+    expect(h.log.lines.filter((line) => line.includes('its block is not in force'))).toEqual([
+      'ERROR "Front Door" (192.0.2.50) LEAK: its block is not in force: the router\'s configuration blocks it, but the kernel\'s CAMGUARD_OUT chain has no DROP row for rule 4008, so its packets get out; ' +
+        'the switch shows On and the leak sensor stays tripped until the block is in force again (restarting the router rebuilds its firewall from the configuration).',
+    ]);
+    expect(h.events).toContain(`leak ${frontDoor.address}`);
+    // Not taken for a change made outside HomeKit: the configuration still blocks it.
+    expect(h.log.lines.some((line) => line.includes('outside HomeKit'))).toBe(false);
+    await h.sim.router.reboot();
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'in force again', 15_000);
+    expect(h.guard.leakDetected(frontDoor.address)).toBe(false);
+    expect(h.log.lines).toContain('INFO "Front Door" (192.0.2.50): its block is in force in the router\'s firewall again.');
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
+  });
+
   it('trips the leak sensor on blocked attempts, with one log line carrying the numbers, and clears it when quiet', async () => {
     h = await startGuard({ cameras: [frontDoor] });
     await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
@@ -271,6 +295,35 @@ describe('RouterGuard with the simulated router', () => {
     await until(async () => (await routerAccess(h.sim, 0)) === 'allowed', 'opened');
     await until(async () => (await routerAccess(h.sim, 0)) === 'blocked', 'closed again', 5_000);
     expect(h.log.lines.some((line) => line.includes('closing internet access again after 0.01 minute(s)'))).toBe(true);
+  });
+
+  it('keeps the deadline of timed access across a restart: one that passed while Homebridge was away closes at once, a later one is not extended', async () => {
+    const timed = { ...frontDoor, allowMinutes: 60 };
+    const saved = new Map<string, number | undefined>();
+    h = await startGuard({ cameras: [timed], saved });
+    await until(() => h.guard.shownAccess(timed.address) === 'blocked', 'setup confirmed');
+    const openedAt = Date.now();
+    h.guard.requestAccess(timed.address, 'allowed');
+    await until(() => h.guard.shownAccess(timed.address) === 'allowed' && saved.get(timed.address) !== undefined, 'opened, deadline stored');
+    const deadline = saved.get(timed.address) ?? 0;
+    expect(deadline).toBeGreaterThanOrEqual(openedAt + 60 * 60_000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 60 * 60_000);
+    const sim = h.sim;
+    await h.guard.stop();
+
+    // Homebridge comes back after the deadline: access closes at once.
+    h = await startGuard({ cameras: [timed], sim, saved, openUntil: new Map([[timed.address, Date.now() - 1_000]]) });
+    await until(async () => (await routerAccess(sim, 0)) === 'blocked', 'closed at once');
+    expect(h.log.lines.some((line) => line.includes('closing internet access again after 60 minute(s)'))).toBe(true);
+    await until(() => saved.get(timed.address) === undefined, 'deadline cleared');
+
+    // Opened again, then restarted with 1.5 s left of its hour: it closes then, not an hour later.
+    h.guard.requestAccess(timed.address, 'allowed');
+    await until(async () => (await routerAccess(sim, 0)) === 'allowed', 'opened again');
+    await h.guard.stop();
+    h = await startGuard({ cameras: [timed], sim, saved, openUntil: new Map([[timed.address, Date.now() + 1_500]]) });
+    await until(() => h.guard.shownAccess(timed.address) === 'allowed', 'seen open after the restart');
+    await until(async () => (await routerAccess(sim, 0)) === 'blocked', 'closed at the stored deadline', 15_000);
   });
 
   it('backs off after a refused login instead of retrying in a storm that would lock the owner out', async () => {
