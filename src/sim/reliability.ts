@@ -225,7 +225,11 @@ async function main(): Promise<void> {
     ...(soak.evidence.length > 0 ? ['', '## Evidence', '', '```', ...soak.evidence, '```'] : []),
     '',
   ].join('\n');
-  writeFileSync(join(ROOT, 'docs', 'RELIABILITY.md'), page);
+  // The section "Fail-closed checks" is written by the test suite (test/failClosed.test.ts): keep it.
+  const pagePath = join(ROOT, 'docs', 'RELIABILITY.md');
+  const previous = existsSync(pagePath) ? readFileSync(pagePath, 'utf8') : '';
+  const failClosed = previous.indexOf('\n## Fail-closed checks\n');
+  writeFileSync(pagePath, failClosed < 0 ? page : `${page}${previous.slice(failClosed)}`);
   console.log(page);
   if (!ok) {
     process.exit(1);
