@@ -109,6 +109,10 @@ describe('SimulatedEdgeRouter IPv6 firewall', () => {
       const withoutAction = await commit("set firewall ipv6-name CAMGUARD6_OUT rule 4031 source address '2001:db8:1::9'");
       expect(withoutAction.stdout).toBe('[ firewall ipv6-name CAMGUARD6_OUT rule 4031 ]\nFirewall config error: Rule 4031 has no action\n\nCommit failed\n');
       expect(await router.activeConfigCommands()).toBe(before);
+      // Disabled, the same rule commits, as EdgeOS's engine takes it (an owner's half-written rule, switched off).
+      const disabled = await commit("set firewall ipv6-name CAMGUARD6_OUT rule 4031 source address '2001:db8:1::9'", 'set firewall ipv6-name CAMGUARD6_OUT rule 4031 disable');
+      expect(disabled.stdout).toBe('');
+      expect(await router.activeConfigCommands()).toContain('set firewall ipv6-name CAMGUARD6_OUT rule 4031 disable\n');
     });
 
     it('refuses an address that is not IPv6 in an IPv6 rule at set time', async () => {

@@ -190,7 +190,8 @@ export function validateFirewall(config: ConfigLines): string {
       for (const rule of rulesOf(byRuleSet, ruleSet, family.kind)) {
         const number = rule.number;
         const path = ['firewall', family.kind, ruleSet, 'rule', String(number)];
-        if (rule.action === undefined) {
+        // A disabled rule without an action commits (engine sample, E15): it compiles to nothing.
+        if (rule.action === undefined && !rule.disabled) {
           errors.push(errorBlock(path, `Firewall config error: Rule ${number} has no action`));
         }
         if ((rule.source.port !== undefined || rule.destination.port !== undefined) && !PORT_PROTOCOLS.has(rule.protocol)) {
