@@ -129,6 +129,13 @@ describe('config.schema.json', () => {
     }
   });
 
+  it('offers "forget", so the Homebridge UI keeps it when it saves the configuration', () => {
+    expect(routerProps.forget).toMatchObject({ type: 'array', items: { type: 'string' } });
+    const { settings, errors } = parseConfig({ routers: [router({ forget: ['192.168.1.77', '00:11:22:33:44:55'] })] });
+    expect(errors).toEqual([]);
+    expect(settings.routers[0]?.forget).toEqual(['192.168.1.77', '00:11:22:33:44:55']);
+  });
+
   it('hides secrets as password fields', () => {
     expect(routerProps.password['x-schema-form']).toEqual({ type: 'password' });
     expect(routerProps.passphrase['x-schema-form']).toEqual({ type: 'password' });
