@@ -34,7 +34,7 @@ interface Harness {
 }
 
 async function startGuard(
-  options: { cameras?: CameraSettings[]; seen?: string[]; sim?: SimulatedRouterSetup; password?: string; openUntil?: Map<string, number>; saved?: Map<string, number | undefined> } = {},
+  options: { cameras?: CameraSettings[]; seen?: string[]; sim?: SimulatedRouterSetup; password?: string; pollMs?: number; openUntil?: Map<string, number>; saved?: Map<string, number | undefined> } = {},
 ): Promise<Harness> {
   const sim = options.sim ?? (await startSimulatedRouter());
   const log = recordingLog();
@@ -53,7 +53,7 @@ async function startGuard(
     router,
     cameras,
     leak,
-    pollMs: POLL_MS,
+    pollMs: options.pollMs ?? POLL_MS,
     driver: new EdgeOsRouter(router, ssh),
     log,
     listener,
@@ -203,6 +203,23 @@ describe('RouterGuard with the simulated router', () => {
     await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'in force again', 15_000);
     expect(h.guard.leakDetected(frontDoor.address)).toBe(false);
     expect(h.log.lines).toContain('INFO "Front Door" (192.0.2.50): its block is in force in the router\'s firewall again.');
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
+  });
+
+  it.each([
+    ['its switch is set Off', (guard: RouterGuard) => guard.requestAccess(frontDoor.address, 'blocked')],
+    ['Lockdown is turned On', (guard: RouterGuard) => guard.requestLockdown(true)],
+  ])('blocks a camera opened on the router when, before the next poll, %s (an older reading saying "blocked" must not drop the request)', async (_what, ask) => {
+    // Polls an hour apart: only the transaction of the request can close the camera.
+    h = await startGuard({ cameras: [frontDoor], pollMs: 3_600_000 });
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'setup confirmed');
+    await h.sim.router.configure(['set firewall name CAMGUARD_OUT rule 4008 disable']);
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
+    expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
+    const run = jest.spyOn(h.sim.router, 'run');
+    expect(ask(h.guard)).toBe('queued');
+    await until(async () => (await routerAccess(h.sim, 0)) === 'blocked', 'blocked on the router', 15_000);
+    expect(run.mock.calls.filter(([, input]) => typeof input === 'string' && input.includes('@@camera-guard edited'))).toHaveLength(1);
     expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('dropped');
   });
 
