@@ -162,3 +162,25 @@ export function checkHostKey(presented: string, expectation: HostKeyExpectation,
       return { trusted: true, firstUse: false, remember: expectation.source === 'stored' && expectation.storedUnder !== key };
   }
 }
+
+/**
+ * Which router entry talks to the router behind each host key, shared by all router entries of one platform. One
+ * router has one host key, so two entries whose routers present the same key are one router under two spellings of
+ * its address: they would fight over its rules, so only the entry that claimed the key first may talk to it.
+ */
+export class HostKeyClaims {
+  private readonly holders = new Map<string, { readonly entry: number; readonly name: string }>();
+
+  /**
+   * Claims `fingerprint` for the entry with this index (its place in the config) and name. Returns undefined when the
+   * entry holds it now (or held it already), or the name of the other entry that holds it.
+   */
+  claim(fingerprint: string, entry: number, name: string): string | undefined {
+    const holder = this.holders.get(fingerprint);
+    if (holder === undefined) {
+      this.holders.set(fingerprint, { entry, name });
+      return undefined;
+    }
+    return holder.entry === entry ? undefined : holder.name;
+  }
+}

@@ -7,6 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Client, utils } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 
+import { printable } from '../config';
 import type { RouterSettings } from '../config';
 import type { Log } from '../log';
 import { CONNECT_TIMEOUT_MS, MAX_COMMAND_OUTPUT_BYTES } from '../settings';
@@ -22,6 +23,14 @@ import type { HostKeyExpectation, KnownHosts } from './hostKeys';
 export type SshTarget = Pick<RouterSettings, 'host' | 'port' | 'username' | 'privateKeyFile' | 'passphrase' | 'password' | 'hostKey'> & {
   readonly address?: string;
 };
+
+export interface SshOptions {
+  /**
+   * Claims the router's host key for this router entry, before anything is sent on the connection. Returns the name
+   * of another entry that already holds the key (the same router configured twice): the connection is then refused.
+   */
+  readonly claimHostKey?: (fingerprint: string) => string | undefined;
+}
 
 export interface CommandResult {
   readonly stdout: string;
@@ -41,6 +50,7 @@ export class SshConnection {
     private readonly target: SshTarget,
     private readonly knownHosts: KnownHosts,
     private readonly log: Log,
+    private readonly options: SshOptions = {},
   ) {}
 
   get connected(): boolean {
@@ -119,6 +129,18 @@ export class SshConnection {
               'host-key',
               `refused to connect: ${router} presented host key ${presented}, but ${verdict.expected} is ${where}. ` +
                 `${moved}, check the new key on its console with "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" and put it in "hostKey"${forget}; otherwise someone may be intercepting the connection.`,
+            );
+            return false;
+          }
+          // One router, one entry: a key another entry already talks to means this entry is the same router under
+          // another address, and nothing may be sent (not even a login) that could make the two fight over its rules.
+          const holder = this.options.claimHostKey?.(presented);
+          if (holder !== undefined) {
+            const router = this.target.host === undefined ? `this machine's default gateway ${this.endpoint}` : `the router at ${this.endpoint}`;
+            hostKeyProblem = new RouterError(
+              'config',
+              `refused to connect: ${router} presented host key ${presented}, which router "${printable(holder)}" already uses, so this entry is the same router as "${printable(holder)}" under another address; ` +
+                `two entries for one router would fight over its rules, so this entry sends nothing to it. Merge its cameras into "${printable(holder)}" and remove this entry.`,
             );
             return false;
           }

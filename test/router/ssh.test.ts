@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { RouterError } from '../../src/router/driver';
-import { KnownHosts } from '../../src/router/hostKeys';
+import { HostKeyClaims, KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
 import type { SshTarget } from '../../src/router/ssh';
 import { MAX_COMMAND_OUTPUT_BYTES, MAX_CONFIGURATION_OUTPUT_BYTES } from '../../src/settings';
+import { generateSshKeyPair } from '../../src/sim/sshServer';
 import { runWithHeapLimit } from '../helpers/heapLimitedNode';
 import { recordingLog } from '../helpers/recordingLog';
 import { startRecordingSshServer, streamLines, USER } from '../helpers/recordingSshServer';
@@ -166,6 +167,50 @@ describe('trust on first use', () => {
     const error = await failure(connection(router, known).connect());
     expect(error.message).toContain(`the router at 127.0.0.1:${router.port} presented host key ${router.hostKeyFingerprint}, but ${before} is remembered`);
     expect(router.authMethods).toEqual([]);
+  });
+});
+
+describe('one router under two entries (one host key)', () => {
+  /** Two entries (two loopback addresses, one router's key) sharing the platform's registry of claimed keys. */
+  async function twoEntries(): Promise<{ router: RecordingSshServer; twin: RecordingSshServer; first: SshConnection; second: SshConnection }> {
+    const known = join(temporaryDirectory(), 'known.json');
+    const hostKey = generateSshKeyPair().private;
+    const router = await server({ address: '127.0.0.1', hostKey });
+    const twin = await server({ address: '127.0.0.2', port: router.port, hostKey });
+    const claims = new HostKeyClaims();
+    const open = (to: RecordingSshServer, entry: number, name: string): SshConnection => {
+      const ssh = new SshConnection(
+        { host: to.address, port: to.port, username: USER, privateKeyFile: to.privateKeyFile, passphrase: undefined, password: undefined, hostKey: undefined },
+        new KnownHosts(known),
+        recordingLog(),
+        { claimHostKey: (fingerprint) => claims.claim(fingerprint, entry, name) },
+      );
+      cleanups.push(() => ssh.close());
+      return ssh;
+    };
+    return { router, twin, first: open(router, 0, 'Home Router'), second: open(twin, 1, 'Again') };
+  }
+
+  it('refuses the second entry before it logs in or sends anything, with a config error naming the entry that has the router', async () => {
+    const { router, twin, first, second } = await twoEntries();
+    expect(router.hostKeyFingerprint).toBe(twin.hostKeyFingerprint);
+    await first.connect();
+    const error = await failure(second.connect());
+    expect(error.kind).toBe('config');
+    expect(error.message).toBe(
+      `refused to connect: the router at 127.0.0.2:${twin.port} presented host key ${twin.hostKeyFingerprint}, which router "Home Router" already uses, ` +
+        'so this entry is the same router as "Home Router" under another address; two entries for one router would fight over its rules, so this entry sends nothing to it. ' +
+        'Merge its cameras into "Home Router" and remove this entry.',
+    );
+    expect(twin.authMethods).toEqual([]);
+    expect((await failure(second.exec('show configuration commands', undefined, 1000))).kind).toBe('unreachable');
+    expect(twin.commands).toEqual([]);
+    // The first entry keeps its router, and reconnecting does not lose it its claim.
+    first.close();
+    await first.connect();
+    await first.exec('true', undefined, 5000);
+    expect(router.commands).toEqual(['true']);
+    expect((await failure(second.connect())).kind).toBe('config');
   });
 });
 
