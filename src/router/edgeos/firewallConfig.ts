@@ -122,11 +122,13 @@ function readInterfaceLine(interfaces: Map<string, InterfaceConfig>, path: strin
   if (path[1] === undefined || base === undefined) {
     return;
   }
+  // `ethernet eth0 vif 10` is eth0.10, `ethernet eth0 pppoe 0` is pppoe0, and PPPoE over a VLAN
+  // (`ethernet eth0 vif 7 pppoe 0`, common on fibre) is pppoe0 too: follow vif and pppoe as deep as they go.
   let name = base;
   let nodeLength = 3;
-  if ((path[3] === 'vif' || path[3] === 'pppoe') && path[4] !== undefined) {
-    name = path[3] === 'vif' ? `${base}.${path[4]}` : `pppoe${path[4]}`;
-    nodeLength = 5;
+  while ((path[nodeLength] === 'vif' || path[nodeLength] === 'pppoe') && path[nodeLength + 1] !== undefined) {
+    name = path[nodeLength] === 'vif' ? `${name}.${path[nodeLength + 1]}` : `pppoe${path[nodeLength + 1]}`;
+    nodeLength += 2;
   }
   let config = interfaces.get(name);
   if (!config) {
