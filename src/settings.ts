@@ -27,6 +27,15 @@ export const RULES_PER_CAMERA = 10;
 export const MAX_ALLOW_ENTRIES = RULES_PER_CAMERA - 2;
 export const MAX_CAMERAS_PER_ROUTER = RULE_RANGE_SIZE / RULES_PER_CAMERA;
 
+/**
+ * HomeKit's limit of accessories on one bridge: 150 with the bridge itself, so 149 bridged ones
+ * (`MAX_ACCESSORIES = 149` in @homebridge/hap-nodejs lib/Accessory.ts, whose addBridgedAccessory throws "Cannot Bridge
+ * more than 149 Accessories"). Accessories restored from Homebridge's cache are bridged before the plugin launches
+ * (homebridge's BridgeService.restoreCachedPlatformAccessories), so they count as much as new ones, and so do those
+ * of other plugins on the same bridge. Each camera is one accessory, and each router has one more: its Lockdown switch.
+ */
+export const MAX_BRIDGED_ACCESSORIES = 149;
+
 /** EdgeOS limits rule numbers to 1..9999 (10000 is the default action). */
 export const MAX_RULE_NUMBER = 9999;
 
@@ -60,6 +69,12 @@ export const MAX_COMMAND_OUTPUT_BYTES = 1024 * 1024;
  * (the read fails with a plain message) rather than read.
  */
 export const MAX_CONFIGURATION_OUTPUT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * How long looking up a router's host name may take at startup (to find two entries for one router). A name that
+ * does not resolve in time is compared by its spelling only; the host key check at connect still finds a twin.
+ */
+export const HOST_LOOKUP_TIMEOUT_MS = 5_000;
 
 /** How long an SSH handshake (including host key check and login) may take. */
 export const CONNECT_TIMEOUT_MS = 15_000;

@@ -1,22 +1,29 @@
 /**
  * The Homebridge platform: checks the configuration, starts one RouterGuard per router, and keeps one accessory
  * per camera (plus a Lockdown switch per router) in step with it.
+ *
+ * One router, one entry: entries whose addresses resolve to the same address and port, or whose routers present
+ * the same host key, are one router, and only the first may talk to it. A router is set up whole or not at all:
+ * its accessories and guard are built first and published only when all of them fit on the bridge and registered,
+ * so no switch is ever shown without a guard behind it.
  */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
 import si from 'systeminformation';
 
-import { excludeInfrastructureAddresses, parseConfig } from '../config';
-import type { PlatformSettings, RouterSettings } from '../config';
+import { duplicateRouterError, excludeInfrastructureAddresses, parseConfig, printable } from '../config';
+import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
 import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/routerGuard';
 import type { Log } from '../log';
 import { withPrefix } from '../log';
 import { EdgeOsRouter } from '../router/edgeos/edgeosRouter';
-import { KnownHosts } from '../router/hostKeys';
+import { expectedHostKey, HostKeyClaims, KnownHosts } from '../router/hostKeys';
 import { SshConnection } from '../router/ssh';
-import { KNOWN_HOSTS_FILE, PLATFORM_NAME, PLUGIN_NAME } from '../settings';
+import { HOST_LOOKUP_TIMEOUT_MS, KNOWN_HOSTS_FILE, MAX_BRIDGED_ACCESSORIES, PLATFORM_NAME, PLUGIN_NAME } from '../settings';
 import { CameraAccessory, LockdownAccessory } from './cameraAccessory';
 import { homeKitName } from './names';
 
@@ -29,11 +36,31 @@ interface AccessoryContext {
   openUntil?: number;
 }
 
+/** Where a router entry leads: the host to dial, and every address it resolved to, to compare entries by. */
+interface Endpoint {
+  /** The entry's host, or this machine's default gateway for an entry without one; undefined when there is none. */
+  readonly host: string | undefined;
+  /** The host itself (canonical, so a spelling of a name that did not resolve still meets its twin) and its addresses. */
+  readonly addresses: readonly string[];
+}
+
+/** Everything one router needs, built before any of it is published. */
+interface RouterSetup {
+  readonly router: RouterSettings;
+  readonly log: Log;
+  readonly host: string;
+  readonly cameraCount: number;
+  /** All of the router's accessories (cached ones and new ones) and, of them, the new ones to register. */
+  readonly accessories: readonly PlatformAccessory[];
+  readonly fresh: readonly PlatformAccessory[];
+  readonly guard: RouterGuard;
+}
+
 export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private readonly cached = new Map<string, PlatformAccessory>();
   private readonly guards: RouterGuard[] = [];
-  /** Accessories made in this run, registered once their services are in place. */
-  private fresh: PlatformAccessory[] = [];
+  /** Which entry talks to the router behind each host key, for every router of this platform. */
+  private readonly hostKeyClaims = new HostKeyClaims();
 
   constructor(
     private readonly log: Logging,
@@ -60,54 +87,123 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const { settings, errors, warnings } = parseConfig(this.config);
     errors.forEach((error) => this.log.error(error));
     warnings.forEach((warning) => this.log.warn(warning));
-    const inUse = new Set<string>();
+    const setups: RouterSetup[] = [];
+    /** Cached accessories of routers that are not set up, by router name, so the log can say whose they were. */
+    const refused = new Map<string, string>();
     if (settings.routers.length === 0) {
       this.log.info('No routers are configured, so Camera Guard is idle; add a router with its cameras in the plugin settings.');
     } else {
       const ownAddresses = await this.ownAddresses();
-      for (const router of settings.routers) {
-        try {
-          await this.startRouter(router, settings, ownAddresses, inUse);
-        } catch (error) {
-          this.log.error(`Router "${router.name}" could not be set up (${(error as Error).message}); the other routers carry on.`);
+      const gateway = settings.routers.some((router) => router.host === undefined) ? await this.defaultGateway() : undefined;
+      const endpoints = await Promise.all(settings.routers.map((router) => this.resolve(router, gateway)));
+      const knownHosts = new KnownHosts(join(this.api.user.storagePath(), KNOWN_HOSTS_FILE));
+      /** Entries that hold their router's address so far, in config order. */
+      const holders: { readonly router: RouterSettings; readonly endpoint: Endpoint }[] = [];
+      let published = 0;
+      settings.routers.forEach((router, index) => {
+        const log: Log = withPrefix(this.log, router.name);
+        const endpoint = endpoints[index] as Endpoint;
+        const host = endpoint.host;
+        if (host === undefined) {
+          log.error('no "host" is set and this machine has no default gateway to use instead; set "host" to the router\'s address.');
+          return;
         }
-      }
+        if (router.host === undefined) {
+          log.info(`no "host" is set, so using this machine's default gateway ${host} as the router.`);
+        }
+        const refuse = (): void => {
+          for (const uuid of this.uuids(router, host)) {
+            if (this.cached.has(uuid)) {
+              refused.set(uuid, router.name);
+            }
+          }
+        };
+        // Two spellings of one router (a name and its address, no host and the gateway's address) reach the same address.
+        const twin = holders.find((other) => other.router.port === router.port && other.endpoint.addresses.some((address) => endpoint.addresses.includes(address)));
+        holders.push({ router, endpoint });
+        if (twin) {
+          const shared = twin.endpoint.addresses.find((address) => endpoint.addresses.includes(address)) as string;
+          this.log.error(duplicateRouterError(router.name, twin.router.name, `${spelling(router)} and ${spelling(twin.router)} both reach ${shared} port ${router.port}`));
+          refuse();
+          return;
+        }
+        // The key this entry already trusts (pinned, or remembered from an earlier run) is claimed now, in config order,
+        // so the first entry keeps its router even when a later one happens to connect first; other keys are claimed
+        // at connect, before anything is sent.
+        const trusted = this.trustedHostKey(router, host, knownHosts);
+        const holder = trusted === undefined ? undefined : this.hostKeyClaims.claim(trusted, index, router.name);
+        if (holder !== undefined) {
+          this.log.error(duplicateRouterError(router.name, holder, `both trust host key ${trusted as string}`));
+          refuse();
+          return;
+        }
+        const { cameras, skipped, errors: cameraErrors } = excludeInfrastructureAddresses({ ...router, host }, ownAddresses);
+        cameraErrors.forEach((error) => log.error(error));
+        // Count before publishing: HomeKit refuses the 150th accessory of a bridge, and a router published in part
+        // would show switches with no guard behind them.
+        const needed = cameras.length + 1;
+        if (published + needed > MAX_BRIDGED_ACCESSORIES) {
+          const over = published + needed - MAX_BRIDGED_ACCESSORIES;
+          this.log.error(
+            `Router "${printable(router.name)}" is not published in HomeKit and not guarded (its rules on the router stay as they are): ` +
+              `its ${needed} accessories (${cameras.length} cameras and its Lockdown switch) would be ${over} over the ${MAX_BRIDGED_ACCESSORIES} HomeKit allows on one bridge, ` +
+              `where the routers before it already have ${published} (other plugins' accessories on the same bridge count too); ` +
+              `run Camera Guard as a child bridge, or split the routers across several Camera Guard platforms each on its own child bridge, or remove at least ${over} of its cameras, then restart Homebridge.`,
+          );
+          refuse();
+          return;
+        }
+        try {
+          setups.push(this.buildRouter(router, index, host, cameras, skipped, settings, knownHosts, log));
+          published += needed;
+        } catch (error) {
+          log.error(`could not be set up (${(error as Error).message}), so none of its accessories is published and it is not guarded; the other routers carry on.`);
+          refuse();
+        }
+      });
     }
-    const stale = [...this.cached.values()].filter((accessory) => !inUse.has(accessory.UUID));
-    if (stale.length > 0) {
-      this.log.info(`Removing ${stale.length} accessory(ies) for cameras or routers that are no longer configured.`);
-      this.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, stale);
-      stale.forEach((accessory) => this.cached.delete(accessory.UUID));
+    this.removeUnused(setups, refused);
+    for (const setup of setups) {
+      this.publish(setup);
     }
   }
 
-  private async startRouter(router: RouterSettings, settings: PlatformSettings, ownAddresses: string[], inUse: Set<string>): Promise<void> {
-    const log: Log = withPrefix(this.log, router.name);
-    let host = router.host;
-    if (host === undefined) {
-      host = await this.defaultGateway();
-      if (host === undefined) {
-        log.error('no "host" is set and this machine has no default gateway to use instead; set "host" to the router\'s address.');
-        return;
-      }
-      log.info(`no "host" is set, so using this machine's default gateway ${host} as the router.`);
-    }
-    const { cameras, skipped, errors } = excludeInfrastructureAddresses({ ...router, host }, ownAddresses);
-    errors.forEach((error) => log.error(error));
+  /**
+   * Builds a router's driver, guard and accessories without publishing anything; throws if any part cannot be made.
+   */
+  private buildRouter(
+    router: RouterSettings,
+    index: number,
+    host: string,
+    cameras: readonly CameraSettings[],
+    skipped: readonly SkippedCamera[],
+    settings: PlatformSettings,
+    knownHosts: KnownHosts,
+    log: Log,
+  ): RouterSetup {
     // The driver sees only the cameras it guards, and leaves the rules of every skipped one as they are.
     const resolved = { ...router, host, cameras, skipped };
-
-    const knownHosts = new KnownHosts(join(this.api.user.storagePath(), KNOWN_HOSTS_FILE));
-    const ssh = new SshConnection({ ...router, address: host }, knownHosts, log);
+    const ssh = new SshConnection({ ...router, address: host }, knownHosts, log, {
+      claimHostKey: (presented) => this.hostKeyClaims.claim(presented, index, router.name),
+    });
     const driver = new EdgeOsRouter(resolved, ssh);
 
-    const uuid = (seed: string): string => this.api.hap.uuid.generate(`${PLATFORM_NAME}:${host}:${router.port}:${seed}`);
+    const uuid = (seed: string): string => this.uuid(router, host, seed);
+    const fresh: PlatformAccessory[] = [];
+    const accessory = (id: string, name: string, kind: 'camera' | 'lockdown'): PlatformAccessory => {
+      const existing = this.cached.get(id);
+      if (existing) {
+        return existing;
+      }
+      const made = new this.api.platformAccessory(name, id);
+      (made.context as AccessoryContext).kind = kind;
+      fresh.push(made);
+      return made;
+    };
     // Accessory names follow HomeKit's naming rules too, or the Home app may refuse the whole bridge.
-    const lockdownAccessory = this.accessory(uuid('lockdown'), `${homeKitName(router.name, 'Camera')} Lockdown`, 'lockdown');
-    const cameraAccessories = new Map(
-      cameras.map((camera) => [camera.address, this.accessory(uuid(camera.address), homeKitName(camera.name, 'Camera'), 'camera')]),
-    );
-    const context = (accessory: PlatformAccessory): AccessoryContext => accessory.context;
+    const lockdownAccessory = accessory(uuid('lockdown'), `${homeKitName(router.name, 'Camera')} Lockdown`, 'lockdown');
+    const cameraAccessories = new Map(cameras.map((camera) => [camera.address, accessory(uuid(camera.address), homeKitName(camera.name, 'Camera'), 'camera')]));
+    const context = (of: PlatformAccessory): AccessoryContext => of.context;
 
     const views = new Map<string, CameraAccessory>();
     const lockdownViews: LockdownAccessory[] = [];
@@ -152,32 +248,131 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       },
     });
     for (const camera of cameras) {
-      const accessory = cameraAccessories.get(camera.address) as PlatformAccessory;
-      views.set(camera.address, new CameraAccessory(this.api, accessory, guard, camera));
-      inUse.add(accessory.UUID);
+      views.set(camera.address, new CameraAccessory(this.api, cameraAccessories.get(camera.address) as PlatformAccessory, guard, camera));
     }
     lockdownViews.push(new LockdownAccessory(this.api, lockdownAccessory, guard, router.name));
-    inUse.add(lockdownAccessory.UUID);
-    if (this.fresh.length > 0) {
-      this.api.registerPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, this.fresh);
-      this.fresh = [];
+    return { router, log, host, cameraCount: cameras.length, accessories: [lockdownAccessory, ...cameraAccessories.values()], fresh, guard };
+  }
+
+  /**
+   * Removes the cached accessories no router that is set up uses: those of cameras and routers no longer configured,
+   * and those of routers that are not set up, which would otherwise show switches with no guard behind them. This
+   * runs before anything new is registered, so the room they held on the bridge is free again.
+   */
+  private removeUnused(setups: readonly RouterSetup[], refused: ReadonlyMap<string, string>): void {
+    const inUse = new Set(setups.flatMap((setup) => setup.accessories.map((accessory) => accessory.UUID)));
+    const unused = [...this.cached.values()].filter((accessory) => !inUse.has(accessory.UUID));
+    if (unused.length === 0) {
+      return;
     }
+    const byRouter = new Map<string, number>();
+    for (const accessory of unused) {
+      const router = refused.get(accessory.UUID);
+      if (router !== undefined) {
+        byRouter.set(router, (byRouter.get(router) ?? 0) + 1);
+      }
+    }
+    for (const [router, count] of byRouter) {
+      this.log.warn(
+        `Router "${printable(router)}": removing its ${count} accessory(ies) from HomeKit, since it is not set up and they would show switches that do nothing; ` +
+          'they come back when the problem logged above is fixed and Homebridge restarts (automations that used them must then be set up again).',
+      );
+    }
+    const stale = unused.length - [...byRouter.values()].reduce((sum, count) => sum + count, 0);
+    if (stale > 0) {
+      this.log.info(`Removing ${stale} accessory(ies) for cameras or routers that are no longer configured.`);
+    }
+    this.withdraw(unused);
+  }
+
+  /**
+   * Takes accessories off the bridge, one at a time: an accessory Homebridge could not bridge (a bridge that was full
+   * when it restored its cache, or a registration refused part-way) makes removing it throw, and must not stop the rest.
+   */
+  private withdraw(accessories: readonly PlatformAccessory[]): void {
+    for (const accessory of accessories) {
+      try {
+        this.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [accessory]);
+      } catch {
+        // Not on the bridge: nothing to take off.
+      }
+      this.cached.delete(accessory.UUID);
+    }
+  }
+
+  /**
+   * Registers a router's new accessories and starts its guard, or, when HomeKit refuses any of them (a bridge that
+   * other plugins have filled, say), takes every accessory of the router off the bridge again and starts nothing.
+   */
+  private publish(setup: RouterSetup): void {
+    const { router, log, guard } = setup;
+    try {
+      if (setup.fresh.length > 0) {
+        this.api.registerPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [...setup.fresh]);
+      }
+    } catch (error) {
+      // HomeKit may have bridged some of them before it refused one: all of them go.
+      this.withdraw(setup.accessories);
+      this.log.error(
+        `Router "${printable(router.name)}" is not published in HomeKit and not guarded (its rules on the router stay as they are): ` +
+          `the bridge refused its accessories (${(error as Error).message}), so none of its ${setup.accessories.length} accessories is left on the bridge; ` +
+          `if the bridge is full (HomeKit allows ${MAX_BRIDGED_ACCESSORIES} accessories on one bridge, other plugins' included), run Camera Guard as a child bridge, then restart Homebridge.`,
+      );
+      return;
+    }
+    setup.accessories.forEach((accessory) => this.cached.set(accessory.UUID, accessory));
     this.guards.push(guard);
-    log.info(`guarding ${cameras.length} camera(s) on ${host}:${router.port}.`);
+    log.info(`guarding ${setup.cameraCount} camera(s) on ${setup.host}:${router.port}.`);
     guard.start();
   }
 
-  /** Returns the cached accessory with this UUID, or registers a new one. */
-  private accessory(uuid: string, name: string, kind: 'camera' | 'lockdown'): PlatformAccessory {
-    const existing = this.cached.get(uuid);
-    if (existing) {
-      return existing;
+  private uuid(router: RouterSettings, host: string, seed: string): string {
+    return this.api.hap.uuid.generate(`${PLATFORM_NAME}:${host}:${router.port}:${seed}`);
+  }
+
+  /** The UUIDs every accessory of this router would have. */
+  private uuids(router: RouterSettings, host: string): string[] {
+    return [this.uuid(router, host, 'lockdown'), ...router.cameras.map((camera) => this.uuid(router, host, camera.address))];
+  }
+
+  /** The fingerprint this entry trusts before connecting: pinned in the config, or remembered from an earlier run. */
+  private trustedHostKey(router: RouterSettings, host: string, knownHosts: KnownHosts): string | undefined {
+    try {
+      const expectation = expectedHostKey(router, host, knownHosts);
+      return expectation.source === 'none' ? undefined : expectation.fingerprint;
+    } catch {
+      // A known-hosts file that cannot be trusted: the connection refuses the router and says why.
+      return undefined;
     }
-    const accessory = new this.api.platformAccessory(name, uuid);
-    (accessory.context as AccessoryContext).kind = kind;
-    this.fresh.push(accessory);
-    this.cached.set(uuid, accessory);
-    return accessory;
+  }
+
+  /** Finds where an entry leads: its host (or the default gateway) and every address a lookup of it gives. */
+  private async resolve(router: RouterSettings, gateway: string | undefined): Promise<Endpoint> {
+    const host = router.host ?? gateway;
+    if (host === undefined) {
+      return { host, addresses: [] };
+    }
+    const addresses = new Set([canonicalAddress(host)]);
+    if (isIP(host) === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const found = await Promise.race([
+          lookup(host, { all: true }),
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${HOST_LOOKUP_TIMEOUT_MS / 1000} s`)), HOST_LOOKUP_TIMEOUT_MS);
+          }),
+        ]);
+        found.forEach((entry) => addresses.add(canonicalAddress(entry.address)));
+      } catch (error) {
+        // The connection looks the name up again, and the host key check at connect still finds a twin entry.
+        withPrefix(this.log, router.name).debug(
+          `could not look up "${printable(host)}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}), so it is compared with the other routers by its name only.`,
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return { host, addresses: [...addresses] };
   }
 
   private async defaultGateway(): Promise<string | undefined> {
@@ -199,4 +394,28 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       return [];
     }
   }
+}
+
+/** How an entry names its router, for the log. */
+function spelling(router: RouterSettings): string {
+  return router.host === undefined ? `"${printable(router.name)}" (no "host", so the default gateway)` : `"${printable(router.host)}" of "${printable(router.name)}"`;
+}
+
+/** One spelling per address: IPv6 compressed and lower case, IPv4-mapped IPv6 as IPv4, names in lower case. */
+export function canonicalAddress(address: string): string {
+  if (isIP(address) === 6) {
+    try {
+      const compact = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+      const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compact);
+      if (mapped) {
+        const high = parseInt(mapped[1] as string, 16);
+        const low = parseInt(mapped[2] as string, 16);
+        return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+      }
+      return compact;
+    } catch {
+      return address.toLowerCase();
+    }
+  }
+  return address.toLowerCase().replace(/\.$/, '');
 }

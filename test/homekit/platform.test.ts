@@ -2,16 +2,12 @@
  * The HomeKit layer with real HAP services (hap-nodejs) around the platform: what the owner sees when the
  * router's host is left out, when Lockdown refuses a camera, and which names HomeKit gets.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import * as hap from '@homebridge/hap-nodejs';
-import type { API, PlatformAccessory } from 'homebridge';
 
-import { CameraGuardPlatform } from '../../src/homekit/platform';
 import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { service, startPlatform, TestAccessory } from '../helpers/platformHarness';
+import type { Harness } from '../helpers/platformHarness';
 import { until } from '../helpers/simRouter';
 
 jest.mock('systeminformation', () => ({
@@ -19,73 +15,6 @@ jest.mock('systeminformation', () => ({
   networkGatewayDefault: jest.fn(() => Promise.resolve('127.0.0.1')),
   networkInterfaces: jest.fn(() => Promise.resolve([{ ip4: '192.0.2.10' }, { ip4: '' }])),
 }));
-
-type ServiceType = Parameters<hap.Accessory['getService']>[0] & typeof hap.Service;
-
-/** Homebridge's platform accessory, reduced to what the plugin uses, around a real HAP accessory. */
-class TestAccessory {
-  readonly context: Record<string, unknown> = {};
-  readonly hap: hap.Accessory;
-  constructor(
-    readonly displayName: string,
-    readonly UUID: string,
-  ) {
-    this.hap = new hap.Accessory(displayName, UUID);
-  }
-  getService(type: ServiceType): hap.Service | undefined {
-    return this.hap.getService(type);
-  }
-  getServiceById(type: ServiceType, subtype: string): hap.Service | undefined {
-    return this.hap.getServiceById(type, subtype);
-  }
-  addService(type: ServiceType & (new (name: string, subtype: string) => hap.Service), name: string, subtype: string): hap.Service {
-    return this.hap.addService(new type(name, subtype));
-  }
-}
-
-interface Harness {
-  platform: CameraGuardPlatform;
-  registered: TestAccessory[];
-  unregistered: TestAccessory[];
-  lines: string[];
-  shutdown: () => void;
-}
-
-function startPlatform(config: Record<string, unknown>, cached: TestAccessory[] = []): Harness {
-  const lines: string[] = [];
-  const record = (level: string) => (message: string) => lines.push(`${level} ${message}`);
-  const log = Object.assign(record('INFO'), { info: record('INFO'), warn: record('WARN'), error: record('ERROR'), debug: record('DEBUG'), success: record('INFO'), log: record('INFO'), prefix: '' });
-  const handlers = new Map<string, () => void>();
-  const registered: TestAccessory[] = [];
-  const unregistered: TestAccessory[] = [];
-  const storage = mkdtempSync(join(tmpdir(), 'cg-platform-'));
-  const api = {
-    hap,
-    on: (event: string, handler: () => void) => handlers.set(event, handler),
-    user: { storagePath: () => storage },
-    platformAccessory: TestAccessory,
-    registerPlatformAccessories: (_plugin: string, _platform: string, accessories: TestAccessory[]) => registered.push(...accessories),
-    unregisterPlatformAccessories: (_plugin: string, _platform: string, accessories: TestAccessory[]) => unregistered.push(...accessories),
-    updatePlatformAccessories: () => undefined,
-  } as unknown as API;
-  const platform = new CameraGuardPlatform(log, { platform: 'CameraGuard', ...config }, api);
-  for (const accessory of cached) {
-    platform.configureAccessory(accessory as unknown as PlatformAccessory);
-  }
-  handlers.get('didFinishLaunching')?.();
-  return { platform, registered, unregistered, lines, shutdown: () => handlers.get('shutdown')?.() };
-}
-
-const service = (h: Harness, name: string): hap.Service => {
-  for (const accessory of h.registered) {
-    for (const candidate of accessory.hap.services) {
-      if (candidate.getCharacteristic(hap.Characteristic.Name).value === name) {
-        return candidate;
-      }
-    }
-  }
-  throw new Error(`no service named ${name}`);
-};
 
 describe('Camera Guard platform with real HAP services', () => {
   let sim: SimulatedRouterSetup;
