@@ -628,12 +628,17 @@ export class RouterGuard {
         this.options.markSeen(address);
       }
       const access = seen.access;
+      if (access === 'allowed' && seen.openForMs !== undefined) {
+        this.followRouterDeadline(camera, now + seen.openForMs);
+      }
       if (access !== undefined && access !== camera.actual) {
         const before = camera.actual;
         camera.actual = access;
         camera.epoch++;
         const ours = expected.get(address) === access || camera.desired === access || camera.queued !== undefined;
-        if (before !== undefined && !ours) {
+        if (before === 'allowed' && access === 'blocked' && seen.timedOut === true && !ours) {
+          this.log.info(`${name}: internet access closed by the router itself at the end of its ${formatNumber(camera.settings.allowMinutes)} minute(s) ("allowMinutes").`);
+        } else if (before !== undefined && !ours) {
           this.log.warn(`${name}: internet access was ${access === 'allowed' ? 'opened' : 'blocked'} on the router, outside HomeKit.`);
           if (access === 'allowed' && this.lockdown.on) {
             this.log.warn(`${name} was opened on the router although Lockdown is on; Lockdown does not override changes made on the router.`);
@@ -707,6 +712,24 @@ export class RouterGuard {
       this.log.error(message);
     } else {
       this.log.warn(message);
+    }
+  }
+
+  /**
+   * The router enforces a timed opening itself (its drop rule starts matching at the deadline): the plugin's timer
+   * follows the router's deadline when it is the earlier one, so both close together, and it is stored for a restart.
+   */
+  private followRouterDeadline(camera: CameraState, deadline: number): void {
+    // Of two deadlines (the stored one, the router's) the earlier stands: a timed opening is never extended.
+    if (camera.openUntil !== undefined && camera.openUntil - deadline < 2_000) {
+      return;
+    }
+    camera.openUntil = deadline;
+    this.options.saveOpenUntil?.(camera.settings.address, deadline);
+    if (camera.closeTimer !== undefined) {
+      clearTimeout(camera.closeTimer);
+      camera.closeTimer = undefined;
+      this.onAccessKnown(camera);
     }
   }
 

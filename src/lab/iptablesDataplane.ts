@@ -139,6 +139,7 @@ function ruleWords(chain: string, row: IptablesRow): string[] {
     ...(m.sourceSet !== undefined ? ['-m', 'set', '--match-set', m.sourceSet, 'src'] : []),
     ...(m.destinationSet !== undefined ? ['-m', 'set', '--match-set', m.destinationSet, 'dst'] : []),
     ...portMatches(row.protocol, m.sourcePorts, m.destinationPorts),
+    ...(m.dateStart !== undefined ? ['-m', 'time', '--datestart', m.dateStart, '--utc'] : []),
     '-j',
     row.target,
     ...(m.logPrefix !== undefined ? ['--log-prefix', quoted(m.logPrefix)] : []),

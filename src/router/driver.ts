@@ -37,6 +37,10 @@ export interface CameraReading {
    * the WAN, or its drop rule has no row): why its packets still get out.
    */
   readonly notInForce?: string;
+  /** While a timed opening runs on the router: how long it has left when read (ms); the router closes it then. */
+  readonly openForMs?: number;
+  /** True when a timed opening ended on the router by itself at its deadline. */
+  readonly timedOut?: boolean;
 }
 
 export interface RouterReading {

@@ -31,6 +31,7 @@ export const MARK = {
   countersFailed: '@@camera-guard counters unavailable',
   counters6: '@@camera-guard counters6',
   counters6Failed: '@@camera-guard counters6 unavailable',
+  clock: '@@camera-guard clock',
   hook: '@@camera-guard hook',
   hookFailed: '@@camera-guard hook unavailable',
   hook6: '@@camera-guard hook6',
@@ -91,6 +92,9 @@ export function ruleSetPaths(ruleSet: string, spec: RuleSpec, family: Family = 4
   }
   if (spec.disabled) {
     paths.push([...rule, 'disable']);
+  }
+  if (spec.startDate !== undefined) {
+    paths.push([...rule, 'time', 'startdate', spec.startDate], [...rule, 'time', 'utc']);
   }
   return paths;
 }
@@ -168,7 +172,16 @@ function counterLines(chain: string, chain6: string | undefined): string[] {
 
 /** One read: the whole configuration, then the counters of the rulesets the plugin's rules live in. */
 export function readScript(chain: string, chain6?: string): string {
-  return [`echo '${MARK.config}'`, `${OP_WRAPPER} show configuration commands`, ...counterLines(chain, chain6), `echo '${MARK.end}'`, ''].join('\n');
+  return [
+    `echo '${MARK.clock}'`,
+    // The router's clock decides when a timed opening (`time startdate`) ends: read it, not ours.
+    'date -u +%s',
+    `echo '${MARK.config}'`,
+    `${OP_WRAPPER} show configuration commands`,
+    ...counterLines(chain, chain6),
+    `echo '${MARK.end}'`,
+    '',
+  ].join('\n');
 }
 
 export function countersScript(chain: string, chain6?: string): string {

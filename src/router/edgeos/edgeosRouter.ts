@@ -93,6 +93,8 @@ export class EdgeOsRouter implements RouterDriver {
     if (configText === undefined || !sections.has(MARK.end)) {
       throw new RouterError('protocol', `the router's answer to a read was cut short (${firstLine(result.stderr) || 'no error given'}).`);
     }
+    const clock = /^(\d{9,11})$/.exec((sections.get(MARK.clock) ?? '').trim());
+    const routerNow = clock ? Number(clock[1]) * 1000 : undefined;
     const parsed = parseConfigCommands(configText);
     if (!parsed.ok) {
       throw new RouterError('protocol', `could not read the router's configuration: ${parsed.error}.`);
@@ -159,6 +161,7 @@ export class EdgeOsRouter implements RouterDriver {
       cameras,
       skipped: this.router.skipped ?? [],
       forget: this.router.forget ?? [],
+      ...(routerNow === undefined ? {} : { routerNow }),
     };
     const repairs = plan(input, new Map());
     if (assignment.foreignRules.length > 0) {
@@ -183,7 +186,7 @@ export class EdgeOsRouter implements RouterDriver {
     for (const camera of cameras) {
       const slot = assignment.slots.get(camera.address);
       if (slot !== undefined) {
-        const reading = this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, counters, counters6);
+        const reading = this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, counters, counters6, routerNow);
         const notInForce = reading.access === 'blocked' ? this.blockNotInForce(camera, slot, kernel) : undefined;
         readings.set(camera.address, notInForce === undefined ? reading : { ...reading, notInForce });
       }
@@ -239,11 +242,28 @@ export class EdgeOsRouter implements RouterDriver {
     ruleSet6: RuleSetConfig | undefined,
     counters: Map<number, RuleCounter> | undefined,
     counters6: Map<number, RuleCounter> | undefined,
+    routerNow: number | undefined,
   ): CameraReading {
-    const { status, access, counts6 } = cameraStatus(this.layout, camera, slot, ruleSet, ruleSet6);
+    const { status, access, counts6, openUntil, timedOut } = cameraStatus(this.layout, camera, slot, ruleSet, ruleSet6, routerNow);
     if (access === undefined) {
       return { status, access: undefined, counters: undefined };
     }
+    const timed = {
+      ...(openUntil !== undefined && routerNow !== undefined ? { openForMs: openUntil - routerNow } : {}),
+      ...(timedOut === true ? { timedOut } : {}),
+    };
+    return { ...this.countersOf(camera, slot, status, access, counts6, counters, counters6), ...timed };
+  }
+
+  private countersOf(
+    camera: CameraSettings,
+    slot: number,
+    status: CameraReading['status'],
+    access: 'allowed' | 'blocked',
+    counts6: boolean,
+    counters: Map<number, RuleCounter> | undefined,
+    counters6: Map<number, RuleCounter> | undefined,
+  ): CameraReading {
     const sum = (family4: RuleCounter | undefined, family6: RuleCounter | undefined, needs6: boolean): RuleCounter | undefined =>
       family4 === undefined || (needs6 && family6 === undefined) ? undefined : { packets: family4.packets + (family6?.packets ?? 0), bytes: family4.bytes + (family6?.bytes ?? 0) };
     if (counts6 && counters6 === undefined) {

@@ -13,6 +13,10 @@ export interface FirewallRule {
   /** Lower case, as the plugin writes it. */
   sourceMac?: string;
   destinationPort?: string;
+  /** `time startdate`: the rule matches only from then on (the plugin's timed access, with `time utc`). */
+  startDate?: string;
+  /** `time utc`: the time settings are UTC, not the router's local time. */
+  utc?: boolean;
   /** Every other setting of the rule (state matches, logging, groups...), as `key value` text. */
   readonly otherSettings: string[];
 }
@@ -105,6 +109,16 @@ function readRuleSetLine(ruleSets: Map<string, RuleSetConfig>, name: string, res
       return;
     case 'destination port':
       rule.destinationPort = value;
+      return;
+    case 'time startdate':
+      rule.startDate = value;
+      return;
+    case 'time':
+      if (value === 'utc') {
+        rule.utc = true;
+        return;
+      }
+      rule.otherSettings.push(setting.join(' '));
       return;
     default:
       if (!KNOWN_RULE_SETTINGS.has(setting.join(' ')) && setting.length > 0) {

@@ -18,7 +18,7 @@ import type { Access, RuleStatus, UnlistedCamera, UnlistedFate } from '../driver
 import { rulePath, ruleSetNode, ruleSetPaths } from './commands';
 import type { ConfigOp, Family } from './commands';
 import type { EdgeOsFirewall, FirewallRule, RuleSetConfig } from './firewallConfig';
-import { isPluginRule } from './ruleSetLayout';
+import { LAST_START_DATE_MS, isPluginRule, startDateText } from './ruleSetLayout';
 import type { RuleSetLayout, SlotAssignment } from './ruleSetLayout';
 
 /** One reading of the router, as the planner needs it. */
@@ -35,6 +35,8 @@ export interface PlanInput {
   readonly cameras: readonly CameraSettings[];
   readonly skipped: readonly SkippedCamera[];
   readonly forget: readonly string[];
+  /** The router's clock (epoch ms) when it was read; undefined when it could not be read. */
+  readonly routerNow?: number;
 }
 
 export interface Plan {
@@ -50,6 +52,10 @@ export interface CameraStatus {
   readonly access: Access | undefined;
   /** True when its IPv6 rules are intact too (so its IPv6 counters belong to it). */
   readonly counts6: boolean;
+  /** When its timed opening ends (router time), while one runs. */
+  readonly openUntil?: number;
+  /** True when a timed opening ended on the router by itself (its deadline passed). */
+  readonly timedOut?: boolean;
 }
 
 const RULESET_DESCRIPTION = 'Camera Guard: camera internet access';
@@ -58,11 +64,18 @@ const RULESET_DESCRIPTION = 'Camera Guard: camera internet access';
  * A camera's state over both families. Its IPv4 block decides; for a camera with a MAC, the IPv6 block must agree,
  * or the camera counts as damaged (and is re-created blocked): traffic could flow on one family.
  */
-export function cameraStatus(layout: RuleSetLayout, camera: CameraSettings, slot: number, ruleSet: RuleSetConfig | undefined, ruleSet6: RuleSetConfig | undefined): CameraStatus {
-  const v4 = layout.classify(ruleSet, camera, slot);
+export function cameraStatus(
+  layout: RuleSetLayout,
+  camera: CameraSettings,
+  slot: number,
+  ruleSet: RuleSetConfig | undefined,
+  ruleSet6: RuleSetConfig | undefined,
+  routerNow?: number,
+): CameraStatus {
+  const v4 = layout.classify(ruleSet, camera, slot, routerNow);
   let { status } = v4;
   const { access } = v4;
-  const v6 = layout.classify(ruleSet6, camera, slot);
+  const v6 = layout.classify(ruleSet6, camera, slot, routerNow);
   if (camera.mac === undefined) {
     // IPv6 rules left from when the camera had a MAC are removed by a rewrite.
     if (v6.status !== 'missing' && (status === 'intact' || status === 'outdated')) {
@@ -76,7 +89,26 @@ export function cameraStatus(layout: RuleSetLayout, camera: CameraSettings, slot
     }
   }
   const known = status === 'intact' || status === 'outdated';
-  return { status, access: known ? access : undefined, counts6: camera.mac !== undefined && v6.status === 'intact' };
+  return {
+    status,
+    access: known ? access : undefined,
+    counts6: camera.mac !== undefined && v6.status === 'intact',
+    ...(known && v4.openUntil !== undefined ? { openUntil: v4.openUntil } : {}),
+    ...(known && v4.timedOut === true ? { timedOut: true } : {}),
+  };
+}
+
+/**
+ * The deadline of a timed opening that starts now: `allowMinutes` from the router's clock, to the whole second
+ * (what `time startdate` can say). Undefined when the opening is not timed, the router's clock is unknown, or the
+ * deadline is past what the router can store: then the plugin's own timer closes it.
+ */
+export function timedDeadline(camera: CameraSettings, routerNow: number | undefined): number | undefined {
+  if (camera.allowMinutes <= 0 || routerNow === undefined) {
+    return undefined;
+  }
+  const deadline = Math.ceil((routerNow + camera.allowMinutes * 60_000) / 1000) * 1000;
+  return deadline <= LAST_START_DATE_MS ? deadline : undefined;
 }
 
 /** The operations that bring the router to what is asked (`requests`: camera address → access), and why. */
@@ -148,14 +180,34 @@ export function plan(input: PlanInput, requests: ReadonlyMap<string, Access>): P
       continue;
     }
     const wanted = requests.get(camera.address);
-    const { status, access: current } = cameraStatus(layout, camera, slot, ruleSetConfig, ruleSet6Config);
+    const { status, access: current, openUntil } = cameraStatus(layout, camera, slot, ruleSetConfig, ruleSet6Config, input.routerNow);
     if (status === 'intact') {
       if (wanted !== undefined && wanted !== current) {
-        reasons.push(`${wanted === 'allowed' ? 'open' : 'block'} ${camera.address}`);
-        const op = wanted === 'allowed' ? 'set' : 'delete';
-        ops.push({ op, path: [...rulePath(ruleSet, layout.blockRule(slot)), 'disable'] });
-        if (camera.mac !== undefined && ruleSet6 !== undefined) {
-          ops.push({ op, path: [...rulePath(ruleSet6, layout.blockRule(slot), 6), 'disable'] });
+        const block = layout.blockRule(slot);
+        const rulesOf = families.filter(({ family }) => family === 4 || camera.mac !== undefined);
+        if (wanted === 'allowed') {
+          // A timed opening leaves the drop rule in force from its deadline on: the router closes it by itself.
+          const deadline = timedDeadline(camera, input.routerNow);
+          reasons.push(`open ${camera.address}${deadline === undefined ? '' : ` until ${startDateText(deadline)} UTC (router time)`}`);
+          for (const { family, name } of rulesOf) {
+            if (deadline === undefined) {
+              ops.push({ op: 'set', path: [...rulePath(name, block, family), 'disable'] });
+            } else {
+              ops.push({ op: 'set', path: [...rulePath(name, block, family), 'time', 'startdate', startDateText(deadline)] });
+              ops.push({ op: 'set', path: [...rulePath(name, block, family), 'time', 'utc'] });
+            }
+          }
+        } else {
+          reasons.push(`block ${camera.address}`);
+          for (const { family, name, config } of rulesOf) {
+            const rule = config?.rules.get(block);
+            if (rule?.disabled === true) {
+              ops.push({ op: 'delete', path: [...rulePath(name, block, family), 'disable'] });
+            }
+            if (rule?.startDate !== undefined || rule?.utc === true) {
+              ops.push({ op: 'delete', path: [...rulePath(name, block, family), 'time'] });
+            }
+          }
         }
       }
       continue;
@@ -164,9 +216,11 @@ export function plan(input: PlanInput, requests: ReadonlyMap<string, Access>): P
     // rules enforce nothing that can be trusted, so they come back blocked unless HomeKit asks to open; outdated
     // ones keep what they enforce.
     const access = wanted ?? (status === 'outdated' ? (current ?? 'blocked') : 'blocked');
+    // A timed opening kept by a rewrite keeps its deadline; one asked for now gets a new one.
+    const deadline = access !== 'allowed' ? undefined : wanted === 'allowed' && current !== 'allowed' ? timedDeadline(camera, input.routerNow) : openUntil;
     reasons.push(`${status === 'missing' ? 'write' : 'rewrite'} the ${status} rules of ${camera.address} (${access})`);
     deleteSlot(slot);
-    for (const spec of layout.rulesFor(camera, slot, access)) {
+    for (const spec of layout.rulesFor(camera, slot, access, deadline)) {
       for (const path of ruleSetPaths(ruleSet, spec)) {
         ops.push({ op: 'set', path });
       }

@@ -24,6 +24,42 @@ export interface RuleSpec {
   readonly protocol: 'tcp' | 'udp' | 'tcp_udp' | undefined;
   readonly destinationPort: string | undefined;
   readonly disabled: boolean;
+  /**
+   * For the drop rule of a camera opened for a while (`allowMinutes`): the rule matches only from this moment on
+   * (`time startdate`, UTC), so the router itself closes access at the deadline, with or without Homebridge.
+   */
+  readonly startDate?: string;
+}
+
+/**
+ * The last moment `time startdate` can name: the router's iptables keeps dates as 32-bit seconds (ubnt-fw refuses
+ * later ones). An opening whose deadline would fall after it is closed by the plugin's own timer instead.
+ */
+export const LAST_START_DATE_MS = Date.UTC(2038, 0, 19, 3, 14, 7);
+
+/** `time startdate` as the plugin writes it: `YYYY-MM-DDThh:mm:ss`, in UTC (with `time utc`). */
+export function startDateText(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
+/** The moment a `time startdate` value names, read as UTC; undefined for anything but the plugin's exact form. */
+export function startDateMs(text: string): number | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/.exec(text);
+  if (!match) {
+    return undefined;
+  }
+  const ms = Date.parse(`${text}Z`);
+  return Number.isNaN(ms) || startDateText(ms) !== text ? undefined : ms;
+}
+
+/** What a camera's block enforces, read from its drop rule. */
+export interface BlockState {
+  readonly status: RuleStatus;
+  readonly access: Access | undefined;
+  /** When a timed opening ends (router time, epoch ms): the drop rule starts matching then. */
+  readonly openUntil?: number;
+  /** True when a timed opening's deadline has passed: the router closed it by itself. */
+  readonly timedOut?: boolean;
 }
 
 const DESCRIPTION_PREFIX = `${RULE_TAG}: `;
@@ -77,8 +113,8 @@ export class RuleSetLayout {
     return this.blockRule(slot) + 1;
   }
 
-  /** The rules a camera must have in its block, in order. */
-  rulesFor(camera: CameraSettings, slot: number, access: Access): RuleSpec[] {
+  /** The rules a camera must have in its block, in order; `openUntil` makes an opening timed (see RuleSpec.startDate). */
+  rulesFor(camera: CameraSettings, slot: number, access: Access, openUntil?: number): RuleSpec[] {
     const name = descriptionName(camera.name);
     const base = this.firstRule + slot * RULES_PER_CAMERA;
     // With a MAC the rules follow the camera wherever DHCP puts it; otherwise they match its address.
@@ -95,13 +131,24 @@ export class RuleSetLayout {
     const whole = { ...source, protocol: undefined, destinationPort: undefined };
     return [
       ...allowRules,
-      { ...whole, number: this.blockRule(slot), action: 'drop', description: `${DESCRIPTION_PREFIX}${name} (${BLOCK_ROLE})`, disabled: access === 'allowed' },
+      {
+        ...whole,
+        number: this.blockRule(slot),
+        action: 'drop',
+        description: `${DESCRIPTION_PREFIX}${name} (${BLOCK_ROLE})`,
+        disabled: access === 'allowed' && openUntil === undefined,
+        ...(access === 'allowed' && openUntil !== undefined ? { startDate: startDateText(openUntil) } : {}),
+      },
       { ...whole, number: this.counterRule(slot), action: 'accept', description: `${DESCRIPTION_PREFIX}${name} (${COUNTER_ROLE})`, disabled: false },
     ];
   }
 
-  /** Compares a camera's block on the router with what it should be. */
-  classify(ruleSet: RuleSetConfig | undefined, camera: CameraSettings, slot: number): { status: RuleStatus; access: Access | undefined } {
+  /**
+   * Compares a camera's block on the router with what it should be. `routerNow` is the router's clock (epoch ms),
+   * which decides whether a timed opening still runs; without it a timed drop rule cannot be read and counts as
+   * damaged (re-created blocked).
+   */
+  classify(ruleSet: RuleSetConfig | undefined, camera: CameraSettings, slot: number, routerNow?: number): BlockState {
     const present = this.slotRules(slot)
       .map((number) => ruleSet?.rules.get(number))
       .filter((rule): rule is FirewallRule => rule !== undefined);
@@ -121,14 +168,37 @@ export class RuleSetLayout {
     if (!block || !counter || !stillMatches(block, blockSpec) || !stillMatches(counter, counterSpec) || counter.disabled) {
       return { status: 'damaged', access: undefined };
     }
-    const access: Access = block.disabled ? 'allowed' : 'blocked';
+    let access: Access = block.disabled ? 'allowed' : 'blocked';
+    let openUntil: number | undefined;
+    let timedOut = false;
+    if (block.startDate !== undefined && !block.disabled) {
+      const deadline = startDateMs(block.startDate);
+      if (deadline === undefined || block.utc !== true || routerNow === undefined) {
+        return { status: 'damaged', access: undefined };
+      }
+      if (deadline > routerNow) {
+        access = 'allowed';
+        openUntil = deadline;
+      } else {
+        timedOut = true;
+      }
+    }
+    // The time settings belong to a timed opening of the drop rule only; a leftover (deadline passed, or next to a
+    // `disable`) is cleaned up by a rewrite that keeps what the rule enforces.
+    const timeTidy = timedOut ? false : block.disabled ? block.startDate === undefined && block.utc !== true : (block.startDate === undefined) === (block.utc !== true);
     const exact =
+      timeTidy &&
       present.length === wanted.length &&
       wanted.every((spec) => {
         const rule = ruleSet?.rules.get(spec.number);
-        return rule !== undefined && enforces(rule, spec) && rule.description === spec.description && (spec === blockSpec || !rule.disabled);
+        return (
+          rule !== undefined &&
+          enforces(rule, spec) &&
+          rule.description === spec.description &&
+          (spec === blockSpec || (!rule.disabled && rule.startDate === undefined && rule.utc !== true))
+        );
       });
-    return { status: exact ? 'intact' : 'outdated', access };
+    return { status: exact ? 'intact' : 'outdated', access, ...(openUntil === undefined ? {} : { openUntil }), ...(timedOut ? { timedOut } : {}) };
   }
 }
 

@@ -45,7 +45,12 @@ export function isTagValueAt(path: readonly string[], index: number): boolean {
  */
 function isFlag(path: readonly string[]): boolean {
   const last = path[path.length - 1] ?? '';
-  return ALWAYS_VALUELESS.has(last) || (last === 'disable' && isTagValueAt(path, path.length - 2));
+  return (
+    ALWAYS_VALUELESS.has(last) ||
+    (last === 'disable' && isTagValueAt(path, path.length - 2)) ||
+    // `firewall name X rule N time utc`.
+    (last === 'utc' && path[path.length - 2] === 'time' && path[0] === 'firewall')
+  );
 }
 
 /** True when the line's last token is a node rather than a value: a flag, or a bare tag instance (`interfaces loopback lo`). */
@@ -290,6 +295,13 @@ export function validateSetPath(path: ConfigLine): string | null {
     const isRuleEndpoint = FIREWALL_RULESET_NODES.has(path[1] ?? '') && path[3] === 'rule' && path.length === 8 && (path[5] === 'source' || path[5] === 'destination');
     if (isRuleEndpoint && path[6] === 'mac-address' && !MAC_ADDRESS.test(last)) {
       return scriptRefused(`"${last}" is not a valid value of type "macaddr_negate"\n\ninvalid MAC address "${last}"`);
+    }
+    // `time startdate`: xt_time's date form, and no later than the 32-bit limit (the simulator's wording).
+    if (FIREWALL_RULESET_NODES.has(path[1] ?? '') && path[3] === 'rule' && path[5] === 'time' && path[6] === 'startdate' && path.length === 8) {
+      const form = /^\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2})?)?)?)?)?$/.test(last);
+      if (!form || !(Date.parse(`${last.length === 4 ? `${last}-01-01` : last}${last.includes('T') ? 'Z' : ''}`) <= Date.UTC(2038, 0, 19, 3, 14, 7))) {
+        return valueFailed(`"${last}" is not a date the router can match from (YYYY[-MM[-DD[Thh[:mm[:ss]]]]], at the latest 2038-01-19T03:14:07)`);
+      }
     }
     const leaf = path[path.length - 2];
     if ((leaf === 'action' || leaf === 'default-action') && !['accept', 'drop', 'reject'].includes(last)) {

@@ -139,6 +139,9 @@ export interface RuleConfig {
   states: string[];
   source: EndpointConfig;
   destination: EndpointConfig;
+  /** `time startdate` (the rule matches from then on) and `time utc`. */
+  startDate?: string;
+  utc: boolean;
 }
 
 function endpointConfig(config: ConfigLines, path: string[], family: Family): EndpointConfig {
@@ -165,6 +168,8 @@ export function ruleConfig(config: ConfigLines, ruleSet: string, number: number,
     states: ['invalid', 'new', 'related', 'established'].filter((state) => value('state', state) === 'enable').map((s) => s.toUpperCase()),
     source: endpointConfig(config, [...path, 'source'], family),
     destination: endpointConfig(config, [...path, 'destination'], family),
+    startDate: value('time', 'startdate'),
+    utc: pathExists(config, [...path, 'time', 'utc']),
   };
 }
 
@@ -260,6 +265,8 @@ function ruleRows(family: Family, ruleSet: string, rule: RuleConfig): IptablesRo
     destinationSet: rule.destination.addressGroup,
     sourcePorts: rule.source.port,
     destinationPorts: rule.destination.port,
+    // ubnt-fw compiles `time startdate` to `-m time --datestart … --utc` (UTC also without `time utc`, as xt_time's default).
+    ...(rule.startDate === undefined ? {} : { dateStart: rule.startDate }),
   };
   const configured = family.kind === 'ipv6-name' ? (IPV6_PROTOCOL_ALIASES[rule.protocol] ?? rule.protocol) : rule.protocol;
   const protocols = configured === 'tcp_udp' ? ['tcp', 'udp'] : [configured];

@@ -50,6 +50,8 @@ function iptablesRow(row: IptablesRow, counter: CounterPair, family: 4 | 6): str
     portMatches(row.protocol, m.sourcePorts, m.destinationPorts),
     m.logPrefix !== undefined ? ` LOG flags 0 level 4 prefix "${m.logPrefix}"` : '',
     m.rejectWith !== undefined ? ` reject-with ${m.rejectWith}` : '',
+    // As iptables 1.8.9 prints `-m time --datestart … --utc` (test/fixtures/edgeos/iptables_legacy_1.8.9_time_match.txt).
+    m.dateStart !== undefined ? ` TIME starting from ${m.dateStart.replace('T', ' ')} UTC` : '',
   ].join('');
   return (
     `${String(counter.packets).padStart(8)} ${String(counter.bytes).padStart(8)} ${row.target.padEnd(9)}  ${protocol.padEnd(5)}${OPT_COLUMN[family]}` +

@@ -101,7 +101,8 @@ function rowMatches(row: IptablesRow, packet: Packet, ipsets: CompiledFirewall['
     (m.sourceSet === undefined || inSet(m.sourceSet, packet.from)) &&
     (m.destinationSet === undefined || inSet(m.destinationSet, packet.to)) &&
     (m.sourcePorts === undefined || portMatches(m.sourcePorts, packet.sport)) &&
-    (m.destinationPorts === undefined || portMatches(m.destinationPorts, packet.dport))
+    (m.destinationPorts === undefined || portMatches(m.destinationPorts, packet.dport)) &&
+    (m.dateStart === undefined || Date.now() >= Date.parse(`${m.dateStart}Z`))
   );
 }
 

@@ -185,6 +185,10 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     return ok(formatNeighbours((await store.read()).options.lanHosts, LAN_INTERFACE));
   };
 
+  /** `date -u +%s` only: the router's clock, in seconds since the epoch. */
+  const dateProgram: Program = (args) =>
+    Promise.resolve(args.join(' ') === '-u +%s' ? ok(`${Math.floor(Date.now() / 1000)}\n`) : fail('date: the simulator supports only `date -u +%s`\n', 1));
+
   // Operational commands only exist in an interactive vbash (`vbash -ic 'show …'`), where the op-mode functions are loaded.
   const show: Program = (args, context) => (context.interactive ? opWrapper(['show', ...args], context) : Promise.resolve(fail('Invalid command: [show]\n')));
 
@@ -204,5 +208,7 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     ['ip', ipProgram],
     ['conntrack', conntrack],
     ['show', show],
+    ['date', dateProgram],
+    ['/bin/date', dateProgram],
   ]);
 }

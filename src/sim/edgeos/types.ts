@@ -170,6 +170,8 @@ export interface RowMatch {
   destinationPorts?: string;
   logPrefix?: string;
   rejectWith?: string;
+  /** `-m time --datestart <date> --utc`: the row matches only from then on (UTC, `YYYY-MM-DDThh:mm:ss`). */
+  dateStart?: string;
 }
 
 export interface IptablesChain {

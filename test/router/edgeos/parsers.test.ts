@@ -311,6 +311,15 @@ describe('what the kernel really enforces', () => {
     expect(parseHookJumps(v4.replace('pppoe0 ', 'pppoe0\x1b[2J'), 'VYATTA_FW_OUT_HOOK').ok).toBe(false);
   });
 
+  it('reads a timed drop row as the real kernel prints it (the default row added, as EdgeOS always compiles one)', () => {
+    const TIME = sample('iptables_legacy_1.8.9_time_match.txt');
+    const withDefault = (text: string): string => `${text.trimEnd()}\n       0        0 RETURN     0    --  *      *       0.0.0.0/0            0.0.0.0/0            /* X-10000 default-action accept */\n`;
+    const v4 = unwrap(parseChainListing(withDefault(section(TIME, /^=== iptables -L X/, /^===/)), 'X'));
+    expect(v4.drops.get(10)).toEqual([{ source: '192.0.2.5', mac: undefined }]);
+    const v6 = unwrap(parseChainListing(withDefault(section(TIME, /^=== ip6tables -L X/)), 'X'));
+    expect(v6.drops.get(10)).toEqual([{ source: '::/0', mac: '00:11:22:33:44:55' }]);
+  });
+
   it('lists each rule\'s DROP rows, by address or by MAC, and not its LOG row', () => {
     const listing = [
       'Chain CAMGUARD_OUT (1 references)',

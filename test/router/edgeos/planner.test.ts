@@ -1,0 +1,107 @@
+/**
+ * The planner as a truth table for timed access (`allowMinutes`): what one transaction sends, and what a reading
+ * of the drop rule means, as pure functions of a listing and the router's clock.
+ */
+import type { CameraSettings } from '../../../src/config';
+import { readFirewall } from '../../../src/router/edgeos/firewallConfig';
+import { parseConfigCommands } from '../../../src/router/edgeos/parsers';
+import { cameraStatus, plan } from '../../../src/router/edgeos/planner';
+import type { PlanInput } from '../../../src/router/edgeos/planner';
+import { RuleSetLayout, assignSlots } from '../../../src/router/edgeos/ruleSetLayout';
+
+const NOW = Date.UTC(2026, 11, 2, 12, 0, 0, 400);
+const camera: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [], allowMinutes: 30 };
+const layout = new RuleSetLayout(4000);
+
+const BASE = [
+  'set firewall name CAMGUARD_OUT default-action accept',
+  "set firewall name CAMGUARD_OUT description 'Camera Guard: camera internet access'",
+  'set firewall name CAMGUARD_OUT rule 4008 action drop',
+  "set firewall name CAMGUARD_OUT rule 4008 description 'camera-guard: Front Door (block)'",
+  'set firewall name CAMGUARD_OUT rule 4008 source address 192.0.2.50',
+  'set firewall name CAMGUARD_OUT rule 4009 action accept',
+  "set firewall name CAMGUARD_OUT rule 4009 description 'camera-guard: Front Door (egress count)'",
+  'set firewall name CAMGUARD_OUT rule 4009 source address 192.0.2.50',
+  'set interfaces ethernet eth0 firewall out name CAMGUARD_OUT',
+];
+
+/** `clock`: the router's clock, or 'unknown' when it could not be read. */
+function input(extra: string[], cameras: CameraSettings[] = [camera], clock: number | 'unknown' = NOW): PlanInput {
+  const routerNow = clock === 'unknown' ? undefined : clock;
+  const parsed = parseConfigCommands([...BASE, ...extra].map((line) => `${line}\n`).join(''));
+  if (!parsed.ok) throw new Error(parsed.error);
+  const firewall = readFirewall(parsed.value.paths);
+  const ruleSet = firewall.ruleSets.get('CAMGUARD_OUT');
+  return {
+    firewall,
+    wanInterface: 'eth0',
+    layout,
+    ruleSet: 'CAMGUARD_OUT',
+    ruleSet6: undefined,
+    wants6: false,
+    assignment: assignSlots(layout, [ruleSet, undefined], cameras),
+    cameras,
+    skipped: [],
+    forget: [],
+    ...(routerNow === undefined ? {} : { routerNow }),
+  };
+}
+
+const words = (given: PlanInput, requests: Map<string, 'allowed' | 'blocked'>): string[] => plan(given, requests).ops.map(({ op, path }) => `${op} ${path.join(' ')}`);
+const status = (given: PlanInput, which: CameraSettings = camera) => cameraStatus(layout, which, 0, given.firewall.ruleSets.get('CAMGUARD_OUT'), undefined, given.routerNow);
+const open = new Map([[camera.address, 'allowed' as const]]);
+const block = new Map([[camera.address, 'blocked' as const]]);
+
+describe('timed access on the router', () => {
+  it('opens a timed camera by making its drop rule start at the deadline, in router time, to the whole second', () => {
+    expect(words(input([]), open)).toEqual([
+      'set firewall name CAMGUARD_OUT rule 4008 time startdate 2026-12-02T12:30:01',
+      'set firewall name CAMGUARD_OUT rule 4008 time utc',
+    ]);
+  });
+
+  it('opens with `disable` (and the plugin\'s timer) when the camera is not timed, the router\'s clock is unknown, or the deadline is past 2038-01-19', () => {
+    const disable = ['set firewall name CAMGUARD_OUT rule 4008 disable'];
+    expect(words(input([], [{ ...camera, allowMinutes: 0 }]), open)).toEqual(disable);
+    expect(words(input([], [camera], 'unknown'), open)).toEqual(disable);
+    expect(words(input([], [camera], Date.UTC(2038, 0, 19, 3, 0, 0)), open)).toEqual(disable);
+  });
+
+  it('reads a drop rule with a deadline ahead as open until then, and one whose deadline passed as closed by the router', () => {
+    const timed = ["set firewall name CAMGUARD_OUT rule 4008 time startdate '2026-12-02T12:30:00'", 'set firewall name CAMGUARD_OUT rule 4008 time utc'];
+    expect(status(input(timed))).toMatchObject({ status: 'intact', access: 'allowed', openUntil: Date.UTC(2026, 11, 2, 12, 30, 0) });
+    const later = input(timed, [camera], Date.UTC(2026, 11, 2, 12, 30, 0));
+    expect(status(later)).toMatchObject({ status: 'outdated', access: 'blocked', timedOut: true });
+    // The expired time settings are tidied away by a rewrite that keeps the camera blocked.
+    const tidy = words(later, new Map());
+    expect(tidy).toContain('delete firewall name CAMGUARD_OUT rule 4008');
+    expect(tidy).not.toContain('set firewall name CAMGUARD_OUT rule 4008 disable');
+    expect(tidy.some((line) => line.includes('time'))).toBe(false);
+  });
+
+  it('blocks a timed opening early by deleting its time settings, and an untimed one by deleting `disable`', () => {
+    const timed = ["set firewall name CAMGUARD_OUT rule 4008 time startdate '2026-12-02T12:30:00'", 'set firewall name CAMGUARD_OUT rule 4008 time utc'];
+    expect(words(input(timed), block)).toEqual(['delete firewall name CAMGUARD_OUT rule 4008 time']);
+    expect(words(input(['set firewall name CAMGUARD_OUT rule 4008 disable']), block)).toEqual(['delete firewall name CAMGUARD_OUT rule 4008 disable']);
+  });
+
+  it('cannot trust time settings it does not write: local time, another date form, or no clock to compare with, and re-creates the camera blocked', () => {
+    for (const extra of [
+      ["set firewall name CAMGUARD_OUT rule 4008 time startdate '2026-12-02T12:30:00'"],
+      ['set firewall name CAMGUARD_OUT rule 4008 time startdate 2026-12-02', 'set firewall name CAMGUARD_OUT rule 4008 time utc'],
+    ]) {
+      expect(status(input(extra))).toMatchObject({ status: 'damaged', access: undefined });
+    }
+    const timed = ["set firewall name CAMGUARD_OUT rule 4008 time startdate '2026-12-02T12:30:00'", 'set firewall name CAMGUARD_OUT rule 4008 time utc'];
+    expect(status(input(timed, [camera], 'unknown'))).toMatchObject({ status: 'damaged', access: undefined });
+    expect(words(input(timed, [camera], 'unknown'), new Map())).toContain('set firewall name CAMGUARD_OUT rule 4008 action drop');
+  });
+
+  it('keeps the deadline of a timed opening when its rules are rewritten (a name changed)', () => {
+    const timed = ["set firewall name CAMGUARD_OUT rule 4008 time startdate '2026-12-02T12:30:00'", 'set firewall name CAMGUARD_OUT rule 4008 time utc'];
+    const renamed = { ...camera, name: 'Front Gate' };
+    const ops = words(input(timed, [renamed]), new Map());
+    expect(ops).toContain('set firewall name CAMGUARD_OUT rule 4008 time startdate 2026-12-02T12:30:00');
+    expect(ops).not.toContain('set firewall name CAMGUARD_OUT rule 4008 disable');
+  });
+});
