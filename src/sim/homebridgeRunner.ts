@@ -42,9 +42,12 @@ export interface RunningHomebridge {
   readonly child: ChildProcess;
   /** Everything printed so far. */
   readonly output: string[];
-  /** Resolves with the first printed line that matches. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  /** SIGTERM, then wait for the exit. */
+  /**
+   * Resolves with the first printed line that matches, among the lines from index `from` of `output` on (all of them
+   * by default), as soon as Homebridge has printed it.
+   */
+  waitFor(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
+  /** SIGTERM, then wait for the exit and for the last of its output to be read, so `output` has every line it printed. */
   stop(): Promise<void>;
   /**
    * With `heapFile`: a full garbage collection, then the heap figures and what the heap snapshot holds (the
@@ -95,15 +98,22 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let exited = false;
   const exit = new Promise<void>((done) => child.once('exit', () => ((exited = true), done())));
-  // A line can arrive in two chunks: each stream keeps its unfinished last line until the rest comes.
-  const lineReader = (): ((chunk: Buffer) => void) => {
+  // 'exit' can come before the last lines written to the pipes have been read; 'close' comes after both pipes ended.
+  const closed = new Promise<void>((done) => child.once('close', () => done()));
+  // A line can arrive in two chunks: each stream keeps its unfinished last line until the rest comes (or the stream ends).
+  const readLines = (stream: NodeJS.ReadableStream | null): void => {
     const decoder = new StringDecoder('utf8');
     let pending = '';
-    return (chunk) => {
+    stream?.on('data', (chunk: Buffer) => {
       const lines = (pending + decoder.write(chunk)).split('\n');
       pending = lines.pop() ?? '';
       onLines(lines);
-    };
+    });
+    stream?.on('end', () => {
+      const rest = pending + decoder.end();
+      pending = '';
+      onLines(rest.split('\n'));
+    });
   };
   const onLines = (lines: string[]): void => {
     for (const line of lines) {
@@ -121,11 +131,11 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
       }
     }
   };
-  child.stdout?.on('data', lineReader());
-  child.stderr?.on('data', lineReader());
+  readLines(child.stdout);
+  readLines(child.stderr);
 
-  const waitFor = (pattern: RegExp, timeoutMs = 30_000): Promise<string> => {
-    const seen = output.find((line) => pattern.test(line));
+  const waitFor = (pattern: RegExp, timeoutMs = 30_000, from = 0): Promise<string> => {
+    const seen = output.slice(from).find((line) => pattern.test(line));
     if (seen) {
       return Promise.resolve(seen);
     }
@@ -152,6 +162,10 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
       await exit;
       clearTimeout(timer);
     }
+    // The pipes end once every process holding them has gone; a grandchild keeping them open must not hang the stop.
+    let closeTimer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((done) => (closeTimer = setTimeout(done, 5_000)))]);
+    clearTimeout(closeTimer);
   };
 
   try {
