@@ -131,16 +131,16 @@ export class HomeKitClient {
     throw new Error(`${id} stayed ${String(last)}, expected ${String(value)}`);
   }
 
-  /** Waits for an event carrying `value` on `id`. */
-  async waitForEvent(id: string, value: unknown, timeoutMs = 20_000): Promise<void> {
+  /** Waits for an event carrying `value` on `id`, among the events from index `since` of `events` on (all by default). */
+  async waitForEvent(id: string, value: unknown, timeoutMs = 20_000, since = 0): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.events.some((event) => event.id === id && normalise(event.value) === normalise(value))) {
+      if (this.events.slice(since).some((event) => event.id === id && normalise(event.value) === normalise(value))) {
         return;
       }
       await new Promise((done) => setTimeout(done, 100));
     }
-    throw new Error(`no event ${id} = ${String(value)}; events seen: ${JSON.stringify(this.events.slice(-10))}`);
+    throw new Error(`no event ${id} = ${String(value)} within ${timeoutMs} ms; events seen: ${JSON.stringify(this.events.slice(-10))}`);
   }
 
   async close(): Promise<void> {
