@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { SimulatedEdgeRouter, createInitialState } from '../sim/edgeos';
 import { FileStateStore } from './fileStateStore';
 import { IptablesDataplane } from './iptablesDataplane';
-import { assertLanRoutedIntoLab, createLabNetwork, enableConntrackAccounting, removeLabNetwork } from './network';
+import { assertLanRoutedIntoLab, createLabNetwork, enableConntrackAccounting, namespacePids, removeLabNetwork } from './network';
 import { OWNER_FILE, labUnavailableReason } from './prerequisites';
 import { RouterHold } from './routerHolds';
 import type { HoldPoint } from './routerHolds';
@@ -352,6 +352,11 @@ export class Lab {
     return RouterHold.request(ROUTER_STATE_FILE, point, ms);
   }
 
+  /** Withdraws a hold that no transaction has reached yet (see holdRouterAt), if there is one. */
+  withdrawHold(): Promise<void> {
+    return RouterHold.withdraw(ROUTER_STATE_FILE);
+  }
+
   /**
    * DHCP gives a host another address: the host's interface changes and the router's lease table says so. The new
    * address must be a free one of the lab's LAN, and this machine must still reach it only through the lab.
@@ -389,6 +394,11 @@ export class Lab {
     if (started !== undefined) appendFileSync(COMPANIONS_FILE, `${pid} ${started}\n`);
   }
 
+  /** Whether a router login (or a tool it runs) is running: see routerLoginRunning. */
+  loginRunning(): Promise<boolean> {
+    return routerLoginRunning();
+  }
+
   /** `conntrack -L -s <address>` on the router. */
   async flows(address: string): Promise<string> {
     return (await this.router.dataplane.listFlows(address)).stdout;
@@ -397,6 +407,21 @@ export class Lab {
   stop(): Promise<void> {
     return stopLab();
   }
+}
+
+/**
+ * Whether a router login (or a tool it runs) is running: any process in the router namespace but sshd. A login whose
+ * connection was cut goes on until it notices, so once none runs, none can change the router until a new login.
+ */
+export async function routerLoginRunning(): Promise<boolean> {
+  const pids = await namespacePids(ROUTER.namespace);
+  return pids.some((pid) => {
+    try {
+      return !['sshd', 'sshd-session', 'sshd-auth'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The tracked companion processes still running (a process that reuses a recorded id is someone else's). */

@@ -114,6 +114,34 @@ export class RouterHold {
   }
 
   /**
+   * Resolves true once a transaction has claimed the request (it may have paused and gone on since: use this with a
+   * pause of 0 to learn that a transaction reached the point), or false when none did within `timeoutMs`; the request
+   * is then withdrawn.
+   */
+  async claimed(timeoutMs: number): Promise<boolean> {
+    const files = holdFiles(this.stateFile);
+    const deadline = Date.now() + timeoutMs;
+    while ((await readRequest(files.requested))?.id === this.id) {
+      if (Date.now() > deadline) {
+        try {
+          await unlink(files.requested);
+          return false;
+        } catch {
+          // Claimed between our last look and the withdrawal.
+          return true;
+        }
+      }
+      await sleep(10);
+    }
+    return true;
+  }
+
+  /** Withdraws a request no transaction has claimed yet (one a test that failed half-way left), if there is one. */
+  static async withdraw(stateFile: string): Promise<void> {
+    await unlink(holdFiles(stateFile).requested).catch(() => undefined);
+  }
+
+  /**
    * Resolves true as soon as a transaction is paused at the point (inject the fault now), or false when none got
    * there within `timeoutMs` (or before `signal` aborted); the request is then withdrawn.
    */

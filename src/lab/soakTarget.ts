@@ -16,16 +16,13 @@
  * "Before, during and after the commit" are exact: the router pauses the next transaction at that point (see
  * routerHolds.ts) and the fault is injected while it waits there.
  */
-import { readFileSync } from 'node:fs';
-
 import type { CommitFaultKind } from '../sim/edgeos';
 import type { SoakCamera, SoakTarget } from '../sim/soak';
-import { startLab } from './lab';
+import { routerLoginRunning as loginRunning, startLab } from './lab';
 import type { Lab, LabHost } from './lab';
-import { namespacePids } from './network';
 import type { HoldPoint } from './routerHolds';
 import { sleep } from './system';
-import { FRESH_LAB_ROUTER_CONFIG, HOMEBRIDGE_HOST, ROUTER, spareLanAddress } from './topology';
+import { FRESH_LAB_ROUTER_CONFIG, HOMEBRIDGE_HOST, spareLanAddress } from './topology';
 
 /** How long a transaction waits at its hold point for the fault to be injected. */
 const HOLD_MS = 1_000;
@@ -76,17 +73,6 @@ export const LAB_FAULTS: readonly string[] = [
   IMPOSTOR,
 ];
 
-/** Whether a router login (or a tool it runs) is running: any process in the router namespace but sshd. */
-async function loginRunning(): Promise<boolean> {
-  const pids = await namespacePids(ROUTER.namespace);
-  return pids.some((pid) => {
-    try {
-      return !['sshd', 'sshd-session', 'sshd-auth'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-    } catch {
-      return false;
-    }
-  });
-}
 
 /**
  * Watches for configuration sessions left open: every session belongs to the login whose script opened it, so a

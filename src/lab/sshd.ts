@@ -130,6 +130,14 @@ export interface SshLogEvents {
   readonly authAttempts: number;
   /** Of the refused and accepted ones, those made with a password. */
   readonly passwordLogins: number;
+  /**
+   * Connections the client ended after the key exchange and before any login ("Disconnected from <address> port N
+   * [preauth]"), as a client that refuses the host key it was shown does. The lab's own check that sshd answers
+   * (see sshBanner) hangs up before the key exchange and is not counted.
+   */
+  readonly hungUpBeforeLogin: number;
+  /** Commands run for logged-in clients ("Starting session: …"): the plugin runs one per poll and one per transaction. */
+  readonly sessions: number;
 }
 
 export class LabSshServer {
@@ -179,6 +187,8 @@ export class LabSshServer {
       acceptedLogins,
       authAttempts: refusedLogins + acceptedLogins + count(/Postponed /),
       passwordLogins: count(/(Failed|Accepted) password /),
+      hungUpBeforeLogin: count(/Disconnected from [0-9a-f.:]+ port \d+ \[preauth\]/),
+      sessions: count(/Starting session: /),
     };
   }
 
