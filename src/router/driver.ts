@@ -4,6 +4,7 @@
  * Nothing in this layer knows about HomeKit.
  */
 import type { CameraSettings } from '../config';
+import { routerWords } from '../log';
 
 /** A camera's internet access as enforced by the router. */
 export type Access = 'allowed' | 'blocked';
@@ -153,12 +154,17 @@ export interface RouterDriver {
 export type RouterErrorKind = 'unreachable' | 'auth' | 'host-key' | 'timeout' | 'protocol' | 'config';
 
 /** Every failure that reaches the guard is one of these, with a sentence fit for the owner's log. */
+/** The longest message a RouterError carries (they reach the log, and may quote the router). */
+export const ROUTER_ERROR_MAX = 800;
+
 export class RouterError extends Error {
   constructor(
     readonly kind: RouterErrorKind,
     message: string,
   ) {
-    super(message);
+    // Messages quote the router's words (its stderr, ssh2's account of a disconnect): cleaned and cut here, once, so
+    // no caller can forget it.
+    super(routerWords(message, ROUTER_ERROR_MAX));
     this.name = 'RouterError';
   }
 }

@@ -415,6 +415,7 @@ function interfaceList(firewall: EdgeOsFirewall): string {
   return names.length > 16 ? `${names.slice(0, 16).join(', ')} and ${names.length - 16} more` : names.join(', ');
 }
 
+/** The first line of the router's text, cleaned and cut for a message (see routerWords). */
 function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? '';
+  return routerWords(text.slice(0, 4096).split('\n').find((line) => line.trim() !== '') ?? '', 160);
 }

@@ -131,6 +131,39 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     expect(await sim.router.sendTraffic(internet('192.0.2.99'))).toBe('accepted');
   });
 
+  it('cleans and cuts what a hostile router says before it reaches a result or an error', async () => {
+    const real = sim.router.run.bind(sim.router);
+    const hostile = `\u001b[2J\u001b]0;owned\u0007Set failed\r\nERROR fake line ${'A'.repeat(100_000)}`;
+    jest.spyOn(sim.router, 'run').mockImplementation(async (command, stdin, signal) => {
+      if (typeof stdin === 'string' && stdin.includes('@@camera-guard edited')) {
+        return { stdout: `@@camera-guard op 0\n${hostile}\n@@camera-guard done\n`, stderr: '', code: 1 };
+      }
+      if (typeof stdin === 'string' && stdin.includes('@@camera-guard config')) {
+        // A read cut short, with the same words on stderr.
+        const result = await real(command, stdin, signal);
+        return { ...result, stdout: result.stdout.slice(0, 40), stderr: hostile };
+      }
+      return real(command, stdin, signal);
+    });
+    const error = await driver.read(cameras).catch((caught: unknown) => caught as RouterError);
+    expect(error).toBeInstanceOf(RouterError);
+    // eslint-disable-next-line no-control-regex -- what must never reach the log.
+    const unsafe = /[\u0000-\u001f\u007f-\u009f]/;
+    expect(unsafe.test((error as RouterError).message)).toBe(false);
+    expect((error as RouterError).message.length).toBeLessThan(400);
+    jest.restoreAllMocks();
+    const reading = await driver.read(cameras);
+    jest.spyOn(sim.router, 'run').mockImplementation(async (command, stdin, signal) =>
+      typeof stdin === 'string' && stdin.includes('@@camera-guard edited') ? { stdout: `@@camera-guard op 0\n${hostile}\n@@camera-guard done\n`, stderr: '', code: 1 } : real(command, stdin, signal),
+    );
+    expect(reading.enforced).toBe(false);
+    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    expect(outcome.result).toBe('failed');
+    expect(unsafe.test(outcome.detail)).toBe(false);
+    expect(outcome.detail.length).toBeLessThan(400);
+    expect(outcome.detail).toContain('(Set failed | ERROR fake line AAA');
+  });
+
   it('refuses a WAN interface the router does not have, naming the ones it has, and binds nothing', async () => {
     const typo = driverFor(sim, { wanInterface: 'eth0.100' });
     await typo.connect();
