@@ -46,16 +46,41 @@ const routerAccess = async (sim: SimulatedRouterSetup, blockRule: number): Promi
 /** Router changes show up within a poll or two; the default bound is generous for a busy CI machine. */
 const until = (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => waitUntil(condition, what, timeoutMs, 100);
 
+const isLeakEvent = (id: string, value: 0 | 1) => (event: { id: string; value: unknown }): boolean => event.id === id && (event.value === value || event.value === (value === 1));
+
 describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
   let sim: SimulatedRouterSetup;
   let homebridge: RunningHomebridge;
   let home: HomeKitClient;
+  /** How many reads of the router (one per poll) have started so far. */
+  let readsStarted = 0;
+  /** How many scripts that save the router's configuration have ended so far (each start saves once, see EdgeOsRouter). */
+  let savesEnded = 0;
+
+  /**
+   * Resolves once the plugin has taken in a reading of the router made after now, however slowly polls come: it reads
+   * once per poll, one read after the other, so the second read to start from now on starts after the first was
+   * taken in.
+   */
+  async function pollsSeen(): Promise<void> {
+    const mark = readsStarted;
+    await until(() => readsStarted >= mark + 2, 'the plugin to read the router twice');
+  }
 
   beforeAll(async () => {
     if (!existsSync(join(__dirname, '../../dist/index.js'))) {
       throw new Error('dist/ is missing: run "npm run build" first (npm test does it).');
     }
     sim = await startSimulatedRouter();
+    const run = sim.router.run.bind(sim.router);
+    sim.router.run = async (command, stdin, signal) => {
+      if (stdin?.includes('show configuration commands') === true) readsStarted++;
+      try {
+        return await run(command, stdin, signal);
+      } finally {
+        if (stdin?.includes('vyatta-cfg-cmd-wrapper save') === true) savesEnded++;
+      }
+    };
     homebridge = await startHomebridge({ platform: platformFor(sim) });
     home = await HomeKitClient.pair(homebridge.username, homebridge.port, homebridge.pin);
     await until(async () => (await routerAccess(sim, 4008)) === 'blocked' && (await routerAccess(sim, 4018)) === 'blocked', 'rules created');
@@ -93,30 +118,43 @@ describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
 
   it('sends a LeakDetected event when a blocked camera keeps trying to phone home', async () => {
     const leak = home.id('Garage Leak', 'leakDetected');
-    await new Promise((done) => setTimeout(done, 2_000));
+    await pollsSeen();
+    const since = home.events.length;
+    const outputBefore = homebridge.output.length;
     await sim.router.sendTraffic({ from: GARAGE.address, protocol: 'tcp', port: 443, packets: 5, bytes: 300 });
-    await home.waitForEvent(leak, 1);
-    expect(homebridge.output.some((line) => line.includes('"Garage" (192.0.2.51) LEAK: 5 blocked packet(s)'))).toBe(true);
+    await home.waitForEvent(leak, 1, 20_000, since);
+    await homebridge.waitFor(/"Garage" \(192\.0\.2\.51\) LEAK: 5 blocked packet\(s\)/, 10_000, outputBefore);
     // It clears by itself after quietMinutes.
-    await home.waitForEvent(leak, 0, 30_000);
+    const tripped = home.events.findIndex((event, index) => index >= since && isLeakEvent(leak, 1)(event));
+    await home.waitForEvent(leak, 0, 30_000, tripped + 1);
   });
 
   it('shows a change made on the router outside HomeKit within a poll', async () => {
     const on = home.id('Garage Internet', 'on');
     // Let a poll see the current state first, so the change below is a change.
-    await new Promise((done) => setTimeout(done, 2_500));
+    await home.waitForValue(on, false);
+    await pollsSeen();
+    const since = home.events.length;
+    const outputBefore = homebridge.output.length;
     await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4018 disable'], { save: true });
-    await home.waitForEvent(on, 1, 10_000);
-    expect(homebridge.output.some((line) => line.includes('"Garage": internet access was opened on the router, outside HomeKit.'))).toBe(true);
+    await home.waitForEvent(on, 1, 10_000, since);
+    await homebridge.waitFor(/"Garage": internet access was opened on the router, outside HomeKit\./, 10_000, outputBefore);
   });
 
   it('shows No Response and a fault while the router is down, and recovers by itself', async () => {
     const on = home.id('Front Door Internet', 'on');
     const fault = home.id('Front Door Leak', 'statusFault');
     await sim.stop();
-    await home.waitForValue(fault, 1, 30_000);
-    expect((await home.set(on, true)).status).toBe(NO_RESPONSE);
-    await sim.start();
+    let down = true;
+    try {
+      await home.waitForValue(fault, 1, 30_000);
+      expect((await home.set(on, true)).status).toBe(NO_RESPONSE);
+      await sim.start();
+      down = false;
+    } finally {
+      // The router back up for the tests after this one, also when this one failed.
+      if (down) await sim.start();
+    }
     await home.waitForValue(fault, 0, 60_000);
     expect((await home.set(on, true)).status ?? 0).toBe(0);
     await until(async () => (await routerAccess(sim, 4008)) === 'allowed', 'router opened front door after recovery');
@@ -125,21 +163,28 @@ describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
   it('keeps accessories across a restart and shows what the router has', async () => {
     await home.close();
     await homebridge.stop();
+    const saves = savesEnded;
     homebridge = await startHomebridge({ platform: platformFor(sim), storage: homebridge.storage, pin: homebridge.pin, username: homebridge.username });
     home = await HomeKitClient.connect(homebridge.username, homebridge.port, home.pairing);
-    expect(homebridge.output.some((line) => /Removing \d+ accessory/.test(line))).toBe(false);
     await home.waitForValue(home.id('Front Door Internet', 'on'), true);
+    // The save a start makes comes after its first reads: once it is done (and the next test's transaction cannot be
+    // taken for it), the plugin has read the router, and a removal made then would be seen too.
+    await until(() => savesEnded > saves, 'the restarted Homebridge to save the router once');
+    expect(homebridge.output.some((line) => /Removing \d+ accessory/.test(line))).toBe(false);
   });
 
   it('stopped by SIGTERM mid-transaction, leaves no session open and shows the router\'s state after a restart', async () => {
     const on = home.id('Garage Internet', 'on');
     const before = await routerAccess(sim, 4018);
     await sim.router.setCommitDelay(2_000);
-    await home.set(on, before !== 'allowed');
-    await until(async () => (await sim.router.openSessionCount()) > 0, 'transaction in flight');
-    await home.close();
-    await homebridge.stop();
-    await sim.router.setCommitDelay(0);
+    try {
+      await home.set(on, before !== 'allowed');
+      await until(async () => (await sim.router.openSessionCount()) > 0, 'transaction in flight');
+      await home.close();
+      await homebridge.stop();
+    } finally {
+      await sim.router.setCommitDelay(0);
+    }
     await until(async () => (await sim.router.openSessionCount()) === 0, 'session closed on the router', 10_000);
     const after = await routerAccess(sim, 4018);
     homebridge = await startHomebridge({ platform: platformFor(sim), storage: homebridge.storage, pin: homebridge.pin, username: homebridge.username });
