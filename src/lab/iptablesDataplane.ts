@@ -242,6 +242,28 @@ export class IptablesDataplane implements Dataplane {
     await runChecked(this.argv('conntrack', '-F', '-f', 'ipv6'), { timeoutMs: TOOL_TIMEOUT_MS });
   }
 
+  /**
+   * Deletes rows from the kernel behind EdgeOS's back, as `sudo iptables -D` typed on the router would: the rows of
+   * `chain` carrying the comment `ruleKey` (`CAMGUARD_OUT-4018`), or jumping to `target`. The configuration still
+   * says the rules are there. Returns how many rows went.
+   */
+  async deleteRows(family: 4 | 6, chain: string, which: { ruleKey?: string; target?: string }): Promise<number> {
+    const table = family === 4 ? IPV4 : IPV6;
+    const rules = await runChecked(this.argv(table.list, '-w', XTABLES_WAIT_SECONDS, '-t', 'filter', '-S', chain), { timeoutMs: TOOL_TIMEOUT_MS });
+    const rows = rules
+      .split('\n')
+      .filter((line) => line.startsWith(`-A ${chain} `) && !line.includes('"'))
+      .map((line) => line.split(' '))
+      .filter((words) => {
+        const after = (flag: string): string | undefined => words[words.indexOf(flag) + 1];
+        return which.ruleKey !== undefined ? words.includes('--comment') && after('--comment') === which.ruleKey : words.includes('-j') && after('-j') === which.target;
+      });
+    for (const words of rows) {
+      await runChecked(this.argv(table.list, '-w', XTABLES_WAIT_SECONDS, '-t', 'filter', '-D', ...words.slice(1)), { timeoutMs: TOOL_TIMEOUT_MS });
+    }
+    return rows.length;
+  }
+
   private list(table: Table, chain: string): Promise<CommandResult> {
     return run(this.argv(table.list, '-w', XTABLES_WAIT_SECONDS, '-t', 'filter', '-L', chain, '-v', '-n', '-x'), { timeoutMs: TOOL_TIMEOUT_MS });
   }

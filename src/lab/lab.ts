@@ -277,6 +277,7 @@ export interface LabCameraConfig {
   readonly address: string;
   readonly allow?: readonly string[];
   readonly mac?: string;
+  readonly allowMinutes?: number;
 }
 
 export interface LabPlatformOptions {

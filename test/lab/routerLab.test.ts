@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
+import type { IptablesDataplane } from '../../src/lab/iptablesDataplane';
 import { startLab, stopLab } from '../../src/lab/lab';
 import type { Lab, LabPlatformOptions } from '../../src/lab/lab';
 import { labUnavailableReason } from '../../src/lab/prerequisites';
@@ -245,6 +246,29 @@ describeLab('the router lab', () => {
       expect((await lab.garage.connect()).ok).toBe(false);
     });
 
+    it('17. a block the kernel lost (its DROP row deleted by hand): real packets get out, the switch shows On and the leak sensor trips, until the router rebuilds its firewall', async () => {
+      const on = id('Garage Internet', 'on');
+      const leak = id('Garage Leak', 'leakDetected');
+      await switchTo('Garage', 'blocked');
+      expect((await lab.garage.connect()).ok).toBe(false);
+      const from = homebridge?.output.length ?? 0;
+      try {
+        // `sudo iptables -D` on the router: the configuration still blocks Garage, the kernel no longer does.
+        expect(await (lab.router.dataplane as IptablesDataplane).deleteRows(4, 'CAMGUARD_OUT', { ruleKey: `CAMGUARD_OUT-${GARAGE_BLOCK_RULE}` })).toBe(1);
+        expect(await access(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)).toBe('blocked');
+        expect(await lab.garage.connect()).toMatchObject({ ok: true });
+        await home.waitForValue(on, true, 30_000);
+        await home.waitForValue(leak, 1, 10_000);
+        expect(linesSince(homebridge as RunningHomebridge, from, 'its block is not in force')).toHaveLength(1);
+      } finally {
+        // A reboot loads the firewall from the configuration again.
+        await lab.rebootRouter();
+      }
+      await home.waitForValue(on, false, 60_000);
+      expect((await lab.garage.connect()).ok).toBe(false);
+      expect(linesSince(homebridge as RunningHomebridge, from, 'its block is in force in the router\'s firewall again')).toHaveLength(1);
+    });
+
     it('8. shows No Response and faults while sshd is stopped, and recovers by itself when it is back', async () => {
       const on = id('Front Door Internet', 'on');
       await lab.ssh.stop();
@@ -301,6 +325,42 @@ describeLab('the router lab', () => {
       expect((await lab.nvr.connect()).ok).toBe(false);
       expect((await lab.garage.connect()).ok).toBe(false);
     });
+  });
+
+  describe('timed access, enforced by the router', () => {
+    afterAll(async () => {
+      await lab.resetRouter(FRESH_LAB_ROUTER_CONFIG);
+    });
+
+    it('18. an opening with allowMinutes closes at its deadline in the router\'s kernel, with Homebridge stopped', async () => {
+      await lab.resetRouter(FRESH_LAB_ROUTER_CONFIG);
+      const { homebridge, home } = await startPairedHomebridge({ cameras: [{ name: FRONT_DOOR.name, address: FRONT_DOOR.address, allow: ['dns'], allowMinutes: 0.5 }] });
+      let stopped = false;
+      try {
+        const on = home.id('Front Door Internet', 'on');
+        await until(async () => (await access(lab, 'CAMGUARD_OUT', FRONT_BLOCK_RULE)) === 'blocked', 'the plugin to create the rules', 30_000);
+        await home.waitForValue(on, false);
+        expect((await home.set(on, true)).status ?? 0).toBe(0);
+        await until(async () => (await lab.router.activeConfigCommands()).includes(`rule ${FRONT_BLOCK_RULE} time utc`), 'the timed opening on the router', 15_000);
+        const deadline = Date.parse(`${/time startdate '?([^'\s]+)/.exec(await lab.router.activeConfigCommands())?.[1] ?? ''}Z`);
+        expect(deadline).toBeGreaterThan(Date.now());
+        // Compiled by the lab into the namespace's real iptables as ubnt-fw does.
+        expect((await lab.router.dataplane.listChain('CAMGUARD_OUT')).stdout).toMatch(/ DROP .*\/\* CAMGUARD_OUT-4008 \*\/ TIME starting from /);
+        await home.close();
+        await homebridge.stop();
+        stopped = true;
+        expect(await lab.frontDoor.connect()).toMatchObject({ ok: true });
+        // Nobody is left to send a command: the kernel starts dropping at the deadline.
+        await until(async () => Date.now() > deadline && !(await lab.frontDoor.connect()).ok, 'the router to close access at the deadline', 90_000);
+        expect(Date.now()).toBeGreaterThanOrEqual(deadline);
+      } finally {
+        if (!stopped) {
+          await home.close();
+          await homebridge.stop();
+        }
+        homebridge.remove();
+      }
+    }, 180_000);
   });
 
   describe('a camera identified by its MAC', () => {
