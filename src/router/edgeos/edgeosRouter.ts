@@ -252,11 +252,11 @@ export class EdgeOsRouter implements RouterDriver {
       ...(openUntil !== undefined && routerNow !== undefined ? { openForMs: openUntil - routerNow } : {}),
       ...(timedOut === true ? { timedOut } : {}),
     };
-    return { ...this.countersOf(camera, slot, status, access, counts6, counters, counters6), ...timed };
+    return { ...this.countersOf(slot, status, access, counts6, counters, counters6), ...timed };
   }
 
+  /** A camera's reading with its counters, when they can be trusted. */
   private countersOf(
-    camera: CameraSettings,
     slot: number,
     status: CameraReading['status'],
     access: 'allowed' | 'blocked',
