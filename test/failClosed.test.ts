@@ -7,6 +7,7 @@
  * The page's section "Fail-closed checks" must be what this run observed: `UPDATE_DOCS=1 npx jest
  * test/failClosed.test.ts` rewrites it; otherwise a difference fails the suite.
  */
+import { applyChanges } from './helpers/applyChanges';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +84,7 @@ const verdict = async (on: SimulatedRouterSetup, from: string): Promise<string> 
 async function setUp(on: SimulatedRouterSetup, garageAccess: 'blocked' | 'allowed' = 'blocked'): Promise<void> {
   const driver = driverFor(on, both);
   await driver.connect();
-  await driver.apply(both, [
+  await applyChanges(driver, both, [
     { camera: frontDoor, access: 'blocked' },
     { camera: garage, access: garageAccess },
   ]);
@@ -97,7 +98,7 @@ describe('fail-closed checks', () => {
     await on.router.refuseEdits('source address 192.0.2.51');
     const driver = driverFor(on, both);
     await driver.connect();
-    const outcome = await driver.apply(both, both.map((camera) => ({ camera, access: 'blocked' as const })));
+    const outcome = await applyChanges(driver, both, both.map((camera) => ({ camera, access: 'blocked' as const })));
     const after = await lines(on);
     const bareDrops = after.filter((line) => /rule \d+ action drop$/.test(line)).length;
     expect(outcome.result).toBe('failed');
@@ -116,7 +117,7 @@ describe('fail-closed checks', () => {
     ]);
     const driver = driverFor(on, settings.cameras, { skipped: settings.skipped });
     await driver.connect();
-    await driver.apply(settings.cameras, [{ camera: frontDoor, access: 'allowed' }]);
+    await applyChanges(driver, settings.cameras, [{ camera: frontDoor, access: 'allowed' }]);
     const after = await lines(on);
     expect(slotLines(after, 4010)).toEqual(slotLines(before, 4010));
     expect(await on.router.sendTraffic(packet(garage.address))).toBe('dropped');
@@ -134,7 +135,7 @@ describe('fail-closed checks', () => {
     const driver = driverFor(on, settings.cameras, { skipped: settings.skipped });
     await driver.connect();
     const reading = await driver.read(settings.cameras);
-    await driver.apply(settings.cameras, []);
+    await applyChanges(driver, settings.cameras, []);
     expect(slotLines(await lines(on), 4010)).toEqual(slotLines(before, 4010));
     expect(reading.unlisted.map((camera) => camera.fate)).toEqual(['kept-as-is']);
     record('2. config', 'a camera entry with an unknown `allow` entry (`dnss`)', `skipped; its rules are kept as they are (${reading.unlisted[0]?.fate}) and ${await verdict(on, garage.address)}`);
@@ -146,7 +147,7 @@ describe('fail-closed checks', () => {
     expect(await on.router.sendTraffic(packet(garage.address))).toBe('accepted');
     const driver = driverFor(on, [frontDoor]);
     await driver.connect();
-    await driver.apply([frontDoor], []);
+    await applyChanges(driver, [frontDoor], []);
     const reading = await driver.read([frontDoor]);
     expect(reading.unlisted).toMatchObject([{ source: garage.address, fate: 'kept-blocked', access: 'blocked' }]);
     record('2. config', 'an opened camera removed from the configuration', `its rules stay and block it (${reading.unlisted[0]?.fate}): ${await verdict(on, garage.address)}; only listing it in \`forget\` deletes them`);
@@ -157,7 +158,7 @@ describe('fail-closed checks', () => {
     const before = await lines(on);
     const driver = driverFor(on, both, { wanInterface: 'eth0.100' });
     await driver.connect();
-    const error = await driver.apply(both, []).catch((caught: unknown) => caught);
+    const error = await applyChanges(driver, both, []).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RouterError);
     expect((error as RouterError).kind).toBe('config');
     expect(await lines(on)).toEqual(before);
@@ -189,7 +190,7 @@ describe('fail-closed checks', () => {
     await on.router.setLanHosts([{ ip: frontDoor.address, mac: '00:11:22:33:44:55', hostname: 'front-door' }]);
     const driver = driverFor(on, cameras);
     await driver.connect();
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     const reading = await driver.read(cameras);
     expect(await on.router.sendTraffic(packet(frontDoor.address))).toBe('dropped');
     expect(await on.router.sendTraffic(packet(garage.address))).toBe('dropped');
@@ -227,7 +228,6 @@ describe('fail-closed checks', () => {
     const log = recordingLog();
     const settings = simRouterSettings(on, [frontDoor]);
     const guard = new RouterGuard({
-      router: settings,
       cameras: [frontDoor],
       leak: { attempts: 3, uploadBytes: 5_000, windowMs: 60_000, quietMs: 1_000 },
       pollMs: 200,

@@ -10,7 +10,9 @@
  * The sensor clears after `quietMs` without a new trigger. A counter that goes down (rule re-inserted, router
  * rebooted, counters cleared) starts a new baseline: never a negative delta, never a false alarm. A change of
  * access between two readings also starts a new baseline, since nobody can tell which side of the change the
- * traffic in between belongs to.
+ * traffic in between belongs to: the detector sees it in the readings themselves, so nobody has to tell it.
+ * Anything else that makes the counters incomparable (rules rewritten, the block not in force) calls
+ * `resetBaseline`.
  */
 import type { LeakSettings } from '../config';
 import type { Access, EgressCounters } from '../router/driver';
@@ -19,8 +21,6 @@ export interface CounterSample {
   /** Milliseconds, from any monotonic-enough clock. */
   readonly at: number;
   readonly access: Access;
-  /** Bumped by the guard each time the camera's access changes (by us or on the router). */
-  readonly accessEpoch: number;
   readonly counters: EgressCounters;
 }
 
@@ -60,7 +60,7 @@ export class LeakDetector {
     const previous = this.previous;
     this.previous = sample;
     this.expire(sample.at);
-    if (!previous || previous.access !== sample.access || previous.accessEpoch !== sample.accessEpoch || sample.at <= previous.at) {
+    if (!previous || previous.access !== sample.access || sample.at <= previous.at) {
       return undefined;
     }
     this.deltas.push({

@@ -17,7 +17,7 @@ import si from 'systeminformation';
 import { duplicateRouterError, excludeInfrastructureAddresses, parseConfig, printable } from '../config';
 import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
 import { RouterGuard } from '../guard/routerGuard';
-import type { LockdownMemory } from '../guard/routerGuard';
+import type { LockdownMemory } from '../guard/lockdown';
 import type { Log } from '../log';
 import { withPrefix } from '../log';
 import { EdgeOsRouter } from '../router/edgeos/edgeosRouter';
@@ -208,7 +208,6 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const views = new Map<string, CameraAccessory>();
     const lockdownViews: LockdownAccessory[] = [];
     const guard = new RouterGuard({
-      router: resolved,
       cameras,
       leak: settings.leak,
       pollMs: settings.pollMs,

@@ -27,21 +27,52 @@ export interface EgressCounters {
   readonly egressBytes: number;
 }
 
-export interface CameraReading {
-  readonly status: RuleStatus;
-  /** What is enforced now; meaningful for `intact` and `outdated` only. */
-  readonly access: Access | undefined;
-  /** Undefined when the router did not report them (rules missing, counters unreadable). */
+/** A camera whose rules enforce its access: intact, or outdated in details that do not change what they enforce. */
+interface EnforcedReading {
+  readonly status: 'intact' | 'outdated';
+  /** Undefined when the router did not report them (counters unreadable). */
   readonly counters: EgressCounters | undefined;
+}
+
+/** A camera whose rules let it out. */
+export interface AllowedReading extends EnforcedReading {
+  readonly access: 'allowed';
+  /** While a timed opening runs on the router: how long it has left when read (ms); the router closes it then. */
+  readonly openForMs?: number;
+  readonly notInForce?: never;
+  readonly timedOut?: never;
+}
+
+/** A camera whose configuration blocks it. */
+export interface BlockedReading extends EnforcedReading {
+  readonly access: 'blocked';
   /**
    * Set when the configuration blocks the camera but the kernel's firewall does not (its ruleset is not hooked to
    * the WAN, or its drop rule has no row): why its packets still get out.
    */
   readonly notInForce?: string;
-  /** While a timed opening runs on the router: how long it has left when read (ms); the router closes it then. */
-  readonly openForMs?: number;
   /** True when a timed opening ended on the router by itself at its deadline. */
   readonly timedOut?: boolean;
+  readonly openForMs?: never;
+}
+
+/** A camera whose rules cannot be trusted to enforce anything: none exist (`missing`) or some were changed (`damaged`). */
+export interface BrokenReading {
+  readonly status: 'missing' | 'damaged';
+  // Absent by construction (declared so a reader can ask without first narrowing): nothing is enforced, nothing counted.
+  readonly access?: never;
+  readonly counters?: never;
+  readonly notInForce?: never;
+  readonly openForMs?: never;
+  readonly timedOut?: never;
+}
+
+/** How the router has a camera: what it enforces exists only where something is enforced. */
+export type CameraReading = AllowedReading | BlockedReading | BrokenReading;
+
+/** What a camera's reading enforces; undefined when its rules are missing or damaged. */
+export function enforcedAccess(reading: CameraReading | undefined): Access | undefined {
+  return reading?.access;
 }
 
 export interface RouterReading {
@@ -63,6 +94,11 @@ export interface RouterReading {
   readonly warnings: readonly string[];
   /** Things worth a debug line (configuration lines outside the parts the plugin uses that it could not read). */
   readonly notes: readonly string[];
+  /**
+   * True when the active configuration may differ from the saved one (a save failed, or the connection dropped
+   * mid-transaction): the plan made on this reading saves, so a router reboot cannot bring back an old state.
+   */
+  readonly unsaved: boolean;
 }
 
 /** What becomes of the rules of a camera that is not (or no longer) configured. */
@@ -90,6 +126,25 @@ export interface UnlistedCamera {
   readonly fate: UnlistedFate;
 }
 
+/** Camera address → the access HomeKit asks for. */
+export type Requests = ReadonlyMap<string, Access>;
+
+/**
+ * What one transaction changes, decided by the driver's planner from one reading and the requests: the one place
+ * that decides whether anything has to be sent.
+ */
+export interface Plan {
+  /** The reading it was made on: when the plan is empty, this reading is the confirmation. */
+  readonly reading: RouterReading;
+  readonly requests: Requests;
+  /** Each rule block to create, rewrite, switch or remove, and why, in words for a debug line. */
+  readonly steps: readonly string[];
+  /** True when nothing has to be sent to the router: not a rule, not a save. */
+  readonly empty: boolean;
+  /** The steps nobody asked for: repairs the reading calls for (and a pending save). */
+  readonly repairs: readonly string[];
+}
+
 export interface ApplyOutcome {
   /** `committed`: the router accepted the whole change. `locked`: another commit was running; nothing applied. */
   readonly result: 'committed' | 'failed' | 'locked';
@@ -97,13 +152,6 @@ export interface ApplyOutcome {
   readonly saved: boolean;
   /** The router's own words (cleaned and cut), for the log. */
   readonly detail: string;
-  /**
-   * Set when nothing had to change: the reading the plan was made on, which confirms the router's state without
-   * another read.
-   */
-  readonly unchanged?: RouterReading;
-  /** The repairs the reading this transaction was planned on called for (empty when it only applied requests). */
-  readonly repaired: readonly string[];
 }
 
 export interface FlowCut {
@@ -115,12 +163,6 @@ export interface FlowCut {
   readonly problem?: string;
 }
 
-/** What the guard asks of a router in one transaction. */
-export interface AccessChange {
-  readonly camera: CameraSettings;
-  readonly access: Access;
-}
-
 export interface RouterDriver {
   /** Opens (or reopens) the connection; rejects with a RouterError whose `kind` says why. */
   connect(): Promise<void>;
@@ -130,15 +172,12 @@ export interface RouterDriver {
   /** Reads configuration and counters for these cameras in one round trip. */
   read(cameras: readonly CameraSettings[]): Promise<RouterReading>;
   /**
-   * Applies every change in one transaction, creating the ruleset and rewriting damaged or outdated rule blocks
-   * as needed, and removing the rule blocks of cameras no longer in `cameras`.
+   * Pure: what a transaction must change on the router this reading describes, for these requests, creating the
+   * ruleset and rewriting damaged or outdated rule blocks as needed. Only readings this driver made can be planned on.
    */
-  apply(cameras: readonly CameraSettings[], changes: readonly AccessChange[]): Promise<ApplyOutcome>;
-  /**
-   * True when the active configuration may differ from the saved one (a save failed, or the connection dropped
-   * mid-transaction): the next `apply`, even with no changes, saves, so a router reboot cannot bring back an old state.
-   */
-  readonly unsavedChanges: boolean;
+  plan(reading: RouterReading, requests: Requests): Plan;
+  /** Sends the plan as one transaction that the router takes whole or not at all; I/O only, it decides nothing. */
+  apply(plan: Plan): Promise<ApplyOutcome>;
   /**
    * Deletes the camera's connection-tracking entries so an upload already in progress stops: those of its
    * configured address and, for a camera with a MAC, of every address (IPv4 or IPv6) the router sees it use now.

@@ -6,7 +6,11 @@ import type { Access } from '../../src/router/driver';
 const MINUTE = 60_000;
 const settings: LeakSettings = { attempts: 3, uploadBytes: 100_000_000, windowMs: 10 * MINUTE, quietMs: 5 * MINUTE };
 
-/** One reading per row: minute, access, epoch, blocked packets (undefined while allowed), egress packets, egress bytes. */
+/**
+ * One reading per row: minute, access, epoch, blocked packets (undefined while allowed), egress packets, egress bytes.
+ * A new epoch means something happened between two readings that makes their counters incomparable (the access was
+ * switched and switched back, the rules rewritten): the guard then calls `resetBaseline`.
+ */
 type Row = [minute: number, access: Access, epoch: number, blocked: number | undefined, egressPackets: number, egressBytes: number];
 
 interface Case {
@@ -125,11 +129,15 @@ const cases: Case[] = [
 describe('leak detection table', () => {
   it.each(cases)('$name', ({ rows, expect: expected, settings: override }) => {
     const detector = new LeakDetector({ ...settings, ...override });
+    let lastEpoch = 0;
     rows.forEach(([minute, access, epoch, blocked, egressPackets, egressBytes], index) => {
+      if (epoch !== lastEpoch) {
+        detector.resetBaseline();
+        lastEpoch = epoch;
+      }
       const trip = detector.observe({
         at: minute * MINUTE,
         access,
-        accessEpoch: epoch,
         counters: { blockedPackets: blocked, egressPackets, egressBytes },
       });
       expect([trip?.reason ?? '-', detector.detected]).toEqual(expected[index]);
@@ -138,8 +146,8 @@ describe('leak detection table', () => {
 
   it('reports the numbers it tripped on', () => {
     const detector = new LeakDetector(settings);
-    detector.observe({ at: 0, access: 'allowed', accessEpoch: 0, counters: { blockedPackets: undefined, egressPackets: 0, egressBytes: 0 } });
-    const trip = detector.observe({ at: MINUTE, access: 'allowed', accessEpoch: 0, counters: { blockedPackets: undefined, egressPackets: 9, egressBytes: 123_456_789 } });
+    detector.observe({ at: 0, access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 0, egressBytes: 0 } });
+    const trip = detector.observe({ at: MINUTE, access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 9, egressBytes: 123_456_789 } });
     expect(trip).toEqual({ reason: 'upload', amount: 123_456_789, windowMs: 10 * MINUTE });
   });
 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { CameraSettings, LeakSettings } from '../../src/config';
 import { NAMED_SERVICES } from '../../src/config';
 import { RouterGuard } from '../../src/guard/routerGuard';
-import type { GuardListener, LockdownMemory } from '../../src/guard/routerGuard';
+import type { GuardListener } from '../../src/guard/routerGuard';
+import type { LockdownMemory } from '../../src/guard/lockdown';
 import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
@@ -50,7 +51,6 @@ async function startGuard(
     lockdownChanged: () => events.push('lockdown'),
   };
   const guard = new RouterGuard({
-    router,
     cameras,
     leak,
     pollMs: options.pollMs ?? POLL_MS,

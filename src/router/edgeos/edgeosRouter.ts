@@ -9,7 +9,7 @@ import type { CameraSettings, RouterSettings } from '../../config';
 import { routerWords } from '../../log';
 import { MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
-import type { AccessChange, ApplyOutcome, CameraReading, FlowCut, RouterDriver, RouterReading } from '../driver';
+import type { AllowedReading, ApplyOutcome, BlockedReading, CameraReading, EgressCounters, FlowCut, Plan, Requests, RouterDriver, RouterReading } from '../driver';
 import type { SshConnection } from '../ssh';
 import {
   MARK,
@@ -29,7 +29,8 @@ import {
 import { readFirewall } from './firewallConfig';
 import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
 import { cameraStatus, plan } from './planner';
-import type { Plan, PlanInput } from './planner';
+import type { PlanInput } from './planner';
+import type { ConfigOp } from './commands';
 import { parseChainListing, parseConfigCommands, parseHookJumps, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
 import type { ChainListing, DropRow, HookJump, RuleCounter } from './parsers';
 import { RuleSetLayout, assignSlots } from './ruleSetLayout';
@@ -46,6 +47,10 @@ export class EdgeOsRouter implements RouterDriver {
   private counterChain6: string | undefined;
   /** Set when a commit succeeded but its save did not: the next transaction saves. */
   private unsaved: boolean;
+  /** The planner's view of each reading this driver made, so a plan rests on exactly one reading. */
+  private readonly inputs = new WeakMap<RouterReading, PlanInput>();
+  /** The configuration commands of each plan this driver made. */
+  private readonly scripts = new WeakMap<Plan, readonly ConfigOp[]>();
 
   constructor(
     private readonly router: Router,
@@ -60,10 +65,6 @@ export class EdgeOsRouter implements RouterDriver {
 
   get connected(): boolean {
     return this.ssh.connected;
-  }
-
-  get unsavedChanges(): boolean {
-    return this.unsaved;
   }
 
   connect(): Promise<void> {
@@ -81,12 +82,8 @@ export class EdgeOsRouter implements RouterDriver {
     return parsed.ok && (parsed.value.ipv4Forwarding || parsed.value.ipv6Forwarding);
   }
 
+  /** One read of the router: what it has, with the planner's view of it kept beside it (so a decision rests on this one reading). */
   async read(cameras: readonly CameraSettings[]): Promise<RouterReading> {
-    return (await this.look(cameras)).reading;
-  }
-
-  /** One read of the router: what it has, and the planner's view of it (so a decision rests on this one reading). */
-  private async look(cameras: readonly CameraSettings[]): Promise<{ reading: RouterReading; input: PlanInput }> {
     const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
     let sections = splitSections(result.stdout);
     const configText = sections.get(MARK.config);
@@ -188,7 +185,7 @@ export class EdgeOsRouter implements RouterDriver {
       if (slot !== undefined) {
         const reading = this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, counters, counters6, routerNow);
         const notInForce = reading.access === 'blocked' ? this.blockNotInForce(camera, slot, kernel) : undefined;
-        readings.set(camera.address, notInForce === undefined ? reading : { ...reading, notInForce });
+        readings.set(camera.address, reading.access === 'blocked' && notInForce !== undefined ? { ...reading, notInForce } : reading);
       }
     }
     const routerAddresses = [...firewall.interfaces.values()].flatMap((iface) => iface.addresses);
@@ -204,8 +201,10 @@ export class EdgeOsRouter implements RouterDriver {
       routerAddresses,
       warnings,
       notes,
+      unsaved: this.unsaved,
     };
-    return { reading, input };
+    this.inputs.set(reading, input);
+    return reading;
   }
 
   /**
@@ -245,52 +244,61 @@ export class EdgeOsRouter implements RouterDriver {
     routerNow: number | undefined,
   ): CameraReading {
     const { status, access, counts6, openUntil, timedOut } = cameraStatus(this.layout, camera, slot, ruleSet, ruleSet6, routerNow);
-    if (access === undefined) {
-      return { status, access: undefined, counters: undefined };
+    if (access === undefined || status === 'missing' || status === 'damaged') {
+      // Rules that enforce nothing known are damaged, whatever else they look like.
+      return { status: status === 'missing' ? 'missing' : 'damaged' };
     }
-    const timed = {
-      ...(openUntil !== undefined && routerNow !== undefined ? { openForMs: openUntil - routerNow } : {}),
-      ...(timedOut === true ? { timedOut } : {}),
-    };
-    return { ...this.countersOf(slot, status, access, counts6, counters, counters6), ...timed };
+    const counted = this.countersOf(slot, access, counts6, counters, counters6);
+    if (access === 'allowed') {
+      const reading: AllowedReading = { status, access, counters: counted };
+      return openUntil !== undefined && routerNow !== undefined ? { ...reading, openForMs: openUntil - routerNow } : reading;
+    }
+    const reading: BlockedReading = { status, access, counters: counted };
+    return timedOut === true ? { ...reading, timedOut } : reading;
   }
 
-  /** A camera's reading with its counters, when they can be trusted. */
+  /** A camera's counters, when they can be trusted. */
   private countersOf(
     slot: number,
-    status: CameraReading['status'],
     access: 'allowed' | 'blocked',
     counts6: boolean,
     counters: Map<number, RuleCounter> | undefined,
     counters6: Map<number, RuleCounter> | undefined,
-  ): CameraReading {
+  ): EgressCounters | undefined {
     const sum = (family4: RuleCounter | undefined, family6: RuleCounter | undefined, needs6: boolean): RuleCounter | undefined =>
       family4 === undefined || (needs6 && family6 === undefined) ? undefined : { packets: family4.packets + (family6?.packets ?? 0), bytes: family4.bytes + (family6?.bytes ?? 0) };
     if (counts6 && counters6 === undefined) {
-      return { status, access, counters: undefined };
+      return undefined;
     }
     const egress = sum(counters?.get(this.layout.counterRule(slot)), counters6?.get(this.layout.counterRule(slot)), counts6);
     const blocked = sum(counters?.get(this.layout.blockRule(slot)), counters6?.get(this.layout.blockRule(slot)), counts6);
     // A blocked camera whose drop row is missing from the listing has no trustworthy counters: reading it as 0
     // would make the next good reading look like a rise.
     const countable = egress !== undefined && (access !== 'blocked' || blocked !== undefined);
-    return {
-      status,
-      access,
-      counters: countable ? { blockedPackets: access === 'blocked' ? blocked?.packets : undefined, egressPackets: egress.packets, egressBytes: egress.bytes } : undefined,
-    };
+    return countable ? { blockedPackets: access === 'blocked' ? blocked?.packets : undefined, egressPackets: egress.packets, egressBytes: egress.bytes } : undefined;
   }
 
-  /**
-   * Reads the router afresh, plans on that one reading (requests plus whatever repairs it calls for) and runs the
-   * plan as one transaction that is discarded whole if the router refuses any part of it.
-   */
-  async apply(cameras: readonly CameraSettings[], changes: readonly AccessChange[]): Promise<ApplyOutcome> {
-    const { reading, input } = await this.look(cameras);
-    const planned: Plan = plan(input, new Map(changes.map(({ camera, access }) => [camera.address, access])));
-    const ops = planned.ops;
-    if (ops.length === 0 && !this.unsaved) {
-      return { result: 'committed', saved: true, detail: 'nothing to change', unchanged: reading, repaired: [] };
+  plan(reading: RouterReading, requests: Requests): Plan {
+    const input = this.inputs.get(reading);
+    if (input === undefined) {
+      throw new Error('a plan can only be made on a reading this driver took');
+    }
+    const planned = plan(input, requests);
+    const save = reading.unsaved && this.router.saveConfig ? ['save the configuration, which may differ from the one the router boots with'] : [];
+    const repairs = [...reading.repairs, ...save];
+    const result: Plan = { reading, requests, steps: [...planned.reasons, ...save], empty: planned.ops.length === 0 && save.length === 0, repairs };
+    this.scripts.set(result, planned.ops);
+    return result;
+  }
+
+  /** Runs a plan as one transaction that is discarded whole if the router refuses any part of it. */
+  async apply(planned: Plan): Promise<ApplyOutcome> {
+    const ops = this.scripts.get(planned);
+    if (ops === undefined) {
+      throw new Error('only a plan this driver made can be applied');
+    }
+    if (planned.empty) {
+      return { result: 'committed', saved: true, detail: 'nothing to change' };
     }
     const script = ops.length === 0 ? saveScript() : transactionScript(ops, this.router.saveConfig);
     let output;
@@ -302,23 +310,22 @@ export class EdgeOsRouter implements RouterDriver {
       throw error;
     }
     const report = parseTransactionOutput(output.stdout, output.stderr);
-    const repaired = reading.repairs;
     const words = routerWords(report.errors.slice(0, 6).join(' | '));
     if (ops.length === 0) {
       this.unsaved = !report.saved;
-      return { result: 'committed', saved: report.saved, detail: words, repaired };
+      return { result: 'committed', saved: report.saved, detail: words };
     }
     if (report.refused !== undefined) {
       const op = ops[report.refused];
       const what = op === undefined ? 'a change' : `"${op.op} ${op.path.join(' ')}"`;
-      return { result: 'failed', saved: false, detail: `the router refused ${what} (${words || 'it gave no reason'}), so the whole change was discarded and nothing was committed`, repaired };
+      return { result: 'failed', saved: false, detail: `the router refused ${what} (${words || 'it gave no reason'}), so the whole change was discarded and nothing was committed` };
     }
     if (!report.committed) {
-      return { result: report.locked ? 'locked' : 'failed', saved: false, detail: words || 'the router gave no reason', repaired };
+      return { result: report.locked ? 'locked' : 'failed', saved: false, detail: words || 'the router gave no reason' };
     }
     const saved = !this.router.saveConfig || report.saved;
     this.unsaved = !saved;
-    return { result: 'committed', saved, detail: words, repaired };
+    return { result: 'committed', saved, detail: words };
   }
 
   async cutFlows(camera: CameraSettings): Promise<FlowCut> {

@@ -1,3 +1,4 @@
+import { applyChanges } from '../../helpers/applyChanges';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     expect(before.enforced).toBe(false);
     expect(before.cameras.get(frontDoor.address)?.status).toBe('missing');
 
-    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    const outcome = await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     expect(outcome).toMatchObject({ result: 'committed', saved: true });
 
     const after = await driver.read(cameras);
@@ -70,12 +71,12 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 
   it('allows and blocks by toggling only the drop rule, and counts what each rule saw', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     await driver.read(cameras);
     await sim.router.sendTraffic({ ...internet(frontDoor.address), packets: 7, bytes: 700 });
     expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.counters).toEqual({ blockedPackets: 7, egressPackets: 0, egressBytes: 0 });
 
-    await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }]);
+    await applyChanges(driver, cameras, [{ camera: frontDoor, access: 'allowed' }]);
     const opened = await driver.read(cameras);
     expect(opened.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'allowed' });
     expect(opened.cameras.get(garage.address)).toMatchObject({ status: 'intact', access: 'blocked' });
@@ -83,16 +84,16 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     expect(await sim.router.sendTraffic({ ...internet(frontDoor.address), packets: 3, bytes: 3000 })).toBe('accepted');
     expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.counters).toEqual({ blockedPackets: undefined, egressPackets: 3, egressBytes: 3000 });
 
-    await driver.apply(cameras, [{ camera: frontDoor, access: 'blocked' }]);
+    await applyChanges(driver, cameras, [{ camera: frontDoor, access: 'blocked' }]);
     expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.access).toBe('blocked');
     expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('dropped');
   });
 
   it('applies a batch of changes as one commit', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     await driver.read(cameras);
     const run = jest.spyOn(sim.router, 'run');
-    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'allowed' as const })));
+    const outcome = await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'allowed' as const })));
     expect(outcome.result).toBe('committed');
     const commits = run.mock.calls.filter(([, stdin]) => stdin?.includes('vyatta-cfg-cmd-wrapper commit'));
     expect(commits).toHaveLength(1);
@@ -101,10 +102,10 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 
   it('reports a failed commit, leaves the router as it was, and leaves no session open', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     await driver.read(cameras);
     await sim.router.failNextCommits('fail');
-    const outcome = await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }]);
+    const outcome = await applyChanges(driver, cameras, [{ camera: frontDoor, access: 'allowed' }]);
     expect(outcome.result).toBe('failed');
     expect(outcome.detail).toMatch(/Commit failed/);
     expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.access).toBe('blocked');
@@ -112,21 +113,21 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 
   it('discards the whole transaction when the router refuses one edit: nothing is committed, and the log gets its words', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     const before = await sim.router.activeConfigCommands();
     // A new camera needs several rules; the router refuses its block rule's source (as EdgeOS refuses a value its
     // template does not take). Committing the rest would leave "rule 4028 action drop" with no source: a drop of
     // every host's traffic.
     const shed: CameraSettings = { name: 'Shed', address: '192.0.2.52', allow: [], allowMinutes: 0 };
     await sim.router.refuseEdits('rule 4028 source address');
-    const outcome = await driver.apply([...cameras, shed], [{ camera: shed, access: 'blocked' }]);
+    const outcome = await applyChanges(driver, [...cameras, shed], [{ camera: shed, access: 'blocked' }]);
     expect(outcome.result).toBe('failed');
     expect(outcome.detail).toMatch(/^the router refused "set firewall name CAMGUARD_OUT rule 4028 source address 192\.0\.2\.52" \(simulated refusal: .*Set failed\), so the whole change was discarded and nothing was committed$/);
     expect(await sim.router.activeConfigCommands()).toBe(before);
     expect(await sim.router.sendTraffic(internet('192.0.2.99'))).toBe('accepted');
     expect(await sim.router.openSessionCount()).toBe(0);
     await sim.router.clearFaults();
-    expect((await driver.apply([...cameras, shed], [{ camera: shed, access: 'blocked' }])).result).toBe('committed');
+    expect((await applyChanges(driver, [...cameras, shed], [{ camera: shed, access: 'blocked' }])).result).toBe('committed');
     expect(await sim.router.sendTraffic(internet(shed.address))).toBe('dropped');
     expect(await sim.router.sendTraffic(internet('192.0.2.99'))).toBe('accepted');
   });
@@ -157,7 +158,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
       typeof stdin === 'string' && stdin.includes('@@camera-guard edited') ? { stdout: `@@camera-guard op 0\n${hostile}\n@@camera-guard done\n`, stderr: '', code: 1 } : real(command, stdin, signal),
     );
     expect(reading.enforced).toBe(false);
-    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    const outcome = await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     expect(outcome.result).toBe('failed');
     expect(unsafe.test(outcome.detail)).toBe(false);
     expect(outcome.detail.length).toBeLessThan(400);
@@ -170,7 +171,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     try {
       const before = await sim.router.activeConfigCommands();
       await expect(typo.read(cameras)).rejects.toMatchObject({ kind: 'config', message: expect.stringMatching(/the router has no interface eth0\.100, which "wanInterface" names; it has eth0, switch0. Set "wanInterface"/) });
-      await expect(typo.apply(cameras, [{ camera: frontDoor, access: 'blocked' }])).rejects.toBeInstanceOf(RouterError);
+      await expect(applyChanges(typo, cameras, [{ camera: frontDoor, access: 'blocked' }])).rejects.toBeInstanceOf(RouterError);
       expect(await sim.router.activeConfigCommands()).toBe(before);
       expect(before).not.toContain('vif 100');
     } finally {
@@ -179,10 +180,10 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 
   it('reports a partial commit as failed; the read-back tells what really applied', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     await driver.read(cameras);
     await sim.router.failNextCommits('partial');
-    const outcome = await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'allowed' as const })));
+    const outcome = await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'allowed' as const })));
     expect(outcome.result).toBe('failed');
     const truth = await driver.read(cameras);
     const config = await sim.router.activeConfigCommands();
@@ -194,15 +195,15 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 
   it('says "locked" when another commit holds the lock, and applies nothing', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     await driver.read(cameras);
     await sim.router.failNextCommits('locked');
-    expect((await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }])).result).toBe('locked');
+    expect((await applyChanges(driver, cameras, [{ camera: frontDoor, access: 'allowed' }])).result).toBe('locked');
     expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.access).toBe('blocked');
   });
 
   it('sees changes made on the router outside the plugin, including deleted rules', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
     await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4018 disable'], { save: true });
     expect((await driver.read(cameras)).cameras.get(garage.address)).toMatchObject({ status: 'intact', access: 'allowed' });
 
@@ -211,13 +212,13 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     await sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4000', 'delete firewall name CAMGUARD_OUT rule 4009']);
     expect((await driver.read(cameras)).cameras.get(frontDoor.address)?.status).toBe('missing');
 
-    await driver.apply(cameras, [{ camera: frontDoor, access: 'blocked' }]);
+    await applyChanges(driver, cameras, [{ camera: frontDoor, access: 'blocked' }]);
     expect((await driver.read(cameras)).cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
     expect(await sim.router.sendTraffic(internet(frontDoor.address))).toBe('dropped');
   });
 
   it('keeps the rules of a camera removed from the configuration and makes them block it (a removal by mistake must not open it)', async () => {
-    await driver.apply(cameras, [
+    await applyChanges(driver, cameras, [
       { camera: frontDoor, access: 'blocked' },
       { camera: garage, access: 'allowed' },
     ]);
@@ -225,7 +226,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     const reading = await driver.read([frontDoor]);
     expect(reading.unlisted).toEqual([{ source: garage.address, name: 'Garage', firstRule: 4010, lastRule: 4019, access: 'allowed', fate: 'kept-blocked' }]);
     expect(reading.repairs.join()).toMatch(/block 192.0.2.51 \(rules 4010-4019\), which is no longer configured/);
-    await driver.apply([frontDoor], []);
+    await applyChanges(driver, [frontDoor], []);
     const config = await sim.router.activeConfigCommands();
     expect(config).toContain("rule 4018 description 'camera-guard: Garage (block)'");
     expect(config).not.toContain('rule 4018 disable');
@@ -235,13 +236,13 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
 
   it('deletes the rules of a removed camera only when "forget" names it, in both families', async () => {
     const withMac: CameraSettings = { ...garage, mac: '00:12:41:a3:52:03' };
-    await driver.apply([frontDoor, withMac], [{ camera: withMac, access: 'blocked' }]);
+    await applyChanges(driver, [frontDoor, withMac], [{ camera: withMac, access: 'blocked' }]);
     expect(await sim.router.activeConfigCommands()).toContain('ipv6-name CAMGUARD6_OUT rule 4018');
     const forgetting = driverFor(sim, { forget: [withMac.mac as string] });
     await forgetting.connect();
     try {
       expect((await forgetting.read([frontDoor])).unlisted).toMatchObject([{ source: withMac.mac, fate: 'forgotten' }]);
-      await forgetting.apply([frontDoor], []);
+      await applyChanges(forgetting, [frontDoor], []);
       const config = await sim.router.activeConfigCommands();
       expect(config).not.toMatch(/rule 401\d/);
       expect(await sim.router.sendTraffic(internet(garage.address))).toBe('accepted');
@@ -252,7 +253,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
 
   it('leaves the rules of a skipped camera exactly as they are, and no unconfigured camera\'s rules when a skipped entry cannot be matched', async () => {
     const shed: CameraSettings = { name: 'Shed', address: '192.0.2.52', allow: [], allowMinutes: 0 };
-    await driver.apply([frontDoor, garage, shed], [
+    await applyChanges(driver, [frontDoor, garage, shed], [
       { camera: garage, access: 'allowed' },
       { camera: shed, access: 'allowed' },
     ]);
@@ -266,7 +267,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
         [garage.address, 'kept-as-is'],
         [shed.address, 'kept-blocked'],
       ]);
-      await skipping.apply([frontDoor], []);
+      await applyChanges(skipping, [frontDoor], []);
       const after = await sim.router.activeConfigCommands();
       expect(after.split('\n').filter((line) => / rule 401\d /.test(line))).toEqual(before.split('\n').filter((line) => / rule 401\d /.test(line)));
       expect(await sim.router.sendTraffic(internet(garage.address))).toBe('accepted');
@@ -275,13 +276,13 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
       skipping.close();
     }
     // An entry whose address itself is a typo cannot be matched: nothing of an unconfigured camera is touched.
-    await driver.apply([frontDoor, garage, shed], [{ camera: shed, access: 'allowed' }]);
+    await applyChanges(driver, [frontDoor, garage, shed], [{ camera: shed, access: 'allowed' }]);
     const frozenBefore = await sim.router.activeConfigCommands();
     const frozen = driverFor(sim, { skipped: [{ name: 'Shed' }], forget: [garage.address] });
     await frozen.connect();
     try {
       expect((await frozen.read([frontDoor])).unlisted.map((camera) => camera.fate)).toEqual(['frozen', 'frozen']);
-      await frozen.apply([frontDoor], []);
+      await applyChanges(frozen, [frontDoor], []);
       expect(await sim.router.activeConfigCommands()).toBe(frozenBefore);
       expect(await sim.router.sendTraffic(internet(shed.address))).toBe('accepted');
     } finally {
@@ -290,7 +291,7 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 
   it('reads past a line it cannot read outside the firewall and interfaces, and notes it for the debug log', async () => {
-    await driver.apply(cameras, []);
+    await applyChanges(driver, cameras, []);
     const real = sim.router.run.bind(sim.router);
     // A line no EdgeOS prints (a double quote in a value), in a part of the router the plugin never uses.
     jest.spyOn(sim.router, 'run').mockImplementation(async (command, stdin, signal) => {
@@ -318,8 +319,8 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 
   it('never configures through sudo (which would break the router until a reboot)', async () => {
-    await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
-    await driver.apply(cameras, [{ camera: frontDoor, access: 'allowed' }]);
+    await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, cameras, [{ camera: frontDoor, access: 'allowed' }]);
     expect(await sim.router.isConfigBroken()).toBe(false);
   });
 });
@@ -333,7 +334,7 @@ describe('cameras identified by MAC', () => {
     try {
       await driver.connect();
       await driver.read(cameras);
-      await driver.apply(cameras, [
+      await applyChanges(driver, cameras, [
         { camera: frontDoor, access: 'allowed' },
         { camera: garage, access: 'blocked' },
       ]);
@@ -341,7 +342,7 @@ describe('cameras identified by MAC', () => {
       const reading = await driver.read(withMac);
       // Same block of rule numbers, same access: only the match changes.
       expect(reading.cameras.get(frontDoor.address)).toMatchObject({ status: 'outdated', access: 'allowed' });
-      await driver.apply(withMac, [{ camera: withMac[0]!, access: 'blocked' }]);
+      await applyChanges(driver, withMac, [{ camera: withMac[0]!, access: 'blocked' }]);
       expect((await driver.read(withMac)).cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
       const config = await sim.router.activeConfigCommands();
       expect(config).toContain("set firewall name CAMGUARD_OUT rule 4008 source mac-address '00:11:22:33:44:55'");
@@ -421,7 +422,7 @@ describe('IPv6 for cameras with a MAC', () => {
     try {
       await driver.connect();
       await driver.read(withMac);
-      await driver.apply(withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
+      await applyChanges(driver, withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
       await driver.read(withMac);
       expect(await sim.router.sendTraffic(v6(3))).toBe('dropped');
       expect(await sim.router.sendTraffic(v6(1, 53, 'udp'))).toBe('accepted');
@@ -429,7 +430,7 @@ describe('IPv6 for cameras with a MAC', () => {
       // Blocked attempts of both families add up for the leak sensor.
       expect((await driver.read(withMac)).cameras.get(frontDoor.address)?.counters?.blockedPackets).toBe(5);
 
-      await driver.apply(withMac, [{ camera: withMac[0]!, access: 'allowed' }]);
+      await applyChanges(driver, withMac, [{ camera: withMac[0]!, access: 'allowed' }]);
       expect(await sim.router.sendTraffic(v6(4))).toBe('accepted');
       await sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 1000 });
       expect((await driver.read(withMac)).cameras.get(frontDoor.address)?.counters).toEqual({ blockedPackets: undefined, egressPackets: 5, egressBytes: 1400 });
@@ -446,7 +447,7 @@ describe('IPv6 for cameras with a MAC', () => {
     try {
       await driver.connect();
       await driver.read(withMac);
-      await driver.apply(withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
+      await applyChanges(driver, withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
       let config = await sim.router.activeConfigCommands();
       expect(config).toContain('set interfaces ethernet eth0 firewall out ipv6-name CAMGUARD6_OUT');
       expect(config).toContain('set firewall ipv6-name CAMGUARD6_OUT default-action accept');
@@ -457,7 +458,7 @@ describe('IPv6 for cameras with a MAC', () => {
       expect(reading.enforced).toBe(true);
       expect(reading.cameras.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
 
-      await driver.apply(withMac, [{ camera: withMac[0]!, access: 'allowed' }]);
+      await applyChanges(driver, withMac, [{ camera: withMac[0]!, access: 'allowed' }]);
       config = await sim.router.activeConfigCommands();
       expect(config).toContain('set firewall name CAMGUARD_OUT rule 4008 disable');
       expect(config).toContain('set firewall ipv6-name CAMGUARD6_OUT rule 4008 disable');
@@ -469,7 +470,7 @@ describe('IPv6 for cameras with a MAC', () => {
 
       // The MAC is removed from the config: its IPv6 rules go.
       await driver.read(cameras);
-      await driver.apply(cameras, [{ camera: frontDoor, access: 'blocked' }]);
+      await applyChanges(driver, cameras, [{ camera: frontDoor, access: 'blocked' }]);
       expect(await sim.router.activeConfigCommands()).not.toContain('ipv6-name CAMGUARD6_OUT rule 40');
     } finally {
       driver.close();
@@ -487,7 +488,7 @@ describe('checking blocks in the kernel, not only in the configuration', () => {
     sim = await startSimulatedRouter();
     driver = driverFor(sim);
     await driver.connect();
-    await driver.apply(withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
+    await applyChanges(driver, withMac, withMac.map((camera) => ({ camera, access: 'blocked' as const })));
   });
 
   afterEach(async () => {
@@ -561,7 +562,7 @@ describe('adopting the owner\'s ruleset', () => {
       await driver.connect();
       const reading = await driver.read(cameras);
       expect(reading).toMatchObject({ ruleSet: 'CAMERAS', adopted: true, enforced: true });
-      await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+      await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
       const config = await sim.router.activeConfigCommands();
       expect(config).not.toContain('CAMGUARD_OUT');
       expect(config).toContain("set firewall name CAMERAS rule 4008 description 'camera-guard: Front Door (block)'");
@@ -586,7 +587,7 @@ describe('adopting the owner\'s ruleset', () => {
       await driver.connect();
       const reading = await driver.read(cameras);
       expect(reading.warnings.join('\n')).toMatch(/rules 4005 in CAMERAS sit in the plugin's range/);
-      await driver.apply(cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
+      await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
       const config = await sim.router.activeConfigCommands();
       expect(config).toContain('set firewall name CAMERAS rule 4005 action accept');
       // Front Door skips the owner's block 4000-4009 and gets the next one.

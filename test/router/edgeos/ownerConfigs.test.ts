@@ -4,6 +4,7 @@
  * blocks and opens cameras with and without a MAC, the router's traffic follows, and afterwards every line the plugin
  * did not write is byte for byte what it was, in the same order.
  */
+import { applyChanges } from '../../helpers/applyChanges';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -303,7 +304,7 @@ async function guardCamerasIn(config: OwnerConfig): Promise<void> {
       expect(first.cameras.get(c.settings.address)?.status).toBe('missing');
     }
 
-    const blocked = await driver.apply(cameras, cameras.map((c) => ({ camera: c, access: 'blocked' as const })));
+    const blocked = await applyChanges(driver, cameras, cameras.map((c) => ({ camera: c, access: 'blocked' as const })));
     expect(blocked).toMatchObject({ result: 'committed', saved: true });
     const afterBlock = await driver.read(cameras);
     expect(afterBlock).toMatchObject({ ruleSet: config.ruleSet, adopted: config.adopted, enforced: true, repairs: [] });
@@ -320,7 +321,7 @@ async function guardCamerasIn(config: OwnerConfig): Promise<void> {
     await checkOwnerTraffic(sim, config);
     await checkRules(sim, before, config);
 
-    const opened = await driver.apply(cameras, [{ camera: withMac.settings, access: 'allowed' }]);
+    const opened = await applyChanges(driver, cameras, [{ camera: withMac.settings, access: 'allowed' }]);
     expect(opened).toMatchObject({ result: 'committed', saved: true });
     const afterOpen = await driver.read(cameras);
     if (guarded.includes(withMac)) {
@@ -335,7 +336,7 @@ async function guardCamerasIn(config: OwnerConfig): Promise<void> {
     await checkOwnerTraffic(sim, config);
     await checkRules(sim, before, config);
 
-    expect((await driver.apply(cameras, [{ camera: withMac.settings, access: 'blocked' }])).result).toBe('committed');
+    expect((await applyChanges(driver, cameras, [{ camera: withMac.settings, access: 'blocked' }])).result).toBe('committed');
     const last = await driver.read(cameras);
     for (const c of guarded) {
       expect(last.cameras.get(c.settings.address)).toMatchObject({ status: 'intact', access: 'blocked' });

@@ -1,0 +1,130 @@
+/**
+ * One camera as the router's readings show it: what it enforces, whether its rules were ever seen, whether its
+ * damage was reported, whether its block is in force in the kernel, its leak detector and its timed-access deadline.
+ * `observe` takes one reading and returns what changed and what to tell the owner; it does no I/O.
+ *
+ * | reading                                  | access shown       | said                                       |
+ * |------------------------------------------|--------------------|--------------------------------------------|
+ * | missing, never seen                      | unknown            | info: new, created blocked (once per episode) |
+ * | missing, seen before                     | unknown            | warn: deleted on the router, re-created blocked |
+ * | damaged                                  | unknown            | warn: changed on the router, re-created blocked |
+ * | intact, access changed, expected by us   | the new access     | nothing (the transaction reports it)       |
+ * | intact, access changed, not ours         | the new access     | warn: changed outside HomeKit (+ Lockdown note) |
+ * | allowed → blocked by its router deadline | blocked            | info: closed by the router itself          |
+ * | blocked, not in force in the kernel      | allowed (its packets get out) | error LEAK, sensor tripped       |
+ * | counters                                 | -                  | leak trips and clears (see leakDetector)   |
+ */
+import type { CameraSettings, LeakSettings } from '../config';
+import type { Access, CameraReading } from '../router/driver';
+import { LeakDetector } from './leakDetector';
+import * as say from './messages';
+import type { Message } from './messages';
+
+export interface Observed {
+  readonly messages: readonly Message[];
+  /** The Switch or the fault may show something else now. */
+  readonly cameraChanged: boolean;
+  readonly leakChanged: boolean;
+  /** Its rules were seen on the router for the first time (remember it across restarts). */
+  readonly firstSeen: boolean;
+  /** Its enforced access changed (timed access must follow). */
+  readonly accessChanged: boolean;
+}
+
+export interface ObserveContext {
+  readonly now: number;
+  /** True when the guard asked for this access (in this transaction, or in one still in flight or queued). */
+  readonly ours: (access: Access) => boolean;
+  readonly lockdownOn: boolean;
+}
+
+export class CameraWatch {
+  /** What the router enforces, from the last reading; undefined until known, and while its rules are missing or damaged. */
+  actual: Access | undefined;
+  /** Set while the configuration blocks it but the kernel's firewall does not: why its packets get out. */
+  notInForce: string | undefined;
+  private seen: boolean;
+  private damageReported = false;
+  private readonly detector: LeakDetector;
+
+  constructor(
+    readonly settings: CameraSettings,
+    private readonly leak: LeakSettings,
+    seenBefore: boolean,
+  ) {
+    this.seen = seenBefore;
+    this.detector = new LeakDetector(leak);
+  }
+
+  get leakDetected(): boolean {
+    return this.detector.detected || this.notInForce !== undefined;
+  }
+
+  observe(reading: CameraReading, context: ObserveContext): Observed {
+    const messages: Message[] = [];
+    const camera = this.settings;
+    if (reading.access === undefined) {
+      // Missing or damaged: nothing known is enforced.
+      this.detector.resetBaseline();
+      const changed = this.actual !== undefined;
+      // Nothing trustworthy is enforced now; the repair is about to make it blocked.
+      this.actual = undefined;
+      if (!this.damageReported) {
+        this.damageReported = true;
+        messages.push(!this.seen ? say.newCamera(camera) : reading.status === 'missing' ? say.rulesDeleted(camera) : say.rulesChanged(camera));
+      }
+      return { messages, cameraChanged: changed, leakChanged: false, firstSeen: false, accessChanged: false };
+    }
+    this.damageReported = false;
+    const firstSeen = !this.seen;
+    this.seen = true;
+    const access = reading.access;
+    let cameraChanged = false;
+    let leakChanged = false;
+    const accessChanged = access !== this.actual;
+    if (accessChanged) {
+      const before = this.actual;
+      this.actual = access;
+      cameraChanged = true;
+      const ours = context.ours(access);
+      if (before === 'allowed' && access === 'blocked' && reading.timedOut === true && !ours) {
+        messages.push(say.closedByRouter(camera));
+      } else if (before !== undefined && !ours) {
+        messages.push(say.changedOnRouter(camera, access));
+        if (access === 'allowed' && context.lockdownOn) {
+          messages.push(say.openedDespiteLockdown(camera));
+        }
+      }
+    }
+    const notInForce = reading.access === 'blocked' ? reading.notInForce : undefined;
+    if (notInForce !== this.notInForce) {
+      if (notInForce === undefined) {
+        messages.push(say.inForceAgain(camera));
+      } else if (this.notInForce === undefined) {
+        messages.push(say.notInForce(camera, notInForce));
+      }
+      this.notInForce = notInForce;
+      // Traffic counted while the block was (not) in force says nothing about the other side of the change.
+      this.detector.resetBaseline();
+      cameraChanged = true;
+      leakChanged = true;
+    }
+    if (reading.counters !== undefined) {
+      const wasDetected = this.detector.detected;
+      const trip = this.detector.observe({ at: context.now, access, counters: reading.counters });
+      if (trip) {
+        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected));
+      }
+      if (wasDetected !== this.detector.detected) {
+        if (!this.detector.detected) {
+          messages.push(say.leakCleared(camera));
+        }
+        leakChanged = true;
+      }
+    } else {
+      this.detector.resetBaseline();
+      leakChanged = this.detector.expire(context.now) || leakChanged;
+    }
+    return { messages, cameraChanged, leakChanged, firstSeen, accessChanged };
+  }
+}

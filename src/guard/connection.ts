@@ -1,0 +1,114 @@
+/**
+ * The connection to one router, as the owner sees it: one outage is one episode, logged once when it starts (an
+ * error for a refused login, an impostor host key or a setting the router lacks; a warning otherwise) and once
+ * when it ends; everything in between is debug. And which backoff applies to what:
+ *
+ * | event                                   | backoff                    | reset by                        |
+ * |-----------------------------------------|----------------------------|---------------------------------|
+ * | connect fails: unreachable, timeout     | connect (5 s → 5 min)      | a read that succeeds            |
+ * | connect fails: auth, host-key, config   | login (1 min → 30 min)     | a login that succeeds           |
+ * | after login: connection lost, timeout   | connect                    | a read that succeeds            |
+ * | after login: protocol, config, auth     | session (1 min → 30 min)   | a read that succeeds            |
+ * | a repair that does not take             | repair (10 s → 10 min)     | a reading that needs no repair  |
+ *
+ * A router that drops every session right after login is therefore never logged in to again at once.
+ * Pure: no I/O, no timers; the guard acts on what it returns.
+ */
+import type { RouterError } from '../router/driver';
+import {
+  AUTH_RETRY_MAX_MS,
+  AUTH_RETRY_MIN_MS,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
+  REPAIR_RETRY_MAX_MS,
+  REPAIR_RETRY_MIN_MS,
+} from '../settings';
+import { Backoff } from './backoff';
+import * as say from './messages';
+import type { Message } from './messages';
+
+export interface Setback {
+  /** How long to wait before the next attempt. */
+  readonly delayMs: number;
+  readonly message: Message;
+}
+
+export class Connection {
+  private readonly connectBackoff: Backoff;
+  private readonly loginBackoff: Backoff;
+  private readonly sessionBackoff: Backoff;
+  private readonly repairBackoff: Backoff;
+  /** The problem the current outage started with; undefined while the router answers. */
+  private problem: string | undefined;
+  private repairDueAt = 0;
+
+  constructor(pollMs: number, random: () => number = Math.random) {
+    this.connectBackoff = new Backoff(RECONNECT_MIN_MS, RECONNECT_MAX_MS, random);
+    this.loginBackoff = new Backoff(AUTH_RETRY_MIN_MS, AUTH_RETRY_MAX_MS, random);
+    this.sessionBackoff = new Backoff(AUTH_RETRY_MIN_MS, AUTH_RETRY_MAX_MS, random);
+    this.repairBackoff = new Backoff(Math.max(pollMs, REPAIR_RETRY_MIN_MS), Math.max(pollMs, REPAIR_RETRY_MAX_MS), random);
+  }
+
+  /** True while an outage lasts (from the first failure until a login succeeds). */
+  get down(): boolean {
+    return this.problem !== undefined;
+  }
+
+  connectFailed(error: RouterError): Setback {
+    const slow = error.kind === 'auth' || error.kind === 'host-key' || error.kind === 'config';
+    const delayMs = slow ? this.loginBackoff.next() : this.connectBackoff.next();
+    return { delayMs, message: this.report(error, delayMs) };
+  }
+
+  /** A login succeeded; says so when it ends an outage. */
+  connected(): Message {
+    this.loginBackoff.reset();
+    if (this.problem !== undefined) {
+      this.problem = undefined;
+      return say.reconnected();
+    }
+    return say.connected();
+  }
+
+  /** An error after login: a lost connection is retried soon; anything else as slowly as a refused login. */
+  sessionFailed(error: RouterError): Setback {
+    const lost = error.kind === 'unreachable' || error.kind === 'timeout';
+    const delayMs = lost ? this.connectBackoff.next() : this.sessionBackoff.next();
+    return { delayMs, message: this.report(error, delayMs) };
+  }
+
+  /** A read or transaction succeeded. */
+  answered(): void {
+    this.connectBackoff.reset();
+    this.sessionBackoff.reset();
+  }
+
+  /** A repair did not take: when the next may run, and what to tell the owner. */
+  repairFailed(now: number, why: string): Setback {
+    const delayMs = this.repairBackoff.next();
+    this.repairDueAt = now + delayMs;
+    return { delayMs, message: say.repairDidNotTake(why, delayMs) };
+  }
+
+  /** The router needs no repair. */
+  repaired(): void {
+    this.repairBackoff.reset();
+    this.repairDueAt = 0;
+  }
+
+  /** How long until a repair may run (0 or less: now). */
+  untilRepair(now: number): number {
+    return this.repairDueAt - now;
+  }
+
+  /** One outage is one warning, however its symptoms change (lost, then refused); a login or host key problem is always worth its own error, once. */
+  private report(error: RouterError, retryMs: number): Message {
+    const key = `${error.kind}:${error.message}`;
+    const serious = error.kind === 'host-key' || error.kind === 'auth' || error.kind === 'config';
+    if (this.problem === key || (this.problem !== undefined && !serious)) {
+      return say.routerProblem(error, retryMs, 'debug');
+    }
+    this.problem = key;
+    return say.routerProblem(error, retryMs, serious ? 'error' : 'warn');
+  }
+}
