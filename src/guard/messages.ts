@@ -6,7 +6,7 @@ import type { CameraSettings } from '../config';
 import { printable } from '../config';
 import type { Log } from '../log';
 import { routerWords } from '../log';
-import type { Access, ApplyOutcome, RouterError, UnlistedCamera } from '../router/driver';
+import type { Access, ApplyOutcome, RouterError, RouterReading, UnlistedCamera } from '../router/driver';
 import { BYTES_PER_MB } from '../settings';
 import type { LeakTrip } from './leakDetector';
 
@@ -138,6 +138,19 @@ export const routerWarning = (text: string): Message => once(`warning:${text}`, 
 export const routerNote = (text: string): Message => once(`note:${text}`, debug(text));
 export const routerOwnAddress = (camera: CameraSettings): Message =>
   once(`router-address:${camera.address}`, error(`${quoted(camera)}: ${camera.address} is one of the router's own addresses, not a camera's; fix "address".`));
+
+/** What a reading says about the router as a whole (and about camera addresses that are the router's own). */
+export function readingMessages(reading: RouterReading, cameras: readonly CameraSettings[]): Message[] {
+  const routerOwn = new Set(reading.routerAddresses);
+  return [
+    ...(reading.adopted ? [adopted(reading.ruleSet)] : []),
+    ...(reading.enforced ? [] : [notEnforced(reading.ruleSet)]),
+    ...reading.warnings.map(routerWarning),
+    ...reading.notes.map(routerNote),
+    ...reading.unlisted.map(unlisted),
+    ...cameras.filter((camera) => routerOwn.has(camera.address)).map(routerOwnAddress),
+  ];
+}
 
 export const newCamera = (camera: CameraSettings): Message => info(`${named(camera)} is new: its rules are being created with internet access blocked.`);
 export const rulesDeleted = (camera: CameraSettings): Message => warn(`${quoted(camera)}: its rules were deleted on the router; re-creating them with internet access blocked.`);
