@@ -93,7 +93,6 @@ export interface ParsedConfig {
   readonly settings: PlatformSettings;
   /** One owner-facing sentence per rejected value; each names the field. */
   readonly errors: readonly string[];
-  readonly warnings: readonly string[];
 }
 
 type Raw = Record<string, unknown>;
@@ -252,7 +251,6 @@ function isObject(value: unknown): value is Raw {
  */
 export function parseConfig(raw: unknown): ParsedConfig {
   const errors: string[] = [];
-  const warnings: string[] = [];
   const top: Raw = isObject(raw) ? raw : {};
   const read = new FieldReader(top, 'Camera Guard', errors);
 
@@ -298,7 +296,7 @@ export function parseConfig(raw: unknown): ParsedConfig {
     routers.push(router);
   });
 
-  return { settings: { pollMs: pollSeconds * 1000, leak, routers }, errors, warnings };
+  return { settings: { pollMs: pollSeconds * 1000, leak, routers }, errors };
 }
 
 /**
