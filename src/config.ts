@@ -97,6 +97,24 @@ export interface ParsedConfig {
 
 type Raw = Record<string, unknown>;
 
+/**
+ * What checking one value of the owner's gave: the value to use, or the plain-words sentence that refuses it.
+ * A refused value has no value to fall back on by mistake: the caller must look at `ok` before it can read one.
+ */
+type Checked<T> = Accepted<T> | Refused;
+interface Accepted<T> {
+  readonly ok: true;
+  readonly value: T;
+}
+interface Refused {
+  readonly ok: false;
+  readonly problem: string;
+}
+
+function accepted<T>(value: T): Accepted<T> {
+  return { ok: true, value };
+}
+
 const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
 const MAC = /^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/;
@@ -129,32 +147,35 @@ export function isIPv4(value: string): boolean {
 }
 
 /** Addresses no camera can have: "this network", loopback, link-local, multicast, reserved, broadcast. */
-export function isUnusableHostAddress(address: string): boolean {
+function isUnusableHostAddress(address: string): boolean {
   const first = Number(address.split('.')[0]);
   const second = Number(address.split('.')[1]);
   return first === 0 || first === 127 || first >= 224 || (first === 169 && second === 254);
 }
 
-/** Parses one `allow` entry; returns an error sentence instead when it is not one we know. */
-export function parseAllowEntry(value: unknown): AllowEntry | string {
+/** Parses one `allow` entry; refuses it, saying what the owner can write instead, when it is not one we know. */
+function parseAllowEntry(value: unknown): Checked<AllowEntry> {
   if (typeof value !== 'string') {
-    return 'must be a string such as "dns", "ntp", "smtp", "tcp/443" or "udp/1194"';
+    return { ok: false, problem: 'must be a string such as "dns", "ntp", "smtp", "tcp/443" or "udp/1194"' };
   }
   const text = value.trim().toLowerCase();
   // Own properties only: "constructor" or "__proto__" would otherwise find Object's and pass as a service with
   // no protocol and no ports, and building its rule would throw.
   const named = Object.hasOwn(NAMED_SERVICES, text) ? NAMED_SERVICES[text] : undefined;
   if (named) {
-    return named;
+    return accepted(named);
   }
   const match = /^(tcp|udp)\/(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port < 1 || port > 65535) {
-    return `"${printable(value)}" is not a service we know; use "dns", "ntp", "smtp", "tcp/PORT" or "udp/PORT" with a port from 1 to 65535`;
+  const protocol = match?.[1];
+  const port = Number(match?.[2]);
+  if ((protocol !== 'tcp' && protocol !== 'udp') || port < 1 || port > 65535) {
+    return {
+      ok: false,
+      problem: `"${printable(value)}" is not a service we know; use "dns", "ntp", "smtp", "tcp/PORT" or "udp/PORT" with a port from 1 to 65535`,
+    };
   }
   // The label is rebuilt from the number, so "tcp/0443" and "tcp/443" are one service, not two rules.
-  const protocol = match[1] as 'tcp' | 'udp';
-  return { label: `${protocol}/${port}`, protocol, ports: [port] };
+  return accepted({ label: `${protocol}/${port}`, protocol, ports: [port] });
 }
 
 /**
@@ -246,6 +267,11 @@ function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A list from the owner's config, whose items are still unchecked. */
+function isList(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
+}
+
 /**
  * Checks the whole platform block. Never throws: whatever cannot be used is reported in `errors` and left out.
  */
@@ -273,7 +299,7 @@ export function parseConfig(raw: unknown): ParsedConfig {
   if (routerList !== undefined && !Array.isArray(routerList)) {
     errors.push('Camera Guard: "routers" must be a list of routers.');
   }
-  (Array.isArray(routerList) ? routerList : []).forEach((entry, index) => {
+  (isList(routerList) ? routerList : []).forEach((entry, index) => {
     const router = parseRouter(entry, index, errors);
     if (!router) {
       return;
@@ -418,7 +444,7 @@ function normalMac(mac: string): string {
   return mac.toLowerCase().replace(/-/g, ':');
 }
 
-function parseCameras(list: unknown[], routerWhere: string, routerHost: string | undefined, errors: string[]): { cameras: CameraSettings[]; skipped: SkippedCamera[] } {
+function parseCameras(list: readonly unknown[], routerWhere: string, routerHost: string | undefined, errors: string[]): { cameras: CameraSettings[]; skipped: SkippedCamera[] } {
   const cameras: CameraSettings[] = [];
   const skipped: SkippedCamera[] = [];
   list.forEach((entry, index) => {
@@ -462,12 +488,12 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
     if (entry.allow !== undefined && !Array.isArray(entry.allow)) {
       reject('allow', `${where}: "allow" must be a list such as ["dns", "ntp"].`);
     }
-    for (const item of Array.isArray(entry.allow) ? (entry.allow as unknown[]) : []) {
+    for (const item of isList(entry.allow) ? entry.allow : []) {
       const parsed = parseAllowEntry(item);
-      if (typeof parsed === 'string') {
-        reject('allow', `${where}: "allow" entry ${parsed}.`);
-      } else if (!allow.some((known) => known.label === parsed.label)) {
-        allow.push(parsed);
+      if (!parsed.ok) {
+        reject('allow', `${where}: "allow" entry ${parsed.problem}.`);
+      } else if (!allow.some((known) => known.label === parsed.value.label)) {
+        allow.push(parsed.value);
       }
     }
     if (allow.length > MAX_ALLOW_ENTRIES) {
@@ -505,12 +531,12 @@ function parseForget(value: unknown, where: string, cameras: readonly CameraSett
   if (value === undefined || value === null) {
     return [];
   }
-  if (!Array.isArray(value)) {
+  if (!isList(value)) {
     errors.push(`${where}: "forget" must be a list of addresses or MACs such as ["192.168.1.70"]; no camera's rules are removed.`);
     return [];
   }
   const forget: string[] = [];
-  for (const item of value as unknown[]) {
+  for (const item of value) {
     const text = typeof item === 'string' ? item.trim() : undefined;
     const entry = text !== undefined && IPV4.test(text) ? text : text !== undefined && MAC.test(text) ? normalMac(text) : undefined;
     if (entry === undefined) {
