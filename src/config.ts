@@ -93,10 +93,27 @@ export interface ParsedConfig {
   readonly settings: PlatformSettings;
   /** One owner-facing sentence per rejected value; each names the field. */
   readonly errors: readonly string[];
-  readonly warnings: readonly string[];
 }
 
 type Raw = Record<string, unknown>;
+
+/**
+ * What checking one value of the owner's gave: the value to use, or the plain-words sentence that refuses it.
+ * A refused value has no value to fall back on by mistake: the caller must look at `ok` before it can read one.
+ */
+type Checked<T> = Accepted<T> | Refused;
+interface Accepted<T> {
+  readonly ok: true;
+  readonly value: T;
+}
+interface Refused {
+  readonly ok: false;
+  readonly problem: string;
+}
+
+function accepted<T>(value: T): Accepted<T> {
+  return { ok: true, value };
+}
 
 const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
@@ -130,32 +147,35 @@ export function isIPv4(value: string): boolean {
 }
 
 /** Addresses no camera can have: "this network", loopback, link-local, multicast, reserved, broadcast. */
-export function isUnusableHostAddress(address: string): boolean {
+function isUnusableHostAddress(address: string): boolean {
   const first = Number(address.split('.')[0]);
   const second = Number(address.split('.')[1]);
   return first === 0 || first === 127 || first >= 224 || (first === 169 && second === 254);
 }
 
-/** Parses one `allow` entry; returns an error sentence instead when it is not one we know. */
-export function parseAllowEntry(value: unknown): AllowEntry | string {
+/** Parses one `allow` entry; refuses it, saying what the owner can write instead, when it is not one we know. */
+function parseAllowEntry(value: unknown): Checked<AllowEntry> {
   if (typeof value !== 'string') {
-    return 'must be a string such as "dns", "ntp", "smtp", "tcp/443" or "udp/1194"';
+    return { ok: false, problem: 'must be a string such as "dns", "ntp", "smtp", "tcp/443" or "udp/1194"' };
   }
   const text = value.trim().toLowerCase();
   // Own properties only: "constructor" or "__proto__" would otherwise find Object's and pass as a service with
   // no protocol and no ports, and building its rule would throw.
   const named = Object.hasOwn(NAMED_SERVICES, text) ? NAMED_SERVICES[text] : undefined;
   if (named) {
-    return named;
+    return accepted(named);
   }
   const match = /^(tcp|udp)\/(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port < 1 || port > 65535) {
-    return `"${printable(value)}" is not a service we know; use "dns", "ntp", "smtp", "tcp/PORT" or "udp/PORT" with a port from 1 to 65535`;
+  const protocol = match?.[1];
+  const port = Number(match?.[2]);
+  if ((protocol !== 'tcp' && protocol !== 'udp') || port < 1 || port > 65535) {
+    return {
+      ok: false,
+      problem: `"${printable(value)}" is not a service we know; use "dns", "ntp", "smtp", "tcp/PORT" or "udp/PORT" with a port from 1 to 65535`,
+    };
   }
   // The label is rebuilt from the number, so "tcp/0443" and "tcp/443" are one service, not two rules.
-  const protocol = match[1] as 'tcp' | 'udp';
-  return { label: `${protocol}/${port}`, protocol, ports: [port] };
+  return accepted({ label: `${protocol}/${port}`, protocol, ports: [port] });
 }
 
 /**
@@ -184,56 +204,77 @@ export function printable(value: unknown): string {
   return `${/[\ud800-\udbff]$/.test(head) ? head.slice(0, -1) : head}...`;
 }
 
+/**
+ * Reads the fields of one entry (the platform block, its `leak` block, a router, a camera). Every read gives back a
+ * checked value; a refused one has already been reported, its sentence added to `errors` (in the order the fields
+ * are read, which is the order of the log) and its field to `rejected`. The caller only decides what a refusal
+ * means: the default for a platform setting, a skipped router or camera otherwise.
+ */
 class FieldReader {
+  /** The name of each field this reader refused, in order, for the line that says what to fix. */
+  readonly rejected: string[] = [];
+
   constructor(
     private readonly raw: Raw,
-    private readonly where: string,
+    /** How the log names the entry: `Router "EdgeRouter", camera "Front Door"`. */
+    readonly where: string,
     private readonly errors: string[],
-    /** Receives the name of each field this reader rejects. */
-    private readonly rejected: string[] = [],
   ) {}
 
-  private reject(field: string, message: string): void {
-    this.errors.push(message);
+  /** Reports `problem` (a whole sentence that names `field`) and refuses the field. */
+  refuse(field: string, problem: string): Refused {
+    this.errors.push(problem);
     this.rejected.push(field);
+    return { ok: false, problem };
   }
 
-  string(field: string, fallback: string | undefined, pattern?: RegExp, hint?: string): string | undefined | null {
+  /** An absent or empty field gives `fallback` (`undefined` for a setting without a default). */
+  string<F extends string | undefined>(field: string, fallback: F, pattern?: RegExp, hint?: string): Checked<string | F> {
     const value = this.raw[field];
     if (value === undefined || value === null || value === '') {
-      return fallback;
+      return accepted(fallback);
     }
     if (typeof value !== 'string' || (pattern && !pattern.test(value))) {
-      this.reject(field, `${this.where}: "${field}" ${hint ?? 'must be a string'} (got ${describeForError(field, value)}).`);
-      return null;
+      return this.refuse(field, `${this.where}: "${field}" ${hint ?? 'must be a string'} (got ${describeForError(field, value)}).`);
     }
-    return value;
+    return accepted(value);
   }
 
-  number(field: string, fallback: number, min: number, max: number, integer: boolean): number | null {
+  number(field: string, fallback: number, min: number, max: number, integer: boolean): Checked<number> {
     const value = this.raw[field];
     if (value === undefined || value === null || value === '') {
-      return fallback;
+      return accepted(fallback);
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
       const kind = integer ? 'a whole number' : 'a number';
-      this.reject(field, `${this.where}: "${field}" must be ${kind} from ${min} to ${max} (got ${describeForError(field, value)}).`);
-      return null;
+      return this.refuse(field, `${this.where}: "${field}" must be ${kind} from ${min} to ${max} (got ${describeForError(field, value)}).`);
     }
-    return value;
+    return accepted(value);
   }
 
-  boolean(field: string, fallback: boolean): boolean | null {
+  boolean(field: string, fallback: boolean): Checked<boolean> {
     const value = this.raw[field];
     if (value === undefined || value === null) {
-      return fallback;
+      return accepted(fallback);
     }
     if (typeof value !== 'boolean') {
-      this.reject(field, `${this.where}: "${field}" must be true or false (got ${describeForError(field, value)}).`);
-      return null;
+      return this.refuse(field, `${this.where}: "${field}" must be true or false (got ${describeForError(field, value)}).`);
     }
-    return value;
+    return accepted(value);
   }
+}
+
+/** A platform setting: the owner's value, or the default when it was refused (the refusal is already logged). */
+function orDefault<T>(checked: Checked<T>, fallback: T): T {
+  return checked.ok ? checked.value : fallback;
+}
+
+/** A setting the entry cannot do without: left out, it is refused with `missing` like a wrong value. */
+function required<T>(read: FieldReader, checked: Checked<T | undefined>, field: string, missing: string): Checked<T> {
+  if (!checked.ok) {
+    return checked;
+  }
+  return checked.value === undefined ? read.refuse(field, missing) : accepted(checked.value);
 }
 
 const SECRET_FIELDS = new Set(['password', 'passphrase']);
@@ -247,16 +288,20 @@ function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A list from the owner's config, whose items are still unchecked. */
+function isList(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
+}
+
 /**
  * Checks the whole platform block. Never throws: whatever cannot be used is reported in `errors` and left out.
  */
 export function parseConfig(raw: unknown): ParsedConfig {
   const errors: string[] = [];
-  const warnings: string[] = [];
   const top: Raw = isObject(raw) ? raw : {};
   const read = new FieldReader(top, 'Camera Guard', errors);
 
-  const pollSeconds = read.number('pollSeconds', DEFAULTS.pollSeconds, 1, 3600, false) ?? DEFAULTS.pollSeconds;
+  const pollSeconds = orDefault(read.number('pollSeconds', DEFAULTS.pollSeconds, 1, 3600, false), DEFAULTS.pollSeconds);
   const leakRaw = isObject(top.leak) ? top.leak : {};
   if (top.leak !== undefined && !isObject(top.leak)) {
     errors.push('Camera Guard: "leak" must be an object; using the default leak settings.');
@@ -264,18 +309,18 @@ export function parseConfig(raw: unknown): ParsedConfig {
   const leakRead = new FieldReader(leakRaw, 'Camera Guard leak settings', errors);
   const d = DEFAULTS.leak;
   const leak: LeakSettings = {
-    attempts: leakRead.number('attempts', d.attempts, 1, 1_000_000, true) ?? d.attempts,
-    uploadBytes: (leakRead.number('uploadMB', d.uploadMB, 0, 1_000_000, false) ?? d.uploadMB) * BYTES_PER_MB,
-    windowMs: (leakRead.number('windowMinutes', d.windowMinutes, 0.01, 10_080, false) ?? d.windowMinutes) * 60_000,
-    quietMs: (leakRead.number('quietMinutes', d.quietMinutes, 0.01, 10_080, false) ?? d.quietMinutes) * 60_000,
+    attempts: orDefault(leakRead.number('attempts', d.attempts, 1, 1_000_000, true), d.attempts),
+    uploadBytes: orDefault(leakRead.number('uploadMB', d.uploadMB, 0, 1_000_000, false), d.uploadMB) * BYTES_PER_MB,
+    windowMs: orDefault(leakRead.number('windowMinutes', d.windowMinutes, 0.01, 10_080, false), d.windowMinutes) * 60_000,
+    quietMs: orDefault(leakRead.number('quietMinutes', d.quietMinutes, 0.01, 10_080, false), d.quietMinutes) * 60_000,
   };
 
   const routers: RouterSettings[] = [];
   const routerList = top.routers;
-  if (routerList !== undefined && !Array.isArray(routerList)) {
+  if (routerList !== undefined && !isList(routerList)) {
     errors.push('Camera Guard: "routers" must be a list of routers.');
   }
-  (Array.isArray(routerList) ? routerList : []).forEach((entry, index) => {
+  (isList(routerList) ? routerList : []).forEach((entry, index) => {
     const router = parseRouter(entry, index, errors);
     if (!router) {
       return;
@@ -298,7 +343,7 @@ export function parseConfig(raw: unknown): ParsedConfig {
     routers.push(router);
   });
 
-  return { settings: { pollMs: pollSeconds * 1000, leak, routers }, errors, warnings };
+  return { settings: { pollMs: pollSeconds * 1000, leak, routers }, errors };
 }
 
 /**
@@ -322,6 +367,7 @@ function rangesOverlap(a: RouterSettings, b: RouterSettings): boolean {
   return Math.abs(a.firstRule - b.firstRule) < RULE_RANGE_SIZE;
 }
 
+/** A router entry's settings, or undefined when the entry is skipped (every reason is already in `errors`). */
 function parseRouter(entry: unknown, index: number, errors: string[]): RouterSettings | undefined {
   if (!isObject(entry)) {
     errors.push(`Router ${index + 1} in "routers" is not an object and is skipped.`);
@@ -330,77 +376,97 @@ function parseRouter(entry: unknown, index: number, errors: string[]): RouterSet
   const nameValue = entry.name;
   const name = typeof nameValue === 'string' && nameValue.trim() !== '' ? nameValue.trim() : `${DEFAULTS.router.name} ${index + 1}`;
   const where = `Router "${printable(name)}"`;
-  const rejected: string[] = [];
-  const read = new FieldReader(entry, where, errors, rejected);
+  const read = new FieldReader(entry, where, errors);
   const r = DEFAULTS.router;
 
   const host = read.string('host', undefined, /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/, 'must be an IP address or host name');
   const port = read.number('port', r.port, 1, 65535, true);
-  const username = read.string('username', undefined, /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, 'must be a user name of letters, digits, "_", "." or "-"');
+  const usernameValue = read.string('username', undefined, /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/, 'must be a user name of letters, digits, "_", "." or "-"');
   // The settings UI keeps a hidden key path when the owner switches to password login; honour the switch.
   const privateKeyFile =
-    entry.authMethod === 'password' ? undefined : read.string('privateKeyFile', undefined, FILE_PATH, 'must be the path of a key file, without control characters');
+    entry.authMethod === 'password' ? accepted(undefined) : read.string('privateKeyFile', undefined, FILE_PATH, 'must be the path of a key file, without control characters');
   const passphrase = read.string('passphrase', undefined);
   const password = read.string('password', undefined);
   const hostKey = read.string('hostKey', undefined, HOST_KEY, 'must be a fingerprint as "ssh-keygen -lf" prints it, such as SHA256:ab12...');
   const wanInterface = read.string('wanInterface', r.wanInterface, INTERFACE_NAME, 'must be an EdgeOS interface name such as eth0, eth0.10, switch0 or pppoe0');
-  const ruleSetName = (field: 'ruleSet' | 'ipv6RuleSet', fallback: string): string | undefined | null => {
-    const value = read.string(field, fallback, RULESET_NAME, `must be 1-${MAX_RULESET_NAME_LENGTH} letters, digits, "_", "-" or ".", not starting with "-"`);
-    if (typeof value === 'string' && value.length > MAX_RULESET_NAME_LENGTH) {
-      errors.push(`${where}: "${field}" must be at most ${MAX_RULESET_NAME_LENGTH} characters long (EdgeOS's limit).`);
-      rejected.push(field);
-    }
-    // EdgeOS refuses these names (or fails the commit on them): every change would fail on the router.
-    const reserved = typeof value === 'string' ? reservedRuleSetNameReason(value) : undefined;
-    if (reserved !== undefined) {
-      errors.push(`${where}: "${field}" cannot be "${value}": ${reserved}, and the router would refuse it. Choose another name, such as "${fallback}".`);
-      rejected.push(field);
-    }
-    return value;
-  };
-  const ruleSet = ruleSetName('ruleSet', r.ruleSet);
-  const ipv6RuleSet = ruleSetName('ipv6RuleSet', r.ipv6RuleSet);
+  const ruleSet = readRuleSetName(read, 'ruleSet', r.ruleSet);
+  const ipv6RuleSet = readRuleSetName(read, 'ipv6RuleSet', r.ipv6RuleSet);
   const firstRule = read.number('firstRule', r.firstRule, 1, MAX_RULE_NUMBER - RULE_RANGE_SIZE + 1, true);
   const saveConfig = read.boolean('saveConfig', r.saveConfig);
 
-  if (username === undefined) {
-    errors.push(`${where}: "username" is required (the router account the plugin logs in as).`);
-    rejected.push('username');
-  }
-  if (privateKeyFile === undefined && password === undefined) {
-    errors.push(`${where}: give "privateKeyFile" (preferred) or "password" so the plugin can log in.`);
-    rejected.push('privateKeyFile');
-  }
-  if (!Array.isArray(entry.cameras) || entry.cameras.length === 0) {
-    errors.push(`${where}: "cameras" must list at least one camera.`);
-    rejected.push('cameras');
-  }
-  if (rejected.length > 0) {
+  // What the entry cannot do without, checked after the fields so the log gives those first. A field that was
+  // refused above is not also called missing.
+  const username = required(read, usernameValue, 'username', `${where}: "username" is required (the router account the plugin logs in as).`);
+  const noLogin = privateKeyFile.ok && privateKeyFile.value === undefined && password.ok && password.value === undefined;
+  const login: Checked<true> = noLogin
+    ? read.refuse('privateKeyFile', `${where}: give "privateKeyFile" (preferred) or "password" so the plugin can log in.`)
+    : accepted(true);
+  const cameraList: Checked<readonly unknown[]> =
+    isList(entry.cameras) && entry.cameras.length > 0 ? accepted(entry.cameras) : read.refuse('cameras', `${where}: "cameras" must list at least one camera.`);
+
+  if (
+    !host.ok ||
+    !port.ok ||
+    !username.ok ||
+    !privateKeyFile.ok ||
+    !passphrase.ok ||
+    !password.ok ||
+    !hostKey.ok ||
+    !wanInterface.ok ||
+    !ruleSet.ok ||
+    !ipv6RuleSet.ok ||
+    !firstRule.ok ||
+    !saveConfig.ok ||
+    !login.ok ||
+    !cameraList.ok
+  ) {
     // Names the fields again, so this line stands on its own in a log that interleaves other messages.
-    errors.push(`${where} is skipped until these settings are fixed (${fieldList(rejected)}); other routers carry on.`);
+    errors.push(`${where} is skipped until these settings are fixed (${fieldList(read.rejected)}); other routers carry on.`);
     return undefined;
   }
 
-  const { cameras, skipped } = parseCameras(entry.cameras as unknown[], where, host ?? undefined, errors);
+  const { cameras, skipped } = parseCameras(cameraList.value, where, host.value, errors);
   const forget = parseForget(entry.forget, where, cameras, errors);
   return {
     name,
-    host: host ?? undefined,
-    port: port as number,
-    username: username as string,
-    privateKeyFile: privateKeyFile ?? undefined,
-    passphrase: passphrase ?? undefined,
-    password: password ?? undefined,
-    hostKey: hostKey ?? undefined,
-    wanInterface: wanInterface as string,
-    ruleSet: ruleSet as string,
-    ipv6RuleSet: ipv6RuleSet as string,
-    firstRule: firstRule as number,
-    saveConfig: saveConfig as boolean,
+    host: host.value,
+    port: port.value,
+    username: username.value,
+    privateKeyFile: privateKeyFile.value,
+    passphrase: passphrase.value,
+    password: password.value,
+    hostKey: hostKey.value,
+    wanInterface: wanInterface.value,
+    ruleSet: ruleSet.value,
+    ipv6RuleSet: ipv6RuleSet.value,
+    firstRule: firstRule.value,
+    saveConfig: saveConfig.value,
     cameras,
     skipped,
     forget,
   };
+}
+
+/**
+ * `ruleSet` or `ipv6RuleSet`: a name the plugin may put in a command, that EdgeOS also takes. A name can be refused
+ * twice over (too long, and reserved), and then the log says both.
+ */
+function readRuleSetName(read: FieldReader, field: 'ruleSet' | 'ipv6RuleSet', fallback: string): Checked<string> {
+  const name = read.string(field, fallback, RULESET_NAME, `must be 1-${MAX_RULESET_NAME_LENGTH} letters, digits, "_", "-" or ".", not starting with "-"`);
+  if (!name.ok) {
+    return name;
+  }
+  const tooLong =
+    name.value.length > MAX_RULESET_NAME_LENGTH
+      ? read.refuse(field, `${read.where}: "${field}" must be at most ${MAX_RULESET_NAME_LENGTH} characters long (EdgeOS's limit).`)
+      : undefined;
+  // EdgeOS refuses these names (or fails the commit on them): every change would fail on the router.
+  const reason = reservedRuleSetNameReason(name.value);
+  const reserved =
+    reason === undefined
+      ? undefined
+      : read.refuse(field, `${read.where}: "${field}" cannot be "${name.value}": ${reason}, and the router would refuse it. Choose another name, such as "${fallback}".`);
+  return tooLong ?? reserved ?? name;
 }
 
 /** `"address", "allow"`: each field once, in the order it was found wrong. */
@@ -420,7 +486,7 @@ function normalMac(mac: string): string {
   return mac.toLowerCase().replace(/-/g, ':');
 }
 
-function parseCameras(list: unknown[], routerWhere: string, routerHost: string | undefined, errors: string[]): { cameras: CameraSettings[]; skipped: SkippedCamera[] } {
+function parseCameras(list: readonly unknown[], routerWhere: string, routerHost: string | undefined, errors: string[]): { cameras: CameraSettings[]; skipped: SkippedCamera[] } {
   const cameras: CameraSettings[] = [];
   const skipped: SkippedCamera[] = [];
   list.forEach((entry, index) => {
@@ -437,65 +503,95 @@ function parseCameras(list: unknown[], routerWhere: string, routerHost: string |
       errors.push(message);
       skipped.push(identityOf(entry, name));
     };
-    const rejected: string[] = [];
-    const reject = (field: string, message: string): void => {
-      errors.push(message);
-      rejected.push(field);
-    };
-    if (!hasName) {
-      reject('name', `${where}: "name" is required.`);
-    }
-    const read = new FieldReader(entry, where, errors, rejected);
-    const address = read.string('address', undefined, IPV4, 'must be an IPv4 address such as 192.168.1.50');
-    if (address === undefined) {
-      reject('address', `${where}: "address" is required (the camera's IPv4 address).`);
-    } else if (typeof address === 'string' && isUnusableHostAddress(address)) {
-      reject('address', `${where}: "address" ${address} cannot be a camera's address (loopback, link-local, multicast or reserved).`);
-    } else if (typeof address === 'string' && address === routerHost) {
-      reject('address', `${where}: "address" ${address} is the router's own address, not a camera's.`);
-    }
+    const read = new FieldReader(entry, where, errors);
+    const named = hasName ? accepted(name) : read.refuse('name', `${where}: "name" is required.`);
+    const address = readCameraAddress(read, routerHost);
     const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
-    const macValue = read.string('mac', undefined, MAC, 'must be a MAC address such as 00:11:22:33:44:55');
-    const mac = typeof macValue === 'string' ? normalMac(macValue) : undefined;
-    if (mac !== undefined && (/^(00:){5}00$/.test(mac) || /^(ff:){5}ff$/.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1)) {
-      reject('mac', `${where}: "mac" ${mac} is not a device's own address (all zeros, broadcast or multicast).`);
-    }
-    const allow: AllowEntry[] = [];
-    if (entry.allow !== undefined && !Array.isArray(entry.allow)) {
-      reject('allow', `${where}: "allow" must be a list such as ["dns", "ntp"].`);
-    }
-    for (const item of Array.isArray(entry.allow) ? (entry.allow as unknown[]) : []) {
-      const parsed = parseAllowEntry(item);
-      if (typeof parsed === 'string') {
-        reject('allow', `${where}: "allow" entry ${parsed}.`);
-      } else if (!allow.some((known) => known.label === parsed.label)) {
-        allow.push(parsed);
-      }
-    }
-    if (allow.length > MAX_ALLOW_ENTRIES) {
-      reject('allow', `${where}: "allow" may list at most ${MAX_ALLOW_ENTRIES} services.`);
-    }
-    if (rejected.length > 0) {
-      skip(`${where} is skipped until these settings are fixed (${fieldList(rejected)}); its access is not changed.`);
+    const mac = readCameraMac(read);
+    const allow = readAllowList(read, entry.allow);
+    if (!named.ok || !address.ok || !allowMinutes.ok || !mac.ok || !allow.ok) {
+      skip(`${where} is skipped until these settings are fixed (${fieldList(read.rejected)}); its access is not changed.`);
       return;
     }
-    const twin = cameras.find((other) => other.address === address);
+    const twin = cameras.find((other) => other.address === address.value);
     if (twin) {
-      skip(`${where}: "address" ${address} is already used by camera "${printable(twin.name)}"; this camera is skipped and its access is not changed.`);
+      skip(`${where}: "address" ${address.value} is already used by camera "${printable(twin.name)}"; this camera is skipped and its access is not changed.`);
       return;
     }
-    const macTwin = mac === undefined ? undefined : cameras.find((other) => other.mac === mac);
+    const macTwin = mac.value === undefined ? undefined : cameras.find((other) => other.mac === mac.value);
     if (macTwin) {
-      skip(`${where}: "mac" ${mac} is already used by camera "${printable(macTwin.name)}"; this camera is skipped and its access is not changed.`);
+      skip(`${where}: "mac" ${mac.value} is already used by camera "${printable(macTwin.name)}"; this camera is skipped and its access is not changed.`);
       return;
     }
     if (cameras.length >= MAX_CAMERAS_PER_ROUTER) {
       skip(`${where}: "cameras" may list at most ${MAX_CAMERAS_PER_ROUTER} cameras per router; this camera is skipped and its access is not changed.`);
       return;
     }
-    cameras.push({ name, address: address as string, allow, allowMinutes: allowMinutes as number, ...(mac === undefined ? {} : { mac }) });
+    cameras.push({
+      name,
+      address: address.value,
+      allow: allow.value,
+      allowMinutes: allowMinutes.value,
+      ...(mac.value === undefined ? {} : { mac: mac.value }),
+    });
   });
   return { cameras, skipped };
+}
+
+/** A camera's `address`: required, IPv4, and an address a camera can have. */
+function readCameraAddress(read: FieldReader, routerHost: string | undefined): Checked<string> {
+  const address = read.string('address', undefined, IPV4, 'must be an IPv4 address such as 192.168.1.50');
+  if (!address.ok) {
+    return address;
+  }
+  const value = address.value;
+  if (value === undefined) {
+    return read.refuse('address', `${read.where}: "address" is required (the camera's IPv4 address).`);
+  }
+  if (isUnusableHostAddress(value)) {
+    return read.refuse('address', `${read.where}: "address" ${value} cannot be a camera's address (loopback, link-local, multicast or reserved).`);
+  }
+  if (value === routerHost) {
+    return read.refuse('address', `${read.where}: "address" ${value} is the router's own address, not a camera's.`);
+  }
+  return accepted(value);
+}
+
+/** A camera's `mac`, when it has one: lower case with colons, and a device's own address. */
+function readCameraMac(read: FieldReader): Checked<string | undefined> {
+  const given = read.string('mac', undefined, MAC, 'must be a MAC address such as 00:11:22:33:44:55');
+  if (!given.ok || given.value === undefined) {
+    return given;
+  }
+  const mac = normalMac(given.value);
+  if (/^(00:){5}00$/.test(mac) || /^(ff:){5}ff$/.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1) {
+    return read.refuse('mac', `${read.where}: "mac" ${mac} is not a device's own address (all zeros, broadcast or multicast).`);
+  }
+  return accepted(mac);
+}
+
+/**
+ * A camera's `allow` list, each service once. Every wrong entry is reported, not only the first, so the owner can
+ * fix them all in one go.
+ */
+function readAllowList(read: FieldReader, value: unknown): Checked<AllowEntry[]> {
+  let refused: Refused | undefined;
+  if (value !== undefined && !isList(value)) {
+    refused = read.refuse('allow', `${read.where}: "allow" must be a list such as ["dns", "ntp"].`);
+  }
+  const allow: AllowEntry[] = [];
+  for (const item of isList(value) ? value : []) {
+    const parsed = parseAllowEntry(item);
+    if (!parsed.ok) {
+      refused = read.refuse('allow', `${read.where}: "allow" entry ${parsed.problem}.`);
+    } else if (!allow.some((known) => known.label === parsed.value.label)) {
+      allow.push(parsed.value);
+    }
+  }
+  if (allow.length > MAX_ALLOW_ENTRIES) {
+    refused = read.refuse('allow', `${read.where}: "allow" may list at most ${MAX_ALLOW_ENTRIES} services.`);
+  }
+  return refused ?? accepted(allow);
 }
 
 /**
@@ -507,12 +603,12 @@ function parseForget(value: unknown, where: string, cameras: readonly CameraSett
   if (value === undefined || value === null) {
     return [];
   }
-  if (!Array.isArray(value)) {
+  if (!isList(value)) {
     errors.push(`${where}: "forget" must be a list of addresses or MACs such as ["192.168.1.70"]; no camera's rules are removed.`);
     return [];
   }
   const forget: string[] = [];
-  for (const item of value as unknown[]) {
+  for (const item of value) {
     const text = typeof item === 'string' ? item.trim() : undefined;
     const entry = text !== undefined && IPV4.test(text) ? text : text !== undefined && MAC.test(text) ? normalMac(text) : undefined;
     if (entry === undefined) {

@@ -84,9 +84,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   }
 
   private async launch(): Promise<void> {
-    const { settings, errors, warnings } = parseConfig(this.config);
+    const { settings, errors } = parseConfig(this.config);
     errors.forEach((error) => this.log.error(error));
-    warnings.forEach((warning) => this.log.warn(warning));
     const setups: RouterSetup[] = [];
     /** Cached accessories of routers that are not set up, by router name, so the log can say whose they were. */
     const refused = new Map<string, string>();
