@@ -1,11 +1,35 @@
 // Lint rules that catch the mistakes this plugin cannot afford: a promise nobody awaits (an unhandled
 // rejection crashes Homebridge), console output that bypasses the owner's log, and value imports of
-// Homebridge (which is not a runtime dependency).
+// Homebridge (which is not a runtime dependency). And the boundaries that keep the layers apart (see below).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Import boundaries, matched against the import's text (every import in this project is relative). src/ is the
+// package: it may not import the test tooling (tools/) or the tests. Inside the plugin data flows one way,
+// router → guard → homekit: the router driver knows nothing of the guard logic or HomeKit, and the guard logic
+// knows nothing of HomeKit. config.ts, log.ts and settings.ts are shared basics that every layer may import.
+// A file matched by several blocks below gets the options of the last one only (flat config replaces a rule's
+// options, it does not merge them), so each block lists every boundary that holds for its files.
+const OUTSIDE_THE_PACKAGE = {
+  regex: '(^|/)(tools|test)(/|$)',
+  message: 'src/ is what the package ships: it may not import the test tooling (tools/) or the tests (test/).',
+};
+const GUARD_OR_HOMEKIT = {
+  regex: '(^|/)(guard|homekit)(/|$)',
+  message: 'The router driver knows nothing of the guard logic or HomeKit (layers: router → guard → homekit).',
+};
+const HOMEKIT = {
+  regex: '(^|/)homekit(/|$)',
+  message: 'The guard logic knows nothing of HomeKit (layers: router → guard → homekit).',
+};
+const TESTS = {
+  regex: '(^|/)test(/|$)',
+  message: 'The tools are used by the tests, not the other way round: tools/ may not import test/.',
+};
+const restrictImports = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'eslint.config.mjs', 'jest.config.js'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'coverage/', 'eslint.config.mjs', 'jest.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -19,6 +43,10 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  { files: ['src/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE) },
+  { files: ['src/router/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, GUARD_OR_HOMEKIT) },
+  { files: ['src/guard/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, HOMEKIT) },
+  { files: ['tools/**/*.ts'], rules: restrictImports(TESTS) },
   {
     files: ['test/**/*.ts'],
     rules: {
@@ -33,7 +61,7 @@ export default tseslint.config(
   },
   {
     // The demo and lab command-line tools talk to a person at a terminal.
-    files: ['src/sim/demo.ts', 'src/sim/reliability.ts', 'src/lab/**/*.ts'],
+    files: ['tools/sim/demo.ts', 'tools/sim/reliability.ts', 'tools/lab/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );

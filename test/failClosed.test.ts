@@ -20,8 +20,8 @@ import type { RouterReading } from '../src/router/driver';
 import { EdgeOsRouter } from '../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../src/router/hostKeys';
 import { SshConnection } from '../src/router/ssh';
-import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../src/sim/simulatedSetup';
+import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../tools/sim/simulatedSetup';
 import { recordingLog } from './helpers/recordingLog';
 import { simRouterSettings, until } from './helpers/simRouter';
 

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
+import { COMPILED_TOOLS_DIR } from '../../tools/paths';
 import { until } from '../helpers/simRouter';
 
 jest.setTimeout(120_000);
@@ -12,7 +13,7 @@ const RULES_CREATED = /"Front Door" \(192\.0\.2\.50\) is new: its rules are bein
 const RUN_MS = 10_000;
 
 it('starts Homebridge against the simulated router, prints the pairing code, and stops cleanly', async () => {
-  const demo = spawn(process.execPath, [join(__dirname, '../../dist/sim/demo.js')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const demo = spawn(process.execPath, [join(COMPILED_TOOLS_DIR, 'sim', 'demo.js')], { stdio: ['ignore', 'pipe', 'ignore'] });
   let stdout = '';
   let pairedAt: number | undefined;
   demo.stdout.on('data', (chunk: Buffer) => {

@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { startHomebridge } from '../../src/sim/homebridgeRunner';
-import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
-import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { startHomebridge } from '../../tools/sim/homebridgeRunner';
+import type { RunningHomebridge } from '../../tools/sim/homebridgeRunner';
+import { SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
 import { until as waitUntil } from '../helpers/simRouter';
 

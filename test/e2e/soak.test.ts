@@ -2,7 +2,7 @@
  * A short soak in every test run (npm run soak does 1,000 toggles): random toggles from a real HomeKit controller
  * with router faults mixed in; at the end nothing is lost or wrong and no config session is left open.
  */
-import { HOMEBRIDGE_RESTART, runSoak } from '../../src/sim/soak';
+import { HOMEBRIDGE_RESTART, runSoak } from '../../tools/sim/soak';
 
 jest.setTimeout(240_000);
 

@@ -10,9 +10,9 @@ import type { LockdownMemory } from '../../src/guard/lockdown';
 import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
-import { startSimulatedRouter } from '../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
-import { captureSecret } from '../../src/sim/logCapture';
+import { startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
+import { captureSecret } from '../../tools/sim/logCapture';
 import { recordingLog } from '../helpers/recordingLog';
 import { simRouterSettings, until } from '../helpers/simRouter';
 

@@ -1,2 +1,2 @@
 // The HomeKit test client lives with the other simulation tools so the soak script can use it too.
-export * from '../../src/sim/homeKitClient';
+export * from '../../tools/sim/homeKitClient';

@@ -1,5 +1,5 @@
 import type { Log } from '../../src/log';
-import { captureLogLine } from '../../src/sim/logCapture';
+import { captureLogLine } from '../../tools/sim/logCapture';
 
 /** A Log that keeps every line (as "LEVEL message") so tests can check what the owner would read. */
 export function recordingLog(): Log & { lines: string[] } {

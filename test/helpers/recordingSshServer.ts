@@ -5,8 +5,8 @@ import { join } from 'node:path';
 
 import { Server, utils, type AuthContext, type ServerChannel } from 'ssh2';
 
-import { captureSecret } from '../../src/sim/logCapture';
-import { generateSshKeyPair, sshFingerprint } from '../../src/sim/sshServer';
+import { captureSecret } from '../../tools/sim/logCapture';
+import { generateSshKeyPair, sshFingerprint } from '../../tools/sim/sshServer';
 
 export const USER = 'homebridge';
 

@@ -1,6 +1,6 @@
 import type { CameraSettings, RouterSettings } from '../../src/config';
-import { SIM_USER } from '../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { SIM_USER } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 
 /** The settings of a router entry pointing at a simulated router, with the documented defaults. */
 export function simRouterSettings(sim: SimulatedRouterSetup, cameras: readonly CameraSettings[], overrides: Partial<RouterSettings> = {}): RouterSettings & { host: string } {

@@ -4,8 +4,8 @@
  */
 import * as hap from '@homebridge/hap-nodejs';
 
-import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { service, startPlatform, TestAccessory } from '../helpers/platformHarness';
 import type { Harness } from '../helpers/platformHarness';
 import { until } from '../helpers/simRouter';

@@ -10,9 +10,9 @@ import * as hap from '@homebridge/hap-nodejs';
 
 import { SshConnection } from '../../src/router/ssh';
 import { KNOWN_HOSTS_FILE, PLATFORM_NAME } from '../../src/settings';
-import { generateSshKeyPair } from '../../src/sim/sshServer';
-import { SIM_USER, startSimulatedRouter } from '../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { generateSshKeyPair } from '../../tools/sim/sshServer';
+import { SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { startPlatform, TestAccessory } from '../helpers/platformHarness';
 import type { Harness } from '../helpers/platformHarness';
 import { until } from '../helpers/simRouter';

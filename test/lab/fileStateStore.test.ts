@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { FileStateStore } from '../../src/lab/fileStateStore';
-import { createInitialState } from '../../src/sim/edgeos';
+import { FileStateStore } from '../../tools/lab/fileStateStore';
+import { createInitialState } from '../../tools/sim/edgeos';
 
 describe('FileStateStore', () => {
   let directory: string;

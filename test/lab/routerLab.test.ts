@@ -7,16 +7,16 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import type { IptablesDataplane } from '../../src/lab/iptablesDataplane';
-import { startLab, stopLab } from '../../src/lab/lab';
-import type { Lab, LabPlatformOptions } from '../../src/lab/lab';
-import { labUnavailableReason } from '../../src/lab/prerequisites';
-import { IMPOSTOR, LAB_FAULTS, LOGIN_REFUSED } from '../../src/lab/soakTarget';
-import { DHCP_MOVE_ADDRESS, FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, HOMEBRIDGE_HOST, INTERNET, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../src/lab/topology';
-import { startHomebridge } from '../../src/sim/homebridgeRunner';
-import { captureSecret } from '../../src/sim/logCapture';
-import type { RunningHomebridge } from '../../src/sim/homebridgeRunner';
-import { HOMEBRIDGE_RESTART, runSoak } from '../../src/sim/soak';
+import type { IptablesDataplane } from '../../tools/lab/iptablesDataplane';
+import { startLab, stopLab } from '../../tools/lab/lab';
+import type { Lab, LabPlatformOptions } from '../../tools/lab/lab';
+import { labUnavailableReason } from '../../tools/lab/prerequisites';
+import { IMPOSTOR, LAB_FAULTS, LOGIN_REFUSED } from '../../tools/lab/soakTarget';
+import { DHCP_MOVE_ADDRESS, FRESH_LAB_ROUTER_CONFIG, FRONT_DOOR, GARAGE, HOMEBRIDGE_HOST, INTERNET, NVR, OWNER_CAMERA_POLICY_CONFIG } from '../../tools/lab/topology';
+import { startHomebridge } from '../../tools/sim/homebridgeRunner';
+import { captureSecret } from '../../tools/sim/logCapture';
+import type { RunningHomebridge } from '../../tools/sim/homebridgeRunner';
+import { HOMEBRIDGE_RESTART, runSoak } from '../../tools/sim/soak';
 import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
 
 const unavailable = labUnavailableReason();

@@ -13,7 +13,7 @@ import { HostKeyClaims, KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
 import type { SshTarget } from '../../src/router/ssh';
 import { MAX_COMMAND_OUTPUT_BYTES, MAX_CONFIGURATION_OUTPUT_BYTES } from '../../src/settings';
-import { generateSshKeyPair } from '../../src/sim/sshServer';
+import { generateSshKeyPair } from '../../tools/sim/sshServer';
 import { runWithHeapLimit } from '../helpers/heapLimitedNode';
 import { recordingLog } from '../helpers/recordingLog';
 import { startRecordingSshServer, streamLines, USER } from '../helpers/recordingSshServer';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 
-import { compareLines, deletePath, hasPrefix, isMultiValued, isValueless, parseConfigCommands, renderConfigCommands, setPath, splitConfigLine, validateSetPath } from '../../src/sim/edgeos/configTree';
-import type { ConfigLines } from '../../src/sim/edgeos/types';
+import { compareLines, deletePath, hasPrefix, isMultiValued, isValueless, parseConfigCommands, renderConfigCommands, setPath, splitConfigLine, validateSetPath } from '../../tools/sim/edgeos/configTree';
+import type { ConfigLines } from '../../tools/sim/edgeos/types';
 
 const words = (line: string): string[] => line.split(' ');
 

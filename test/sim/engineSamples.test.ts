@@ -8,8 +8,8 @@ import { join } from 'node:path';
 
 import { parseConfigCommands as readListing } from '../../src/router/edgeos/parsers';
 import { RESERVED_RULESET_NAMES } from '../../src/router/edgeos/reservedNames';
-import { SimulatedEdgeRouter } from '../../src/sim/edgeos';
-import { parseConfigCommands, renderConfigCommands } from '../../src/sim/edgeos/configTree';
+import { SimulatedEdgeRouter } from '../../tools/sim/edgeos';
+import { parseConfigCommands, renderConfigCommands } from '../../tools/sim/edgeos/configTree';
 
 const sample = (name: string): string => readFileSync(join(__dirname, '../fixtures/edgeos', name), 'utf8');
 const AWKWARD = sample('edgeos_engine_show_configuration_commands_awkward_values.txt');

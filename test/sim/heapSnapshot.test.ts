@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
-import { summarizeHeapSnapshot } from '../../src/sim/heapSnapshot';
+import { COMPILED_TOOLS_DIR } from '../../tools/paths';
+import { summarizeHeapSnapshot } from '../../tools/sim/heapSnapshot';
 
 jest.setTimeout(60_000);
 
@@ -13,7 +14,7 @@ jest.setTimeout(60_000);
  * keeping 50,000 small objects, using the built module as the heap probe's reader does.
  */
 function measureInFreshProcess(directory: string): { before: ReturnType<typeof summarizeHeapSnapshot>; after: ReturnType<typeof summarizeHeapSnapshot> } {
-  const reader = resolve(__dirname, '..', '..', 'dist', 'sim', 'heapSnapshot.js');
+  const reader = join(COMPILED_TOOLS_DIR, 'sim', 'heapSnapshot.js');
   const script = `
     const { writeHeapSnapshot } = require('node:v8');
     const { summarizeHeapSnapshotFile } = require(${JSON.stringify(reader)});

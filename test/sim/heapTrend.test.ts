@@ -1,4 +1,4 @@
-import { heapTrend } from '../../src/sim/heapTrend';
+import { heapTrend } from '../../tools/sim/heapTrend';
 
 const MB = 1024 * 1024;
 const series = (values: number[], every = 100): { toggle: number; bytes: number }[] => values.map((mb, i) => ({ toggle: (i + 1) * every, bytes: mb * MB }));

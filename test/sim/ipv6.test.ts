@@ -1,6 +1,6 @@
-import { MemoryDataplane, MemoryStateStore, SimulatedEdgeRouter, compileIpv6Firewall, createInitialState, parseConfigCommands } from '../../src/sim/edgeos';
-import type { Dataplane } from '../../src/sim/edgeos';
-import { canonicalIpv6, ip6tablesAddress, ipv6Matches } from '../../src/sim/edgeos/ipv6';
+import { MemoryDataplane, MemoryStateStore, SimulatedEdgeRouter, compileIpv6Firewall, createInitialState, parseConfigCommands } from '../../tools/sim/edgeos';
+import type { Dataplane } from '../../tools/sim/edgeos';
+import { canonicalIpv6, ip6tablesAddress, ipv6Matches } from '../../tools/sim/edgeos/ipv6';
 
 const W = '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper';
 const LIST6 = 'sudo /sbin/ip6tables -t filter -L CAMGUARD6_OUT -v -n -x';

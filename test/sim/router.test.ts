@@ -1,4 +1,4 @@
-import { SimulatedEdgeRouter } from '../../src/sim/edgeos';
+import { SimulatedEdgeRouter } from '../../tools/sim/edgeos';
 
 const W = '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper';
 const OP = '/opt/vyatta/bin/vyatta-op-cmd-wrapper';

@@ -1,4 +1,4 @@
-import { commandReadsStdin, runLoginShell, type Program, type ShellHost } from '../../src/sim/edgeos/shell';
+import { commandReadsStdin, runLoginShell, type Program, type ShellHost } from '../../tools/sim/edgeos/shell';
 
 /** A shell host with one program, `args`, that prints its arguments (one per line) and the context it ran in. */
 function host(): ShellHost {

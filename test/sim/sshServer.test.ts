@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client, utils, type ConnectConfig } from 'ssh2';
-import { SimulatedEdgeRouter } from '../../src/sim/edgeos';
-import { generateSshKeyPair, startSimulatedRouterSsh, type SimulatedRouterSsh } from '../../src/sim/sshServer';
+import { SimulatedEdgeRouter } from '../../tools/sim/edgeos';
+import { generateSshKeyPair, startSimulatedRouterSsh, type SimulatedRouterSsh } from '../../tools/sim/sshServer';
 
 const W = '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper';
 const CONFIG = `set firewall name CAMGUARD_OUT default-action accept

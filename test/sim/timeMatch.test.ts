@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { startSimulatedRouter } from '../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../src/sim/simulatedSetup';
+import { startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { until } from '../helpers/simRouter';
 
 const FIXTURE = readFileSync(join(__dirname, '../fixtures/edgeos/iptables_legacy_1.8.9_time_match.txt'), 'utf8');

@@ -9,9 +9,9 @@ import { RouterError } from '../../../src/router/driver';
 import { EdgeOsRouter } from '../../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../../src/router/hostKeys';
 import { SshConnection } from '../../../src/router/ssh';
-import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../../src/sim/simulatedSetup';
-import { captureSecret } from '../../../src/sim/logCapture';
+import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../../tools/sim/simulatedSetup';
+import { captureSecret } from '../../../tools/sim/logCapture';
 import { recordingLog } from '../../helpers/recordingLog';
 import { simRouterSettings } from '../../helpers/simRouter';
 

@@ -15,10 +15,10 @@ import type { RouterReading } from '../../../src/router/driver';
 import { EdgeOsRouter } from '../../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../../src/router/hostKeys';
 import { SshConnection } from '../../../src/router/ssh';
-import { splitConfigLine } from '../../../src/sim/edgeos/configTree';
-import type { LanHost } from '../../../src/sim/edgeos';
-import { startSimulatedRouter } from '../../../src/sim/simulatedSetup';
-import type { SimulatedRouterSetup } from '../../../src/sim/simulatedSetup';
+import { splitConfigLine } from '../../../tools/sim/edgeos/configTree';
+import type { LanHost } from '../../../tools/sim/edgeos';
+import { startSimulatedRouter } from '../../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../../tools/sim/simulatedSetup';
 import { recordingLog } from '../../helpers/recordingLog';
 import { simRouterSettings } from '../../helpers/simRouter';
 

@@ -4,17 +4,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 
+import { COMPILED_TOOLS_DIR } from '../paths';
 import type { CommandResult } from '../sim/edgeos';
 
 const SYSTEM_DIRECTORIES = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-/** The project root, from src/lab (tests) as from dist/lab (the compiled lab): both are two levels down. */
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
-
 /** The compiled lab scripts that run inside the namespaces (the router login, the internet host, camera traffic). */
-export const COMPILED_LAB_DIR = resolve(PROJECT_ROOT, 'dist', 'lab');
+export const COMPILED_LAB_DIR = join(COMPILED_TOOLS_DIR, 'lab');
 
 /** The absolute path of a system program, or undefined when it is not installed. */
 export function findTool(name: string): string | undefined {

@@ -1,7 +1,7 @@
 /**
  * Traffic from a LAN host of the lab (a camera or the NVR), run inside the host's namespace:
  *
- *   ip netns exec cglab-cam1 node dist/lab/cameraTraffic.js connect 203.0.113.10 443
+ *   ip netns exec cglab-cam1 node build/tools/lab/cameraTraffic.js connect 203.0.113.10 443
  *   … dns 203.0.113.10 | ntp 203.0.113.10 | smtp 203.0.113.10
  *   … upload 203.0.113.10 <bytes, 0 = until stopped> [bytes per second, 0 = as fast as it goes]
  *   … udp 203.0.113.10 <datagrams> [size]

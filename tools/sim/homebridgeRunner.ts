@@ -7,9 +7,10 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 
+import { COMPILED_TOOLS_DIR, PROJECT_ROOT } from '../paths';
 import type { HeapSample } from './heapProbe';
 import { summarizeHeapSnapshotFile } from './heapSnapshot';
 import type { HeapSummary } from './heapSnapshot';
@@ -30,7 +31,7 @@ export interface HomebridgeOptions {
   readonly onLine?: (line: string) => void;
   /** Extra Node options for the Homebridge process (`--unhandled-rejections=warn`, say). */
   readonly nodeOptions?: readonly string[];
-  /** Load the heap probe (src/sim/heapProbe.ts): `sampleHeap()` then appends a sample to this file. */
+  /** Load the heap probe (tools/sim/heapProbe.ts): `sampleHeap()` then appends a sample to this file. */
   readonly heapFile?: string;
 }
 
@@ -58,7 +59,6 @@ export interface RunningHomebridge {
   remove(): void;
 }
 
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
 /** A full collection and a snapshot of a Homebridge heap take a second or two; a probe silent for longer never answers. */
 const HEAP_SAMPLE_TIMEOUT_MS = 30_000;
 
@@ -89,7 +89,7 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
     ),
   );
   const homebridge = join(PROJECT_ROOT, 'node_modules', 'homebridge', 'bin', 'homebridge');
-  const nodeOptions = [...(options.nodeOptions ?? []), ...(options.heapFile !== undefined ? ['--expose-gc', '--require', join(PROJECT_ROOT, 'dist', 'sim', 'heapProbe.js')] : [])];
+  const nodeOptions = [...(options.nodeOptions ?? []), ...(options.heapFile !== undefined ? ['--expose-gc', '--require', join(COMPILED_TOOLS_DIR, 'sim', 'heapProbe.js')] : [])];
   const child = spawn(process.execPath, [...nodeOptions, homebridge, '-U', storage, '-P', PROJECT_ROOT, '--strict-plugin-resolution', '-Q', '-T', ...(options.debug === false ? [] : ['-D'])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...(options.heapFile !== undefined ? { CAMERA_GUARD_HEAP_FILE: options.heapFile } : {}) },

@@ -3,7 +3,7 @@
  * `set`/`delete` on it. The simulator has no full EdgeOS schema, so node kinds are recognised by name and position:
  * enough for firewall, interface and system nodes, permissive for everything else.
  */
-import { isRefusedRuleSetName } from '../../router/edgeos/reservedNames';
+import { isRefusedRuleSetName } from '../../../src/router/edgeos/reservedNames';
 import { parseIpv6Prefix } from './ipv6';
 import type { ConfigLine, ConfigLines } from './types';
 

@@ -116,7 +116,7 @@ function probeNamespaces(): string | undefined {
 export function labUnavailableReason(): string | undefined {
   if (process.platform !== 'linux') return 'the lab needs Linux (network namespaces)';
   if (process.getuid?.() !== 0) return 'the lab needs root (it creates network namespaces, iptables rules and an sshd)';
-  if (!existsSync(join(COMPILED_LAB_DIR, 'routerLogin.js'))) return 'dist/lab is missing: run "npm run build" first (npm test does it)';
+  if (!existsSync(join(COMPILED_LAB_DIR, 'routerLogin.js'))) return 'build/tools/lab is missing: run "npm run build:tools" first (npm test does it)';
   if (!existsSync('/proc/sys/net/ipv6')) return 'the kernel has no IPv6, and the lab is dual-stack (it proves that cameras are blocked over IPv6 too)';
   const owner = runningLabOwner();
   if (owner !== undefined) return `another lab is running (process ${owner}, probably "npm run lab"); stop it first`;

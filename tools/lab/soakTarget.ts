@@ -1,5 +1,5 @@
 /**
- * The soak (src/sim/soak.ts) against the router lab: the plugin talks to the lab router's real OpenSSH over the
+ * The soak (tools/sim/soak.ts) against the router lab: the plugin talks to the lab router's real OpenSSH over the
  * lab's LAN, its rules go into real iptables, and the faults are the lab's own:
  *
  * - the SSH connection cut before, during and after the commit, three ways: the sshd process serving it killed,
@@ -276,7 +276,7 @@ export async function startLabSoakTarget(options: { lab?: Lab } = {}): Promise<S
     name: 'lab',
     description:
       'network namespaces on this machine, with the real OpenSSH server in the router namespace running the EdgeOS ' +
-      'interpreter of src/sim/edgeos as its login, and every commit loaded into the namespace\'s real iptables',
+      'interpreter of tools/sim/edgeos as its login, and every commit loaded into the namespace\'s real iptables',
     faults: LAB_FAULTS,
     whileFaultRuns: 'skip',
     // Lab faults last seconds each; slower toggles (with scenes, which partial commits need) leave room for them.

@@ -4,7 +4,7 @@
  *
  * Options: `--lan` advertises the bridge on this machine's network so an iPhone can pair (localhost only by
  * default); `--owner-policy` starts the router with the owner's camera ruleset already on WAN out; `--commit-ms N`
- * makes each commit take N ms (default 2000, like an ER-X); `--seconds N` stops by itself after N seconds. `node dist/lab/lab-cli.js stop` removes what a crashed lab left behind.
+ * makes each commit take N ms (default 2000, like an ER-X); `--seconds N` stops by itself after N seconds. `node build/tools/lab/lab-cli.js stop` removes what a crashed lab left behind.
  */
 import { createInterface } from 'node:readline';
 

@@ -6,10 +6,10 @@
  *
  * It runs against one of two routers (`target`):
  * - `simulator`: the simulated EdgeRouter over real SSH on localhost, with its faults injected in-process;
- * - `lab`: the router lab (network namespaces, real OpenSSH, real iptables; see src/lab), with lab-real faults:
+ * - `lab`: the router lab (network namespaces, real OpenSSH, real iptables; see tools/lab), with lab-real faults:
  *   the sshd process serving the plugin's connection killed, SSH packets dropped by iptables, sshd stopped, the
  *   router rebooted with SSH down for a while, each at the worst moment of a transaction (before, during or after
- *   the commit), and failed, partial, locked and 30-second commits (see src/lab/soakTarget.ts).
+ *   the commit), and failed, partial, locked and 30-second commits (see tools/lab/soakTarget.ts).
  *
  * `npm run soak` runs it with 1,000 toggles (in the lab when it can run) and records the figures for
  * docs/RELIABILITY.md; the test suite runs short ones against both.
@@ -273,7 +273,7 @@ async function startSimulatorTarget(): Promise<SoakTarget> {
   };
   return {
     name: 'simulator',
-    description: 'the EdgeOS interpreter of src/sim/edgeos behind an in-process SSH server on localhost, with an in-memory firewall',
+    description: 'the EdgeOS interpreter of tools/sim/edgeos behind an in-process SSH server on localhost, with an in-memory firewall',
     faults: FAULTS,
     whileFaultRuns: 'queue',
     pacing: { maxPauseMs: 300, sceneRate: 0 },

@@ -1,0 +1,67 @@
+/**
+ * The package holds the plugin and nothing else: what `npm pack` would put in the tarball is package.json, the
+ * README, the config schema, a licence file if there is one, and dist/, where every file is the build of a file in
+ * src/. The simulator, the lab and the tests (tools/, test/) never ship, and neither does a stray file in dist/.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+jest.setTimeout(60_000);
+
+const ROOT = join(__dirname, '..');
+const TOP_LEVEL_FILES = new Set(['package.json', 'README.md', 'config.schema.json', 'LICENSE', 'LICENSE.md', 'LICENSE.txt']);
+/** Folders that hold tooling or tests, wherever they appear in a path. */
+const TOOLING_FOLDERS = /(^|\/)(sim|lab|tools|test)\//;
+
+function sourceFiles(directory: string): string[] {
+  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sourceFiles(join(directory, entry.name)) : entry.name.endsWith('.ts') ? [relative(join(ROOT, 'src'), join(directory, entry.name))] : [],
+  );
+}
+
+/**
+ * The files of the tarball. --ignore-scripts: prepack would rebuild dist/ under the other tests' feet; this test
+ * checks the build that pretest made.
+ */
+function packedFiles(): string[] {
+  const output = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const [pack] = JSON.parse(output) as Array<{ files: Array<{ path: string }> }>;
+  return pack!.files.map((file) => file.path).sort();
+}
+
+describe('the npm package', () => {
+  let files: string[];
+  const expectedDist = sourceFiles(join(ROOT, 'src'))
+    .map((source) => `dist/${source.replace(/\.ts$/, '.js')}`)
+    .sort();
+
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
+      throw new Error('dist/ is missing: run "npm run build" first (npm test does it).');
+    }
+    files = packedFiles();
+  });
+
+  it('holds only package.json, the README, the config schema, a licence and dist/', () => {
+    expect(files.filter((path) => !TOP_LEVEL_FILES.has(path) && !path.startsWith('dist/'))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'config.schema.json']));
+  });
+
+  it('holds no simulator, lab, tools or tests', () => {
+    expect(files.filter((path) => TOOLING_FOLDERS.test(path))).toEqual([]);
+  });
+
+  it('holds in dist/ exactly the build of src/: every file comes from a src/*.ts, and every src/*.ts is there', () => {
+    // A file in dist/ without a source is left over from an older build or was put there by hand; a missing one is
+    // a stale build (run "npm run build", which empties dist/ first).
+    const dist = files.filter((path) => path.startsWith('dist/'));
+    expect(dist.filter((path) => !expectedDist.includes(path))).toEqual([]);
+    expect(expectedDist.filter((path) => !dist.includes(path))).toEqual([]);
+  });
+
+  it('holds the entry point Homebridge loads', () => {
+    const { main } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { main: string };
+    expect(files).toContain(main);
+  });
+});
