@@ -2,7 +2,8 @@
  * End to end: a real Homebridge process loads the built plugin, a real HomeKit controller pairs with it and
  * drives it, and the simulated EdgeRouter answers over real SSH.
  */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { startHomebridge } from '../../tools/sim/homebridgeRunner';
@@ -10,6 +11,7 @@ import type { RunningHomebridge } from '../../tools/sim/homebridgeRunner';
 import { SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
+import { EXPECTED_NODE, reportRuntime } from '../helpers/runtime';
 import { until as waitUntil } from '../helpers/simRouter';
 
 jest.setTimeout(120_000);
@@ -92,6 +94,19 @@ describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
     await homebridge?.stop();
     homebridge?.remove();
     await sim?.dispose();
+  });
+
+  it('runs Homebridge under the Node that runs the tests, and the plugin\'s engines accept that Node', () => {
+    // .ci/other-nodes.sh runs this tier under other Node versions: a Homebridge started by another Node would prove nothing.
+    const exe = readlinkSync(`/proc/${homebridge.child.pid}/exe`);
+    const version = execFileSync(exe, ['--version'], { encoding: 'utf8' }).trim();
+    reportRuntime('e2e', `jest on node ${process.version} ${process.execPath}, Homebridge on node ${version} ${exe}`);
+    expect(exe).toBe(realpathSync(process.execPath));
+    expect(version).toBe(process.version);
+    if (EXPECTED_NODE !== '') {
+      expect(process.version).toBe(EXPECTED_NODE);
+    }
+    expect(homebridge.output.filter((line) => line.includes('"homebridge-camera-guard" requires a Node.js version'))).toEqual([]);
   });
 
   it('shows a switch and a leak sensor per camera and a Lockdown switch, with every camera blocked at first', async () => {
