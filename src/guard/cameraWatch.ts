@@ -99,7 +99,10 @@ export class CameraWatch {
     const notInForce = reading.access === 'blocked' ? reading.notInForce : undefined;
     if (notInForce !== this.notInForce) {
       if (notInForce === undefined) {
-        messages.push(say.inForceAgain(camera));
+        // Said only of a camera still blocked: one opened since is not "in force again", it is open.
+        if (access === 'blocked') {
+          messages.push(say.inForceAgain(camera));
+        }
       } else if (this.notInForce === undefined) {
         messages.push(say.notInForce(camera, notInForce));
       }
@@ -123,7 +126,10 @@ export class CameraWatch {
       }
     } else {
       this.detector.resetBaseline();
-      leakChanged = this.detector.expire(context.now) || leakChanged;
+      if (this.detector.expire(context.now)) {
+        messages.push(say.leakCleared(camera));
+        leakChanged = true;
+      }
     }
     return { messages, cameraChanged, leakChanged, firstSeen, accessChanged };
   }

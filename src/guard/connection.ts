@@ -1,15 +1,18 @@
 /**
  * The connection to one router, as the owner sees it: one outage is one episode, logged once when it starts (an
  * error for a refused login, an impostor host key or a setting the router lacks; a warning otherwise) and once
- * when it ends; everything in between is debug. And which backoff applies to what:
+ * when it ends, at the first read that succeeds (a login alone does not end it: a router that drops every session
+ * right after login is one outage, not one a minute); everything in between is debug. And which backoff applies:
  *
  * | event                                   | backoff                    | reset by                        |
  * |-----------------------------------------|----------------------------|---------------------------------|
- * | connect fails: unreachable, timeout     | connect (5 s → 5 min)      | a read that succeeds            |
- * | connect fails: auth, host-key, config   | login (1 min → 30 min)     | a login that succeeds           |
+ * | connect fails: unreachable, timeout     | connect (1 s → 60 s)       | a read that succeeds            |
+ * | connect fails: auth, host-key, config   | login (30 s → 15 min)      | a login that succeeds           |
  * | after login: connection lost, timeout   | connect                    | a read that succeeds            |
- * | after login: protocol, config, auth     | session (1 min → 30 min)   | a read that succeeds            |
+ * | after login: protocol, config, auth     | session (30 s → 15 min)    | a read that succeeds            |
  * | a repair that does not take             | repair (10 s → 10 min)     | a reading that needs no repair  |
+ *
+ * (The repair backoff never waits less than one poll interval.)
  *
  * A router that drops every session right after login is therefore never logged in to again at once.
  * Pure: no I/O, no timers; the guard acts on what it returns.
@@ -49,7 +52,7 @@ export class Connection {
     this.repairBackoff = new Backoff(Math.max(pollMs, REPAIR_RETRY_MIN_MS), Math.max(pollMs, REPAIR_RETRY_MAX_MS), random);
   }
 
-  /** True while an outage lasts (from the first failure until a login succeeds). */
+  /** True while an outage lasts (from the first failure until a read succeeds). */
   get down(): boolean {
     return this.problem !== undefined;
   }
@@ -60,13 +63,9 @@ export class Connection {
     return { delayMs, message: this.report(error, delayMs) };
   }
 
-  /** A login succeeded; says so when it ends an outage. */
+  /** A login succeeded (the outage, if any, ends at the first read that succeeds). */
   connected(): Message {
     this.loginBackoff.reset();
-    if (this.problem !== undefined) {
-      this.problem = undefined;
-      return say.reconnected();
-    }
     return say.connected();
   }
 
@@ -77,10 +76,15 @@ export class Connection {
     return { delayMs, message: this.report(error, delayMs) };
   }
 
-  /** A read or transaction succeeded. */
-  answered(): void {
+  /** A read or transaction succeeded; says so when it ends an outage. */
+  answered(): Message | undefined {
     this.connectBackoff.reset();
     this.sessionBackoff.reset();
+    if (this.problem === undefined) {
+      return undefined;
+    }
+    this.problem = undefined;
+    return say.reconnected();
   }
 
   /** A repair did not take: when the next may run, and what to tell the owner. */

@@ -52,8 +52,9 @@ export type Abandoned = 'block-retried' | 'opening-unconfirmed' | 'superseded';
  * confirmed; an opening is not retried behind the owner's back.
  */
 export function abandon(intent: Intent, asked: Access): { intent: Intent; result: Abandoned } {
-  if (intent.inFlight !== asked) {
-    return { intent, result: 'superseded' };
+  if (intent.inFlight !== asked || (intent.queued !== undefined && intent.queued !== asked)) {
+    // Asked otherwise since: the newer request stands (and an opening is dropped while the router is away).
+    return { intent: withoutFlight(intent, asked), result: 'superseded' };
   }
   const rest = withoutFlight(intent, asked);
   if (asked === 'blocked') {

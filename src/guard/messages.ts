@@ -71,9 +71,9 @@ export const offloadOn = (): Message =>
     'hardware offload is on, so uploads from allowed cameras bypass the firewall counters and are under-counted; ' +
       'blocked attempts are still counted exactly. Turn offload off on the router if upload alarms matter to you.',
   );
-export const offloadUnknown = (reason: string): Message => debug(`could not check hardware offload (${reason}); will try after the next reconnect.`);
+export const offloadUnknown = (reason: string): Message => debug(`could not check hardware offload (${routerWords(reason)}); will try after the next reconnect.`);
 
-export const guardCrashed = (reason: string): Message => error(`stopped guarding after an unexpected error (${reason}); restart Homebridge to resume.`);
+export const guardCrashed = (reason: string): Message => error(`stopped guarding after an unexpected error (${routerWords(reason)}); restart Homebridge to resume.`);
 
 // ---- requests and transactions ----
 
@@ -97,9 +97,9 @@ export function notApplied(camera: CameraSettings, wanted: Access, actual: Acces
 }
 
 export const blockUnconfirmed = (camera: CameraSettings, reason: string): Message =>
-  warn(`${quoted(camera)}: the block could not be confirmed (${reason}); it will be applied as soon as the router answers.`);
+  warn(`${quoted(camera)}: the block could not be confirmed (${routerWords(reason)}); it will be applied as soon as the router answers.`);
 export const openingUnconfirmed = (camera: CameraSettings, reason: string): Message =>
-  error(`${quoted(camera)}: could not confirm that internet access opened (${reason}); the switch shows what the router reports once it answers again.`);
+  error(`${quoted(camera)}: could not confirm that internet access opened (${routerWords(reason)}); the switch shows what the router reports once it answers again.`);
 export const openingDropped = (camera: CameraSettings, reason: string): Message =>
   error(`${quoted(camera)}: could not open internet access because ${reason}; the switch shows "No Response" until the router answers, then what the router has.`);
 export const unconfirmedAtStop = (camera: CameraSettings, access: Access): Message =>
@@ -121,7 +121,7 @@ export const flowsPartlyCut = (camera: CameraSettings, problem: string): Message
       'connections it has open from other addresses (IPv6, or a new DHCP lease) may go on until they end.',
   );
 export const flowsNotCut = (camera: CameraSettings, reason: string): Message =>
-  warn(`${quoted(camera)}: blocked, but its open connections could not be cut (${reason}); an upload already in progress may go on until it ends.`);
+  warn(`${quoted(camera)}: blocked, but its open connections could not be cut (${routerWords(reason)}); an upload already in progress may go on until it ends.`);
 
 export const closingTimed = (camera: CameraSettings): Message =>
   info(`${quoted(camera)}: closing internet access again after ${formatNumber(camera.allowMinutes)} minute(s), as configured by "allowMinutes".`);

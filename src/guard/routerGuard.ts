@@ -120,7 +120,10 @@ export class RouterGuard {
     if (!this.reachableNow || this.stopped) {
       return 'unreachable';
     }
-    const change = switchLockdown(this.lockdown, on, new Map([...this.cameras.keys()].map((address) => [address, this.shownAccess(address)])));
+    // What each camera is asked or configured to have, not what it gets: a block the kernel does not enforce is
+    // remembered as a block, so leaving Lockdown never opens a camera the configuration blocked.
+    const asked = (camera: Camera): Access | undefined => intents.shown(camera.intent, camera.watch.actual, true, true);
+    const change = switchLockdown(this.lockdown, on, new Map([...this.cameras].map(([address, camera]) => [address, asked(camera)])));
     if (change !== undefined) {
       change.requests.forEach((access, address) => this.queue(this.cameras.get(address), access));
       this.lockdown = change.memory;
@@ -185,7 +188,7 @@ export class RouterGuard {
         } else {
           this.absorb(await driver.read(this.options.cameras), NO_REQUESTS);
         }
-        this.connection.answered();
+        this.say.say(this.connection.answered());
       } catch (error) {
         const setback = this.connection.sessionFailed(asRouterError(error));
         this.lost(setback.message, 'the router stopped answering');

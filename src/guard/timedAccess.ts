@@ -58,13 +58,13 @@ export class TimedAccess {
       this.setDeadline(undefined);
       return;
     }
-    if (this.timer !== undefined || !mayArm) {
-      return;
-    }
-    // A deadline from before a restart stands; a new opening gets one, stored before the timer starts so a crash
-    // cannot leave the camera open for good.
+    // A deadline from before a restart stands; a new opening gets one, stored before any timer starts (and even when
+    // none may start, as Homebridge stops), so neither a crash nor a stop can leave the camera open for good.
     if (this.deadline === undefined) {
       this.setDeadline(this.now() + this.allowMinutes * 60_000);
+    }
+    if (this.timer !== undefined || !mayArm) {
+      return;
     }
     this.timer = setTimeout(
       () => {

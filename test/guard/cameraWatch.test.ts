@@ -244,6 +244,30 @@ const cases: Case[] = [
       { minute: 2, reading: blocked(counters(0, 500, 900_000)), said: [], changed: [], actual: 'blocked', leakDetected: false },
     ],
   },
+  {
+    name: 'a block not in force, then opened on the router: it is open, not "in force again"',
+    seenBefore: true,
+    steps: [
+      { minute: 0, reading: blocked(counters(0), { notInForce: HOOK }), said: [['error', NOT_IN_FORCE]], changed: ['camera', 'leak', 'access'], actual: 'blocked', leakDetected: true },
+      {
+        minute: 1,
+        reading: allowed(counters(undefined)),
+        said: [['warn', /^"Front Door": internet access was opened on the router, outside HomeKit\.$/]],
+        changed: ['camera', 'leak', 'access'],
+        actual: 'allowed',
+        leakDetected: false,
+      },
+    ],
+  },
+  {
+    name: 'an alarm that runs out while the counters cannot be read is still said to clear',
+    seenBefore: true,
+    steps: [
+      { minute: 0, reading: blocked(counters(0)), said: [], changed: ['camera', 'access'], actual: 'blocked', leakDetected: false },
+      { minute: 1, reading: blocked(counters(3)), said: [['warn', /LEAK: 3 blocked packet\(s\)/]], changed: ['leak'], actual: 'blocked', leakDetected: true },
+      { minute: 6, reading: blocked(undefined), said: [['info', CLEARED]], changed: ['leak'], actual: 'blocked', leakDetected: false },
+    ],
+  },
 ];
 
 const FLAGS: Record<Flag, keyof Omit<Observed, 'messages'>> = { camera: 'cameraChanged', leak: 'leakChanged', firstSeen: 'firstSeen', access: 'accessChanged' };

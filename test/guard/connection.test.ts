@@ -62,7 +62,10 @@ function play(events: readonly Event[], options: { pollMs?: number; random?: () 
     if (event === 'connected') {
       messages.push(connection.connected());
     } else if (event === 'answered') {
-      connection.answered();
+      const said = connection.answered();
+      if (said !== undefined) {
+        messages.push(said);
+      }
     } else if (event === 'repair') {
       const setback = connection.repairFailed(now, 'its rules still do not read back intact');
       delays.push(setback.delayMs);
@@ -132,41 +135,47 @@ describe('one outage is one episode in the log', () => {
   type Said = [level: Level, text: RegExp];
   const lost = (seconds: number): RegExp => new RegExp(`cannot be reached .*"No Response".*retrying in ${seconds} s\\.$`);
   const again: Said = ['info', /^connected to the router again; guarding resumes\.$/];
+  const login: Said = ['debug', /^connected to the router\.$/];
   type Row = [name: string, events: readonly Event[], said: readonly Said[]];
   const rows: Row[] = [
-    ['a first login with no outage is a debug line', ['connected'], [['debug', /^connected to the router\.$/]]],
+    ['a first login with no outage is a debug line, and a good read says nothing', ['connected', 'answered'], [login]],
     [
-      'an unreachable router: a warning when it starts, debug while it lasts, info when it ends',
-      ['connect:unreachable', 'connect:unreachable', 'connect:unreachable', 'connected'],
-      [['warn', lost(1)], ['debug', lost(2)], ['debug', lost(4)], again],
+      'an unreachable router: a warning when it starts, debug while it lasts, info when a read succeeds again',
+      ['connect:unreachable', 'connect:unreachable', 'connect:unreachable', 'connected', 'answered'],
+      [['warn', lost(1)], ['debug', lost(2)], ['debug', lost(4)], login, again],
     ],
     [
       'a symptom that changes (unreachable, then timeout, then a protocol error) stays one outage',
-      ['connect:unreachable', 'connect:timeout', 'connect:protocol', 'connected'],
-      [['warn', lost(1)], ['debug', /did not answer within 15 s/], ['debug', /cannot read/], again],
+      ['connect:unreachable', 'connect:timeout', 'connect:protocol', 'connected', 'answered'],
+      [['warn', lost(1)], ['debug', /did not answer within 15 s/], ['debug', /cannot read/], login, again],
     ],
     [
       'a refused login is an error, once',
-      ['connect:auth', 'connect:auth', 'connected'],
-      [['error', /refused the login of "homebridge"; check the key or password\. .*retrying in 27 s\.$/], ['debug', /refused the login/], again],
+      ['connect:auth', 'connect:auth', 'connected', 'answered'],
+      [['error', /refused the login of "homebridge"; check the key or password\. .*retrying in 27 s\.$/], ['debug', /refused the login/], login, again],
     ],
     ['an impostor host key is an error', ['connect:host-key', 'connect:host-key'], [['error', /SHA256:other, not the pinned SHA256:pinned/], ['debug', /SHA256:other/]]],
     ['a setting the router lacks is an error', ['connect:config'], [['error', /has no interface "eth0\.100"/]]],
     [
       'a refused login during an outage that started as unreachable is still worth its own error',
-      ['connect:unreachable', 'connect:auth', 'connect:unreachable', 'connect:auth', 'connected'],
-      [['warn', lost(1)], ['error', /refused the login/], ['debug', /cannot be reached/], ['debug', /refused the login/], again],
+      ['connect:unreachable', 'connect:auth', 'connect:unreachable', 'connect:auth', 'connected', 'answered'],
+      [['warn', lost(1)], ['error', /refused the login/], ['debug', /cannot be reached/], ['debug', /refused the login/], login, again],
     ],
     [
-      'a connection lost after login starts an outage too, ended by the next login',
-      ['connected', 'session:unreachable', 'session:timeout', 'connected'],
-      [['debug', /^connected to the router\.$/], ['warn', lost(1)], ['debug', /did not answer/], again],
+      'a connection lost after login starts an outage too, ended by the next good read',
+      ['connected', 'answered', 'session:unreachable', 'session:timeout', 'connected', 'answered'],
+      [login, ['warn', lost(1)], ['debug', /did not answer/], login, again],
+    ],
+    [
+      'a router that drops every session right after login is one outage, not one warning per login',
+      ['connected', 'answered', 'session:unreachable', 'connected', 'session:unreachable', 'connected', 'session:unreachable', 'connected', 'answered'],
+      [login, ['warn', lost(1)], login, ['debug', lost(2)], login, ['debug', lost(4)], login, again],
     ],
     ['an error after login that is not a lost connection: a warning, then debug', ['session:protocol', 'session:protocol'], [['warn', /cannot read.*retrying in 27 s\./], ['debug', /retrying in 54 s\./]]],
     [
       'two outages are two episodes',
-      ['connect:unreachable', 'connected', 'connect:unreachable', 'connected', 'connected'],
-      [['warn', lost(1)], again, ['warn', lost(2)], again, ['debug', /^connected to the router\.$/]],
+      ['connect:unreachable', 'connected', 'answered', 'connect:unreachable', 'connected', 'answered', 'connected', 'answered'],
+      [['warn', lost(1)], login, again, ['warn', lost(1)], login, again, login],
     ],
   ];
   const cases = rows.map(([name, events, said]) => ({ name, events, said }));
@@ -176,12 +185,14 @@ describe('one outage is one episode in the log', () => {
     expect(messages.map(({ level, text }) => [level, text])).toEqual(said.map(([level, text]): [Level, unknown] => [level, expect.stringMatching(text)]));
   });
 
-  it('down lasts from the first failure until a login succeeds', () => {
+  it('down lasts from the first failure until a read succeeds, not merely a login', () => {
     const connection = new Connection(POLL_MS, () => RANDOM);
     expect(connection.down).toBe(false);
     connection.connectFailed(errorFor('unreachable'));
     expect(connection.down).toBe(true);
     connection.connected();
+    expect(connection.down).toBe(true);
+    connection.answered();
     expect(connection.down).toBe(false);
     connection.sessionFailed(errorFor('protocol'));
     expect(connection.down).toBe(true);

@@ -326,6 +326,18 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     expect(h.lockdown.at(-1)).toEqual({ on: false, previous: {} });
   });
 
+  it('remembers a block the kernel does not enforce as a block in Lockdown, so leaving Lockdown does not open the camera', async () => {
+    await startBlocked();
+    h.driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', notInForce: 'the kernel has no DROP row for rule 4008' });
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'shown On: its packets get out');
+    h.guard.requestLockdown(true);
+    expect(h.lockdown.at(-1)).toEqual({ on: true, previous: { [frontDoor.address]: 'blocked', [garage.address]: 'blocked' } });
+    await pass(2 * POLL_MS);
+    h.guard.requestLockdown(false);
+    await pass(2 * POLL_MS);
+    expect(h.driver.rules.get(frontDoor.address)?.access).toBe('blocked');
+  });
+
   it('closes access again after allowMinutes, and stores the deadline before the timer starts', async () => {
     const timed = camera('Porch', 52, 2);
     await startBlocked({ cameras: [frontDoor, timed] });

@@ -171,6 +171,12 @@ describe('router text in a message comes out cleaned and cut', () => {
     ['a not-in-force reason of 1000 characters is cut to 200', say.notInForce(camera, 'r'.repeat(1000)), `but ${'r'.repeat(197)}..., so`, 'r'.repeat(198)],
     ['a router error with a line break and an escape (cleaned when it is made)', say.routerProblem(new RouterError('protocol', 'bad\n\u001b[31manswer.'), 1_000, 'warn'), 'bad answer. Camera switches'],
     ['a camera name (from the configuration) with a line break', say.newCamera({ ...camera, name: 'Front\nDoor' }), '"Front?Door" (192.0.2.50) is new'],
+    // Reasons are an Error's message: a RouterError's is cleaned when it is made, any other error's is not.
+    ['an unexpected error that stopped the guard', say.guardCrashed('boom\n\u001b[31mWARN fake'), '(boom WARN fake)'],
+    ['a hardware offload check that failed', say.offloadUnknown('no\r\nanswer'), '(no answer)'],
+    ['a block that could not be confirmed', say.blockUnconfirmed(camera, 'socket\nclosed\u0007'), '(socket closed)'],
+    ['an opening that could not be confirmed', say.openingUnconfirmed(camera, 'socket\u2028closed'), '(socket closed)'],
+    ['connections that could not be cut', say.flowsNotCut(camera, 'x'.repeat(1000)), `(${'x'.repeat(197)}...)`, 'x'.repeat(198)],
   ];
   // Objects, not arrays: Jest would take a missing `absent` for a `done` callback.
   it.each(table.map(([name, message, contains, absent]) => ({ name, message, contains, absent })))('$name', ({ message, contains, absent }) => {

@@ -168,6 +168,16 @@ describe('when a timed opening closes', () => {
     expect(jest.getTimerCount()).toBe(1);
   });
 
+  it('stores the deadline of an opening confirmed while Homebridge stops (no timer may start), so the next run closes it on time', () => {
+    const saves: Array<number | undefined> = [];
+    const closes: number[] = [];
+    const timed = new TimedAccess(10, undefined, (deadline) => saves.push(deadline), () => closes.push(Date.now()), () => Date.now());
+    timed.accessKnown('allowed', false);
+    expect(jest.getTimerCount()).toBe(0);
+    jest.advanceTimersByTime(60 * MINUTE);
+    expect({ saves, closes }).toEqual({ saves: [T0 + 10 * MINUTE], closes: [] });
+  });
+
   it('stopTimer() leaves the stored deadline for the next run', () => {
     const saves: Array<number | undefined> = [];
     const closes: number[] = [];
