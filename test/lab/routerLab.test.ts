@@ -631,7 +631,7 @@ describeLab('the router lab', () => {
       // 30 s (less up to 20% jitter) between the first two attempts, not a retry a second.
       expect(refusedAt[1]! - refusedAt[0]!).toBeGreaterThan(20_000);
       // One line per refused attempt: the first (an error) says what to check and when the next try comes; Homebridge
-      // prints the plugin's debug repeats of it the same way (routerGuard.test.ts checks the levels).
+      // prints the plugin's debug repeats of it the same way (test/integration/guardOverSsh.test.ts checks the levels).
       const said = refusals();
       expect(said).toHaveLength(2);
       expect(said[0]).toMatch(/the router refused the login for user "homebridge"; check "username" and the key or password in the config\. .*retrying in (2[4-9]|30) s\./);

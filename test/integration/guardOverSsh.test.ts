@@ -1,3 +1,7 @@
+/**
+ * The integration tier of the guard: the same kind of scenarios as test/guard/guard.test.ts, over real SSH to the
+ * simulated EdgeOS router with real timers, so the EdgeOS driver, the SSH layer and the guard are proven together.
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
