@@ -507,9 +507,11 @@ describe('configuration full of hostile values (fast-check)', () => {
       }),
       { numRuns: 2500 },
     );
-    // The generators must exercise both sides, or the property proves little.
+    // The generators must exercise both sides, or the property proves little. The counts vary with the random
+    // inputs (cameras: 144-170 over runs, routers 240-280), so the floors sit well below them: a floor at the mean
+    // fails now and then for no reason.
     expect(accepted.routers).toBeGreaterThan(150);
-    expect(accepted.cameras).toBeGreaterThan(150);
+    expect(accepted.cameras).toBeGreaterThan(100);
     expect(accepted.rejections).toBeGreaterThan(5000);
   });
 
