@@ -400,7 +400,7 @@ function spelling(router: RouterSettings): string {
 }
 
 /** One spelling per address: IPv6 compressed and lower case, IPv4-mapped IPv6 as IPv4, names in lower case. */
-export function canonicalAddress(address: string): string {
+function canonicalAddress(address: string): string {
   if (isIP(address) === 6) {
     try {
       const compact = new URL(`http://[${address}]/`).hostname.slice(1, -1);

@@ -18,7 +18,7 @@ export function fingerprint(publicKeyBlob: Buffer): string {
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /** The name under which an entry without "host" (one that follows this machine's default gateway) is remembered. */
-export const DEFAULT_GATEWAY = 'default-gateway';
+const DEFAULT_GATEWAY = 'default-gateway';
 
 /**
  * Under which name a router entry's first-seen key is remembered. An entry with a "host" keeps `host:port` (what

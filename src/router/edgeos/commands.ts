@@ -9,7 +9,7 @@
 import type { RuleSpec } from './ruleSetLayout';
 
 export const CFG_WRAPPER = '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper';
-export const OP_WRAPPER = '/opt/vyatta/bin/vyatta-op-cmd-wrapper';
+const OP_WRAPPER = '/opt/vyatta/bin/vyatta-op-cmd-wrapper';
 
 /**
  * Configuration must run with group vyattacfg (never through sudo, which breaks later configuration until a
@@ -65,7 +65,7 @@ export function shellWord(word: string): string {
   return `'${word}'`;
 }
 
-export function commandLine(words: readonly string[]): string {
+function commandLine(words: readonly string[]): string {
   return words.map(shellWord).join(' ');
 }
 
@@ -108,7 +108,7 @@ export function rulePath(ruleSet: string, rule: number, family: Family = 4): str
  * session anyway, since an abandoned session leaves a mount behind on the router. Output goes to /dev/null
  * because the channel that would carry it is gone.
  */
-export const SESSION_CLEANUP_TRAP =
+const SESSION_CLEANUP_TRAP =
   `trap '${CFG_WRAPPER} discard >/dev/null 2>&1; ${CFG_WRAPPER} end >/dev/null 2>&1; exit 129' HUP TERM PIPE`;
 
 /**

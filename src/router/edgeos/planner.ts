@@ -103,7 +103,7 @@ export function cameraStatus(
  * (what `time startdate` can say). Undefined when the opening is not timed, the router's clock is unknown, or the
  * deadline is past what the router can store: then the plugin's own timer closes it.
  */
-export function timedDeadline(camera: CameraSettings, routerNow: number | undefined): number | undefined {
+function timedDeadline(camera: CameraSettings, routerNow: number | undefined): number | undefined {
   if (camera.allowMinutes <= 0 || routerNow === undefined) {
     return undefined;
   }

@@ -27,13 +27,13 @@ const TARGET_EXTENSIONS = [
 export const RESERVED_RULESET_NAMES: ReadonlySet<string> = new Set([...VERDICTS, ...TARGET_EXTENSIONS]);
 
 /** A ruleset name starting with this is refused at `set`. */
-export const RESERVED_RULESET_PREFIX = 'VZONE';
+const RESERVED_RULESET_PREFIX = 'VZONE';
 
 /** Chains every EdgeRouter already has: a ruleset of that name fails at commit. */
-export const SYSTEM_CHAIN_NAMES: ReadonlySet<string> = new Set(['INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING']);
+const SYSTEM_CHAIN_NAMES: ReadonlySet<string> = new Set(['INPUT', 'FORWARD', 'OUTPUT', 'PREROUTING', 'POSTROUTING']);
 
 /** EdgeOS names its own chains with these prefixes (VYATTA_FW_OUT_HOOK, UBNT_VPN_IPSEC_FW_HOOK, …). */
-export const SYSTEM_CHAIN_PREFIXES: readonly string[] = ['VYATTA', 'UBNT'];
+const SYSTEM_CHAIN_PREFIXES: readonly string[] = ['VYATTA', 'UBNT'];
 
 /** True when EdgeOS refuses `name` for a ruleset at `set`, as ubnt-fw does. */
 export function isRefusedRuleSetName(name: string): boolean {

@@ -43,7 +43,7 @@ export function startDateText(ms: number): string {
 }
 
 /** The moment a `time startdate` value names, read as UTC; undefined for anything but the plugin's exact form. */
-export function startDateMs(text: string): number | undefined {
+function startDateMs(text: string): number | undefined {
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/.exec(text);
   if (!match) {
     return undefined;
