@@ -17,7 +17,7 @@
  * A router that drops every session right after login is therefore never logged in to again at once.
  * Pure: no I/O, no timers; the guard acts on what it returns.
  */
-import type { RouterError } from '../router/driver';
+import type { ApplyOutcome, RouterError } from '../router/driver';
 import {
   AUTH_RETRY_MAX_MS,
   AUTH_RETRY_MIN_MS,
@@ -92,6 +92,24 @@ export class Connection {
     const delayMs = this.repairBackoff.next();
     this.repairDueAt = now + delayMs;
     return { delayMs, message: say.repairDidNotTake(why, delayMs) };
+  }
+
+  /**
+   * After a transaction: `needsMore` when the router still needs something nobody asked for. A transaction that was
+   * a repair (or a save) and did not take backs off, longer each time, instead of writing the router's flash in a
+   * loop; a failed save was already reported on its own. Returns what to tell the owner.
+   */
+  afterTransaction(now: number, needsMore: boolean, wasRepair: boolean, outcome: ApplyOutcome | undefined, rulesToRepair: readonly string[]): Message[] {
+    if (!needsMore) {
+      this.repaired();
+      return [];
+    }
+    if (outcome === undefined || !wasRepair) {
+      return [];
+    }
+    const why = outcome.result === 'committed' ? 'the router took it, but its rules still do not read back intact' : outcome.detail;
+    const setback = this.repairFailed(now, why);
+    return rulesToRepair.length > 0 ? [setback.message, say.stillToRepair(rulesToRepair)] : [];
   }
 
   /** The router needs no repair. */

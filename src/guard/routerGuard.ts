@@ -9,36 +9,26 @@
  * merged with those that arrive close together, and applied as one transaction. A block that could not be
  * confirmed is retried until the router confirms it; an opening is never retried behind the owner's back.
  */
-import type { CameraSettings } from '../config';
-import { RouterError, enforcedAccess } from '../router/driver';
+import { RouterError } from '../router/driver';
 import type { Access, RouterReading } from '../router/driver';
 import { BATCH_WINDOW_MS, SHUTDOWN_GRACE_MS } from '../settings';
-import { CameraWatch } from './cameraWatch';
 import { Connection } from './connection';
 import type { GuardOptions, RequestResult } from './guardApi';
+import { GuardedCamera } from './guardedCamera';
 import * as intents from './intent';
-import type { Intent } from './intent';
 import { lockdownRefuses, switchLockdown } from './lockdown';
 import type { LockdownMemory } from './lockdown';
 import * as say from './messages';
 import { Messenger } from './messages';
 import { Sleeper } from './sleeper';
-import { TimedAccess } from './timedAccess';
-import { runTransaction } from './transaction';
+import { cutFlows, runTransaction } from './transaction';
 
 export type { GuardListener, GuardOptions, RequestResult } from './guardApi';
-
-interface Camera {
-  readonly settings: CameraSettings;
-  readonly watch: CameraWatch;
-  readonly timed: TimedAccess;
-  intent: Intent;
-}
 
 const NO_REQUESTS: ReadonlyMap<string, Access> = new Map();
 
 export class RouterGuard {
-  private readonly cameras = new Map<string, Camera>();
+  private readonly cameras = new Map<string, GuardedCamera>();
   private readonly say: Messenger;
   private readonly now: () => number;
   private readonly connection: Connection;
@@ -61,19 +51,12 @@ export class RouterGuard {
     this.lockdown = options.lockdown;
     for (const settings of options.cameras) {
       const address = settings.address;
-      const closeTimed = (): void => {
-        if (camera.watch.actual === 'allowed' && !this.stopped) {
-          this.say.say(say.closingTimed(settings));
-          this.queue(camera, 'blocked'); // even while the router is unreachable: a block is retried until confirmed
-        }
+      const memory = {
+        seenBefore: options.seenCameras.has(address),
+        openUntil: options.openUntil?.get(address),
+        saveOpenUntil: (deadline: number | undefined) => options.saveOpenUntil?.(address, deadline),
       };
-      const save = (deadline: number | undefined): void => options.saveOpenUntil?.(address, deadline);
-      const camera: Camera = {
-        settings,
-        watch: new CameraWatch(settings, options.leak, options.seenCameras.has(address)),
-        timed: new TimedAccess(settings.allowMinutes, options.openUntil?.get(address), save, closeTimed, this.now),
-        intent: intents.IDLE,
-      };
+      const camera: GuardedCamera = new GuardedCamera(settings, options.leak, memory, () => this.closeTimed(camera), this.now);
       this.cameras.set(address, camera);
     }
   }
@@ -90,8 +73,7 @@ export class RouterGuard {
 
   /** The access the switch shows; undefined (No Response) when it is not known: never a calm Off the router may not enforce. */
   shownAccess(address: string): Access | undefined {
-    const camera = this.cameras.get(address);
-    return camera && intents.shown(camera.intent, camera.watch.actual, camera.watch.notInForce === undefined, this.reachableNow);
+    return this.cameras.get(address)?.shown(this.reachableNow);
   }
 
   /** True when what the switch would show is not known, so the leak sensor reports a fault. */
@@ -122,8 +104,7 @@ export class RouterGuard {
     }
     // What each camera is asked or configured to have, not what it gets: a block the kernel does not enforce is
     // remembered as a block, so leaving Lockdown never opens a camera the configuration blocked.
-    const asked = (camera: Camera): Access | undefined => intents.shown(camera.intent, camera.watch.actual, true, true);
-    const change = switchLockdown(this.lockdown, on, new Map([...this.cameras].map(([address, camera]) => [address, asked(camera)])));
+    const change = switchLockdown(this.lockdown, on, new Map([...this.cameras].map(([address, camera]) => [address, camera.asked()])));
     if (change !== undefined) {
       change.requests.forEach((access, address) => this.queue(this.cameras.get(address), access));
       this.lockdown = change.memory;
@@ -236,12 +217,7 @@ export class RouterGuard {
     this.setReachable(false);
     this.say.say(message);
     for (const camera of this.cameras.values()) {
-      const { intent, dropped } = intents.dropOpening(camera.intent);
-      camera.intent = intent;
-      if (dropped) {
-        this.say.say(say.openingDropped(camera.settings, reason));
-        this.options.listener.cameraChanged(camera.settings.address);
-      }
+      this.tell(camera, camera.dropOpening(reason));
     }
   }
 
@@ -249,8 +225,7 @@ export class RouterGuard {
   private async transact(): Promise<void> {
     const requested = new Map<string, Access>();
     for (const [address, camera] of this.cameras) {
-      const { intent, asked } = intents.begin(camera.intent);
-      camera.intent = intent;
+      const asked = camera.begin();
       if (asked !== undefined) {
         requested.set(address, asked);
       }
@@ -271,39 +246,14 @@ export class RouterGuard {
     this.absorb(after, requested);
     for (const [address, wanted] of requested) {
       const camera = this.cameras.get(address);
-      if (camera) {
-        const actual = enforcedAccess(after.cameras.get(address));
-        const settled = intents.settle(camera.intent, wanted, actual);
-        camera.intent = settled.intent;
-        this.say.say(!settled.confirmed ? say.notApplied(camera.settings, wanted, actual, outcome) : outcome && say.confirmed(camera.settings, wanted));
-        this.options.listener.cameraChanged(address);
-      }
+      this.tell(camera, camera?.settle(wanted, after.cameras.get(address), outcome), true);
     }
-    if (this.options.driver.plan(after, NO_REQUESTS).empty) {
-      this.connection.repaired();
-    } else if (outcome !== undefined && plan.repairs.length > 0) {
-      // A repair (or a save) that did not take waits, longer each time, instead of writing the router's flash in a
-      // loop. A failed save was already reported as such.
-      const why = outcome.result === 'committed' ? 'the router took it, but its rules still do not read back intact' : outcome.detail;
-      const setback = this.connection.repairFailed(this.now(), why);
-      this.say.say(after.repairs.length > 0 ? setback.message : undefined);
-      this.say.say(after.repairs.length > 0 ? say.stillToRepair(after.repairs) : undefined);
-    }
+    const needsMore = !this.options.driver.plan(after, NO_REQUESTS).empty;
+    this.connection.afterTransaction(this.now(), needsMore, plan.repairs.length > 0, outcome, after.repairs).forEach((message) => this.say.say(message));
     for (const [address, camera] of this.cameras) {
       if (camera.watch.actual === 'blocked' && before.get(address) !== 'blocked') {
-        await this.cutFlows(camera.settings);
+        await cutFlows(this.options.driver, camera.settings, this.say);
       }
-    }
-  }
-
-  /** A new drop rule does not stop a flow already past it on an offloading router: delete the flows too. */
-  private async cutFlows(settings: CameraSettings): Promise<void> {
-    try {
-      const cut = await this.options.driver.cutFlows(settings);
-      this.say.say(say.flowsCut(settings, cut.flows, cut.addresses));
-      this.say.say(cut.problem === undefined ? undefined : say.flowsPartlyCut(settings, cut.problem));
-    } catch (error) {
-      this.say.say(say.flowsNotCut(settings, (error as Error).message));
     }
   }
 
@@ -311,12 +261,7 @@ export class RouterGuard {
   private abandon(requested: ReadonlyMap<string, Access>, reason: string): void {
     for (const [address, wanted] of requested) {
       const camera = this.cameras.get(address);
-      const abandoned = camera && intents.abandon(camera.intent, wanted);
-      if (camera && abandoned && abandoned.result !== 'superseded') {
-        camera.intent = abandoned.intent;
-        this.say.say(abandoned.result === 'block-retried' ? say.blockUnconfirmed(camera.settings, reason) : say.openingUnconfirmed(camera.settings, reason));
-        this.options.listener.cameraChanged(address);
-      }
+      this.tell(camera, camera?.abandon(wanted, reason));
     }
     this.lastReading = undefined;
   }
@@ -326,21 +271,14 @@ export class RouterGuard {
     this.lastReading = reading;
     this.setReachable(true);
     say.readingMessages(reading, this.options.cameras).forEach((message) => this.say.say(message));
-    const now = this.now();
+    const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped };
     for (const [address, camera] of this.cameras) {
       const seen = reading.cameras.get(address);
-      if (seen?.openForMs !== undefined) {
-        camera.timed.routerDeadline(now + seen.openForMs);
-      }
-      const ours = (access: Access): boolean => requested.get(address) === access || intents.expects(camera.intent, access);
-      const observed = seen && camera.watch.observe(seen, { now, ours, lockdownOn: this.lockdown.on });
+      const observed = seen && camera.observe(seen, requested.get(address), context);
       if (observed) {
         observed.messages.forEach((message) => this.say.say(message));
         if (observed.firstSeen) {
           this.options.markSeen(address);
-        }
-        if (observed.accessChanged) {
-          camera.timed.accessKnown(camera.watch.actual, !this.stopped);
         }
         if (observed.cameraChanged) {
           this.options.listener.cameraChanged(address);
@@ -352,6 +290,22 @@ export class RouterGuard {
     }
   }
 
+  /** Says what happened to a camera, and has HomeKit show it again; for a settled request, even with nothing to say. */
+  private tell(camera: GuardedCamera | undefined, message: say.Message | undefined, always = false): void {
+    if (camera && (message !== undefined || always)) {
+      this.say.say(message);
+      this.options.listener.cameraChanged(camera.address);
+    }
+  }
+
+  /** Timed access ran out while the camera is open: block it, even while the router is unreachable (retried until confirmed). */
+  private closeTimed(camera: GuardedCamera): void {
+    if (!this.stopped) {
+      this.say.say(say.closingTimed(camera.settings));
+      this.queue(camera, 'blocked');
+    }
+  }
+
   private setReachable(reachable: boolean): void {
     if (this.reachableNow !== reachable) {
       this.reachableNow = reachable;
@@ -359,9 +313,9 @@ export class RouterGuard {
     }
   }
 
-  private queue(camera: Camera | undefined, access: Access): void {
+  private queue(camera: GuardedCamera | undefined, access: Access): void {
     if (camera) {
-      camera.intent = intents.request(camera.intent, access);
+      camera.request(access);
       this.options.listener.cameraChanged(camera.settings.address);
       this.batchTimer ??= setTimeout(() => {
         this.batchTimer = undefined;

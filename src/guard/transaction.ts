@@ -48,3 +48,14 @@ export async function runTransaction(context: TransactionContext, requests: Requ
   }
   return { plan, outcome, after: await driver.read(cameras) };
 }
+
+/** A new drop rule does not stop a flow already past it on an offloading router: the camera's flows are deleted too. */
+export async function cutFlows(driver: RouterDriver, camera: CameraSettings, messenger: Messenger): Promise<void> {
+  try {
+    const cut = await driver.cutFlows(camera);
+    messenger.say(say.flowsCut(camera, cut.flows, cut.addresses));
+    messenger.say(cut.problem === undefined ? undefined : say.flowsPartlyCut(camera, cut.problem));
+  } catch (error) {
+    messenger.say(say.flowsNotCut(camera, error instanceof Error ? error.message : String(error)));
+  }
+}
