@@ -22,6 +22,10 @@ const HOMEKIT = {
   regex: '(^|/)homekit(/|$)',
   message: 'The guard logic knows nothing of HomeKit (layers: router → guard → homekit).',
 };
+const ONE_ROUTER_FAMILY = {
+  regex: '(^|/)router/edgeos(/|$)',
+  message: 'The guard and HomeKit see routers only through RouterDriver (src/router/driver.ts, made by src/router/drivers.ts), so another router family fits beside EdgeOS without changing them.',
+};
 const TESTS = {
   regex: '(^|/)test(/|$)',
   message: 'The tools are used by the tests, not the other way round: tools/ may not import test/.',
@@ -45,7 +49,8 @@ export default tseslint.config(
   },
   { files: ['src/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE) },
   { files: ['src/router/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, GUARD_OR_HOMEKIT) },
-  { files: ['src/guard/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, HOMEKIT) },
+  { files: ['src/guard/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, HOMEKIT, ONE_ROUTER_FAMILY) },
+  { files: ['src/homekit/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, ONE_ROUTER_FAMILY) },
   { files: ['tools/**/*.ts'], rules: restrictImports(TESTS) },
   {
     files: ['test/**/*.ts'],

@@ -15,6 +15,7 @@ const PACKAGE = 'src/ is what the package ships';
 const ROUTER = 'The router driver knows nothing of the guard logic or HomeKit';
 const GUARD = 'The guard logic knows nothing of HomeKit';
 const TOOLS = 'tools/ may not import test/';
+const FAMILY = 'see routers only through RouterDriver';
 
 interface Case {
   readonly file: string;
@@ -52,10 +53,12 @@ const refused: Array<[string, string, string]> = [
   ['src/router/probe.ts', "export * from '../../tools/paths';", PACKAGE],
   ['src/guard/probe.ts', "export * from '../../test/helpers/simRouter';", PACKAGE],
   ['tools/lab/probe.ts', "export * from '../../test/helpers/simRouter';", TOOLS],
+  ['src/guard/probe.ts', "export * from '../router/edgeos/edgeosRouter';", FAMILY],
+  ['src/homekit/probe.ts', "export * from '../router/edgeos/planner';", FAMILY],
 ];
 
 const allowed: Array<[string, string]> = [
-  ['src/homekit/probe.ts', "export * from '../guard/routerGuard';\nexport * from '../router/driver';\nexport * from '../config';"],
+  ['src/homekit/probe.ts', "export * from '../guard/routerGuard';\nexport * from '../router/driver';\nexport * from '../router/drivers';\nexport * from '../config';"],
   ['src/guard/probe.ts', "export * from '../router/driver';\nexport * from '../config';\nexport * from '../log';\nexport * from '../settings';"],
   ['src/router/edgeos/probe.ts', "export * from '../driver';\nexport * from '../../config';\nexport * from '../../log';"],
   ['src/probe.ts', "export * from './homekit/platform';"],

@@ -20,7 +20,7 @@ import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/lockdown';
 import type { Log } from '../log';
 import { withPrefix } from '../log';
-import { EdgeOsRouter } from '../router/edgeos/edgeosRouter';
+import { routerDriver } from '../router/drivers';
 import { expectedHostKey, HostKeyClaims, KnownHosts } from '../router/hostKeys';
 import { SshConnection } from '../router/ssh';
 import { HOST_LOOKUP_TIMEOUT_MS, KNOWN_HOSTS_FILE, MAX_BRIDGED_ACCESSORIES, PLATFORM_NAME, PLUGIN_NAME } from '../settings';
@@ -185,7 +185,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const ssh = new SshConnection({ ...router, address: host }, knownHosts, log, {
       claimHostKey: (presented) => this.hostKeyClaims.claim(presented, index, router.name),
     });
-    const driver = new EdgeOsRouter(resolved, ssh);
+    const driver = routerDriver(resolved, ssh);
 
     const uuid = (seed: string): string => this.uuid(router, host, seed);
     const fresh: PlatformAccessory[] = [];
