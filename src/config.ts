@@ -508,7 +508,7 @@ function parseCameras(list: readonly unknown[], routerWhere: string, routerHost:
     const address = readCameraAddress(read, routerHost);
     const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
     const mac = readCameraMac(read);
-    const allow = readAllowList(read, entry.allow);
+    const allow = readAllowList(read, entry.allow, entry.allowPorts);
     if (!named.ok || !address.ok || !allowMinutes.ok || !mac.ok || !allow.ok) {
       skip(`${where} is skipped until these settings are fixed (${fieldList(read.rejected)}); its access is not changed.`);
       return;
@@ -571,25 +571,35 @@ function readCameraMac(read: FieldReader): Checked<string | undefined> {
 }
 
 /**
- * A camera's `allow` list, each service once. Every wrong entry is reported, not only the first, so the owner can
- * fix them all in one go.
+ * A camera's `allow` list (the named services, which the settings form shows as a choice) and its `allowPorts`
+ * list (`tcp/PORT`, `udp/PORT`), merged, each service once. Older configs hold ports in `allow` too, which is still
+ * read. Every wrong entry is reported, not only the first, so the owner can fix them all in one go.
  */
-function readAllowList(read: FieldReader, value: unknown): Checked<AllowEntry[]> {
+function readAllowList(read: FieldReader, value: unknown, ports: unknown): Checked<AllowEntry[]> {
   let refused: Refused | undefined;
   if (value !== undefined && !isList(value)) {
     refused = read.refuse('allow', `${read.where}: "allow" must be a list such as ["dns", "ntp"].`);
   }
-  const allow: AllowEntry[] = [];
-  for (const item of isList(value) ? value : []) {
-    const parsed = parseAllowEntry(item);
-    if (!parsed.ok) {
-      refused = read.refuse('allow', `${read.where}: "allow" entry ${parsed.problem}.`);
-    } else if (!allow.some((known) => known.label === parsed.value.label)) {
-      allow.push(parsed.value);
-    }
+  if (ports !== undefined && !isList(ports)) {
+    refused = read.refuse('allowPorts', `${read.where}: "allowPorts" must be a list such as ["tcp/443", "udp/1194"].`);
   }
+  const allow: AllowEntry[] = [];
+  const add = (field: 'allow' | 'allowPorts', items: unknown): void => {
+    for (const item of isList(items) ? items : []) {
+      const parsed = parseAllowEntry(item);
+      if (!parsed.ok) {
+        refused = read.refuse(field, `${read.where}: "${field}" entry ${parsed.problem}.`);
+      } else if (field === 'allowPorts' && Object.hasOwn(NAMED_SERVICES, parsed.value.label)) {
+        refused = read.refuse(field, `${read.where}: "allowPorts" entry "${printable(item)}" is a named service; tick it under "allow" instead, or write "tcp/PORT" or "udp/PORT".`);
+      } else if (!allow.some((known) => known.label === parsed.value.label)) {
+        allow.push(parsed.value);
+      }
+    }
+  };
+  add('allow', value);
+  add('allowPorts', ports);
   if (allow.length > MAX_ALLOW_ENTRIES) {
-    refused = read.refuse('allow', `${read.where}: "allow" may list at most ${MAX_ALLOW_ENTRIES} services.`);
+    refused = read.refuse('allow', `${read.where}: "allow" and "allowPorts" may list at most ${MAX_ALLOW_ENTRIES} services together.`);
   }
   return refused ?? accepted(allow);
 }

@@ -1,4 +1,4 @@
-import { excludeInfrastructureAddresses, parseConfig } from '../src/config';
+import { excludeInfrastructureAddresses, NAMED_SERVICES, parseConfig } from '../src/config';
 
 const camera = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({ name: 'Front Door', address: '192.168.1.50', ...overrides });
 const router = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -32,6 +32,12 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads the ports of allowPorts beside the named services of allow, each service once', () => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ allow: ['dns', 'tcp/8443'], allowPorts: ['tcp/8443', 'UDP/1194'] })] })] });
+    expect(errors).toEqual([]);
+    expect(settings.routers[0]?.cameras[0]?.allow.map((entry) => entry.label)).toEqual(['dns', 'tcp/8443', 'udp/1194']);
+  });
+
   const badCameras: Array<[string, Record<string, unknown>, RegExp]> = [
     ['an address that is not IPv4', camera({ address: '192.168.1.300' }), /"address" must be an IPv4 address/],
     ['a host name as address', camera({ address: 'cam.local' }), /"address" must be an IPv4 address/],
@@ -40,6 +46,9 @@ describe('configuration', () => {
     ['the router\'s own address', camera({ address: '192.168.1.1' }), /router's own address/],
     ['an unknown allow entry', camera({ allow: ['http'] }), /"allow" entry "http" is not a service we know/],
     ['a port out of range', camera({ allow: ['tcp/70000'] }), /port from 1 to 65535/],
+    ['a bad allowPorts entry', camera({ allowPorts: ['tcp/http'] }), /"allowPorts" entry "tcp\/http" is not a service we know/],
+    ['a named service in allowPorts', camera({ allowPorts: ['ntp'] }), /"allowPorts" entry "ntp" is a named service; tick it under "allow"/],
+    ['allowPorts that is not a list', camera({ allowPorts: 'tcp/443' }), /"allowPorts" must be a list/],
     ['no name', camera({ name: '' }), /"name" is required/],
     ['a negative allowMinutes', camera({ allowMinutes: -1 }), /"allowMinutes" must be a number from 0/],
   ];
@@ -127,6 +136,45 @@ describe('config.schema.json', () => {
     for (const field of ['port', 'wanInterface', 'ruleSet', 'firstRule', 'saveConfig'] as const) {
       expect(routerProps[field].default).toEqual(settings.routers[0]?.[field]);
     }
+  });
+
+  /** Every property of the schema, with the path that leads to it. */
+  const everyProperty = (properties: Record<string, any>, path: string[] = []): Array<[string, any]> =>
+    Object.entries(properties).flatMap(([key, value]) => {
+      const here: Array<[string, any]> = [[[...path, key].join('.'), value]];
+      const nested = value.properties ?? value.items?.properties;
+      return nested ? [...here, ...everyProperty(nested, [...path, key])] : here;
+    });
+
+  it('draws no slider: the Homebridge UI turns a number with both a minimum and a maximum into one, and 22 cannot be picked on it', () => {
+    const sliders = everyProperty(schema.schema.properties).filter(([, value]) => value.minimum !== undefined && value.maximum !== undefined);
+    expect(sliders.map(([path]) => path)).toEqual([]);
+  });
+
+  it('reads in setup order: the router connection, then its cameras, then the tuning', () => {
+    expect(Object.keys(schema.schema.properties)).toEqual(['name', 'routers', 'pollSeconds', 'leak']);
+    const keys = Object.keys(routerProps);
+    expect(keys.slice(0, 4)).toEqual(['name', 'host', 'port', 'username']);
+    expect(keys.indexOf('cameras')).toBeLessThan(keys.indexOf('ruleSet'));
+    expect(Object.keys(routerProps.cameras.items.properties).slice(0, 3)).toEqual(['name', 'address', 'mac']);
+  });
+
+  it('offers the named services as a choice, and ports beside them, both of which the plugin reads', () => {
+    const cameraProps = routerProps.cameras.items.properties;
+    expect(cameraProps.allow).toMatchObject({ type: 'array', uniqueItems: true, items: { enum: Object.keys(NAMED_SERVICES) } });
+    expect(cameraProps.allowPorts).toMatchObject({ type: 'array', items: { type: 'string' } });
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ allow: cameraProps.allow.items.enum, allowPorts: ['tcp/8443'] })] })] });
+    expect(errors).toEqual([]);
+    expect(settings.routers[0]?.cameras[0]?.allow.map((entry) => entry.label)).toEqual(['dns', 'ntp', 'smtp', 'tcp/8443']);
+  });
+
+  it('links the README from its header and asks for the custom settings page', () => {
+    expect((schema as unknown as { headerDisplay: string }).headerDisplay).toMatch(/\(https:\/\/www\.npmjs\.com\/package\/homebridge-camera-guard#readme\)/);
+    expect((schema as unknown as { customUi: boolean }).customUi).toBe(true);
+  });
+
+  it('suggests a router name whose lockdown switch fits a Home app tile', () => {
+    expect(`${routerProps.name.default} Lockdown`.length).toBeLessThanOrEqual(13);
   });
 
   it('offers "forget", so the Homebridge UI keeps it when it saves the configuration', () => {
