@@ -128,3 +128,6 @@ export const BYTES_PER_MB = 1_000_000;
 
 /** File (under the Homebridge storage path) where first-seen router host keys are remembered. */
 export const KNOWN_HOSTS_FILE = 'camera-guard-known-hosts.json';
+
+/** File (under the Homebridge storage path) where the running plugin leaves its status for the settings page. */
+export const STATUS_FILE = 'camera-guard-status.json';

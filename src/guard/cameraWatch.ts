@@ -15,7 +15,7 @@
  * | counters                                 | -                  | leak trips and clears (see leakDetector)   |
  */
 import type { CameraSettings, LeakSettings } from '../config';
-import type { Access, CameraReading } from '../router/driver';
+import type { Access, CameraReading, EgressCounters } from '../router/driver';
 import { LeakDetector } from './leakDetector';
 import * as say from './messages';
 import type { Message } from './messages';
@@ -43,6 +43,10 @@ export class CameraWatch {
   actual: Access | undefined;
   /** Set while the configuration blocks it but the kernel's firewall does not: why its packets get out. */
   notInForce: string | undefined;
+  /** When the sensor last tripped (epoch ms), for the settings page's status view. */
+  lastTripAt: number | undefined;
+  /** The counters of the last reading that had them. */
+  counters: EgressCounters | undefined;
   private seen: boolean;
   private damageReported = false;
   private readonly detector: LeakDetector;
@@ -65,6 +69,7 @@ export class CameraWatch {
     const camera = this.settings;
     if (reading.access === undefined) {
       // Missing or damaged: nothing known is enforced.
+      this.counters = undefined;
       this.detector.resetBaseline();
       const changed = this.actual !== undefined;
       // Nothing trustworthy is enforced now; the repair is about to make it blocked.
@@ -114,8 +119,10 @@ export class CameraWatch {
     }
     if (reading.counters !== undefined) {
       const wasDetected = this.detector.detected;
+      this.counters = reading.counters;
       const trip = this.detector.observe({ at: context.now, access, counters: reading.counters });
       if (trip) {
+        this.lastTripAt = context.now;
         messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected));
       }
       if (wasDetected !== this.detector.detected) {
@@ -125,6 +132,7 @@ export class CameraWatch {
         leakChanged = true;
       }
     } else {
+      this.counters = undefined;
       this.detector.resetBaseline();
       if (this.detector.expire(context.now)) {
         messages.push(say.leakCleared(camera));

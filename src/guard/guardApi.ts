@@ -10,6 +10,30 @@ export interface GuardListener {
   leakChanged(address: string): void;
   reachabilityChanged(): void;
   lockdownChanged(): void;
+  /** A poll or a transaction read the router (its time and counters changed); optional, for the status view. */
+  readingTaken?(): void;
+}
+
+/** What the guard knows of one camera now, for the owner's status view. */
+export interface CameraSnapshot {
+  readonly name: string;
+  readonly address: string;
+  /** What the router enforces now; undefined while that is not known (unreachable, rules missing or not in force). */
+  readonly enforced: 'allowed' | 'blocked' | undefined;
+  readonly blockedPackets: number | undefined;
+  readonly egressBytes: number | undefined;
+  readonly leak: boolean;
+  /** Epoch ms of the last leak trip since Homebridge started. */
+  readonly lastLeakTrip: number | undefined;
+}
+
+/** What the guard knows of its router now. */
+export interface GuardSnapshot {
+  /** Epoch ms of the last successful reading of the router. */
+  readonly lastPoll: number | undefined;
+  /** Why the router is not guarded right now, in the log's words; undefined while it answers. */
+  readonly problem: string | undefined;
+  readonly cameras: readonly CameraSnapshot[];
 }
 
 export type RequestResult = 'queued' | 'unreachable' | 'refused-lockdown';

@@ -13,7 +13,7 @@ import { RouterError } from '../router/driver';
 import type { Access, RouterReading } from '../router/driver';
 import { BATCH_WINDOW_MS, SHUTDOWN_GRACE_MS } from '../settings';
 import { Connection } from './connection';
-import type { GuardOptions, RequestResult } from './guardApi';
+import type { GuardOptions, GuardSnapshot, RequestResult } from './guardApi';
 import { GuardedCamera } from './guardedCamera';
 import * as intents from './intent';
 import { lockdownRefuses, switchLockdown } from './lockdown';
@@ -23,7 +23,7 @@ import { Messenger } from './messages';
 import { Sleeper } from './sleeper';
 import { cutFlows, runTransaction } from './transaction';
 
-export type { GuardListener, GuardOptions, RequestResult } from './guardApi';
+export type { CameraSnapshot, GuardListener, GuardOptions, GuardSnapshot, RequestResult } from './guardApi';
 
 const NO_REQUESTS: ReadonlyMap<string, Access> = new Map();
 
@@ -43,6 +43,9 @@ export class RouterGuard {
   /** The latest reading, while it is the latest word on the router (dropped when a transaction is abandoned). */
   private lastReading: RouterReading | undefined;
   private offloadChecked = false;
+  private lastPollAt: number | undefined;
+  /** What the log last said about the router being lost, until it answers again. */
+  private problem: string | undefined;
 
   constructor(private readonly options: GuardOptions) {
     this.say = new Messenger(options.log);
@@ -83,6 +86,27 @@ export class RouterGuard {
 
   leakDetected(address: string): boolean {
     return this.cameras.get(address)?.watch.leakDetected ?? false;
+  }
+
+  /** What the owner's status view shows: the last poll, the current problem, and each camera's enforced state. */
+  snapshot(): GuardSnapshot {
+    return {
+      lastPoll: this.lastPollAt,
+      problem: this.problem,
+      cameras: [...this.cameras.values()].map((camera) => {
+        const watch = camera.watch;
+        const known = this.reachableNow && watch.notInForce === undefined ? watch.actual : undefined;
+        return {
+          name: camera.settings.name,
+          address: camera.address,
+          enforced: known,
+          blockedPackets: watch.counters?.blockedPackets,
+          egressBytes: watch.counters?.egressBytes,
+          leak: watch.leakDetected,
+          lastLeakTrip: watch.lastTripAt,
+        };
+      }),
+    };
   }
 
   requestAccess(address: string, access: Access): RequestResult {
@@ -215,6 +239,8 @@ export class RouterGuard {
   private lost(message: say.Message, reason: string): void {
     this.options.driver.close();
     this.setReachable(false);
+    this.problem = message.text;
+    this.options.listener.readingTaken?.();
     this.say.say(message);
     for (const camera of this.cameras.values()) {
       this.tell(camera, camera.dropOpening(reason));
@@ -269,6 +295,8 @@ export class RouterGuard {
   /** Takes in a reading: reachability, what it says about the router, and each camera's view of it. */
   private absorb(reading: RouterReading, requested: ReadonlyMap<string, Access>): void {
     this.lastReading = reading;
+    this.lastPollAt = this.now();
+    this.problem = undefined;
     this.setReachable(true);
     say.readingMessages(reading, this.options.cameras).forEach((message) => this.say.say(message));
     const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped };
@@ -288,6 +316,7 @@ export class RouterGuard {
         }
       }
     }
+    this.options.listener.readingTaken?.();
   }
 
   /** Says what happened to a camera, and has HomeKit show it again; for a settled request, even with nothing to say. */

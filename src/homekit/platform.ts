@@ -26,6 +26,7 @@ import { SshConnection } from '../router/ssh';
 import { HOST_LOOKUP_TIMEOUT_MS, KNOWN_HOSTS_FILE, MAX_BRIDGED_ACCESSORIES, PLATFORM_NAME, PLUGIN_NAME } from '../settings';
 import { CameraAccessory, LockdownAccessory } from './cameraAccessory';
 import { homeKitName } from './names';
+import { StatusFile } from './statusFile';
 
 interface AccessoryContext {
   kind?: 'camera' | 'lockdown';
@@ -61,6 +62,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private readonly guards: RouterGuard[] = [];
   /** Which entry talks to the router behind each host key, for every router of this platform. */
   private readonly hostKeyClaims = new HostKeyClaims();
+  /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
+  private status: StatusFile | undefined;
 
   constructor(
     private readonly log: Logging,
@@ -76,6 +79,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       for (const guard of this.guards) {
         guard.stop().catch(() => undefined);
       }
+      this.status?.stop();
     });
   }
 
@@ -86,6 +90,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private async launch(): Promise<void> {
     const { settings, errors } = parseConfig(this.config);
     errors.forEach((error) => this.log.error(error));
+    const status = new StatusFile(this.api.user.storagePath(), errors, this.log);
+    this.status = status;
     const setups: RouterSetup[] = [];
     /** Cached accessories of routers that are not set up, by router name, so the log can say whose they were. */
     const refused = new Map<string, string>();
@@ -165,6 +171,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     for (const setup of setups) {
       this.publish(setup);
     }
+    status.write();
   }
 
   /**
@@ -213,10 +220,20 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       driver,
       log,
       listener: {
-        cameraChanged: (address) => views.get(address)?.refresh(),
-        leakChanged: (address) => views.get(address)?.refresh(),
-        reachabilityChanged: () => views.forEach((view) => view.refresh()),
+        cameraChanged: (address) => {
+          views.get(address)?.refresh();
+          this.status?.changed();
+        },
+        leakChanged: (address) => {
+          views.get(address)?.refresh();
+          this.status?.changed();
+        },
+        reachabilityChanged: () => {
+          views.forEach((view) => view.refresh());
+          this.status?.changed();
+        },
         lockdownChanged: () => lockdownViews.forEach((view) => view.refresh()),
+        readingTaken: () => this.status?.polled(),
       },
       seenCameras: new Set(cameras.filter((camera) => context(cameraAccessories.get(camera.address) as PlatformAccessory).seen).map((c) => c.address)),
       lockdown: context(lockdownAccessory).lockdown ?? { on: false, previous: {} },
@@ -320,6 +337,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     }
     setup.accessories.forEach((accessory) => this.cached.set(accessory.UUID, accessory));
     this.guards.push(guard);
+    this.status?.add({ name: router.name, snapshot: () => guard.snapshot() });
     log.info(`guarding ${setup.cameraCount} camera(s) on ${setup.host}:${router.port}.`);
     guard.start();
   }

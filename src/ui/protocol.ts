@@ -131,4 +131,6 @@ export interface Status {
   /** ISO time the plugin wrote it. */
   readonly updatedAt: string | undefined;
   readonly routers: readonly RouterStatus[];
+  /** The running plugin's verdict on its config: one sentence per skipped router or camera (absent from older files). */
+  readonly configErrors?: readonly string[];
 }
