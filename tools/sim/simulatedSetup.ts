@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { SimulatedEdgeRouter } from './edgeos';
 import { captureSecret } from './logCapture';
-import type { LanHost } from './edgeos';
+import type { CommandResult, LanHost } from './edgeos';
 import { generateSshKeyPair, startSimulatedRouterSsh } from './sshServer';
 
 import { utils } from 'ssh2';
@@ -36,6 +36,11 @@ export interface SimulatedRouterSetup {
   stop(): Promise<void>;
   start(): Promise<void>;
   dropConnections(): void;
+  /**
+   * Does what an owner does who pastes these lines into an SSH session on the router (`configure`, `set …`,
+   * `commit`, `save`, `exit`): runs them through the router's configuration system; the commit's result.
+   */
+  pasteCommands(commands: readonly string[]): Promise<CommandResult>;
   /** Stops everything and removes the key files. */
   dispose(): Promise<void>;
 }
@@ -70,6 +75,11 @@ export async function startSimulatedRouter(
     stop: () => server.stop(),
     start: () => server.start(),
     dropConnections: () => server.dropConnections(),
+    pasteCommands: (commands) => {
+      const edits = commands.filter((line) => /^(set|delete) /.test(line));
+      if (commands[0] !== 'configure' || !commands.includes('commit')) throw new Error('the commands must enter configure mode and commit');
+      return router.configure(edits, { save: commands.includes('save') });
+    },
     dispose: async () => {
       await server.stop();
       rmSync(directory, { recursive: true, force: true });
