@@ -41,6 +41,8 @@ export interface SimulatedRouterSetup {
    * `commit`, `save`, `exit`): runs them through the router's configuration system; the commit's result.
    */
   pasteCommands(commands: readonly string[]): Promise<CommandResult>;
+  /** Gives `username` an admin login with this OpenSSH public key line, as the settings page's commands do. */
+  authorizeKey(username: string, publicKeyLine: string): Promise<CommandResult>;
   /** Stops everything and removes the key files. */
   dispose(): Promise<void>;
 }
@@ -79,6 +81,11 @@ export async function startSimulatedRouter(
       const edits = commands.filter((line) => /^(set|delete) /.test(line));
       if (commands[0] !== 'configure' || !commands.includes('commit')) throw new Error('the commands must enter configure mode and commit');
       return router.configure(edits, { save: commands.includes('save') });
+    },
+    authorizeKey: (username, publicKeyLine) => {
+      const [type = '', key = ''] = publicKeyLine.trim().split(' ');
+      const user = `system login user ${username}`;
+      return router.configure([`set ${user} level admin`, `set ${user} authentication public-keys camera-guard type ${type}`, `set ${user} authentication public-keys camera-guard key ${key}`], { save: true });
     },
     dispose: async () => {
       await server.stop();
