@@ -49,7 +49,8 @@ export interface GuardOptions {
   readonly seenCameras: ReadonlySet<string>;
   readonly lockdown: LockdownMemory;
   readonly saveLockdown: (memory: LockdownMemory) => void;
-  readonly markSeen: (address: string) => void;
+  /** Called once per reading with every camera seen for the first time in it (each call is one write of Homebridge's accessory cache). */
+  readonly markSeen: (addresses: readonly string[]) => void;
   /** Deadlines of timed access from an earlier run (camera address → epoch ms), so a restart cannot extend them. */
   readonly openUntil?: ReadonlyMap<string, number>;
   /** Stores a camera's timed-access deadline (undefined: none), where it survives a restart. */

@@ -276,11 +276,8 @@ export class RouterGuard {
     }
     const needsMore = !this.options.driver.plan(after, NO_REQUESTS).empty;
     this.connection.afterTransaction(this.now(), needsMore, plan.repairs.length > 0, outcome, after.repairs).forEach((message) => this.say.say(message));
-    for (const [address, camera] of this.cameras) {
-      if (camera.watch.actual === 'blocked' && before.get(address) !== 'blocked') {
-        await cutFlows(this.options.driver, camera.settings, this.say);
-      }
-    }
+    const newlyBlocked = [...this.cameras].filter(([address, camera]) => camera.watch.actual === 'blocked' && before.get(address) !== 'blocked');
+    await cutFlows(this.options.driver, newlyBlocked.map(([, camera]) => camera.settings), this.say);
   }
 
   /** The router did not confirm a transaction: blocks are queued again; openings are reported unconfirmed. */
@@ -300,13 +297,14 @@ export class RouterGuard {
     this.setReachable(true);
     say.readingMessages(reading, this.options.cameras).forEach((message) => this.say.say(message));
     const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped };
+    const firstSeen: string[] = [];
     for (const [address, camera] of this.cameras) {
       const seen = reading.cameras.get(address);
       const observed = seen && camera.observe(seen, requested.get(address), context);
       if (observed) {
         observed.messages.forEach((message) => this.say.say(message));
         if (observed.firstSeen) {
-          this.options.markSeen(address);
+          firstSeen.push(address);
         }
         if (observed.cameraChanged) {
           this.options.listener.cameraChanged(address);
@@ -315,6 +313,10 @@ export class RouterGuard {
           this.options.listener.leakChanged(address);
         }
       }
+    }
+    // Once per reading, not per camera: each call rewrites Homebridge's whole accessory cache.
+    if (firstSeen.length > 0) {
+      this.options.markSeen(firstSeen);
     }
     this.options.listener.readingTaken?.();
   }

@@ -4,7 +4,8 @@
  * result is read back. An empty plan sends nothing: the reading it was made on is the confirmation.
  */
 import type { CameraSettings } from '../config';
-import type { ApplyOutcome, Plan, Requests, RouterDriver, RouterReading } from '../router/driver';
+import { RouterError } from '../router/driver';
+import type { ApplyOutcome, FlowCut, Plan, Requests, RouterDriver, RouterReading } from '../router/driver';
 import { LOCKED_COMMIT_BACKOFF_MS, LOCKED_COMMIT_RETRIES } from '../settings';
 import * as say from './messages';
 import type { Messenger } from './messages';
@@ -49,13 +50,28 @@ export async function runTransaction(context: TransactionContext, requests: Requ
   return { plan, outcome, after: await driver.read(cameras) };
 }
 
-/** A new drop rule does not stop a flow already past it on an offloading router: the camera's flows are deleted too. */
-export async function cutFlows(driver: RouterDriver, camera: CameraSettings, messenger: Messenger): Promise<void> {
+/**
+ * A new drop rule does not stop a flow already past it on an offloading router: the cameras' flows are deleted too,
+ * all of one transaction's in one go (a scene that blocks fifty cameras must not keep the router busy fifty times).
+ */
+export async function cutFlows(driver: RouterDriver, cameras: readonly CameraSettings[], messenger: Messenger): Promise<void> {
+  if (cameras.length === 0) {
+    return;
+  }
+  let cuts: ReadonlyMap<string, FlowCut | RouterError>;
   try {
-    const cut = await driver.cutFlows(camera);
-    messenger.say(say.flowsCut(camera, cut.flows, cut.addresses));
-    messenger.say(cut.problem === undefined ? undefined : say.flowsPartlyCut(camera, cut.problem));
+    cuts = await driver.cutFlows(cameras);
   } catch (error) {
-    messenger.say(say.flowsNotCut(camera, error instanceof Error ? error.message : String(error)));
+    cameras.forEach((camera) => messenger.say(say.flowsNotCut(camera, error instanceof Error ? error.message : String(error))));
+    return;
+  }
+  for (const camera of cameras) {
+    const cut = cuts.get(camera.address);
+    if (cut === undefined || cut instanceof RouterError) {
+      messenger.say(say.flowsNotCut(camera, cut?.message ?? 'the router did not report on it'));
+    } else {
+      messenger.say(say.flowsCut(camera, cut.flows, cut.addresses));
+      messenger.say(cut.problem === undefined ? undefined : say.flowsPartlyCut(camera, cut.problem));
+    }
   }
 }

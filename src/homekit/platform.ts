@@ -254,11 +254,15 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
           this.api.updatePlatformAccessories([accessory]);
         }
       },
-      markSeen: (address) => {
-        const accessory = cameraAccessories.get(address);
-        if (accessory) {
-          context(accessory).seen = true;
-          this.api.updatePlatformAccessories([accessory]);
+      markSeen: (addresses) => {
+        const seen = addresses.flatMap((address) => {
+          const accessory = cameraAccessories.get(address);
+          return accessory ? [accessory] : [];
+        });
+        seen.forEach((accessory) => (context(accessory).seen = true));
+        // One write of the accessory cache for all of them (Homebridge rewrites the whole cache at every update).
+        if (seen.length > 0) {
+          this.api.updatePlatformAccessories(seen);
         }
       },
     });

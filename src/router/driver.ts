@@ -189,10 +189,12 @@ export interface RouterDriver {
   /** Sends the plan as one transaction that the router takes whole or not at all; I/O only, it decides nothing. */
   apply(plan: Plan): Promise<ApplyOutcome>;
   /**
-   * Deletes the camera's connection-tracking entries so an upload already in progress stops: those of its
-   * configured address and, for a camera with a MAC, of every address (IPv4 or IPv6) the router sees it use now.
+   * Deletes the cameras' connection-tracking entries so an upload already in progress stops: those of each one's
+   * configured address and, for a camera with a MAC, of every address (IPv4 or IPv6) the router sees it use now. All
+   * cameras in one round trip (two with a MAC: the neighbour table is read first). Keyed by camera address: what was
+   * cut, or why that camera's cut cannot be confirmed; rejects when nothing could be sent.
    */
-  cutFlows(camera: CameraSettings): Promise<FlowCut>;
+  cutFlows(cameras: readonly CameraSettings[]): Promise<ReadonlyMap<string, FlowCut | RouterError>>;
   close(): void;
 }
 

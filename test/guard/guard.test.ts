@@ -62,7 +62,7 @@ function start(
     seenCameras: new Set(options.seen ?? []),
     lockdown: options.lockdown ?? { on: false, previous: {} },
     saveLockdown: (memory) => lockdown.push(memory),
-    markSeen: (address) => seen.push(address),
+    markSeen: (addresses) => seen.push(...addresses),
     openUntil: options.openUntil,
     saveOpenUntil: (address, deadline) => saved.set(address, deadline),
     random: () => 0.5,

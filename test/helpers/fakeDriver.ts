@@ -187,9 +187,9 @@ export class FakeDriver implements RouterDriver {
     }
   }
 
-  cutFlows(camera: CameraSettings): Promise<FlowCut> {
-    this.calls.push(`cut ${camera.address}`);
-    return Promise.resolve({ flows: 1, addresses: [camera.address] });
+  cutFlows(cameras: readonly CameraSettings[]): Promise<ReadonlyMap<string, FlowCut>> {
+    this.calls.push(`cut ${cameras.map((camera) => camera.address).join(' ')}`);
+    return Promise.resolve(new Map(cameras.map((camera) => [camera.address, { flows: 1, addresses: [camera.address] }])));
   }
 
   /** The calls of one kind, for counting. */

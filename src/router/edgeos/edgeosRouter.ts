@@ -19,10 +19,11 @@ import {
   TRANSACTION_COMMAND,
   NEIGHBOURS_COMMAND,
   countersScript,
-  cutFlowsScript,
+  cutManyFlowsScript,
   parseTransactionOutput,
   readScript,
   saveScript,
+  splitCutReports,
   splitSections,
   transactionScript,
 } from './commands';
@@ -367,30 +368,46 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
     return { result: 'committed', saved, detail: words };
   }
 
-  async cutFlows(camera: CameraSettings): Promise<FlowCut> {
-    const addresses = [camera.address];
+  async cutFlows(cameras: readonly CameraSettings[]): Promise<ReadonlyMap<string, FlowCut | RouterError>> {
+    const cuts = new Map<string, FlowCut | RouterError>();
+    if (cameras.length === 0) {
+      return cuts;
+    }
+    const addresses = new Map(cameras.map((camera) => [camera.address, [camera.address]]));
     let problem: string | undefined;
-    if (camera.mac !== undefined) {
+    const withMac = cameras.filter((camera) => camera.mac !== undefined);
+    if (withMac.length > 0) {
       // Flows are tracked by address, not MAC: a camera that DHCP moved, or that talks IPv6 from addresses no
       // config names (SLAAC, privacy addresses), has open connections from the addresses the router sees it use.
       const result = await this.ssh.exec(NEIGHBOURS_COMMAND, undefined, READ_TIMEOUT_MS);
       const parsed = result.code === 0 ? parseNeighbours(result.stdout) : { ok: false as const, error: firstLine(result.stderr) || `exit status ${String(result.code)}` };
       if (parsed.ok) {
-        for (const neighbour of parsed.value) {
-          if (neighbour.mac === camera.mac.toLowerCase() && isRoutedAddress(neighbour.address) && !addresses.includes(neighbour.address)) {
-            addresses.push(neighbour.address);
+        for (const camera of withMac) {
+          const own = addresses.get(camera.address) ?? [];
+          for (const neighbour of parsed.value) {
+            if (neighbour.mac === camera.mac?.toLowerCase() && isRoutedAddress(neighbour.address) && !own.includes(neighbour.address)) {
+              own.push(neighbour.address);
+            }
           }
         }
       } else {
         problem = `could not read the router's neighbour table (${parsed.error})`;
       }
     }
-    const result = await this.ssh.exec(READ_COMMAND, cutFlowsScript(addresses), READ_TIMEOUT_MS);
-    const summary = sumConntrackSummaries(result.stderr, addresses.length);
-    if (!summary.ok) {
-      throw new RouterError('protocol', `cutting the open connections of ${addresses.join(', ')} failed: ${summary.error} (${firstLine(result.stderr) || 'no error given'}).`);
-    }
-    return { flows: summary.value, addresses, problem };
+    const groups = cameras.map((camera) => addresses.get(camera.address) ?? [camera.address]);
+    const result = await this.ssh.exec(READ_COMMAND, cutManyFlowsScript(groups), READ_TIMEOUT_MS);
+    const reports = splitCutReports(result.stderr, groups.length);
+    cameras.forEach((camera, index) => {
+      const own = groups[index] ?? [];
+      const summary = sumConntrackSummaries(reports[index] ?? '', own.length);
+      cuts.set(
+        camera.address,
+        summary.ok
+          ? { flows: summary.value, addresses: own, problem: camera.mac === undefined ? undefined : problem }
+          : new RouterError('protocol', `cutting the open connections of ${own.join(', ')} failed: ${summary.error} (${firstLine(reports[index] ?? '') || firstLine(result.stderr) || 'no error given'}).`),
+      );
+    });
+    return cuts;
   }
 }
 

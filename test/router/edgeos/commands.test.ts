@@ -7,6 +7,8 @@ import {
   MARK,
   cutFlowsCommand,
   cutFlowsScript,
+  cutManyFlowsScript,
+  splitCutReports,
   parseTransactionOutput,
   readScript,
   saveScript,
@@ -182,6 +184,16 @@ describe('cutting a camera\'s open connections', () => {
 
   it('refuses an address that could escape the command', () => {
     expect(() => cutFlowsCommand("1.2.3.4'; reboot; '")).toThrow(/unsafe word/);
+  });
+
+  it('cuts several cameras in one script and tells their reports apart, so one camera the router is silent on fails alone', () => {
+    expect(cutManyFlowsScript([['192.0.2.50', '2001:db8:1::50'], ['192.0.2.51']])).toBe(
+      "echo '@@camera-guard cut 0' >&2\nsudo /usr/sbin/conntrack -D -s 192.0.2.50\nsudo /usr/sbin/conntrack -D -f ipv6 -s 2001:db8:1::50\n" +
+        "echo '@@camera-guard cut 1' >&2\nsudo /usr/sbin/conntrack -D -s 192.0.2.51\n",
+    );
+    const summary = (n: number): string => `conntrack v1.4.6 (conntrack-tools): ${n} flow entries have been deleted.`;
+    const stderr = ['@@camera-guard cut 0', summary(2), summary(1), '@@camera-guard cut 1', 'sudo: conntrack: command not found', '@@camera-guard cut 7', summary(9)].join('\n');
+    expect(splitCutReports(stderr, 2)).toEqual([`${summary(2)}\n${summary(1)}\n`, 'sudo: conntrack: command not found\n']);
   });
 });
 

@@ -305,11 +305,24 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
     expect(reading.notes[0]).not.toContain('\x1b');
   });
 
-  it('cuts a blocked camera\'s open connections', async () => {
+  it('cuts the open connections of all the cameras a transaction blocked in one command, and tells each one\'s count', async () => {
     await sim.router.openFlow(frontDoor.address);
-    expect(await sim.router.hasFlow(frontDoor.address)).toBe(true);
-    expect(await driver.cutFlows(frontDoor)).toEqual({ flows: 1, addresses: [frontDoor.address], problem: undefined });
+    await sim.router.openFlow(frontDoor.address, { port: 80 });
+    await sim.router.openFlow(garage.address);
+    await sim.router.openFlow('192.0.2.99');
+    const run = jest.spyOn(sim.router, 'run');
+    const cuts = await driver.cutFlows(cameras);
+    expect(run).toHaveBeenCalledTimes(1);
+    expect(cuts).toEqual(
+      new Map([
+        [frontDoor.address, { flows: 2, addresses: [frontDoor.address], problem: undefined }],
+        [garage.address, { flows: 1, addresses: [garage.address], problem: undefined }],
+      ]),
+    );
     expect(await sim.router.hasFlow(frontDoor.address)).toBe(false);
+    expect(await sim.router.hasFlow(garage.address)).toBe(false);
+    // Someone else's connection is left alone.
+    expect(await sim.router.hasFlow('192.0.2.99')).toBe(true);
   });
 
   it('reads hardware offload', async () => {
@@ -400,13 +413,13 @@ describe('cameras identified by MAC', () => {
     try {
       await driver.connect();
       for (const from of [frontDoor.address, moved, '2001:db8:1::50', '2001:db8:1:0:8d2e:11ff:fe00:1', garage.address]) await sim.router.openFlow(from);
-      const cut = await driver.cutFlows({ ...frontDoor, mac: mac.toUpperCase() });
+      const cut = (await driver.cutFlows([{ ...frontDoor, mac: mac.toUpperCase() }])).get(frontDoor.address);
       expect(cut).toEqual({ flows: 4, addresses: [frontDoor.address, moved, '2001:db8:1::50', '2001:db8:1:0:8d2e:11ff:fe00:1'], problem: undefined });
       for (const from of [frontDoor.address, moved, '2001:db8:1::50', '2001:db8:1:0:8d2e:11ff:fe00:1']) expect(await sim.router.hasFlow(from)).toBe(false);
       // Another camera's connections are left alone.
       expect(await sim.router.hasFlow(garage.address)).toBe(true);
       // Without a MAC there is nothing to look up: only the configured address.
-      expect((await driver.cutFlows(garage)).addresses).toEqual([garage.address]);
+      expect((await driver.cutFlows([garage])).get(garage.address)).toMatchObject({ addresses: [garage.address] });
     } finally {
       driver.close();
       await sim.dispose();
@@ -419,10 +432,9 @@ describe('cameras identified by MAC', () => {
     try {
       await driver.connect();
       await sim.router.openFlow(frontDoor.address);
-      const cut = await driver.cutFlows({ ...frontDoor, mac: '00:11:22:33:44:55' });
-      expect(cut.addresses).toEqual([frontDoor.address]);
-      expect(cut.flows).toBe(1);
-      expect(cut.problem).toMatch(/could not read the router's neighbour table \(the neighbour table has a damaged link-layer address/);
+      const cut = (await driver.cutFlows([{ ...frontDoor, mac: '00:11:22:33:44:55' }])).get(frontDoor.address);
+      expect(cut).toMatchObject({ addresses: [frontDoor.address], flows: 1 });
+      expect((cut as { problem?: string }).problem).toMatch(/could not read the router's neighbour table \(the neighbour table has a damaged link-layer address/);
     } finally {
       driver.close();
       await sim.dispose();
