@@ -1,7 +1,7 @@
 /**
  * The package holds the plugin and nothing else: what `npm pack` would put in the tarball is package.json, the
- * README, the config schema, a licence file if there is one, and dist/, where every file is the build of a file in
- * src/. The simulator, the lab and the tests (tools/, test/) never ship, and neither does a stray file in dist/.
+ * README, the config schema, a licence file if there is one, dist/, where every file is the build of a file in
+ * src/, and homebridge-ui/ (the settings page the Homebridge UI shows, and the two-line start of its server side). The simulator, the lab and the tests (tools/, test/) never ship, and neither does a stray file in dist/.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -13,6 +13,9 @@ const ROOT = join(__dirname, '..');
 const TOP_LEVEL_FILES = new Set(['package.json', 'README.md', 'config.schema.json', 'LICENSE', 'LICENSE.md', 'LICENSE.txt']);
 /** Folders that hold tooling or tests, wherever they appear in a path. */
 const TOOLING_FOLDERS = /(^|\/)(sim|lab|tools|test)\//;
+/** The settings page: plain files the Homebridge UI serves as they are (homebridge-ui/public), and its server's start. */
+const SETTINGS_PAGE = ['homebridge-ui/public/index.html', 'homebridge-ui/public/page.css', 'homebridge-ui/public/page.js'];
+const SETTINGS_PAGE_FILES = new Set([...SETTINGS_PAGE, 'homebridge-ui/server.js']);
 
 function sourceFiles(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) =>
@@ -43,9 +46,9 @@ describe('the npm package', () => {
     files = packedFiles();
   });
 
-  it('holds only package.json, the README, the config schema, a licence and dist/', () => {
-    expect(files.filter((path) => !TOP_LEVEL_FILES.has(path) && !path.startsWith('dist/'))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'config.schema.json']));
+  it('holds only package.json, the README, the config schema, a licence, dist/ and the settings page', () => {
+    expect(files.filter((path) => !TOP_LEVEL_FILES.has(path) && !path.startsWith('dist/') && !SETTINGS_PAGE_FILES.has(path))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'config.schema.json', ...SETTINGS_PAGE]));
   });
 
   it('holds no simulator, lab, tools or tests', () => {
