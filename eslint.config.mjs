@@ -51,6 +51,20 @@ export default tseslint.config(
   { files: ['src/router/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, GUARD_OR_HOMEKIT) },
   { files: ['src/guard/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, HOMEKIT, ONE_ROUTER_FAMILY) },
   { files: ['src/homekit/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, ONE_ROUTER_FAMILY) },
+  // The settings page's server reaches routers through the driver too, never through EdgeOS code of its own.
+  { files: ['src/setup/**/*.ts', 'src/ui/**/*.ts'], rules: restrictImports(OUTSIDE_THE_PACKAGE, ONE_ROUTER_FAMILY) },
+  {
+    // The settings page's server runs as a child of the Homebridge UI, whose log is its console.
+    files: ['src/ui/server.ts'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    // homebridge-ui/server.js is plain CommonJS, started by the Homebridge UI; it loads the built plugin.
+    files: ['homebridge-ui/server.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { sourceType: 'commonjs', parserOptions: { projectService: false, project: null }, globals: { require: 'readonly', process: 'readonly', console: 'readonly' } },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off', 'no-console': 'off' },
+  },
   { files: ['tools/**/*.ts'], rules: restrictImports(TESTS) },
   {
     files: ['test/**/*.ts'],

@@ -1,7 +1,7 @@
 /**
  * The package holds the plugin and nothing else: what `npm pack` would put in the tarball is package.json, the
- * README, the config schema, a licence file if there is one, dist/, where every file is the build of a file in
- * src/, and homebridge-ui/ (the settings page the Homebridge UI shows, and the two-line start of its server side). The simulator, the lab and the tests (tools/, test/) never ship, and neither does a stray file in dist/.
+ * README, the config schema, a licence file if there is one, the settings page (homebridge-ui/: its server shim and
+ * its static page), and dist/, where every file is the build of a file in src/. The simulator, the lab and the tests (tools/, test/) never ship, and neither does a stray file in dist/.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -13,9 +13,6 @@ const ROOT = join(__dirname, '..');
 const TOP_LEVEL_FILES = new Set(['package.json', 'README.md', 'config.schema.json', 'LICENSE', 'LICENSE.md', 'LICENSE.txt']);
 /** Folders that hold tooling or tests, wherever they appear in a path. */
 const TOOLING_FOLDERS = /(^|\/)(sim|lab|tools|test)\//;
-/** The settings page: plain files the Homebridge UI serves as they are (homebridge-ui/public), and its server's start. */
-const SETTINGS_PAGE = ['homebridge-ui/public/index.html', 'homebridge-ui/public/page.css', 'homebridge-ui/public/page.js'];
-const SETTINGS_PAGE_FILES = new Set([...SETTINGS_PAGE, 'homebridge-ui/server.js']);
 
 function sourceFiles(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) =>
@@ -46,9 +43,10 @@ describe('the npm package', () => {
     files = packedFiles();
   });
 
-  it('holds only package.json, the README, the config schema, a licence, dist/ and the settings page', () => {
-    expect(files.filter((path) => !TOP_LEVEL_FILES.has(path) && !path.startsWith('dist/') && !SETTINGS_PAGE_FILES.has(path))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'config.schema.json', ...SETTINGS_PAGE]));
+  it('holds only package.json, the README, the config schema, a licence, the settings page and dist/', () => {
+    const page = (path: string): boolean => path === 'homebridge-ui/server.js' || path.startsWith('homebridge-ui/public/');
+    expect(files.filter((path) => !TOP_LEVEL_FILES.has(path) && !path.startsWith('dist/') && !page(path))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'config.schema.json', 'homebridge-ui/server.js', 'homebridge-ui/public/index.html', 'homebridge-ui/public/page.js', 'homebridge-ui/public/page.css']));
   });
 
   it('holds no simulator, lab, tools or tests', () => {
@@ -61,6 +59,13 @@ describe('the npm package', () => {
     const dist = files.filter((path) => path.startsWith('dist/'));
     expect(dist.filter((path) => !expectedDist.includes(path))).toEqual([]);
     expect(expectedDist.filter((path) => !dist.includes(path))).toEqual([]);
+  });
+
+  it('holds the settings page the Homebridge UI starts, whose server is the built plugin code', () => {
+    expect(files).toContain('homebridge-ui/server.js');
+    const shim = readFileSync(join(ROOT, 'homebridge-ui', 'server.js'), 'utf8');
+    expect(shim).toContain("require('../dist/ui/server.js')");
+    expect(files).toContain('dist/ui/server.js');
   });
 
   it('holds the entry point Homebridge loads', () => {

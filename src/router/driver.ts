@@ -154,6 +154,14 @@ export interface ApplyOutcome {
   readonly detail: string;
 }
 
+/** What a plan would send, for an owner to read before anything is sent (the settings page's preview). */
+export interface PlanScript {
+  /** The exact script the transaction would send to the router; empty when the plan is empty. */
+  readonly script: string;
+  /** One line per rule of the owner's, in the rulesets the plugin writes to, that the plan leaves alone. */
+  readonly leftAlone: readonly string[];
+}
+
 export interface FlowCut {
   /** Connections deleted. */
   readonly flows: number;
@@ -176,6 +184,8 @@ export interface RouterDriver {
    * ruleset and rewriting damaged or outdated rule blocks as needed. Only readings this driver made can be planned on.
    */
   plan(reading: RouterReading, requests: Requests): Plan;
+  /** Pure: the script `apply` would send for this plan, and the owner's rules it leaves alone. */
+  describe(plan: Plan): PlanScript;
   /** Sends the plan as one transaction that the router takes whole or not at all; I/O only, it decides nothing. */
   apply(plan: Plan): Promise<ApplyOutcome>;
   /**
@@ -184,6 +194,36 @@ export interface RouterDriver {
    */
   cutFlows(camera: CameraSettings): Promise<FlowCut>;
   close(): void;
+}
+
+/** What the settings page's connection test reports about a router, once logged in. */
+export interface RouterIdentity {
+  /** The firmware version (`v2.0.9-hotfix.7`), when the router told it. */
+  readonly version: string | undefined;
+  /** The hardware model (`EdgeRouter X 5-Port`), when the router told it. */
+  readonly model: string | undefined;
+  /** True when the login may use sudo without a password (an admin): the plugin needs it for counters and flows. */
+  readonly admin: boolean;
+  readonly hardwareOffload: boolean;
+  /** The interfaces the router's default routes leave by: where the internet is. */
+  readonly defaultRouteInterfaces: readonly string[];
+}
+
+/** A device on the router's LAN, from its DHCP leases and neighbour tables. */
+export interface LanDevice {
+  /** The name the device gave its DHCP server, when it gave one. */
+  readonly name: string | undefined;
+  /** Lower case, colons. */
+  readonly mac: string;
+  /** IPv4 addresses first, then IPv6. */
+  readonly addresses: readonly string[];
+}
+
+/** What setting a router up needs beyond guarding it: the settings page's connection test and camera discovery. */
+export interface SetupProbe {
+  identify(): Promise<RouterIdentity>;
+  /** The devices the router sees on its LAN now (never those on the interfaces that lead to the internet). */
+  lanDevices(): Promise<readonly LanDevice[]>;
 }
 
 /**

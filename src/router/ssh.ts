@@ -30,6 +30,8 @@ export interface SshOptions {
    * of another entry that already holds the key (the same router configured twice): the connection is then refused.
    */
   readonly claimHostKey?: (fingerprint: string) => string | undefined;
+  /** Told the fingerprint of every host key the router presents, trusted or not (the settings page shows it). */
+  readonly onHostKey?: (fingerprint: string) => void;
 }
 
 export interface CommandResult {
@@ -119,6 +121,7 @@ export class SshConnection {
         keepaliveCountMax: 3,
         hostVerifier: (key: Buffer): boolean => {
           const presented = fingerprint(key);
+          this.options.onHostKey?.(presented);
           const verdict = checkHostKey(presented, expectation, trustKey);
           if (!verdict.trusted) {
             const where = verdict.source === 'config' ? 'pinned in the config as "hostKey"' : 'remembered from the first connection';
@@ -342,6 +345,10 @@ export class SshConnection {
     if (parsed instanceof Error) {
       const hint = /passphrase/i.test(parsed.message) ? 'check "passphrase"' : 'check that "privateKeyFile" is an OpenSSH or PEM private key';
       throw new RouterError('auth', `cannot open the private key file ${privateKeyFile} (${parsed.message}); ${hint}.`);
+    }
+    if (!parsed.isPrivateKey()) {
+      // The .pub half next to the key is an easy pick in a file chooser; ssh2 would fail later with its own words.
+      throw new RouterError('auth', `the private key file ${privateKeyFile} holds a public key; set "privateKeyFile" to the private half (the file without ".pub").`);
     }
     // With key login a leftover "password" is never offered: a router (or someone in the middle) that refuses the
     // key must not be handed the password instead.

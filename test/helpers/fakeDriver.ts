@@ -14,6 +14,7 @@ import type {
   EgressCounters,
   FlowCut,
   Plan,
+  PlanScript,
   Requests,
   RouterDriver,
   RouterReading,
@@ -144,6 +145,10 @@ export class FakeDriver implements RouterDriver {
     const plan: Plan = { reading, requests, steps, empty: steps.length === 0, repairs };
     this.targets.set(plan, targets);
     return plan;
+  }
+
+  describe(plan: Plan): PlanScript {
+    return { script: plan.empty ? '' : plan.steps.map((step) => `# ${step}`).join('\n'), leftAlone: [] };
   }
 
   async apply(plan: Plan): Promise<ApplyOutcome> {

@@ -84,6 +84,18 @@ describe('which logins the client offers', () => {
   });
 });
 
+describe('a private key setting that names the public half', () => {
+  it('is refused before connecting, saying to pick the file without ".pub" (ssh2 would fail later in its own words)', async () => {
+    const router = await server();
+    const publicFile = join(temporaryDirectory(), 'id_ed25519.pub');
+    writeFileSync(publicFile, generateSshKeyPair().public, { mode: 0o600 });
+    const error = await failure(connection(router, join(temporaryDirectory(), 'known.json'), { privateKeyFile: publicFile }).connect());
+    expect(error.kind).toBe('auth');
+    expect(error.message).toMatch(/holds a public key; set "privateKeyFile" to the private half/);
+    expect(router.authMethods).toEqual([]);
+  });
+});
+
 describe('trust on first use', () => {
   it('remembers a key only once the login succeeded: a stranger who refuses the login is not remembered', async () => {
     const directory = temporaryDirectory();

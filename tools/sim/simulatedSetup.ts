@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { SimulatedEdgeRouter } from './edgeos';
 import { captureSecret } from './logCapture';
-import type { LanHost } from './edgeos';
+import type { CommandResult, LanHost } from './edgeos';
 import { generateSshKeyPair, startSimulatedRouterSsh } from './sshServer';
 
 import { utils } from 'ssh2';
@@ -36,6 +36,13 @@ export interface SimulatedRouterSetup {
   stop(): Promise<void>;
   start(): Promise<void>;
   dropConnections(): void;
+  /**
+   * Does what an owner does who pastes these lines into an SSH session on the router (`configure`, `set …`,
+   * `commit`, `save`, `exit`): runs them through the router's configuration system; the commit's result.
+   */
+  pasteCommands(commands: readonly string[]): Promise<CommandResult>;
+  /** Gives `username` an admin login with this OpenSSH public key line, as the settings page's commands do. */
+  authorizeKey(username: string, publicKeyLine: string): Promise<CommandResult>;
   /** Stops everything and removes the key files. */
   dispose(): Promise<void>;
 }
@@ -70,6 +77,16 @@ export async function startSimulatedRouter(
     stop: () => server.stop(),
     start: () => server.start(),
     dropConnections: () => server.dropConnections(),
+    pasteCommands: (commands) => {
+      const edits = commands.filter((line) => /^(set|delete) /.test(line));
+      if (commands[0] !== 'configure' || !commands.includes('commit')) throw new Error('the commands must enter configure mode and commit');
+      return router.configure(edits, { save: commands.includes('save') });
+    },
+    authorizeKey: (username, publicKeyLine) => {
+      const [type = '', key = ''] = publicKeyLine.trim().split(' ');
+      const user = `system login user ${username}`;
+      return router.configure([`set ${user} level admin`, `set ${user} authentication public-keys camera-guard type ${type}`, `set ${user} authentication public-keys camera-guard key ${key}`], { save: true });
+    },
     dispose: async () => {
       await server.stop();
       rmSync(directory, { recursive: true, force: true });

@@ -66,7 +66,30 @@ function samePassword(given: string | undefined, expected: string | undefined): 
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function authenticate(ctx: AuthContext, users: SimulatedSshUser[], publicKeys: Map<string, ParsedKey>): void {
+/**
+ * The public keys the router's configuration gives a user (`system login user U authentication public-keys ID
+ * type T` and `key K`): EdgeOS writes them to the user's authorized_keys at commit, so a key pasted on the router
+ * logs in from then on.
+ */
+async function configuredKeys(router: SimulatedEdgeRouter, username: string): Promise<Buffer[]> {
+  const listing = await router.activeConfigCommands();
+  const keys = new Map<string, { type?: string; key?: string }>();
+  const prefix = `set system login user ${username} authentication public-keys `;
+  for (const line of listing.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const [id = '', field, value = ''] = line.slice(prefix.length).split(' ');
+    const entry = keys.get(id) ?? {};
+    if (field === 'type' || field === 'key') entry[field] = value.replace(/^'|'$/g, '');
+    keys.set(id, entry);
+  }
+  return [...keys.values()].flatMap((entry) => {
+    if (entry.type === undefined || entry.key === undefined) return [];
+    const parsed = utils.parseKey(`${entry.type} ${entry.key}`);
+    return parsed instanceof Error ? [] : [parsed.getPublicSSH()];
+  });
+}
+
+function authenticate(ctx: AuthContext, users: SimulatedSshUser[], publicKeys: Map<string, ParsedKey>, router: SimulatedEdgeRouter): void {
   const user = users.find((candidate) => candidate.username === ctx.username);
   const methods: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
   switch (ctx.method) {
@@ -85,15 +108,30 @@ function authenticate(ctx: AuthContext, users: SimulatedSshUser[], publicKeys: M
       });
       return;
     case 'publickey': {
-      const key = publicKeys.get(ctx.username);
-      if (key === undefined || !key.getPublicSSH().equals(ctx.key.data)) {
-        ctx.reject(methods);
+      const offered = ctx.key.data;
+      const fixed = publicKeys.get(ctx.username);
+      const decide = (known: boolean): void => {
+        if (!known) {
+          ctx.reject(methods);
+          return;
+        }
+        // Without a signature the client only asks whether this key would do; with one it proves it holds the private key.
+        if (ctx.signature === undefined || ctx.blob === undefined) {
+          ctx.accept();
+          return;
+        }
+        const key = utils.parseKey(`${ctx.key.algo} ${offered.toString('base64')}`);
+        if (!(key instanceof Error) && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) ctx.accept();
+        else ctx.reject(methods);
+      };
+      if (fixed !== undefined && fixed.getPublicSSH().equals(offered)) {
+        decide(true);
         return;
       }
-      // Without a signature the client only asks whether this key would do; with one it proves it holds the private key.
-      if (ctx.signature === undefined || ctx.blob === undefined) ctx.accept();
-      else if (key.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) ctx.accept();
-      else ctx.reject(methods);
+      configuredKeys(router, ctx.username).then(
+        (keys) => decide(keys.some((key) => key.equals(offered))),
+        () => ctx.reject(methods),
+      );
       return;
     }
     default:
@@ -156,7 +194,7 @@ export async function startSimulatedRouterSsh(options: SimulatedRouterSshOptions
     // A killed connection reports ECONNRESET and the like; for a simulated router that is no error.
     client.on('error', () => undefined);
     client.on('close', () => aborts.forEach((abort) => abort.abort()));
-    client.on('authentication', (ctx) => authenticate(ctx, options.users, publicKeys));
+    client.on('authentication', (ctx) => authenticate(ctx, options.users, publicKeys, options.router));
     client.on('ready', () => {
       client.on('session', (acceptSession) => {
         const session = acceptSession();

@@ -9,7 +9,7 @@ import type { CameraSettings, RouterSettings } from '../../config';
 import { routerWords } from '../../log';
 import { MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
-import type { AllowedReading, ApplyOutcome, BlockedReading, CameraReading, EgressCounters, FlowCut, Plan, Requests, RouterDriver, RouterReading } from '../driver';
+import type { AllowedReading, ApplyOutcome, BlockedReading, CameraReading, EgressCounters, FlowCut, LanDevice, Plan, PlanScript, Requests, RouterIdentity, SetupProbe, RouterDriver, RouterReading } from '../driver';
 import type { SshConnection } from '../ssh';
 import {
   MARK,
@@ -34,13 +34,14 @@ import type { ConfigOp } from './commands';
 import { parseChainListing, parseConfigCommands, parseHookJumps, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
 import type { ChainListing, DropRow, HookJump, RuleCounter } from './parsers';
 import { RuleSetLayout, assignSlots } from './ruleSetLayout';
+import { DISCOVERY_SCRIPT, IDENTIFY_SCRIPT, devicesFrom, identityFrom } from './setupProbe';
 
 type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 'saveConfig'> &
   Partial<Pick<RouterSettings, 'ipv6RuleSet' | 'skipped' | 'forget'>>;
 
 const DEFAULT_IPV6_RULESET = 'CAMGUARD6_OUT';
 
-export class EdgeOsRouter implements RouterDriver {
+export class EdgeOsRouter implements RouterDriver, SetupProbe {
   private readonly layout: RuleSetLayout;
   /** The rulesets whose counters the next read asks for; start as the configured ones. */
   private counterChain: string;
@@ -73,6 +74,22 @@ export class EdgeOsRouter implements RouterDriver {
 
   close(): void {
     this.ssh.close();
+  }
+
+  async identify(): Promise<RouterIdentity> {
+    const result = await this.ssh.exec(READ_COMMAND, IDENTIFY_SCRIPT, READ_TIMEOUT_MS);
+    const identity = identityFrom(result.stdout);
+    if (identity === undefined) throw new RouterError('protocol', `the router's answer to the connection test was cut short (${firstLine(result.stderr) || 'no error given'}).`);
+    return identity;
+  }
+
+  async lanDevices(): Promise<readonly LanDevice[]> {
+    const identity = await this.identify();
+    const wan = [...new Set([...identity.defaultRouteInterfaces, this.router.wanInterface])];
+    const result = await this.ssh.exec(READ_COMMAND, DISCOVERY_SCRIPT, READ_TIMEOUT_MS);
+    const devices = devicesFrom(result.stdout, wan);
+    if (devices === undefined) throw new RouterError('protocol', `the router's answer to the device listing was cut short (${firstLine(result.stderr) || 'no error given'}).`);
+    return devices;
   }
 
   async hardwareOffload(): Promise<boolean> {
@@ -289,6 +306,28 @@ export class EdgeOsRouter implements RouterDriver {
     const result: Plan = { reading, requests, steps: [...planned.reasons, ...save], empty: planned.ops.length === 0 && save.length === 0, repairs };
     this.scripts.set(result, planned.ops);
     return result;
+  }
+
+  describe(planned: Plan): PlanScript {
+    const ops = this.scripts.get(planned);
+    const input = this.inputs.get(planned.reading);
+    if (ops === undefined || input === undefined) {
+      throw new Error('only a plan this driver made can be described');
+    }
+    const script = planned.empty ? '' : ops.length === 0 ? saveScript() : transactionScript(ops, this.router.saveConfig);
+    const leftAlone: string[] = [];
+    const describeOwnerRules = (config: RuleSetConfig | undefined, family: string): void => {
+      if (config === undefined) return;
+      for (const rule of [...config.rules.values()].sort((a, b) => a.number - b.number)) {
+        if (this.layout.contains(rule.number)) continue;
+        const what = [rule.action ?? 'no action', rule.disabled ? 'disabled' : undefined].filter(Boolean).join(', ');
+        const description = rule.description === undefined ? '' : ` "${printable(rule.description)}"`;
+        leftAlone.push(`${family} ruleset ${config.name} rule ${rule.number}${description} (${what}) is the owner's: left as it is.`);
+      }
+    };
+    describeOwnerRules(input.firewall.ruleSets.get(input.ruleSet), 'IPv4');
+    describeOwnerRules(input.ruleSet6 === undefined ? undefined : input.firewall.ruleSets6.get(input.ruleSet6), 'IPv6');
+    return { script, leftAlone };
   }
 
   /** Runs a plan as one transaction that is discarded whole if the router refuses any part of it. */

@@ -531,6 +531,8 @@ export interface Neighbour {
   readonly address: string;
   /** Lower case, colons. */
   readonly mac: string;
+  /** The interface it was seen on (`switch0`, `eth1.20`). */
+  readonly device: string;
 }
 
 const NEIGHBOUR_MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -566,7 +568,7 @@ export function parseNeighbours(text: string): Parsed<Neighbour[]> {
     if (!NEIGHBOUR_MAC.test(mac)) {
       return fail(`the neighbour table has a damaged link-layer address: "${printableLine(line)}"`);
     }
-    neighbours.push({ address: words[0] ?? '', mac });
+    neighbours.push({ address: words[0] ?? '', mac, device: words[2] ?? '' });
   }
   return ok(neighbours);
 }

@@ -187,3 +187,18 @@ export function formatConntrackFlow(flow: ConntrackFlow): string {
     `src=${flow.dst} dst=${flow.src} sport=${flow.dport} dport=${flow.sport} packets=${replyPackets} bytes=${replyBytes} [ASSURED] mark=0 use=1\n`
   );
 }
+
+/** `show version`, laid out as EdgeOS 2.0 prints it (samples/ntc_ubiquiti_edgerouter_show_version.raw.txt). */
+export function formatVersion(now: Date): string {
+  const time = now.toISOString().slice(11, 19);
+  return [
+    'Version:      v2.0.9-hotfix.7',
+    'Build ID:     5611073',
+    'Build on:     06/28/23 14:27',
+    'Copyright:    2012-2023 Ubiquiti, Inc.',
+    'HW model:     EdgeRouter X 5-Port',
+    'HW S/N:       7483C2000001',
+    `Uptime:       ${time} up 3 days,  2:11,  1 user,  load average: 0.21, 0.18, 0.12`,
+    '',
+  ].join('\n');
+}

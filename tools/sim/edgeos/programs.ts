@@ -5,7 +5,7 @@
 import { childNodes, pathExists, pathValue, pathValues, renderConfigCommands } from './configTree';
 import type { ConfigSystem } from './configSystem';
 import { DEFAULT_RULE_NUMBER, defaultAction, firewallBindings, ruleConfig, ruleNumbers } from './firewall';
-import { formatArp, formatDhcpLeases, formatFirewallStatistics, formatNeighbours, formatOffload, parseIptablesCounters } from './formats';
+import { formatArp, formatDhcpLeases, formatFirewallStatistics, formatNeighbours, formatOffload, formatVersion, parseIptablesCounters } from './formats';
 import type { Program, ProcessContext } from './shell';
 import type { CommandResult, CounterPair, Dataplane, RouterStateStore } from './types';
 
@@ -151,6 +151,8 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
         return ok(formatDhcpLeases(state.options.lanHosts, new Date()));
       case 'show arp':
         return ok(formatArp(state.options.lanHosts, LAN_INTERFACE));
+      case 'show version':
+        return ok(formatVersion(new Date()));
       default:
         return fail(`Invalid command: ${args[0] ?? ''} [${args.slice(1).join(' ')}]\n`);
     }
@@ -178,9 +180,13 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     return operation === '-L' ? dataplane.listFlows(source) : dataplane.deleteFlows(source);
   };
 
-  /** `ip neigh show`: the router's neighbours, from the dataplane's kernel when it has one, else from the LAN hosts. */
+  /** `ip neigh show`, `ip route show default`: the router's neighbours, from the dataplane's kernel when it has one, else from the LAN hosts. */
   const ipProgram: Program = async (args) => {
-    if (args.join(' ') !== 'neigh show' && args.join(' ') !== 'neigh') return fail('ip: the simulator supports only `ip neigh show`\n', 2);
+    if (args.join(' ') === 'route show default') {
+      // The simulated router reaches the internet through its WAN interface's gateway (the first address of its net).
+      return ok(`default via 203.0.113.1 dev ${(await store.read()).options.wanInterface} proto static\n`);
+    }
+    if (args.join(' ') !== 'neigh show' && args.join(' ') !== 'neigh') return fail('ip: the simulator supports only `ip neigh show` and `ip route show default`\n', 2);
     if (dataplane.listNeighbours !== undefined) return dataplane.listNeighbours();
     return ok(formatNeighbours((await store.read()).options.lanHosts, LAN_INTERFACE));
   };
