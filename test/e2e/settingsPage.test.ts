@@ -73,7 +73,7 @@ function cameraGuardBlock(): Record<string, any> {
 async function visit(path: string): Promise<void> {
   await page.goto(`${ui!.url}${path}`);
   // Either the login form or the UI's main layout (its .content beside the sidebar) appears.
-  await page.waitForFunction(() => document.querySelector('#form-username, app-root .content') !== null, undefined, { timeout: STEP_MS });
+  await page.locator('#form-username, app-root .content').first().waitFor({ timeout: STEP_MS });
   const form = page.locator('#form-username');
   if (await form.isVisible()) {
     await form.fill(ui!.login.username);

@@ -34,6 +34,8 @@ export interface HomebridgeUiOptions {
   readonly onLine?: (line: string) => void;
   /** Homebridge's debug log (the tests read the plugin's debug lines); off unless turned on. */
   readonly debug?: boolean;
+  /** The bridge listens and advertises on this machine's network (to pair a phone); on loopback only otherwise. */
+  readonly advertiseOnLan?: boolean;
 }
 
 export interface RunningHomebridgeUi {
@@ -45,8 +47,9 @@ export interface RunningHomebridgeUi {
   readonly url: string;
   /** The admin user written into auth.json. */
   readonly login: { readonly username: string; readonly password: string };
-  /** The bridge's HomeKit pairing code. */
+  /** The bridge's HomeKit pairing code and port. */
   readonly pin: string;
+  readonly bridgePort: number;
   /** Every line printed so far, over restarts. */
   readonly output: string[];
   /** Resolves with the first line from index `from` of `output` on that matches, as soon as it is printed. */
@@ -104,7 +107,7 @@ export async function startHomebridgeUi(options: HomebridgeUiOptions): Promise<R
     JSON.stringify(
       {
         // ciao publishes on loopback (bonjour-hap does not), so the UI's Accessories view finds the bridge there.
-        bridge: { name: 'Camera Guard Bridge', username: '0E:C4:6A:0D:7E:B2', pin, port: bridgePort, bind: ['127.0.0.1'], advertiser: 'ciao' },
+        bridge: { name: 'Camera Guard Bridge', username: '0E:C4:6A:0D:7E:B2', pin, port: bridgePort, ...(options.advertiseOnLan === true ? {} : { bind: ['127.0.0.1'] }), advertiser: 'ciao' },
         accessories: [],
         platforms: [
           { platform: 'config', name: 'Config', port: uiPort, host: '127.0.0.1' },
@@ -227,6 +230,7 @@ export async function startHomebridgeUi(options: HomebridgeUiOptions): Promise<R
     url,
     login,
     pin,
+    bridgePort,
     output,
     waitFor,
     running,
