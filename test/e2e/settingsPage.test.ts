@@ -28,6 +28,7 @@ import { openPrivateNetwork, privateNetworkUnavailableReason } from '../../tools
 import type { PrivateNetwork } from '../../tools/sim/privateNetwork';
 import { startSimulatedRouterProcess } from '../../tools/sim/simulatedRouterProcess';
 import type { SimulatedRouterProcess } from '../../tools/sim/simulatedRouterProcess';
+import { until } from '../helpers/simRouter';
 
 jest.setTimeout(600_000);
 
@@ -62,6 +63,15 @@ const testid = (id: string): Locator => frame.locator(`[data-testid="${id}"]`);
 
 function configJson(): string {
   return readFileSync(ui!.configPath, 'utf8');
+}
+
+/** How many cameras config.json holds now; undefined while the file is missing or half written. */
+function savedCameras(): number | undefined {
+  try {
+    return (cameraGuardBlock().routers?.[0]?.cameras as unknown[] | undefined)?.length;
+  } catch {
+    return undefined;
+  }
 }
 
 function cameraGuardBlock(): Record<string, any> {
@@ -270,6 +280,8 @@ describe('the settings page in the real Homebridge UI', () => {
   it('saves the settings, and after a restart the cameras are in the Accessories view', async () => {
     await testid('save-button').click();
     await frame.locator('[data-testid="save-result"]:visible').waitFor();
+    // The UI answers the page before its own server has written config.json (and it replaces the file as it does).
+    await until(() => savedCameras() === 2, 'config.json to hold the two cameras', STEP_MS, 50);
     const block = cameraGuardBlock();
     expect(block.routers).toHaveLength(1);
     const router = block.routers[0];
@@ -293,8 +305,15 @@ describe('the settings page in the real Homebridge UI', () => {
 
   it('shows the running plugin\'s status', async () => {
     await openSettings();
-    await testid('status-refresh').click();
-    await frame.locator('[data-testid="status-camera"][data-name="Garage"]').waitFor();
+    // The plugin writes its status soon after its first reading: refresh until it is there.
+    const garage = frame.locator('[data-testid="status-camera"][data-name="Garage"]');
+    const deadline = Date.now() + STEP_MS;
+    while (!(await garage.isVisible())) {
+      if (Date.now() > deadline) throw new Error(`the page showed no status for Garage within ${STEP_MS} ms: ${await testid('status').innerText()}`);
+      await testid('status-refresh').click();
+      await garage.waitFor({ timeout: 2_000 }).catch(() => undefined);
+    }
+    expect(await garage.locator('[data-testid="status-enforced"]').innerText()).toBe('blocked');
     await photograph('10-status', testid('status'));
   });
 });
