@@ -99,6 +99,15 @@ describe('preparing the router', () => {
     ]);
   });
 
+  it('says a login that is not an admin cannot work, and how to make it one', async () => {
+    const key = await ask<GeneratedKey>('/keys/generate');
+    const { commands } = await ask<RouterCommands>('/router/commands', { username: 'camera-guard', publicKey: key.publicKey });
+    expect((await sim.pasteCommands(commands.map((line) => line.replace('level admin', 'level operator')))).code).toBe(0);
+    const result = await ask<ConnectionTest>('/router/test', { router: entry({ username: 'camera-guard', privateKeyFile: key.privateKeyFile }) });
+    expect(result.checks.at(-1)).toMatchObject({ check: 'admin', ok: false });
+    expect(result.checks.at(-1)?.message).toMatch(/not an admin.*set system login user camera-guard level admin/);
+  });
+
   it("refuses a user name EdgeOS would not take, the router's own account, and anything that is not a public key", async () => {
     const key = await ask<GeneratedKey>('/keys/generate');
     await expect(ask('/router/commands', { username: 'Camera Guard', publicKey: key.publicKey })).rejects.toThrow(/lower-case/);

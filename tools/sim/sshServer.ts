@@ -153,7 +153,7 @@ function readUntilEof(channel: ServerChannel): Promise<string> {
  * Runs one exec request. Closing the channel or the connection aborts the script between two commands, which
  * leaves a configuration session it began open, as on a real router.
  */
-async function runExec(router: SimulatedEdgeRouter, channel: ServerChannel, command: string, aborts: Set<AbortController>): Promise<void> {
+async function runExec(router: SimulatedEdgeRouter, channel: ServerChannel, command: string, aborts: Set<AbortController>, user: string | undefined): Promise<void> {
   const abort = new AbortController();
   aborts.add(abort);
   channel.once('close', () => abort.abort());
@@ -163,7 +163,7 @@ async function runExec(router: SimulatedEdgeRouter, channel: ServerChannel, comm
     // Input nobody reads is discarded: a paused channel would never report that the client closed it.
     else channel.resume();
     if (abort.signal.aborted) return;
-    const result = await router.run(command, stdin, abort.signal);
+    const result = await router.run(command, stdin, abort.signal, user);
     if (abort.signal.aborted) return;
     if (result.stdout !== '') channel.write(result.stdout);
     if (result.stderr !== '') channel.stderr.write(result.stderr);
@@ -194,12 +194,17 @@ export async function startSimulatedRouterSsh(options: SimulatedRouterSshOptions
     // A killed connection reports ECONNRESET and the like; for a simulated router that is no error.
     client.on('error', () => undefined);
     client.on('close', () => aborts.forEach((abort) => abort.abort()));
-    client.on('authentication', (ctx) => authenticate(ctx, options.users, publicKeys, options.router));
+    let user: string | undefined;
+    client.on('authentication', (ctx) => {
+      // The last name tried is the one logged in once the connection is ready.
+      user = ctx.username;
+      authenticate(ctx, options.users, publicKeys, options.router);
+    });
     client.on('ready', () => {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
         session.on('exec', (accept, _reject, info) => {
-          void runExec(options.router, accept(), info.command, aborts);
+          void runExec(options.router, accept(), info.command, aborts, user);
         });
       });
     });

@@ -72,10 +72,15 @@ export class SimulatedEdgeRouter {
     };
   }
 
-  /** Runs an exec request's command line in a login vbash whose standard input is `stdin`; aborting stops the script between commands. */
-  async run(command: string, stdin = '', signal?: AbortSignal): Promise<CommandResult> {
+  /**
+   * Runs an exec request's command line in a login vbash whose standard input is `stdin`; aborting stops the script
+   * between commands. `user` is who logged in: a user the configuration makes `level operator` has no sudo, as on
+   * EdgeOS; anyone else (the simulator's own users among them) is an admin.
+   */
+  async run(command: string, stdin = '', signal?: AbortSignal, user?: string): Promise<CommandResult> {
     await this.boot();
-    return runLoginShell(this.shellHost, command, stdin, signal);
+    const operator = user !== undefined && (await this.activeConfigCommands()).split('\n').some((line) => line.replace(/'/g, '') === `set system login user ${user} level operator`);
+    return runLoginShell(this.shellHost, command, stdin, signal, !operator);
   }
 
   /** Power cycle: active := saved, counters zero, flows, sessions and the commit lock gone. Injected faults stay. */

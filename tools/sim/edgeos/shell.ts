@@ -268,6 +268,8 @@ export function commandReadsStdin(command: string): boolean {
 export interface ProcessContext {
   pid: number;
   root: boolean;
+  /** False for an operator login: sudo asks for a password, which `-n` (and a script) cannot give. */
+  admin?: boolean;
   interactive: boolean;
   env: Record<string, string>;
   signal?: AbortSignal;
@@ -476,6 +478,7 @@ class Shell {
     if (name === 'sudo' || name === '/usr/bin/sudo') {
       const command = sudoCommand(args);
       if (command === undefined || command.length === 0) return failure('usage: sudo [-n] command\n', 1);
+      if (context.admin === false) return failure('sudo: a password is required\n', 1);
       return this.execute(command, { ...context, root: true }, 'sudo');
     }
     if (name === 'sg' || name === '/usr/bin/sg') {
@@ -506,7 +509,7 @@ class Shell {
  * Runs `command` the way sshd runs an exec request: as `vbash -c COMMAND` in a new login shell whose standard input
  * is `stdin`.
  */
-export async function runLoginShell(host: ShellHost, command: string, stdin: string, signal?: AbortSignal): Promise<CommandResult> {
+export async function runLoginShell(host: ShellHost, command: string, stdin: string, signal?: AbortSignal, admin = true): Promise<CommandResult> {
   const pid = await host.allocatePid();
-  return new Shell(host, { pid, root: false, interactive: false, env: {}, signal }, new StdinSource(stdin)).run(command);
+  return new Shell(host, { pid, root: false, admin, interactive: false, env: {}, signal }, new StdinSource(stdin)).run(command);
 }
