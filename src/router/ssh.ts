@@ -202,6 +202,10 @@ export class SshConnection {
       });
       try {
         client.connect(config);
+        // Every command is a few small packets each way; with Nagle's algorithm on, each exec waits for the peer's
+        // delayed ACK (tens of ms) before its last packet leaves. The socket exists once connect() returns and keeps
+        // the setting through the handshake.
+        client.setNoDelay(true);
       } catch (error) {
         settle(new RouterError('protocol', `cannot start an SSH connection to ${this.endpoint} (${(error as Error).message}).`));
       }

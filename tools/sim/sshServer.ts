@@ -211,6 +211,9 @@ export async function startSimulatedRouterSsh(options: SimulatedRouterSshOptions
   });
 
   const listener: NetServer = createServer((socket) => {
+    // Without no-delay each answer's last small packet waits for the client's delayed ACK, and every command would
+    // cost tens of milliseconds that are the simulator's, not the plugin's (the bench measures the plugin against it).
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     sshServer.injectSocket(socket);

@@ -325,6 +325,39 @@ describe('EdgeOS driver against the simulated router over SSH', () => {
   });
 });
 
+describe('a full router', () => {
+  it('sets up 100 cameras with MACs (both families) in one commit, and then blocks and opens them all in one more', async () => {
+    // The last camera is on the LAN, so its packets carry its MAC through the firewall.
+    const sim = await startSimulatedRouter({ lanHosts: [{ ip: '192.0.2.109', mac: '02:00:00:00:00:73', hostname: 'camera-99' }] });
+    const full: CameraSettings[] = Array.from({ length: 100 }, (_, i) => ({
+      name: `Camera ${i}`,
+      address: `192.0.2.${10 + i}`,
+      mac: `02:00:00:00:00:${(16 + i).toString(16)}`,
+      allow: [NAMED_SERVICES.dns!],
+      allowMinutes: 0,
+    }));
+    const settings = simRouterSettings(sim, full);
+    const driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json')), recordingLog()));
+    try {
+      await driver.connect();
+      const run = jest.spyOn(sim.router, 'run');
+      const commits = (): number => run.mock.calls.filter(([, stdin]) => stdin?.includes('vyatta-cfg-cmd-wrapper commit')).length;
+      expect(await applyChanges(driver, full, full.map((camera) => ({ camera, access: 'blocked' as const })))).toMatchObject({ result: 'committed' });
+      const blocked = await driver.read(full);
+      expect([...blocked.cameras.values()].filter((reading) => reading.status === 'intact' && reading.access === 'blocked')).toHaveLength(100);
+      expect(await sim.router.sendTraffic(internet('192.0.2.109'))).toBe('dropped');
+      expect(await applyChanges(driver, full, full.map((camera) => ({ camera, access: 'allowed' as const })))).toMatchObject({ result: 'committed' });
+      const opened = await driver.read(full);
+      expect([...opened.cameras.values()].filter((reading) => reading.access === 'allowed')).toHaveLength(100);
+      expect(await sim.router.sendTraffic(internet('192.0.2.109'))).toBe('accepted');
+      expect(commits()).toBe(2);
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+});
+
 describe('cameras identified by MAC', () => {
   const lanHosts = [{ ip: frontDoor.address, mac: '00:11:22:33:44:55', hostname: 'front-door' }];
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { compareLines, deletePath, hasPrefix, lineKey, sameConfig, setPath, validateSetPath } from './configTree';
+import { compareLines, deletePath, lineKey, sameConfig, setPath, validateSetPath } from './configTree';
 import { changedRuleKeys, validateFirewall } from './firewall';
 import type { CommandResult, CommitFaultKind, ConfigLine, ConfigLines, ConfigSession, Dataplane, RouterStateStore, SimState } from './types';
 
@@ -24,6 +24,10 @@ const minus = (config: ConfigLines, other: ConfigLines): ConfigLines => {
  * so a commit never reverts what another session committed in the meantime.
  */
 function sessionView(active: ConfigLines, session: ConfigSession): ConfigLines {
+  // Nothing was committed since the session's last edit (which rebased it on the active configuration): its working
+  // copy is the view. Replaying every earlier edit at each new one took time in the cube of their number. Only a
+  // store that shares configurations between its copies (the memory store) can tell by identity; others replay.
+  if (session.base === active) return session.working;
   const removed = minus(session.base, session.working);
   const added = minus(session.working, session.base);
   const kept = minus(active, removed);
@@ -40,7 +44,9 @@ function changeUnits(before: ConfigLines, after: ConfigLines): ConfigLine[] {
 
 /** `before` with the changes of `units` taken from `after`. */
 function applyUnits(before: ConfigLines, after: ConfigLines, units: ConfigLine[]): ConfigLines {
-  const inUnits = (line: ConfigLine): boolean => units.some((unit) => hasPrefix(line, unit));
+  // By the keys of each line's prefixes: a scan of every unit for each line took time in the square of the rules.
+  const unitKeys = new Set(units.map(lineKey));
+  const inUnits = (line: ConfigLine): boolean => line.some((_, i) => unitKeys.has(lineKey(line.slice(0, i + 1))));
   return [...before.filter((line) => !inUnits(line)), ...after.filter(inUnits)].sort(compareLines);
 }
 

@@ -131,7 +131,8 @@ export class MemoryDataplane implements TrafficDataplane {
   constructor(private readonly store: RouterStateStore) {}
 
   private withState<T>(fn: (dataplane: MemoryDataplaneState) => T): Promise<T> {
-    return this.store.update((state) => fn((state.memoryDataplane ??= emptyState())));
+    // Copied before it is written: the memory store shares the dataplane between its copies of the state.
+    return this.store.update((state) => fn((state.memoryDataplane = structuredClone(state.memoryDataplane ?? emptyState()))));
   }
 
   async applyFirewall(active: ConfigLines, changedRuleKeys: Set<string>): Promise<void> {
