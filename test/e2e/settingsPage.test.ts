@@ -277,6 +277,22 @@ describe('the settings page in the real Homebridge UI', () => {
     });
   });
 
+  it('edits one router entry at a time, and adds and removes one', async () => {
+    await testid('router-add').click();
+    await expect(testid('router-select').locator('option').count()).resolves.toBe(2);
+    await setRouterField('router-name', 'Cabin');
+    expect(await testid('router-host').inputValue()).toBe('');
+    await expect(testid('camera-list').locator('[data-testid="camera-row"]').count()).resolves.toBe(0);
+    await testid('router-select').selectOption({ label: 'Home' });
+    expect(await testid('router-port').inputValue()).toBe(String(sim!.port));
+    await expect(testid('camera-list').locator('[data-testid="camera-row"]').count()).resolves.toBe(2);
+    await testid('router-select').selectOption({ label: 'Cabin' });
+    await testid('router-remove').click();
+    expect(await testid('router-select').locator('option').allInnerTexts()).toEqual(['Home']);
+    expect(await testid('router-host').inputValue()).toBe('127.0.0.1');
+    expect(configJson()).toBe(original);
+  });
+
   it('saves the settings, and after a restart the cameras are in the Accessories view', async () => {
     await testid('save-button').click();
     await frame.locator('[data-testid="save-result"]:visible').waitFor();
