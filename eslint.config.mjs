@@ -79,6 +79,17 @@ export default tseslint.config(
     },
   },
   {
+    // The settings page's script runs in the Homebridge UI's iframe, as a plain browser script with no build step:
+    // outside the TypeScript project, so it is linted without type information, with the few browser globals it uses.
+    files: ['homebridge-ui/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', navigator: 'readonly' },
+    },
+  },
+  {
     // The demo and lab command-line tools talk to a person at a terminal.
     files: ['tools/sim/demo.ts', 'tools/sim/reliability.ts', 'tools/lab/**/*.ts'],
     rules: { 'no-console': 'off' },

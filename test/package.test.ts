@@ -46,7 +46,7 @@ describe('the npm package', () => {
   it('holds only package.json, the README, the config schema, a licence, the settings page and dist/', () => {
     const page = (path: string): boolean => path === 'homebridge-ui/server.js' || path.startsWith('homebridge-ui/public/');
     expect(files.filter((path) => !TOP_LEVEL_FILES.has(path) && !path.startsWith('dist/') && !page(path))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'config.schema.json']));
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'config.schema.json', 'homebridge-ui/server.js', 'homebridge-ui/public/index.html', 'homebridge-ui/public/page.js', 'homebridge-ui/public/page.css']));
   });
 
   it('holds no simulator, lab, tools or tests', () => {

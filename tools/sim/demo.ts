@@ -1,13 +1,20 @@
 /**
- * `npm run demo`: Homebridge with Camera Guard against a simulated EdgeRouter on localhost. Two cameras send
+ * `npm run demo`: Homebridge with Camera Guard against a simulated EdgeRouter on localhost, run by the Homebridge UI
+ * (homebridge-config-ui-x, as hb-service runs it) so that the plugin's settings page can be tried in a browser on
+ * this machine: the demo prints the UI's address and the login it wrote. Two cameras send
  * simulated traffic: the Garage camera phones home now and then (its leak sensor trips while it is blocked),
  * the Front Door camera streams to its cloud and sometimes uploads a burst (its sensor trips while allowed).
  *
  * Options: `--lan` advertises the bridge on this machine's network so an iPhone can pair with it (by default it
  * only listens on localhost); `--seconds N` stops by itself after N seconds (used by the smoke test).
  */
-import { startHomebridge } from './homebridgeRunner';
+import { createServer } from 'node:net';
+
+import { freeLoopbackPort, startHomebridgeUi } from './homebridgeUi';
 import { SIM_USER, startSimulatedRouter } from './simulatedSetup';
+
+/** The Homebridge UI's usual port, when nothing else on this machine has it. */
+const UI_PORT = 8581;
 
 const CAMERAS = [
   { name: 'Front Door', address: '192.0.2.50', allow: ['dns', 'ntp'] },
@@ -21,11 +28,17 @@ async function main(): Promise<void> {
   const seconds = secondsArg >= 0 ? Number(args[secondsArg + 1]) : undefined;
 
   const sim = await startSimulatedRouter({
-    lanHosts: CAMERAS.map((camera, i) => ({ ip: camera.address, mac: `00:11:22:33:44:5${i}`, hostname: camera.name.replace(' ', '-').toLowerCase() })),
+    lanHosts: [
+      ...CAMERAS.map((camera, i) => ({ ip: camera.address, mac: `bc:ad:28:00:00:5${i}`, hostname: camera.name.replace(' ', '-').toLowerCase() })),
+      // Not configured yet: the settings page's Discover finds it (an Axis MAC, so it is marked as a camera).
+      { ip: '192.0.2.52', mac: 'ac:cc:8e:00:00:52', hostname: 'driveway' },
+    ],
   });
   console.log(`Simulated EdgeRouter listening on 127.0.0.1:${sim.port} (host key ${sim.hostKeyFingerprint}).`);
 
-  const homebridge = await startHomebridge({
+  const uiPort = (await portIsFree(UI_PORT)) ? UI_PORT : await freeLoopbackPort();
+  const homebridge = await startHomebridgeUi({
+    uiPort,
     platform: {
       pollSeconds: 2,
       leak: { attempts: 3, uploadMB: 5, windowMinutes: 1, quietMinutes: 0.5 },
@@ -42,11 +55,11 @@ async function main(): Promise<void> {
       ],
     },
     advertiseOnLan: lan,
-    debug: false,
     onLine: (line) => console.log(line),
   });
   console.log('');
-  console.log(`Homebridge is running on port ${homebridge.port}. Pairing code: ${homebridge.pin}`);
+  console.log(`Homebridge is running on port ${homebridge.bridgePort}. Pairing code: ${homebridge.pin}`);
+  console.log(`Homebridge UI: ${homebridge.url} (user ${homebridge.login.username}, password ${homebridge.login.password}); open Plugins, then Camera Guard's Plugin Config.`);
   console.log(lan ? 'Add the bridge "Camera Guard Bridge" in the Home app with that code.' : 'It listens on localhost only; run "npm run demo -- --lan" to pair an iPhone on this network.');
   console.log('Camera traffic is simulated every few seconds. Press Ctrl-C to stop.');
   console.log('');
@@ -92,6 +105,14 @@ async function main(): Promise<void> {
   if (seconds !== undefined && Number.isFinite(seconds)) {
     setTimeout(() => void stop(), seconds * 1000);
   }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 main().catch((error: unknown) => {

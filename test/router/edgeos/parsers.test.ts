@@ -381,19 +381,19 @@ describe('conntrack summaries of several addresses', () => {
 describe('neighbour table (ip neigh show)', () => {
   const labSample = readFileSync(join(__dirname, '../../fixtures/lab/iproute2_ip_neigh_show.txt'), 'utf8').split('\n').slice(1).join('\n');
 
-  it('reads each address with its MAC, IPv4 and IPv6 alike (verbatim iproute2 output from the router lab)', () => {
+  it('reads each address with its MAC and interface, IPv4 and IPv6 alike (verbatim iproute2 output from the router lab)', () => {
     expect(unwrap(parseNeighbours(labSample))).toEqual([
-      { address: '198.51.100.50', mac: '02:00:c6:33:64:32' },
-      { address: '203.0.113.10', mac: '12:bd:8d:4d:28:e8' },
-      { address: '198.51.100.254', mac: '62:c9:e9:7e:91:5d' },
-      { address: '2001:db8:ffff::10', mac: '12:bd:8d:4d:28:e8' },
-      { address: '2001:db8:100::50', mac: '02:00:c6:33:64:32' },
+      { address: '198.51.100.50', mac: '02:00:c6:33:64:32', device: 'eth1' },
+      { address: '203.0.113.10', mac: '12:bd:8d:4d:28:e8', device: 'eth0' },
+      { address: '198.51.100.254', mac: '62:c9:e9:7e:91:5d', device: 'eth1' },
+      { address: '2001:db8:ffff::10', mac: '12:bd:8d:4d:28:e8', device: 'eth0' },
+      { address: '2001:db8:100::50', mac: '02:00:c6:33:64:32', device: 'eth1' },
     ]);
   });
 
   it('skips entries without a link-layer address, reads the router flag, and lower-cases MACs', () => {
     const text = ['192.168.1.77 dev switch0  FAILED', '192.168.1.78 dev switch0  INCOMPLETE', 'fe80::1 dev eth0 lladdr 44:D9:E7:00:00:01 router STALE', ''].join('\n');
-    expect(unwrap(parseNeighbours(text))).toEqual([{ address: 'fe80::1', mac: '44:d9:e7:00:00:01' }]);
+    expect(unwrap(parseNeighbours(text))).toEqual([{ address: 'fe80::1', mac: '44:d9:e7:00:00:01', device: 'eth0' }]);
   });
 
   it('refuses lines it cannot read rather than guess an address', () => {

@@ -1,0 +1,560 @@
+/*
+ * Camera Guard's settings page. It edits the CameraGuard platform block in memory and talks to the plugin's server
+ * side (homebridge-ui/server.js) through `homebridge.request(path, body)`; the paths, bodies and replies are those of
+ * src/ui/protocol.ts. Nothing reaches config.json until Save, and Save writes only what the server side's /validate
+ * accepts. A failed request shows its one-sentence message in the section it came from.
+ *
+ * Secrets: a stored password or passphrase is never put back into the page (its field stays empty and says that
+ * one is stored); typing into the field replaces it.
+ */
+'use strict';
+
+(function settingsPage() {
+  const hb = window.homebridge;
+  const PLATFORM = 'CameraGuard';
+  const SERVICES = ['dns', 'ntp', 'smtp'];
+  const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+  /** Every config block of the plugin, as the UI gave them; ours is `platform`. */
+  let blocks = [];
+  let platform = { platform: PLATFORM, name: 'Camera Guard', routers: [] };
+  let routerIndex = 0;
+  /** The last discovery, for the router it was made on. */
+  let discovery = { routerIndex: -1, devices: [] };
+  let schemaFormShown = false;
+
+  const $ = (testid, root) => (root || document).querySelector(`[data-testid="${testid}"]`);
+
+  /** Builds an element: el('li', { class: 'x', testid: 'y' }, 'text', child, ...). */
+  function el(tag, attributes, ...children) {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === undefined || value === false) continue;
+      if (name === 'testid') element.dataset.testid = value;
+      else if (name === 'class') element.className = value;
+      else element.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child === undefined || child === null) continue;
+      element.append(typeof child === 'string' || typeof child === 'number' ? String(child) : child);
+    }
+    return element;
+  }
+
+  function show(testid, visible) {
+    $(testid).hidden = !visible;
+  }
+
+  /** The message of a rejected request: the server side sends one sentence; anything else is said plainly. */
+  function messageOf(error) {
+    if (error && typeof error.message === 'string' && error.message !== '') return error.message;
+    if (typeof error === 'string' && error !== '') return error;
+    return 'The request failed without a message; see the Homebridge log.';
+  }
+
+  function setError(section, error) {
+    const box = $(`${section}-error`);
+    box.textContent = error === undefined ? '' : messageOf(error);
+    box.hidden = error === undefined;
+  }
+
+  /** Runs one request for a section: spinner, the section's error cleared before and set on failure. */
+  async function ask(section, path, body) {
+    setError(section, undefined);
+    hb.showSpinner();
+    try {
+      return await hb.request(path, body);
+    } catch (error) {
+      setError(section, error);
+      return undefined;
+    } finally {
+      hb.hideSpinner();
+    }
+  }
+
+  function routers() {
+    if (!Array.isArray(platform.routers)) platform.routers = [];
+    return platform.routers;
+  }
+
+  function currentRouter() {
+    return routers()[routerIndex];
+  }
+
+  function cameras(router) {
+    if (!Array.isArray(router.cameras)) router.cameras = [];
+    return router.cameras;
+  }
+
+  function newRouter(number) {
+    return { name: number === 1 ? 'Home' : `Router ${number}`, port: 22, username: 'homebridge', authMethod: 'key', wanInterface: 'eth0', cameras: [] };
+  }
+
+  // ---- Router picker ----
+
+  function renderRouterPicker() {
+    const select = $('router-select');
+    select.replaceChildren(...routers().map((router, index) => el('option', { value: index, selected: index === routerIndex }, router.name || `Router ${index + 1}`)));
+    $('router-remove').hidden = routers().length < 2;
+  }
+
+  $('router-select').addEventListener('change', (event) => {
+    routerIndex = Number(event.target.value);
+    renderAll();
+  });
+
+  $('router-add').addEventListener('click', () => {
+    routers().push(newRouter(routers().length + 1));
+    routerIndex = routers().length - 1;
+    renderAll();
+  });
+
+  $('router-remove').addEventListener('click', () => {
+    if (routers().length < 2) return;
+    routers().splice(routerIndex, 1);
+    routerIndex = Math.max(0, routerIndex - 1);
+    renderAll();
+  });
+
+  $('schema-form-toggle').addEventListener('click', () => {
+    schemaFormShown = !schemaFormShown;
+    if (schemaFormShown) {
+      hb.showSchemaForm();
+      hb.enableSaveButton();
+    } else {
+      hb.hideSchemaForm();
+      hb.disableSaveButton();
+    }
+    $('schema-form-toggle').textContent = schemaFormShown ? 'Hide the plain form' : 'Show the plain form';
+  });
+
+  // ---- 1. Prepare the router ----
+
+  $('generate-key').addEventListener('click', async () => {
+    const router = currentRouter();
+    const key = await ask('prepare', '/keys/generate', {});
+    if (key === undefined) return;
+    router.privateKeyFile = key.privateKeyFile;
+    router.authMethod = 'key';
+    if (typeof router.username !== 'string' || router.username.trim() === '') router.username = 'homebridge';
+    renderRouterForm();
+    const commands = await ask('prepare', '/router/commands', { username: router.username, publicKey: key.publicKey });
+    if (commands === undefined) return;
+    $('router-commands').textContent = commands.commands.join('\n');
+    $('commands-explanation').textContent = commands.explanation;
+    show('copy-result', false);
+    show('router-commands-block', true);
+  });
+
+  $('copy-commands').addEventListener('click', async () => {
+    const text = $('router-commands').textContent;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      copied = true;
+    } catch {
+      // The UI's iframe may not be allowed the clipboard: select the text and copy it the old way.
+      const range = document.createRange();
+      range.selectNodeContents($('router-commands'));
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      copied = document.execCommand('copy');
+    }
+    $('copy-result').textContent = copied ? 'Copied. Paste them into an SSH session on the router.' : 'Could not copy: select the commands and copy them by hand.';
+    show('copy-result', true);
+  });
+
+  // ---- 2. Router ----
+
+  function renderRouterForm() {
+    const router = currentRouter();
+    for (const input of document.querySelectorAll('[data-testid="router"] [data-field]')) {
+      const value = router[input.dataset.field];
+      input.value = value === undefined || value === null ? '' : String(value);
+    }
+    if ($('router-auth').value === '') $('router-auth').value = 'key';
+    for (const input of document.querySelectorAll('[data-testid="router"] [data-secret]')) {
+      // Never the stored secret itself: only whether there is one.
+      input.value = '';
+      input.placeholder = typeof router[input.dataset.secret] === 'string' && router[input.dataset.secret] !== '' ? 'stored (type to replace it)' : '';
+    }
+    const method = router.authMethod === 'password' ? 'password' : 'key';
+    for (const label of document.querySelectorAll('[data-auth]')) label.hidden = label.dataset.auth !== method;
+  }
+
+  for (const input of document.querySelectorAll('[data-testid="router"] [data-field]')) {
+    const update = () => {
+      const router = currentRouter();
+      const field = input.dataset.field;
+      const text = input.value.trim();
+      if (text === '' && field !== 'name' && field !== 'username') delete router[field];
+      else if (field === 'port') router.port = /^\d+$/.test(text) ? Number(text) : text;
+      else router[field] = text;
+      if (field === 'name') renderRouterPicker();
+      if (field === 'authMethod') renderRouterForm();
+    };
+    input.addEventListener('input', update);
+    input.addEventListener('change', update);
+  }
+
+  for (const input of document.querySelectorAll('[data-testid="router"] [data-secret]')) {
+    input.addEventListener('input', () => {
+      if (input.value !== '') currentRouter()[input.dataset.secret] = input.value;
+    });
+  }
+
+  const HOST_KEY_STATUS = {
+    pinned: 'matches the pinned key.',
+    unpinned: 'is not pinned yet: pin it so that Camera Guard can tell your router from an impostor.',
+    mismatch: 'is NOT the pinned key.',
+  };
+
+  function renderConnectionTest(test) {
+    $('connection-checks').replaceChildren(
+      ...test.checks.map((check) =>
+        el('li', { class: check.ok ? 'cg-check-ok' : 'cg-check-failed', testid: 'check', 'data-check': check.check, 'data-ok': String(check.ok) }, el('span', { class: 'cg-mark', 'aria-hidden': 'true' }, check.ok ? '✓' : '✗'), ' ', check.message),
+      ),
+    );
+    const hostKey = test.hostKey;
+    show('host-key', hostKey !== undefined);
+    if (hostKey !== undefined) {
+      $('host-key-fingerprint').textContent = hostKey.fingerprint;
+      $('host-key-status').textContent = HOST_KEY_STATUS[hostKey.status] || hostKey.status;
+      $('host-key-status').dataset.status = hostKey.status;
+      $('host-key-warning').textContent =
+        hostKey.status === 'mismatch' ? 'Someone may be intercepting the connection. If you replaced or reset the router, check this fingerprint on its console before you pin it.' : '';
+      show('host-key-warning', hostKey.status === 'mismatch');
+      $('pin-host-key').hidden = hostKey.status === 'pinned';
+      $('pin-host-key').dataset.fingerprint = hostKey.fingerprint;
+    }
+    const info = $('router-info');
+    const router = test.router;
+    info.replaceChildren();
+    if (router !== undefined) {
+      const rows = [
+        ['Version', router.version],
+        ['Model', router.model],
+        ['Hardware offload', router.hardwareOffload ? 'on (uploads of allowed cameras are under-counted; blocked attempts are counted exactly)' : 'off'],
+        ['WAN interfaces', router.wanInterfaces.length > 0 ? router.wanInterfaces.join(', ') : 'none found'],
+        ['WAN out slot', outSlotText(router.outSlot)],
+      ];
+      for (const [term, value] of rows) {
+        if (value === undefined || value === '') continue;
+        info.append(el('dt', {}, term), el('dd', { testid: `router-info-${term.toLowerCase().replace(/ /g, '-')}` }, value));
+      }
+    }
+    info.hidden = router === undefined;
+  }
+
+  function outSlotText(slot) {
+    if (slot === undefined) return undefined;
+    if (slot.kind === 'free') return 'free: Camera Guard will create its ruleset and bind it there';
+    if (slot.kind === 'ours') return `Camera Guard's ruleset ${slot.ruleSet}`;
+    return `your ruleset ${slot.ruleSet}: the camera rules go into it, inside Camera Guard's rule range`;
+  }
+
+  $('test-connection').addEventListener('click', async () => {
+    $('connection-checks').replaceChildren();
+    show('host-key', false);
+    show('router-info', false);
+    const test = await ask('router', '/router/test', { router: currentRouter() });
+    if (test !== undefined) renderConnectionTest(test);
+  });
+
+  $('pin-host-key').addEventListener('click', () => {
+    const fingerprint = $('pin-host-key').dataset.fingerprint;
+    if (!fingerprint) return;
+    currentRouter().hostKey = fingerprint;
+    renderRouterForm();
+    $('host-key-status').textContent = 'is pinned in the settings (Save to keep it).';
+    $('host-key-status').dataset.status = 'pinned';
+    show('host-key-warning', false);
+    $('pin-host-key').hidden = true;
+  });
+
+  // ---- 3. Cameras ----
+
+  function renderCameras() {
+    const router = currentRouter();
+    const list = cameras(router);
+    $('camera-list').replaceChildren(...list.map((camera, index) => cameraRow(camera, index)));
+    show('no-cameras', list.length === 0);
+  }
+
+  function cameraRow(camera, index) {
+    const text = (field, placeholder) => {
+      const input = el('input', { class: 'form-control form-control-sm', testid: `camera-${field}`, placeholder });
+      input.value = typeof camera[field] === 'string' ? camera[field] : '';
+      input.addEventListener('input', () => {
+        const value = input.value.trim();
+        if (value === '' && field === 'mac') delete camera.mac;
+        else camera[field] = value;
+      });
+      return el('td', {}, input);
+    };
+    const allow = Array.isArray(camera.allow) ? camera.allow : [];
+    const services = el(
+      'td',
+      { class: 'cg-services' },
+      ...SERVICES.map((service) => {
+        const box = el('input', { type: 'checkbox', class: 'form-check-input', testid: `camera-allow-${service}`, checked: allow.includes(service) });
+        box.addEventListener('change', () => {
+          const current = new Set(Array.isArray(camera.allow) ? camera.allow : []);
+          if (box.checked) current.add(service);
+          else current.delete(service);
+          // Keep the owner's order and any entry this page does not know (tcp/PORT from older configs).
+          camera.allow = [...(Array.isArray(camera.allow) ? camera.allow.filter((entry) => current.has(entry)) : []), ...[...current].filter((entry) => !(camera.allow || []).includes(entry))];
+        });
+        return el('label', { class: 'cg-inline' }, box, ` ${service.toUpperCase()}`);
+      }),
+    );
+    const remove = el('button', { type: 'button', class: 'btn btn-outline-danger btn-sm', testid: 'camera-remove', title: 'Its rules stay on the router and keep it blocked' }, 'Remove');
+    remove.addEventListener('click', () => {
+      cameras(currentRouter()).splice(index, 1);
+      renderCameras();
+      renderDiscovery();
+    });
+    return el('tr', { testid: 'camera-row', 'data-name': camera.name || '' }, text('name', 'Front Door'), text('address', '192.168.1.50'), text('mac', '00:11:22:33:44:55'), services, el('td', {}, remove));
+  }
+
+  $('camera-add').addEventListener('click', () => {
+    cameras(currentRouter()).push({ name: '', address: '' });
+    renderCameras();
+  });
+
+  /** Whether a discovered device is one of the router's configured cameras (by MAC or any address). */
+  function isConfigured(device) {
+    return cameras(currentRouter()).some(
+      (camera) => (device.mac && typeof camera.mac === 'string' && camera.mac.toLowerCase().replace(/-/g, ':') === device.mac) || device.addresses.includes(camera.address),
+    );
+  }
+
+  function renderDiscovery() {
+    const visible = discovery.routerIndex === routerIndex;
+    show('discovery', visible);
+    if (!visible) return;
+    $('device-list').replaceChildren(
+      ...discovery.devices.map((device, index) => {
+        const configured = device.configured || isConfigured(device);
+        const box = el('input', { type: 'checkbox', class: 'form-check-input', testid: 'device-select', disabled: configured, checked: !configured && device.selected === true });
+        box.addEventListener('change', () => (device.selected = box.checked));
+        return el(
+          'tr',
+          { testid: 'device-row', 'data-mac': device.mac || '', 'data-index': index },
+          el('td', {}, box),
+          el('td', { testid: 'device-name' }, device.name || ''),
+          el('td', { testid: 'device-addresses' }, device.addresses.join(', ')),
+          el('td', { testid: 'device-mac' }, device.mac || ''),
+          el('td', { testid: 'device-vendor' }, device.vendor || 'unknown maker'),
+          el(
+            'td',
+            {},
+            device.camera ? el('span', { class: 'badge bg-primary', testid: 'device-camera' }, 'camera') : undefined,
+            configured ? el('span', { class: 'badge bg-secondary', testid: 'device-configured' }, 'already configured') : undefined,
+          ),
+        );
+      }),
+    );
+    show('no-devices', discovery.devices.length === 0);
+  }
+
+  $('discover').addEventListener('click', async () => {
+    const router = currentRouter();
+    const body = { router, cameras: cameras(router).map((camera) => ({ address: camera.address, mac: camera.mac })) };
+    const result = await ask('cameras', '/cameras/discover', body);
+    if (result === undefined) return;
+    // A camera maker's device that is not configured yet is ticked already; the owner unticks what is not a camera.
+    discovery = { routerIndex, devices: result.devices.map((device) => ({ ...device, selected: device.camera && !device.configured })) };
+    renderDiscovery();
+  });
+
+  function uniqueName(wanted, taken) {
+    let name = wanted;
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${wanted} ${n}`;
+    taken.add(name.toLowerCase());
+    return name;
+  }
+
+  $('add-selected').addEventListener('click', () => {
+    setError('cameras', undefined);
+    const list = cameras(currentRouter());
+    const taken = new Set(list.map((camera) => String(camera.name || '').toLowerCase()));
+    const skipped = [];
+    for (const device of discovery.devices) {
+      if (!device.selected || device.configured || isConfigured(device)) continue;
+      const address = device.addresses.find((candidate) => IPV4.test(candidate));
+      const label = device.name || device.vendor || device.mac || 'device';
+      if (address === undefined) {
+        skipped.push(label);
+        continue;
+      }
+      // HomeKit names end in a letter or digit; the DHCP name is usually the best one the router knows.
+      const base = String(device.name || device.vendor || 'Camera').replace(/[^\p{L}\p{N} '-]+/gu, ' ').replace(/[\s'-]+$/u, '').trim() || 'Camera';
+      const camera = { name: uniqueName(base, taken), address };
+      if (device.mac) camera.mac = device.mac;
+      list.push(camera);
+      device.selected = false;
+    }
+    renderCameras();
+    renderDiscovery();
+    if (skipped.length > 0) setError('cameras', `${skipped.join(', ')} ${skipped.length === 1 ? 'has' : 'have'} no IPv4 address the router knows, so ${skipped.length === 1 ? 'it was' : 'they were'} not added; add ${skipped.length === 1 ? 'it' : 'them'} by hand.`);
+  });
+
+  // ---- 4. Preview ----
+
+  function list(testid, items) {
+    return el('ul', { testid }, ...items.map((item) => el('li', {}, item)));
+  }
+
+  $('preview-run').addEventListener('click', async () => {
+    $('preview-result').replaceChildren();
+    const preview = await ask('preview', '/preview', { config: platform });
+    if (preview === undefined) return;
+    $('preview-result').replaceChildren(
+      ...preview.routers.map((router) =>
+        el(
+          'div',
+          { class: 'cg-preview', testid: 'preview-router', 'data-router': router.router },
+          el('h6', {}, router.router),
+          router.problem !== undefined ? el('p', { class: 'cg-error', testid: 'preview-problem' }, router.problem) : undefined,
+          router.steps.length > 0 ? list('preview-steps', router.steps) : undefined,
+          router.script !== '' ? el('pre', { class: 'cg-pre', testid: 'preview-script' }, router.script) : router.problem === undefined ? el('p', { class: 'cg-note', testid: 'preview-nothing' }, 'Nothing would change on this router.') : undefined,
+          router.leftAlone.length > 0 ? el('div', {}, el('p', { class: 'cg-note' }, 'Left alone (your own rules):'), list('preview-left-alone', router.leftAlone)) : undefined,
+        ),
+      ),
+    );
+  });
+
+  // ---- Status ----
+
+  function when(iso) {
+    if (!iso) return 'never';
+    const date = new Date(iso);
+    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  }
+
+  function renderStatus(status) {
+    const result = $('status-result');
+    if (!status.running) {
+      result.replaceChildren(el('p', { class: 'cg-note', testid: 'status-not-running' }, 'Camera Guard is not running (or has not written its status yet): save, restart Homebridge, and refresh.'));
+      return;
+    }
+    const parts = [el('p', { class: 'cg-note', testid: 'status-updated' }, `Updated ${when(status.updatedAt)}.`)];
+    for (const router of status.routers) {
+      parts.push(
+        el(
+          'div',
+          { class: 'cg-status-router', testid: 'status-router', 'data-router': router.name },
+          el('h6', {}, router.name, ' ', el('small', { class: 'cg-note' }, `last read ${when(router.lastPoll)}`)),
+          router.problem ? el('p', { class: 'cg-error', testid: 'status-problem' }, router.problem) : undefined,
+          el(
+            'table',
+            { class: 'table table-sm cg-table' },
+            el('thead', {}, el('tr', {}, ...['Camera', 'Address', 'Router enforces', 'Blocked packets', 'Sent while allowed', 'Leak', 'Last leak'].map((title) => el('th', {}, title)))),
+            el(
+              'tbody',
+              {},
+              ...router.cameras.map((camera) =>
+                el(
+                  'tr',
+                  { testid: 'status-camera', 'data-name': camera.name },
+                  el('td', {}, camera.name),
+                  el('td', {}, camera.address),
+                  el('td', { testid: 'status-enforced' }, camera.enforced),
+                  el('td', {}, camera.blockedPackets === undefined ? '' : String(camera.blockedPackets)),
+                  el('td', {}, camera.egressBytes === undefined ? '' : `${(camera.egressBytes / 1e6).toFixed(1)} MB`),
+                  el('td', { testid: 'status-leak' }, camera.leak ? 'LEAK' : 'no'),
+                  el('td', {}, camera.lastLeakTrip ? when(camera.lastLeakTrip) : ''),
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+    if (Array.isArray(status.configErrors) && status.configErrors.length > 0) {
+      parts.push(el('p', { class: 'cg-note' }, 'Settings the running plugin skipped:'), list('status-config-errors', status.configErrors));
+    }
+    result.replaceChildren(...parts);
+  }
+
+  async function refreshStatus() {
+    const status = await ask('status', '/status', {});
+    if (status !== undefined) renderStatus(status);
+  }
+
+  $('status-refresh').addEventListener('click', () => void refreshStatus());
+
+  // ---- 5. Save ----
+
+  $('save-button').addEventListener('click', async () => {
+    show('save-result', false);
+    show('save-errors', false);
+    const validation = await ask('save', '/validate', { config: platform });
+    if (validation === undefined) return;
+    if (!validation.ok) {
+      $('save-errors').replaceChildren(...validation.errors.map((error) => el('li', { testid: 'save-error-item' }, error)));
+      show('save-errors', true);
+      return;
+    }
+    hb.showSpinner();
+    try {
+      const others = blocks.filter((block) => block !== platform && block.platform !== PLATFORM);
+      blocks = [platform, ...others];
+      await hb.updatePluginConfig(blocks);
+      await hb.savePluginConfig();
+      $('save-result').textContent = 'Saved. Restart Homebridge to apply the new settings.';
+      show('save-result', true);
+    } catch (error) {
+      setError('save', error);
+    } finally {
+      hb.hideSpinner();
+    }
+  });
+
+  // ---- Start ----
+
+  function renderAll() {
+    if (routers().length === 0) routers().push(newRouter(1));
+    routerIndex = Math.min(routerIndex, routers().length - 1);
+    renderRouterPicker();
+    renderRouterForm();
+    renderCameras();
+    renderDiscovery();
+    // What was shown for another router says nothing about this one.
+    $('connection-checks').replaceChildren();
+    show('host-key', false);
+    show('router-info', false);
+    setError('router', undefined);
+  }
+
+  function adopt(config) {
+    const list = Array.isArray(config) ? config : [config];
+    blocks = list.filter((block) => block && typeof block === 'object');
+    platform = blocks.find((block) => block.platform === PLATFORM) || { platform: PLATFORM, name: 'Camera Guard', routers: [] };
+    if (!blocks.includes(platform)) blocks.unshift(platform);
+  }
+
+  async function start() {
+    try {
+      adopt(await hb.getPluginConfig());
+    } catch (error) {
+      setError('save', error);
+    }
+    renderAll();
+    // The UI's own Save would write the settings unchecked: this page's Save checks them first.
+    hb.disableSaveButton();
+    $('page').dataset.ready = 'true';
+    await refreshStatus();
+  }
+
+  hb.addEventListener('configChanged', (event) => {
+    // Edits made in the plain form, which the UI sends here while it is shown.
+    if (!schemaFormShown || event.data === undefined) return;
+    adopt(event.data);
+    renderAll();
+  });
+
+  hb.addEventListener('ready', () => void start());
+})();
