@@ -27,6 +27,8 @@ interface Harness {
   lockdown: LockdownMemory[];
   saved: Map<string, number | undefined>;
   seen: string[];
+  /** Each call of markSeen: one write of Homebridge's accessory cache. */
+  seenCalls: string[][];
 }
 
 let h: Harness;
@@ -46,6 +48,7 @@ function start(
   const lockdown: LockdownMemory[] = [];
   const saved = new Map<string, number | undefined>();
   const seen: string[] = [];
+  const seenCalls: string[][] = [];
   const listener: GuardListener = {
     cameraChanged: (address) => events.push(`camera ${address}`),
     leakChanged: (address) => events.push(`leak ${address}`),
@@ -62,12 +65,15 @@ function start(
     seenCameras: new Set(options.seen ?? []),
     lockdown: options.lockdown ?? { on: false, previous: {} },
     saveLockdown: (memory) => lockdown.push(memory),
-    markSeen: (addresses) => seen.push(...addresses),
+    markSeen: (addresses) => {
+      seenCalls.push([...addresses]);
+      seen.push(...addresses);
+    },
     openUntil: options.openUntil,
     saveOpenUntil: (address, deadline) => saved.set(address, deadline),
     random: () => 0.5,
   });
-  h = { guard, driver, log, events, lockdown, saved, seen };
+  h = { guard, driver, log, events, lockdown, saved, seen, seenCalls };
   guard.start();
   return h;
 }
@@ -118,6 +124,8 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     expect(h.driver.rules.get(frontDoor.address)).toMatchObject({ status: 'intact', access: 'blocked' });
     expect(lines(/is new: its rules are being created with internet access blocked/)).toHaveLength(2);
     expect(h.seen.sort()).toEqual([frontDoor.address, garage.address]);
+    // Both in one write of the accessory cache (Homebridge rewrites all of it at each update).
+    expect(h.seenCalls).toHaveLength(1);
     await pass(5 * POLL_MS);
     expect(h.driver.count('apply')).toBe(1);
   });
@@ -324,6 +332,21 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     await until(() => h.driver.rules.get(frontDoor.address)?.access === 'allowed', 'restored');
     expect(h.driver.rules.get(garage.address)?.access).toBe('blocked');
     expect(h.lockdown.at(-1)).toEqual({ on: false, previous: {} });
+  });
+
+  it('locks several open cameras down in one transaction and cuts all their open connections in one go', async () => {
+    await startBlocked();
+    h.guard.requestAccess(frontDoor.address, 'allowed');
+    h.guard.requestAccess(garage.address, 'allowed');
+    await until(() => h.driver.rules.get(frontDoor.address)?.access === 'allowed' && h.driver.rules.get(garage.address)?.access === 'allowed', 'opened');
+    const applies = h.driver.count('apply');
+    const cuts = h.driver.count('cut');
+    h.guard.requestLockdown(true);
+    await until(() => h.driver.rules.get(frontDoor.address)?.access === 'blocked' && h.driver.rules.get(garage.address)?.access === 'blocked', 'locked down');
+    await until(() => h.driver.count('cut') > cuts, 'the cut');
+    await pass(3 * POLL_MS);
+    expect(h.driver.count('apply') - applies).toBe(1);
+    expect(h.driver.calls.filter((call) => call.startsWith('cut ')).slice(cuts)).toEqual([`cut ${frontDoor.address} ${garage.address}`]);
   });
 
   it('remembers a block the kernel does not enforce as a block in Lockdown, so leaving Lockdown does not open the camera', async () => {
