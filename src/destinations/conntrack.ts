@@ -14,6 +14,7 @@
  * and is reported as such rather than as zero.
  */
 import { addressFamily, canonicalAddress } from './address';
+import { forEachLine } from './lines';
 
 /** The longest line read (conntrack's lines are a few hundred characters; a longer one is damaged or hostile). */
 export const MAX_CONNTRACK_LINE_LENGTH = 4096;
@@ -94,24 +95,6 @@ export function parseConntrack(text: string): ConntrackListing {
     return true;
   });
   return { flows, skipped, truncated };
-}
-
-/**
- * Calls `visit` with each line of `text` (without its line break), without splitting the whole text up front, so a
- * huge answer costs no more memory than the lines read; `visit` returns false to stop.
- */
-export function forEachLine(text: string, visit: (line: string) => boolean): void {
-  for (let at = 0; at < text.length; ) {
-    let end = text.indexOf('\n', at);
-    if (end < 0) {
-      end = text.length;
-    }
-    const line = text.charCodeAt(end - 1) === 0x0d ? text.slice(at, end - 1) : text.slice(at, end);
-    if (!visit(line)) {
-      return;
-    }
-    at = end + 1;
-  }
 }
 
 interface TupleReading {

@@ -18,7 +18,8 @@
  * Nothing here throws.
  */
 import { addressFamily, canonicalAddress } from './address';
-import { forEachLine, type TransportProtocol } from './conntrack';
+import type { TransportProtocol } from './conntrack';
+import { forEachLine } from './lines';
 
 /** The longest log line read: the kernel's LOG lines stay under 1 KiB (printk's line limit). */
 export const MAX_LOG_LINE_LENGTH = 2048;
