@@ -70,7 +70,7 @@ const SUMMARY = /^conntrack v[0-9.]{1,16} \(conntrack-tools\): [0-9]{1,9} flow e
 /** What a line conntrack prints may hold: printable ASCII and blanks. */
 const PRINTABLE = /^[\x20-\x7e\t]*$/;
 const DIGITS = /^[0-9]{1,20}$/;
-const STATE = /^[A-Z][A-Z_]{0,15}$/;
+const STATE = /^[A-Z][A-Z0-9_]{0,15}$/;
 
 /** Parses a whole `conntrack -L` listing. */
 export function parseConntrack(text: string): ConntrackListing {

@@ -27,6 +27,8 @@ const CONSTRUCTED = [
   'icmpv6   58 29 src=2001:db8:1::50 dst=2606:4700::1111 type=128 code=0 id=9 [UNREPLIED] src=2606:4700::1111 dst=2001:db8:1::50 type=129 code=0 id=9 mark=0 use=1',
   'ipv6     10 tcp      6 299 ESTABLISHED src=2001:db8:1::50 dst=2a00:1450:4001::5 sport=50000 dport=443 packets=10 bytes=2000 src=2a00:1450:4001::5 dst=2001:db8:1::50 sport=443 dport=50000 packets=8 bytes=900 [ASSURED] mark=0 use=1',
   'ipv4     2 udp      17 29 src=192.168.1.50 dst=47.96.1.2 sport=40001 dport=8000 [UNREPLIED] src=47.96.1.2 dst=203.0.113.2 sport=8000 dport=40001 mark=0 use=1',
+  // The kernel's TCP state names include SYN_SENT2 (simultaneous open).
+  'tcp      6 120 SYN_SENT2 src=192.168.1.50 dst=198.51.100.9 sport=5000 dport=5000 src=198.51.100.9 dst=203.0.113.2 sport=5000 dport=5000 mark=0 use=1',
   'gre      47 179 src=192.168.1.50 dst=198.51.100.9 srckey=0x0 dstkey=0x0 src=198.51.100.9 dst=203.0.113.2 srckey=0x0 dstkey=0x0 mark=0 use=1',
 ].join('\n');
 
@@ -60,8 +62,10 @@ describe('reading conntrack -L', () => {
       ['ipv6', 'icmpv6', 58],
       ['ipv6', 'tcp', 6],
       ['ipv4', 'udp', 17],
+      ['ipv4', 'tcp', 6],
       ['ipv4', 'other', 47],
     ]);
+    expect(flows[4]!.state).toBe('SYN_SENT2');
     expect(flows[0]!.original).toEqual({ src: '192.168.1.50', dst: '8.8.8.8', icmpType: 8, icmpCode: 0 });
     expect(flows[1]!.unreplied).toBe(true);
   });

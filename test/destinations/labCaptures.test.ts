@@ -1,6 +1,6 @@
 /**
  * Real kernel output, captured in a private network namespace (test/fixtures/destinations/*_lab_netns.txt, how in
- * docs/design/destinations.md section 9): the facts the destinations design rests on, checked against a real
+ * docs/design/destinations.md section 8): the facts the destinations design rests on, checked against a real
  * Linux kernel and conntrack-tools. Not EdgeOS's kernel: the lab and a real router must still confirm them there.
  */
 import { readFileSync } from 'node:fs';
