@@ -191,7 +191,7 @@ export class RouterGuard {
           this.workReady = false;
           await this.transact();
         } else {
-          this.absorb(await driver.read(this.options.cameras), NO_REQUESTS);
+          this.absorb(await driver.read(this.options.cameras, 'poll'), NO_REQUESTS);
         }
         this.say.say(this.connection.answered());
       } catch (error) {
