@@ -138,6 +138,10 @@ describe('the guard notices changes made on the router while its polls read only
     await until(() => h.log.lines.some((line) => line.includes('(192.0.2.200) is no longer in the configuration')), 'the changed rule noticed');
     expect(h.reads.slice(from)).toContain('full');
     await until(async () => (await h.sim.router.activeConfigCommands()).includes('rule 4028 source address 192.0.2.50'), 'the camera\'s rules re-created', 15_000);
+    // The old block's egress counter still names the camera and comes before its new block: it is disabled, so the
+    // switch's Off is true in the kernel.
+    await until(async () => h.guard.shownAccess(frontDoor.address) === 'blocked' && (await dropped(h.sim, frontDoor.address)), 'the camera blocked again', 15_000);
+    expect(await h.sim.router.activeConfigCommands()).toContain('rule 4009 disable');
     expect(await dropped(h.sim, '192.0.2.200')).toBe(true);
   });
 });
