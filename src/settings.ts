@@ -71,6 +71,16 @@ export const MAX_COMMAND_OUTPUT_BYTES = 1024 * 1024;
 export const MAX_CONFIGURATION_OUTPUT_BYTES = 8 * 1024 * 1024;
 
 /**
+ * A poll reads the router's clock and the kernel's firewall rows and counters of the plugin's chains, not the whole
+ * configuration (tens of megabytes on a large owner configuration). The configuration is read again when the kernel's
+ * rows changed since the last full read (a rule disabled, enabled, edited or deleted, a ruleset unbound from the WAN,
+ * counters that went down), after each of the plugin's own transactions, after each (re)connection, and at least this
+ * often: a change that leaves the kernel as it was (the description of a disabled rule, an interface's address) shows
+ * within this time and one poll.
+ */
+export const CONFIG_REREAD_MS = 5 * 60_000;
+
+/**
  * How long looking up a router's host name may take at startup (to find two entries for one router). A name that
  * does not resolve in time is compared by its spelling only; the host key check at connect still finds a twin.
  */

@@ -5,7 +5,7 @@
  * `intent.ts`, the outage and its backoffs in `connection.ts`, Lockdown in `lockdown.ts`, what a reading means for a
  * camera in `cameraWatch.ts`, timed access in `timedAccess.ts`, and every sentence for the owner in `messages.ts`.
  *
- * The router is the source of truth (every poll reads it). Requests never wait on the network: they are queued,
+ * The router is the source of truth (every poll reads its firewall; the driver reads its configuration when that changed). Requests never wait on the network: they are queued,
  * merged with those that arrive close together, and applied as one transaction. A block that could not be
  * confirmed is retried until the router confirms it; an opening is never retried behind the owner's back.
  */
@@ -191,7 +191,7 @@ export class RouterGuard {
           this.workReady = false;
           await this.transact();
         } else {
-          this.absorb(await driver.read(this.options.cameras), NO_REQUESTS);
+          this.absorb(await driver.read(this.options.cameras, 'poll'), NO_REQUESTS);
         }
         this.say.say(this.connection.answered());
       } catch (error) {

@@ -126,6 +126,9 @@ export interface UnlistedCamera {
   readonly fate: UnlistedFate;
 }
 
+/** `full`: everything is read from the router now. `poll`: the guard's periodic read (see RouterDriver.read). */
+export type ReadKind = 'full' | 'poll';
+
 /** Camera address → the access HomeKit asks for. */
 export type Requests = ReadonlyMap<string, Access>;
 
@@ -177,8 +180,13 @@ export interface RouterDriver {
   readonly connected: boolean;
   /** True when the router reports hardware offload: upload volumes are then under-counted. */
   hardwareOffload(): Promise<boolean>;
-  /** Reads configuration and counters for these cameras in one round trip. */
-  read(cameras: readonly CameraSettings[]): Promise<RouterReading>;
+  /**
+   * Reads what the router enforces for these cameras, with their counters. A `full` read (the default, and what every
+   * transaction is planned on) reads the configuration too. A `poll` may instead rest on the configuration of the last
+   * full read while the router's firewall shows no change since; the driver reads it again when it does, and at a slow
+   * cadence. Either is one round trip when nothing changed, and means the same.
+   */
+  read(cameras: readonly CameraSettings[], kind?: ReadKind): Promise<RouterReading>;
   /**
    * Pure: what a transaction must change on the router this reading describes, for these requests, creating the
    * ruleset and rewriting damaged or outdated rule blocks as needed. Only readings this driver made can be planned on.

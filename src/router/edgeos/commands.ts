@@ -171,20 +171,34 @@ function counterLines(chain: string, chain6: string | undefined): string[] {
   return lines;
 }
 
-/** One read: the whole configuration, then the counters of the rulesets the plugin's rules live in. */
+/**
+ * The full read: the router's clock, the kernel's rows and counters, then the whole configuration. The kernel is
+ * listed first on purpose: a commit that lands between the two listings then shows as a change of the kernel's rows
+ * at the next poll (see pollScript), which reads the configuration again, instead of going unseen.
+ */
 export function readScript(chain: string, chain6?: string): string {
   return [
     `echo '${MARK.clock}'`,
     // The router's clock decides when a timed opening (`time startdate`) ends: read it, not ours.
     'date -u +%s',
+    ...counterLines(chain, chain6),
     `echo '${MARK.config}'`,
     `${OP_WRAPPER} show configuration commands`,
-    ...counterLines(chain, chain6),
     `echo '${MARK.end}'`,
     '',
   ].join('\n');
 }
 
+/**
+ * A poll between full reads: the router's clock and the kernel's rows and counters of the plugin's chains and the out
+ * hook, without the configuration. Its size grows with the cameras (and the owner's rules in an adopted ruleset), not
+ * with the rest of the owner's configuration.
+ */
+export function pollScript(chain: string, chain6?: string): string {
+  return [`echo '${MARK.clock}'`, 'date -u +%s', ...counterLines(chain, chain6), `echo '${MARK.end}'`, ''].join('\n');
+}
+
+/** The kernel's rows and counters alone, for a read that found the plugin's rules in other chains than it listed. */
 export function countersScript(chain: string, chain6?: string): string {
   return [...counterLines(chain, chain6), `echo '${MARK.end}'`, ''].join('\n');
 }

@@ -7,9 +7,9 @@ import { isIPv6 } from 'node:net';
 import { isIPv4, isSafeRuleSetName, printable } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
 import { routerWords } from '../../log';
-import { MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
+import { CONFIG_REREAD_MS, MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
-import type { AllowedReading, ApplyOutcome, BlockedReading, CameraReading, EgressCounters, FlowCut, LanDevice, Plan, PlanScript, Requests, RouterIdentity, SetupProbe, RouterDriver, RouterReading } from '../driver';
+import type { AllowedReading, ApplyOutcome, BlockedReading, CameraReading, EgressCounters, FlowCut, LanDevice, Plan, PlanScript, ReadKind, Requests, RouterIdentity, SetupProbe, RouterDriver, RouterReading } from '../driver';
 import type { SshConnection } from '../ssh';
 import {
   MARK,
@@ -21,6 +21,7 @@ import {
   countersScript,
   cutManyFlowsScript,
   parseTransactionOutput,
+  pollScript,
   readScript,
   saveScript,
   splitCutReports,
@@ -32,8 +33,8 @@ import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
 import { cameraStatus, plan } from './planner';
 import type { PlanInput } from './planner';
 import type { ConfigOp } from './commands';
-import { parseChainListing, parseConfigCommands, parseHookJumps, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
-import type { ChainListing, DropRow, HookJump, RuleCounter } from './parsers';
+import { kernelRows, kernelRowsChanged, parseChainListing, parseConfigCommands, parseHookJumps, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
+import type { ChainListing, DropRow, HookJump, KernelRows, RuleCounter } from './parsers';
 import { RuleSetLayout, assignSlots } from './ruleSetLayout';
 import { DISCOVERY_SCRIPT, IDENTIFY_SCRIPT, devicesFrom, identityFrom } from './setupProbe';
 
@@ -41,6 +42,23 @@ type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 's
   Partial<Pick<RouterSettings, 'ipv6RuleSet' | 'skipped' | 'forget'>>;
 
 const DEFAULT_IPV6_RULESET = 'CAMGUARD6_OUT';
+
+/** The kernel sections of a read, whose rows tell whether the firewall changed since the configuration was read. */
+const KERNEL_MARKS = [MARK.counters, MARK.countersFailed, MARK.hook, MARK.hookFailed, MARK.counters6, MARK.counters6Failed, MARK.hook6, MARK.hook6Failed];
+
+export interface EdgeOsRouterOptions {
+  /** The clock the age of the configuration read is measured on (tests); default Date.now. */
+  readonly now?: () => number;
+  /** See CONFIG_REREAD_MS. */
+  readonly configRereadMs?: number;
+}
+
+/** What the last full read found in the configuration, and when (on this machine's clock). */
+interface ConfigRead {
+  readonly firewall: EdgeOsFirewall;
+  readonly notes: readonly string[];
+  readonly readAt: number;
+}
 
 export class EdgeOsRouter implements RouterDriver, SetupProbe {
   private readonly layout: RuleSetLayout;
@@ -53,11 +71,23 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
   private readonly inputs = new WeakMap<RouterReading, PlanInput>();
   /** The configuration commands of each plan this driver made. */
   private readonly scripts = new WeakMap<Plan, readonly ConfigOp[]>();
+  /**
+   * The configuration as last read in full, which polls build their readings on while the kernel's rows stay as they
+   * were then; forgotten at each connection, close and transaction, so those are always followed by a full read.
+   */
+  private config: ConfigRead | undefined;
+  /** The kernel's rows at the last read (full or poll), to tell whether the firewall changed since. */
+  private kernel: KernelRows | undefined;
+  private readonly now: () => number;
+  private readonly configRereadMs: number;
 
   constructor(
     private readonly router: Router,
     private readonly ssh: SshConnection,
+    options: EdgeOsRouterOptions = {},
   ) {
+    this.now = options.now ?? Date.now;
+    this.configRereadMs = options.configRereadMs ?? CONFIG_REREAD_MS;
     this.layout = new RuleSetLayout(router.firstRule);
     this.counterChain = router.ruleSet;
     // A Homebridge that was stopped (or lost power) between a commit and its save cannot know it after the restart:
@@ -70,11 +100,19 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
   }
 
   connect(): Promise<void> {
+    // Whatever happened on the router while it was out of reach, the first reading after a connection is a full one.
+    this.forgetConfig();
     return this.ssh.connect();
   }
 
   close(): void {
+    this.forgetConfig();
     this.ssh.close();
+  }
+
+  private forgetConfig(): void {
+    this.config = undefined;
+    this.kernel = undefined;
   }
 
   async identify(): Promise<RouterIdentity> {
@@ -100,24 +138,58 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
     return parsed.ok && (parsed.value.ipv4Forwarding || parsed.value.ipv6Forwarding);
   }
 
-  /** One read of the router: what it has, with the planner's view of it kept beside it (so a decision rests on this one reading). */
-  async read(cameras: readonly CameraSettings[]): Promise<RouterReading> {
+  /**
+   * One read of the router: what it has, with the planner's view of it kept beside it (so a decision rests on this one
+   * reading). A `poll` reads only the router's clock and the kernel's rows and counters, and builds the reading on the
+   * configuration of the last full read, as long as the kernel's rows are as they were then and that read is younger
+   * than `configRereadMs`; otherwise (and in that same poll when the rows changed) it reads the configuration too.
+   */
+  async read(cameras: readonly CameraSettings[], kind: ReadKind = 'full'): Promise<RouterReading> {
+    const config = this.config;
+    if (kind === 'poll' && config !== undefined && this.kernel !== undefined && this.now() - config.readAt < this.configRereadMs) {
+      const result = await this.ssh.exec(READ_COMMAND, pollScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
+      const sections = splitSections(result.stdout);
+      if (!sections.has(MARK.end)) {
+        throw new RouterError('protocol', `the router's answer to a poll was cut short (${firstLine(result.stderr) || 'no error given'}).`);
+      }
+      if (!kernelRowsChanged(this.kernel, kernelRows(sections, KERNEL_MARKS))) {
+        return this.reading(cameras, config, sections);
+      }
+      // The kernel's firewall changed (on the router, by hand or by another tool): what it now enforces has to be
+      // matched against the configuration, read again now rather than at the next poll.
+    }
+    return this.fullRead(cameras);
+  }
+
+  /** Reads the clock, the kernel's rows and counters, and the whole configuration. */
+  private async fullRead(cameras: readonly CameraSettings[]): Promise<RouterReading> {
+    this.forgetConfig();
+    const readAt = this.now();
     const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
-    let sections = splitSections(result.stdout);
+    const sections = splitSections(result.stdout);
     const configText = sections.get(MARK.config);
     if (configText === undefined || !sections.has(MARK.end)) {
       throw new RouterError('protocol', `the router's answer to a read was cut short (${firstLine(result.stderr) || 'no error given'}).`);
     }
-    const clock = /^(\d{9,11})$/.exec((sections.get(MARK.clock) ?? '').trim());
-    const routerNow = clock ? Number(clock[1]) * 1000 : undefined;
     const parsed = parseConfigCommands(configText);
     if (!parsed.ok) {
       throw new RouterError('protocol', `could not read the router's configuration: ${parsed.error}.`);
     }
-    const firewall = readFirewall(parsed.value.paths);
     const notes = parsed.value.skipped.map(
       ({ line, reason }) => `left out a configuration line the plugin does not use and could not read (${reason}): ${routerWords(line, 160)}`,
     );
+    const config: ConfigRead = { firewall: readFirewall(parsed.value.paths), notes, readAt };
+    const reading = await this.reading(cameras, config, sections);
+    this.config = config;
+    return reading;
+  }
+
+  /** A reading from a configuration read and the sections of the latest read (clock and kernel listings). */
+  private async reading(cameras: readonly CameraSettings[], config: ConfigRead, readSections: Map<string, string>): Promise<RouterReading> {
+    let sections = readSections;
+    const clock = /^(\d{9,11})$/.exec((sections.get(MARK.clock) ?? '').trim());
+    const routerNow = clock ? Number(clock[1]) * 1000 : undefined;
+    const { firewall, notes } = config;
     const wan = firewall.interfaces.get(this.router.wanInterface);
     if (wan === undefined) {
       // Binding a ruleset to an interface the router does not have would create it (a VLAN interface's template
@@ -144,6 +216,7 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
         throw new RouterError('protocol', "the router's answer to a counter read was cut short.");
       }
     }
+    this.kernel = kernelRows(sections, KERNEL_MARKS);
     const warnings: string[] = [];
     const ruleSetConfig = firewall.ruleSets.get(ruleSet);
     const ruleSet6Config = ruleSet6 === undefined ? undefined : firewall.ruleSets6.get(ruleSet6);
@@ -340,6 +413,8 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
     if (planned.empty) {
       return { result: 'committed', saved: true, detail: 'nothing to change' };
     }
+    // Whatever comes of it, the reading after a transaction reads the configuration again.
+    this.forgetConfig();
     const script = ops.length === 0 ? saveScript() : transactionScript(ops, this.router.saveConfig);
     let output;
     try {

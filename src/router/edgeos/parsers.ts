@@ -572,3 +572,42 @@ export function parseNeighbours(text: string): Parsed<Neighbour[]> {
   }
   return ok(neighbours);
 }
+
+/**
+ * What the kernel's listings of a read hold, split into the rows without their counters (what the kernel enforces)
+ * and the counters in row order. Two polls whose rows are equal and whose counters did not go down saw the same
+ * rules: EdgeOS deletes and re-inserts a rule's row, its counters at 0, whenever anything under the rule changes.
+ */
+export interface KernelRows {
+  readonly rows: string;
+  readonly counts: readonly number[];
+}
+
+/** The rows of the kernel sections (their marks included, so a listing that failed differs from one that did not). */
+export function kernelRows(sections: ReadonlyMap<string, string>, marks: readonly string[]): KernelRows {
+  const rows: string[] = [];
+  const counts: number[] = [];
+  for (const mark of marks) {
+    const text = sections.get(mark);
+    if (text === undefined) continue;
+    rows.push(mark);
+    for (const line of text.split('\n')) {
+      const counted = /^\s*(\d{1,20})\s+(\d{1,20})(\s.*)?$/.exec(line);
+      if (counted) {
+        counts.push(Number(counted[1]), Number(counted[2]));
+        rows.push(counted[3] ?? '');
+      } else {
+        rows.push(line);
+      }
+    }
+  }
+  return { rows: rows.join('\n'), counts };
+}
+
+/**
+ * True when the kernel's rules may have changed between two listings: a row came, went or changed, or a counter went
+ * down (its row was re-inserted: a rule edited, the counters cleared, the router rebooted).
+ */
+export function kernelRowsChanged(before: KernelRows, after: KernelRows): boolean {
+  return before.rows !== after.rows || after.counts.some((count, index) => count < (before.counts[index] ?? 0));
+}

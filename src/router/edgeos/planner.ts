@@ -162,6 +162,23 @@ export function plan(input: PlanInput, requests: ReadonlyMap<string, Access>): P
     }
   };
 
+  /**
+   * A kept block whose drop rule was given another source on the router (by hand) still holds accept rules with the old
+   * source: they come before that camera's new block and would let it out while its switch shows Off. They are
+   * disabled (never deleted: the owner may want to see them), so the block enforces only what its drop rule names.
+   */
+  const disableStrayAccepts = (slot: number, source: string | undefined): void => {
+    for (const number of layout.slotRules(slot)) {
+      for (const { family, name, config } of families) {
+        const rule = config?.rules.get(number);
+        if (rule !== undefined && isPluginRule(rule) && rule.action === 'accept' && !rule.disabled && (rule.sourceMac ?? rule.sourceAddress) !== source) {
+          reasons.push(`disable rule ${number} of ${name}, which lets ${rule.sourceMac ?? rule.sourceAddress ?? 'every host'} out from the block of ${source ?? 'a camera'}`);
+          ops.push({ op: 'set', path: [...rulePath(name, number, family), 'disable'] });
+        }
+      }
+    }
+  };
+
   const unlisted = input.assignment.stale.map(({ slot, address: source }) => unlistedFate(input, slot, source, ruleSetConfig, ruleSet6Config));
   for (const camera of unlisted) {
     const slot = layout.slotOf(camera.firstRule);
@@ -171,6 +188,9 @@ export function plan(input: PlanInput, requests: ReadonlyMap<string, Access>): P
     } else if (camera.fate === 'kept-blocked' && camera.access === 'allowed') {
       reasons.push(`block ${camera.source ?? 'a camera'} (rules ${camera.firstRule}-${camera.lastRule}), which is no longer configured`);
       enforceBlock(slot);
+    }
+    if (camera.fate === 'kept-blocked') {
+      disableStrayAccepts(slot, camera.source);
     }
   }
 

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 
 import { readFirewall, interfacePathFor } from '../../../src/router/edgeos/firewallConfig';
+import { MARK, splitSections } from '../../../src/router/edgeos/commands';
 import {
   MAX_LINE_LENGTH,
   MAX_SKIPPED_REPORTED,
+  kernelRows,
+  kernelRowsChanged,
   parseChainCounters,
   parseChainListing,
   parseConfigCommands,
@@ -400,5 +403,34 @@ describe('neighbour table (ip neigh show)', () => {
     expect(parseNeighbours('Invalid command: [ip]').ok).toBe(false);
     expect(parseNeighbours('192.168.1.50 dev switch0 lladdr 00:11:22:33:44').ok).toBe(false);
     expect(parseNeighbours('192.168.1.50 dev switch0 lladdr 00:11:22:33:44:55 REACH\uFFFDABLE').ok).toBe(false);
+  });
+});
+
+describe('kernelRows: whether the kernel firewall changed between two polls', () => {
+  // The plugin's read answered by EdgeOS's own engine after real packets (verbatim sample).
+  const answer = splitSections(sample('edgeos_engine_plugin_read_after_traffic.txt').split('\n').slice(2).join('\n'));
+  const marks = [MARK.counters, MARK.countersFailed, MARK.counters6, MARK.counters6Failed];
+  const edited = (edit: (text: string) => string): Map<string, string> => new Map([...answer].map(([mark, text]) => [mark, mark === MARK.counters ? edit(text) : text]));
+  const before = kernelRows(answer, marks);
+
+  it('sees the same rules when only the counters rose', () => {
+    const after = kernelRows(edited((text) => text.replace('       5      240 DROP', '      17      816 DROP')), marks);
+    expect(after.rows).toBe(before.rows);
+    expect(kernelRowsChanged(before, after)).toBe(false);
+  });
+
+  it('sees a change when a DROP row went (a drop rule disabled), a row changed, or a listing failed', () => {
+    const withoutDrop = edited((text) => text.split('\n').filter((line) => !line.includes('CAMGUARD_OUT-4008')).join('\n'));
+    expect(kernelRowsChanged(before, kernelRows(withoutDrop, marks))).toBe(true);
+    const otherSource = edited((text) => text.replace('DROP       0    --  *      *       192.168.1.50', 'DROP       0    --  *      *       192.168.1.99'));
+    expect(kernelRowsChanged(before, kernelRows(otherSource, marks))).toBe(true);
+    const failed = new Map([...answer].filter(([mark]) => mark !== MARK.counters).concat([[MARK.countersFailed, '']]));
+    expect(kernelRowsChanged(before, kernelRows(failed, marks))).toBe(true);
+  });
+
+  it('sees a change when a counter went down (the row was re-inserted: the rule edited, counters cleared, a reboot)', () => {
+    const reset = edited((text) => text.replace('       5      240 DROP', '       0        0 DROP'));
+    expect(kernelRows(reset, marks).rows).toBe(before.rows);
+    expect(kernelRowsChanged(before, kernelRows(reset, marks))).toBe(true);
   });
 });

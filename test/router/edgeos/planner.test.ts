@@ -105,3 +105,24 @@ describe('timed access on the router', () => {
     expect(ops).not.toContain('set firewall name CAMGUARD_OUT rule 4008 disable');
   });
 });
+
+describe('a block whose drop rule was given another source on the router', () => {
+  const config = [
+    ...BASE.filter((line) => !line.includes('rule 4008 source')),
+    'set firewall name CAMGUARD_OUT rule 4008 source address 192.0.2.200',
+  ];
+  const given = (): PlanInput => {
+    const parsed = parseConfigCommands(config.map((line) => `${line}\n`).join(''));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const firewall = readFirewall(parsed.value.paths);
+    const cameras = [{ ...camera, allowMinutes: 0 }];
+    return { firewall, wanInterface: 'eth0', layout, ruleSet: 'CAMGUARD_OUT', ruleSet6: undefined, wants6: false, assignment: assignSlots(layout, [firewall.ruleSets.get('CAMGUARD_OUT'), undefined], cameras), cameras, skipped: [], forget: [] };
+  };
+
+  it('keeps the host its drop rule names blocked, disables the accept rule that would let the camera out ahead of its new block, and re-creates the camera blocked', () => {
+    const ops = words(given(), new Map());
+    expect(ops).toContain('set firewall name CAMGUARD_OUT rule 4009 disable');
+    expect(ops).toContain('set firewall name CAMGUARD_OUT rule 4018 action drop');
+    expect(ops.filter((op) => op.includes('rule 4008'))).toEqual([]);
+  });
+});
