@@ -446,7 +446,7 @@
         el(
           'div',
           { class: 'cg-status-router', testid: 'status-router', 'data-router': router.name },
-          el('h6', {}, router.name, ' ', el('small', { class: 'cg-note' }, `last read ${when(router.lastPoll)}`)),
+          el('h6', {}, router.name, ' ', el('small', { class: 'cg-note' }, router.platform ? `of ${router.platform}, ` : '', `last read ${when(router.lastPoll)}`)),
           router.problem ? el('p', { class: 'cg-error', testid: 'status-problem' }, router.problem) : undefined,
           el(
             'table',

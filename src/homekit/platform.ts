@@ -90,7 +90,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private async launch(): Promise<void> {
     const { settings, errors } = parseConfig(this.config);
     errors.forEach((error) => this.log.error(error));
-    const status = new StatusFile(this.api.user.storagePath(), errors, this.log);
+    const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName());
     this.status = status;
     const setups: RouterSetup[] = [];
     /** Cached accessories of routers that are not set up, by router name, so the log can say whose they were. */
@@ -344,6 +344,11 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     this.status?.add({ name: router.name, snapshot: () => guard.snapshot() });
     log.info(`guarding ${setup.cameraCount} camera(s) on ${setup.host}:${router.port}.`);
     guard.start();
+  }
+
+  /** This platform's `name` from its block, undefined when it has none (the default). */
+  private platformName(): string | undefined {
+    return typeof this.config.name === 'string' && this.config.name !== '' ? this.config.name : undefined;
   }
 
   private uuid(router: RouterSettings, host: string, seed: string): string {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { KEY_FOLDER } from '../../src/setup/keys';
-import { KNOWN_HOSTS_FILE, STATUS_FILE } from '../../src/settings';
+import { KNOWN_HOSTS_FILE, STATUS_FILE, statusFileName } from '../../src/settings';
 import type { ConnectionTest, Discovery, GeneratedKey, Preview, RouterCommands, Status, Validation } from '../../src/ui/protocol';
 import { requestHandlers, startUiServer } from '../../src/ui/server';
 import type { UiServerBase } from '../../src/ui/server';
@@ -278,6 +278,28 @@ describe('the status', () => {
     expect(status.routers[0]?.problem).not.toContain('\u001b');
     expect(status.routers[0]?.cameras[0]).toEqual({ name: 'Garage', address: '192.0.2.50', enforced: 'unknown', blockedPackets: undefined, egressBytes: undefined, leak: false, lastLeakTrip: undefined });
     expect(status.configErrors).toEqual(['Camera "X": "address" is not an IPv4 address.']);
+  });
+});
+
+describe('the status of several Camera Guard platforms', () => {
+  it('shows every platform\'s routers and skipped settings together, each named with its platform, as old as the oldest file', async () => {
+    const file = (platform: string | undefined, updatedAt: string, router: string, error: string): void =>
+      writeFileSync(
+        join(storage, statusFileName(platform)),
+        JSON.stringify({ updatedAt, platform, routers: [{ name: router, lastPoll: updatedAt, cameras: [] }], configErrors: [error] }),
+      );
+    file(undefined, '2026-12-03T08:00:05.000Z', 'Home', 'Camera "X": one.');
+    file('Barn Guard', '2026-12-03T08:00:01.000Z', 'Barn', 'Camera "Y": two.');
+    const status = await ask<Status>('/status');
+    expect(status.running).toBe(true);
+    expect(status.updatedAt).toBe('2026-12-03T08:00:01.000Z');
+    expect(status.routers.map((router) => [router.name, router.platform])).toEqual(
+      expect.arrayContaining([
+        ['Home', undefined],
+        ['Barn', 'Barn Guard'],
+      ]),
+    );
+    expect(status.configErrors).toEqual(expect.arrayContaining(['Camera "X": one.', 'Barn Guard: Camera "Y": two.']));
   });
 });
 
