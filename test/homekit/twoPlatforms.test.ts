@@ -1,0 +1,152 @@
+/**
+ * Two Camera Guard platforms in one Homebridge, as an owner with more cameras than one bridge holds runs them: each
+ * on a child bridge of its own, so in separate processes that share the Homebridge storage folder and config.json.
+ * Different routers: both publish and guard, and neither overwrites or deletes the other's files. The same router in
+ * both, or two platforms with one name: the later platform refuses, in plain words, and sends nothing.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { KNOWN_HOSTS_FILE, PLATFORM_NAME, STATUS_FILE, statusFileName } from '../../src/settings';
+import type { Status } from '../../src/ui/protocol';
+import { SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
+import { startPlatform } from '../helpers/platformHarness';
+import type { Harness } from '../helpers/platformHarness';
+import { until } from '../helpers/simRouter';
+
+jest.mock('systeminformation', () => ({
+  networkGatewayDefault: jest.fn(() => Promise.resolve('127.0.0.1')),
+  networkInterfaces: jest.fn(() => Promise.resolve([{ ip4: '192.0.2.10' }])),
+}));
+
+jest.setTimeout(60_000);
+
+const sims: SimulatedRouterSetup[] = [];
+const harnesses: Harness[] = [];
+
+afterEach(async () => {
+  harnesses.splice(0).forEach((harness) => harness.shutdown());
+  await new Promise((done) => setTimeout(done, 100));
+  for (const sim of sims.splice(0)) {
+    await sim.dispose();
+  }
+});
+
+async function simulatedRouter(): Promise<SimulatedRouterSetup & { run: jest.SpyInstance }> {
+  const sim = await startSimulatedRouter();
+  sims.push(sim);
+  return Object.assign(sim, { run: jest.spyOn(sim.router, 'run') });
+}
+
+/** A router entry for `sim` with `count` cameras at `prefix.50`, ...; no host key pinned, so each is trusted on first use. */
+function entry(sim: SimulatedRouterSetup, name: string, count: number, prefix: string): Record<string, unknown> {
+  return {
+    name,
+    host: '127.0.0.1',
+    port: sim.port,
+    username: SIM_USER,
+    privateKeyFile: sim.privateKeyFile,
+    cameras: Array.from({ length: count }, (_, i) => ({ name: `${name} Cam ${i + 1}`, address: `${prefix}.${i + 50}` })),
+  };
+}
+
+/** A storage folder whose config.json holds these platform blocks, and each platform started on it, in order. */
+function startPlatforms(blocks: Record<string, unknown>[]): { storage: string; platforms: Harness[] } {
+  const storage = mkdtempSync(join(tmpdir(), 'cg-two-platforms-'));
+  writeFileSync(join(storage, 'config.json'), JSON.stringify({ bridge: {}, platforms: blocks.map((block) => ({ platform: PLATFORM_NAME, ...block })) }));
+  const platforms = blocks.map((block) => startPlatform(block, [], { storage }));
+  harnesses.push(...platforms);
+  return { storage, platforms };
+}
+
+const errors = (harness: Harness): string[] => harness.lines.filter((line) => line.startsWith('ERROR'));
+const guarding = (harness: Harness, router: string): boolean => harness.lines.some((line) => line.startsWith(`INFO ${router}: guarding`));
+const status = (storage: string, name: string | undefined): Omit<Status, 'running'> => JSON.parse(readFileSync(join(storage, statusFileName(name)), 'utf8')) as Omit<Status, 'running'>;
+
+it('two platforms with different routers both publish and guard, and each keeps its own status, key records and accessories', async () => {
+  const [home, barn] = [await simulatedRouter(), await simulatedRouter()];
+  const {
+    storage,
+    platforms: [first, second],
+  } = startPlatforms([
+    { name: 'Camera Guard', pollSeconds: 1, routers: [entry(home, 'Home', 2, '192.0.2')] },
+    { name: 'Barn Guard', pollSeconds: 1, routers: [entry(barn, 'Barn', 3, '198.51.100')] },
+  ]) as { storage: string; platforms: [Harness, Harness] };
+
+  await until(async () => (await home.router.activeConfigCommands()).includes('rule 4018 action drop'), 'the first platform guarding', 20_000);
+  await until(async () => (await barn.router.activeConfigCommands()).includes('rule 4028 action drop'), 'the second platform guarding', 20_000);
+  await until(() => existsSync(join(storage, STATUS_FILE)) && existsSync(join(storage, statusFileName('Barn Guard'))), 'both status files', 20_000);
+  await until(() => Object.keys(JSON.parse(readFileSync(join(storage, KNOWN_HOSTS_FILE), 'utf8')) as object).length === 2, 'both host keys remembered', 20_000);
+
+  expect(errors(first)).toEqual([]);
+  expect(errors(second)).toEqual([]);
+  expect(guarding(first, 'Home') && guarding(second, 'Barn')).toBe(true);
+  // Different routers, different accessory UUIDs: even on one bridge they could not collide.
+  const firstIds = first.registered.map((accessory) => accessory.UUID);
+  expect(second.registered.map((accessory) => accessory.UUID).filter((id) => firstIds.includes(id))).toEqual([]);
+  expect(first.registered.map((accessory) => accessory.displayName)).toEqual(['Home Lockdown', 'Home Cam 1', 'Home Cam 2']);
+  expect(second.registered.map((accessory) => accessory.displayName)).toEqual(['Barn Lockdown', 'Barn Cam 1', 'Barn Cam 2', 'Barn Cam 3']);
+  // Each platform's status names only its own routers; neither overwrote the other's file.
+  expect(status(storage, undefined).routers.map((router) => router.name)).toEqual(['Home']);
+  expect(status(storage, 'Barn Guard')).toMatchObject({ platform: 'Barn Guard', routers: [{ name: 'Barn' }] });
+  // Both first-use keys are in the shared known-hosts file: neither write lost the other's.
+  expect(JSON.parse(readFileSync(join(storage, KNOWN_HOSTS_FILE), 'utf8'))).toEqual({
+    [`127.0.0.1:${home.port}`]: home.hostKeyFingerprint,
+    [`127.0.0.1:${barn.port}`]: barn.hostKeyFingerprint,
+  });
+
+  // One platform stopping takes only its own status away.
+  second.shutdown();
+  expect(existsSync(join(storage, statusFileName('Barn Guard')))).toBe(false);
+  expect(existsSync(join(storage, STATUS_FILE))).toBe(true);
+});
+
+it('the same router in two platforms: the later one says so in plain words, publishes none of it and sends it nothing', async () => {
+  const sim = await simulatedRouter();
+  const {
+    platforms: [first, second],
+  } = startPlatforms([
+    { name: 'Camera Guard', pollSeconds: 1, routers: [entry(sim, 'Home', 1, '192.0.2')] },
+    // The default gateway is the simulated router's address: another spelling of the same router.
+    { name: 'Barn Guard', pollSeconds: 1, routers: [{ ...entry(sim, 'Again', 1, '198.51.100'), host: undefined }] },
+  ]) as { storage: string; platforms: [Harness, Harness] };
+
+  await until(() => guarding(first, 'Home') && errors(second).length > 0, 'the first guarding and the second refusing', 20_000);
+  await until(async () => (await sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'the first platform guarding', 20_000);
+  const reads = sim.run.mock.calls.length;
+  await until(() => sim.run.mock.calls.length >= reads + 2, 'two more polls', 20_000);
+
+  expect(errors(second)).toEqual([
+    `ERROR Router "Again" is the same router as router "Home" of the Camera Guard platform "Camera Guard" before this one in config.json ` +
+      `("Again" (no "host", so the default gateway) and "127.0.0.1" of "Home" both reach 127.0.0.1 port ${sim.port}); ` +
+      'two platforms guarding one router would fight over its rules, so "Again" is skipped here and changes nothing on the router. ' +
+      'Keep each router in one Camera Guard platform only: remove it from this one.',
+  ]);
+  expect(errors(first)).toEqual([]);
+  expect(second.registered).toEqual([]);
+  expect(guarding(second, 'Again')).toBe(false);
+  expect(await sim.router.activeConfigCommands()).not.toContain('198.51.100.50');
+});
+
+it('two platforms with one name: the later one guards nothing and says to rename it, and the earlier one\'s status stays its own', async () => {
+  const [home, barn] = [await simulatedRouter(), await simulatedRouter()];
+  const {
+    storage,
+    platforms: [first, second],
+  } = startPlatforms([
+    { name: 'Camera Guard', pollSeconds: 1, routers: [entry(home, 'Home', 1, '192.0.2')] },
+    { name: 'Camera Guard', pollSeconds: 1, routers: [entry(barn, 'Barn', 1, '198.51.100')] },
+  ]) as { storage: string; platforms: [Harness, Harness] };
+
+  await until(() => guarding(first, 'Home') && errors(second).length > 0, 'the first guarding and the second refusing', 20_000);
+  await until(() => existsSync(join(storage, STATUS_FILE)), 'the first status file', 20_000);
+  expect(errors(second)).toEqual([
+    'ERROR This Camera Guard platform is named "Camera Guard", like one before it in config.json; each Camera Guard platform needs a "name" of its own ' +
+      '(its log lines, its status on the settings page and its files are told apart by it), so this one guards nothing. Give it another "name" and restart Homebridge.',
+  ]);
+  expect(second.registered).toEqual([]);
+  expect(barn.run).not.toHaveBeenCalled();
+  expect(status(storage, undefined).routers.map((router) => router.name)).toEqual(['Home']);
+});
