@@ -131,6 +131,12 @@ export const BYTES_PER_MB = 1_000_000;
 export const KNOWN_HOSTS_FILE = 'camera-guard-known-hosts.json';
 
 /**
+ * How long remembering a host key waits for another Camera Guard platform (another process, on its own child bridge)
+ * that is writing the known-hosts file at the same moment; a lock held longer is left over from a crash and taken over.
+ */
+export const KNOWN_HOSTS_LOCK_WAIT_MS = 2_000;
+
+/**
  * File (under the Homebridge storage path) where the running plugin leaves its status for the settings page. Each
  * Camera Guard platform writes its own (see statusFileName): with several platforms, each on its own child bridge,
  * they run in separate processes and must not overwrite or delete each other's status.
