@@ -61,6 +61,8 @@ interface Siblings {
   readonly earlier: readonly { readonly name: string; readonly routers: readonly RouterSettings[] }[];
   /** Set when a platform before this one has this platform's name. */
   readonly nameTakenBy: boolean;
+  /** How many Camera Guard platforms config.json holds (1 when it cannot be read). */
+  readonly count: number;
 }
 
 /** Everything one router needs, built before any of it is published. */
@@ -114,6 +116,13 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       this.log.error(
         `This Camera Guard platform is named "${printable(ownName)}", like one before it in config.json; each Camera Guard platform needs a "name" of its own ` +
           '(its log lines, its status on the settings page and its files are told apart by it), so this one guards nothing. Give it another "name" and restart Homebridge.',
+      );
+    }
+    if (siblings.count > 1 && this.config._bridge === undefined) {
+      // Homebridge runs one Camera Guard platform per bridge: on the main bridge, a second one is refused (by Homebridge).
+      this.log.warn(
+        `config.json holds ${siblings.count} Camera Guard platforms and this one runs on the main bridge, where Homebridge refuses any Camera Guard platform after the first; ` +
+          'give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), then restart Homebridge.',
       );
     }
     const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName());
@@ -206,7 +215,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
             `Router "${printable(router.name)}" is not published in HomeKit and not guarded (its rules on the router stay as they are): ` +
               `its ${needed} accessories (${cameras.length} cameras and its Lockdown switch) would be ${over} over the ${MAX_BRIDGED_ACCESSORIES} HomeKit allows on one bridge, ` +
               `where the routers before it already have ${published} (other plugins' accessories on the same bridge count too); ` +
-              `run Camera Guard as a child bridge, or split the routers across several Camera Guard platforms each on its own child bridge, or remove at least ${over} of its cameras, then restart Homebridge.`,
+              `to guard it, move it to another Camera Guard platform ("Add a Camera Guard platform" on the settings page) and give every Camera Guard platform a child bridge of its own ` +
+              `(Plugins, Camera Guard, ⋮, Child Bridge Config), each holding up to ${MAX_BRIDGED_ACCESSORIES}; or remove at least ${over} of its cameras; then restart Homebridge.`,
           );
           refuse();
           return;
@@ -406,7 +416,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
    * this platform's block is not found in it, the platform carries on alone and says so in the debug log.
    */
   private siblings(): Siblings {
-    const alone: Siblings = { earlier: [], nameTakenBy: false };
+    const alone: Siblings = { earlier: [], nameTakenBy: false, count: 1 };
     let blocks: unknown[];
     try {
       const file: unknown = JSON.parse(readFileSync(this.api.user.configPath(), 'utf8'));
@@ -435,6 +445,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     return {
       earlier: before.map((block) => ({ name: nameOf(block), routers: parseConfig(block).settings.routers })),
       nameTakenBy: before.some((block) => nameOf(block) === ownName),
+      count: blocks.length,
     };
   }
 

@@ -52,11 +52,15 @@ function entry(sim: SimulatedRouterSetup, name: string, count: number, prefix: s
   };
 }
 
-/** A storage folder whose config.json holds these platform blocks, and each platform started on it, in order. */
+/**
+ * A storage folder whose config.json holds these platform blocks, each on a child bridge of its own unless told
+ * (`_bridge: undefined`), and each platform started on it, in order, as its child bridge would start it.
+ */
 function startPlatforms(blocks: Record<string, unknown>[]): { storage: string; platforms: Harness[] } {
   const storage = mkdtempSync(join(tmpdir(), 'cg-two-platforms-'));
-  writeFileSync(join(storage, 'config.json'), JSON.stringify({ bridge: {}, platforms: blocks.map((block) => ({ platform: PLATFORM_NAME, ...block })) }));
-  const platforms = blocks.map((block) => startPlatform(block, [], { storage }));
+  const full = blocks.map((block, index) => ({ platform: PLATFORM_NAME, _bridge: { username: `0E:00:00:00:00:0${index + 1}`, port: 51000 + index }, ...block }));
+  writeFileSync(join(storage, 'config.json'), JSON.stringify({ bridge: {}, platforms: full }));
+  const platforms = full.map((block) => startPlatform(block, [], { storage }));
   harnesses.push(...platforms);
   return { storage, platforms };
 }
@@ -82,6 +86,7 @@ it('two platforms with different routers both publish and guard, and each keeps 
 
   expect(errors(first)).toEqual([]);
   expect(errors(second)).toEqual([]);
+  expect([...first.lines, ...second.lines].filter((line) => line.includes('main bridge'))).toEqual([]);
   expect(guarding(first, 'Home') && guarding(second, 'Barn')).toBe(true);
   // Different routers, different accessory UUIDs: even on one bridge they could not collide.
   const firstIds = first.registered.map((accessory) => accessory.UUID);
@@ -149,4 +154,20 @@ it('two platforms with one name: the later one guards nothing and says to rename
   expect(second.registered).toEqual([]);
   expect(barn.run).not.toHaveBeenCalled();
   expect(status(storage, undefined).routers.map((router) => router.name)).toEqual(['Home']);
+});
+
+it('a second platform with the first on the main bridge: the one on the main bridge says to give every platform a child bridge', async () => {
+  const [home, barn] = [await simulatedRouter(), await simulatedRouter()];
+  const {
+    platforms: [first, second],
+  } = startPlatforms([
+    { name: 'Camera Guard', _bridge: undefined, pollSeconds: 1, routers: [entry(home, 'Home', 1, '192.0.2')] },
+    { name: 'Barn Guard', pollSeconds: 1, routers: [entry(barn, 'Barn', 1, '198.51.100')] },
+  ]) as { storage: string; platforms: [Harness, Harness] };
+  await until(() => guarding(first, 'Home') && guarding(second, 'Barn'), 'both guarding', 20_000);
+  expect(first.lines.filter((line) => line.includes('main bridge'))).toEqual([
+    'WARN config.json holds 2 Camera Guard platforms and this one runs on the main bridge, where Homebridge refuses any Camera Guard platform after the first; ' +
+      'give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), then restart Homebridge.',
+  ]);
+  expect(second.lines.filter((line) => line.includes('main bridge'))).toEqual([]);
 });
