@@ -80,6 +80,8 @@ interface RouterSetup {
 export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private readonly cached = new Map<string, PlatformAccessory>();
   private readonly guards: RouterGuard[] = [];
+  /** The router entries of the Camera Guard platforms before this one in config.json, which keep their routers. */
+  private earlier: readonly EarlierEntry[] = [];
   /** Which entry talks to the router behind each host key, for every router of this platform. */
   private readonly hostKeyClaims = new HostKeyClaims();
   /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
@@ -149,6 +151,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
           return { platform, router, endpoint, trusted: endpoint.host === undefined ? undefined : this.trustedHostKey(router, endpoint.host, knownHosts) };
         }),
       );
+      this.earlier = earlier;
       /** Entries that hold their router's address so far, in config order. */
       const holders: { readonly router: RouterSettings; readonly endpoint: Endpoint }[] = [];
       let published = 0;
@@ -254,6 +257,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const resolved = { ...router, host, cameras, skipped };
     const ssh = new SshConnection({ ...router, address: host }, knownHosts, log, {
       claimHostKey: (presented) => this.hostKeyClaims.claim(presented, index, router.name),
+      trustedByEarlierPlatform: (presented) => this.trustedByEarlierPlatform(presented, knownHosts),
     });
     const driver = routerDriver(resolved, ssh);
 
@@ -461,6 +465,15 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   /** The UUIDs every accessory of this router would have. */
   private uuids(router: RouterSettings, host: string): string[] {
     return [this.uuid(router, host, 'lockdown'), ...router.cameras.map((camera) => this.uuid(router, host, camera.address))];
+  }
+
+  /**
+   * The entry of an earlier platform that trusts `presented` now: pinned, or remembered in the known-hosts file, which
+   * is read again here, since that platform (in another process) may have remembered its router's key since launch.
+   */
+  private trustedByEarlierPlatform(presented: string, knownHosts: KnownHosts): { router: string; platform: string } | undefined {
+    const holder = this.earlier.find((other) => other.endpoint.host !== undefined && this.trustedHostKey(other.router, other.endpoint.host, knownHosts) === presented);
+    return holder === undefined ? undefined : { router: holder.router.name, platform: holder.platform };
   }
 
   /** The fingerprint this entry trusts before connecting: pinned in the config, or remembered from an earlier run. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import { KNOWN_HOSTS_FILE, PLATFORM_NAME, STATUS_FILE, statusFileName } from '../../src/settings';
 import type { Status } from '../../src/ui/protocol';
+import { generateSshKeyPair } from '../../tools/sim/sshServer';
 import { SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { startPlatform } from '../helpers/platformHarness';
@@ -170,4 +171,32 @@ it('a second platform with the first on the main bridge: the one on the main bri
       'give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), then restart Homebridge.',
   ]);
   expect(second.lines.filter((line) => line.includes('main bridge'))).toEqual([]);
+});
+
+it('one router at two addresses in two platforms, its key remembered by the earlier one: the later one is refused before it logs in', async () => {
+  const hostKey = generateSshKeyPair().private;
+  const [one, two] = [await startSimulatedRouter({ hostKey }), await startSimulatedRouter({ hostKey })];
+  sims.push(one, two);
+  const run = jest.spyOn(two.router, 'run');
+  const storage = mkdtempSync(join(tmpdir(), 'cg-two-platforms-'));
+  // The earlier platform's child bridge remembered its router's key on an earlier run.
+  writeFileSync(join(storage, KNOWN_HOSTS_FILE), JSON.stringify({ [`127.0.0.1:${one.port}`]: one.hostKeyFingerprint }));
+  const blocks = [
+    { platform: PLATFORM_NAME, name: 'Camera Guard', _bridge: { username: '0E:00:00:00:00:01' }, pollSeconds: 1, routers: [entry(one, 'Home', 1, '192.0.2')] },
+    { platform: PLATFORM_NAME, name: 'Barn Guard', _bridge: { username: '0E:00:00:00:00:02' }, pollSeconds: 1, routers: [entry(two, 'Again', 1, '198.51.100')] },
+  ];
+  writeFileSync(join(storage, 'config.json'), JSON.stringify({ bridge: {}, platforms: blocks }));
+  // Only the later platform runs here: the earlier one may be in another process, or not started yet.
+  const later = startPlatform(blocks[1] as Record<string, unknown>, [], { storage });
+  harnesses.push(later);
+
+  await until(() => later.lines.some((line) => line.includes('refused to connect')), 'the later platform refused', 20_000);
+  expect(later.lines.find((line) => line.includes('refused to connect'))).toContain(
+    `ERROR Again: refused to connect: the router at 127.0.0.1:${two.port} presented host key ${two.hostKeyFingerprint}, which router "Home" of the Camera Guard platform "Camera Guard" before this one in config.json trusts, ` +
+      'so this entry is the same router under another address; two platforms guarding one router would fight over its rules, so this entry sends nothing to it. ' +
+      'Keep each router in one Camera Guard platform only: remove it from this one.',
+  );
+  expect(run).not.toHaveBeenCalled();
+  // Its key is not remembered for the later entry.
+  expect(JSON.parse(readFileSync(join(storage, KNOWN_HOSTS_FILE), 'utf8'))).toEqual({ [`127.0.0.1:${one.port}`]: one.hostKeyFingerprint });
 });
