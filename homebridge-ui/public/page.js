@@ -517,7 +517,8 @@
   $('save-button').addEventListener('click', async () => {
     show('save-result', false);
     show('save-errors', false);
-    const validation = await ask('save', '/validate', { config: platform });
+    const earlier = platforms().slice(0, platforms().indexOf(platform));
+    const validation = await ask('save', '/validate', { config: platform, earlier });
     if (validation === undefined) return;
     if (!validation.ok) {
       $('save-errors').replaceChildren(...validation.errors.map((error) => el('li', { testid: 'save-error-item' }, error)));

@@ -98,7 +98,11 @@ export interface Preview {
   readonly routers: readonly RouterPreview[];
 }
 
-/** `/validate` (body `{ config: RawPlatformConfig }`): the config reader's verdict; the page saves only when `ok`. */
+/**
+ * `/validate` (body `{ config: RawPlatformConfig, earlier?: RawPlatformConfig[] }`): the config reader's verdict; the page
+ * saves only when `ok`. `earlier` holds the Camera Guard platforms before this one in config.json: a router one of
+ * them lists is refused here too, as the running plugin would skip it.
+ */
 export interface Validation {
   readonly ok: boolean;
   /** One sentence per refused value or skipped entry, naming the field. */

@@ -281,6 +281,25 @@ describe('the status', () => {
   });
 });
 
+describe('saving a second Camera Guard platform', () => {
+  it('is refused for a router that an earlier platform lists (same address and port, or same pinned key), and accepted for another router', async () => {
+    const camera = { name: 'Barn Door', address: '198.51.100.50' };
+    const earlier = [{ platform: 'CameraGuard', name: 'Camera Guard', routers: [entry({ cameras: [{ name: 'Garage', address: '192.0.2.30' }] })] }];
+    const again = await ask<Validation>('/validate', { config: { name: 'Barn Guard', routers: [entry({ name: 'Barn', hostKey: undefined, cameras: [camera] })] }, earlier });
+    expect(again).toEqual({
+      ok: false,
+      errors: [
+        `Router "Barn" is the same router as router "Home" of the Camera Guard platform "Camera Guard" before this one in config.json (both reach 127.0.0.1 port ${sim.port}); ` +
+          'two platforms guarding one router would fight over its rules, so "Barn" is skipped here and changes nothing on the router. Keep each router in one Camera Guard platform only: remove it from this one.',
+      ],
+    });
+    const sameKey = await ask<Validation>('/validate', { config: { name: 'Barn Guard', routers: [entry({ name: 'Barn', host: 'localhost', cameras: [camera] })] }, earlier });
+    expect(sameKey.errors).toEqual([expect.stringContaining(`(both pin host key ${sim.hostKeyFingerprint})`)]);
+    const other = await ask<Validation>('/validate', { config: { name: 'Barn Guard', routers: [entry({ name: 'Barn', host: '192.0.2.1', hostKey: undefined, cameras: [camera] })] }, earlier });
+    expect(other).toEqual({ ok: true, errors: [] });
+  });
+});
+
 describe('the status of several Camera Guard platforms', () => {
   it('shows every platform\'s routers and skipped settings together, each named with its platform, as old as the oldest file', async () => {
     const file = (platform: string | undefined, updatedAt: string, router: string, error: string): void =>
