@@ -131,10 +131,11 @@ export const BYTES_PER_MB = 1_000_000;
 export const KNOWN_HOSTS_FILE = 'camera-guard-known-hosts.json';
 
 /**
- * How long remembering a host key waits for another Camera Guard platform (another process, on its own child bridge)
- * that is writing the known-hosts file at the same moment; a lock held longer is left over from a crash and taken over.
+ * Remembering a host key waits while another Camera Guard platform (another process, on its own child bridge) writes
+ * the known-hosts file; its lock file, once older than this, is left over from a crash and taken over. A write takes
+ * milliseconds, so this is far longer than any live holder keeps it, even on a loaded machine with a slow SD card.
  */
-export const KNOWN_HOSTS_LOCK_WAIT_MS = 2_000;
+export const KNOWN_HOSTS_LOCK_STALE_MS = 10_000;
 
 /**
  * File (under the Homebridge storage path) where the running plugin leaves its status for the settings page. Each

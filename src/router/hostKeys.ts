@@ -8,7 +8,7 @@ import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, r
 import { basename, dirname, join } from 'node:path';
 
 import type { RouterSettings } from '../config';
-import { KNOWN_HOSTS_LOCK_WAIT_MS } from '../settings';
+import { KNOWN_HOSTS_LOCK_STALE_MS } from '../settings';
 
 /** `SHA256:` + unpadded base64 of the SHA-256 of the raw public key blob, exactly as `ssh-keygen -lf` prints it. */
 export function fingerprint(publicKeyBlob: Buffer): string {
@@ -62,14 +62,13 @@ export class KnownHosts {
   }
 
   /**
-   * Takes the lock file next to the known-hosts file (created exclusively), waiting up to KNOWN_HOSTS_LOCK_WAIT_MS
-   * for another process to let it go. A lock older than that is left over from a process that died holding it, and
-   * is taken over. Returns the function that lets it go. Remembering a key is rare (a router's first connection), so
-   * a short synchronous wait costs nothing.
+   * Takes the lock file next to the known-hosts file (created exclusively), waiting for another process to let it go.
+   * A lock older than KNOWN_HOSTS_LOCK_STALE_MS is left over from a process that died holding it, and is taken over
+   * (only by its age, never because the wait was long: a slow holder on a busy machine keeps it). Returns the function
+   * that lets it go. Remembering a key is rare (a router's first connection), so a short synchronous wait costs nothing.
    */
   private lock(): () => void {
     const lockFile = `${this.file}.lock`;
-    const waitUntil = Date.now() + KNOWN_HOSTS_LOCK_WAIT_MS;
     const pause = new Int32Array(new SharedArrayBuffer(4));
     for (;;) {
       try {
@@ -87,7 +86,7 @@ export class KnownHosts {
       } catch {
         continue;
       }
-      if (age > KNOWN_HOSTS_LOCK_WAIT_MS || Date.now() > waitUntil) {
+      if (age > KNOWN_HOSTS_LOCK_STALE_MS) {
         rmSync(lockFile, { force: true });
         continue;
       }

@@ -3,12 +3,12 @@
  * their own are separate processes: keys that several of them remember at the same moment are all kept.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { fingerprint } from '../../src/router/hostKeys';
-import { KNOWN_HOSTS_FILE } from '../../src/settings';
+import { fingerprint, KnownHosts } from '../../src/router/hostKeys';
+import { KNOWN_HOSTS_FILE, KNOWN_HOSTS_LOCK_STALE_MS } from '../../src/settings';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -42,5 +42,16 @@ it('keeps every key that four processes remember at once in the one file, and le
       expect(kept[`${name}-${i}:22`]).toBe(fingerprint(Buffer.from(`${name}${i}`)));
     }
   }
+  expect(readdirSync(storage)).toEqual([KNOWN_HOSTS_FILE]);
+});
+
+it('takes over a lock left behind by a process that died holding it, and remembers the key', () => {
+  const storage = mkdtempSync(join(tmpdir(), 'cg-known-hosts-'));
+  const file = join(storage, KNOWN_HOSTS_FILE);
+  closeSync(openSync(`${file}.lock`, 'wx'));
+  const long = (Date.now() - KNOWN_HOSTS_LOCK_STALE_MS - 60_000) / 1000;
+  utimesSync(`${file}.lock`, long, long);
+  new KnownHosts(file).remember('192.0.2.1:22', fingerprint(Buffer.from('router')));
+  expect(new KnownHosts(file).get('192.0.2.1:22')).toBe(fingerprint(Buffer.from('router')));
   expect(readdirSync(storage)).toEqual([KNOWN_HOSTS_FILE]);
 });
