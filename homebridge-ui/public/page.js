@@ -132,6 +132,7 @@
   function renderPlatformPicker() {
     const all = platforms();
     $('platform-select').replaceChildren(...all.map((block, index) => el('option', { value: index, selected: block === platform }, platformName(block, index))));
+    $('platform-name').value = platformName(platform, all.indexOf(platform));
     show('platform-picker', all.length > 1);
     show('platform-note', all.length > 1);
   }
@@ -141,6 +142,13 @@
     routerIndex = 0;
     discovery = { routerIndex: -1, devices: [] };
     renderAll();
+  });
+
+  $('platform-name').addEventListener('input', (event) => {
+    // Each platform's log lines, status and files are told apart by its name (Save refuses two of one name).
+    platform.name = event.target.value;
+    const option = $('platform-select').selectedOptions[0];
+    if (option) option.textContent = platform.name;
   });
 
   $('platform-add').addEventListener('click', () => {
@@ -529,7 +537,7 @@
     const names = platforms().map((block, index) => platformName(block, index));
     const twice = names.find((name, index) => names.indexOf(name) !== index);
     if (twice !== undefined) {
-      $('save-errors').replaceChildren(el('li', { testid: 'save-error-item' }, `Two Camera Guard platforms are named "${twice}"; give each its own "name" (in the JSON config) before saving.`));
+      $('save-errors').replaceChildren(el('li', { testid: 'save-error-item' }, `Two Camera Guard platforms are named "${twice}"; give each its own name (beside the platform picker) before saving.`));
       show('save-errors', true);
       return;
     }

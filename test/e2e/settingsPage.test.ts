@@ -351,6 +351,9 @@ describe('the settings page in the real Homebridge UI', () => {
     // The new platform starts with one new router of its own.
     expect(await testid('router-select').locator('option').allInnerTexts()).toEqual(['Home']);
     expect(await testid('router-host').inputValue()).toBe('');
+    expect(await testid('platform-name').inputValue()).toBe('Camera Guard 2');
+    await testid('platform-name').fill('Barn Guard');
+    expect(await testid('platform-select').locator('option').allInnerTexts()).toEqual(['Camera Guard', 'Barn Guard']);
     await setRouterField('router-name', 'Barn');
     await setRouterField('router-host', '192.0.2.1');
     await setRouterField('router-private-key-file', privateKeyFile);
@@ -364,7 +367,7 @@ describe('the settings page in the real Homebridge UI', () => {
     await until(() => cameraGuardBlocks().length === 2, 'config.json to hold two Camera Guard platforms', STEP_MS, 50);
     const [kept, added] = cameraGuardBlocks();
     expect(kept).toEqual(first);
-    expect(added).toMatchObject({ platform: 'CameraGuard', name: 'Camera Guard 2', routers: [{ name: 'Barn', host: '192.0.2.1', privateKeyFile, cameras: [{ name: 'Barn Door', address: '198.51.100.50' }] }] });
+    expect(added).toMatchObject({ platform: 'CameraGuard', name: 'Barn Guard', routers: [{ name: 'Barn', host: '192.0.2.1', privateKeyFile, cameras: [{ name: 'Barn Door', address: '198.51.100.50' }] }] });
     // Back to the first platform: its router, untouched.
     await testid('platform-select').selectOption({ label: 'Camera Guard' });
     expect(await testid('router-name').inputValue()).toBe('Home');
