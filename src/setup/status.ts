@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { routerWords } from '../log';
-import { STATUS_FILE_PATTERN } from '../settings';
+import { PLATFORM_NAME, STATUS_FILE_PATTERN, statusFileName } from '../settings';
 import type { CameraStatus, RouterStatus, Status } from '../ui/protocol';
 
 const NOT_RUNNING: Status = { running: false, updatedAt: undefined, routers: [] };
@@ -64,10 +64,34 @@ function readOne(path: string): Status | undefined {
   return { running: true, updatedAt: text(top.updatedAt, 40), routers, configErrors };
 }
 
+/**
+ * The status files of the Camera Guard platforms config.json holds now, or undefined when it cannot be read. A file
+ * of a platform since renamed or removed, left behind by a process that did not stop cleanly, is not shown.
+ */
+function configuredFiles(storagePath: string): Set<string> | undefined {
+  try {
+    const platforms = (JSON.parse(readFileSync(join(storagePath, 'config.json'), 'utf8')) as { platforms?: unknown } | null)?.platforms;
+    if (!Array.isArray(platforms)) return undefined;
+    return new Set(
+      platforms
+        .filter((block: unknown) => (block as { platform?: unknown } | null)?.platform === PLATFORM_NAME)
+        .map((block: unknown) => {
+          const name = (block as { name?: unknown }).name;
+          return statusFileName(typeof name === 'string' && name !== '' ? name : undefined);
+        }),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 export function readStatus(storagePath: string): Status {
   let names: string[];
+  const configured = configuredFiles(storagePath);
   try {
-    names = readdirSync(storagePath).filter((name) => STATUS_FILE_PATTERN.test(name)).sort();
+    names = readdirSync(storagePath)
+      .filter((name) => STATUS_FILE_PATTERN.test(name) && (configured === undefined || configured.has(name)))
+      .sort();
   } catch {
     return NOT_RUNNING;
   }

@@ -319,6 +319,10 @@ describe('the status of several Camera Guard platforms', () => {
       ]),
     );
     expect(status.configErrors).toEqual(expect.arrayContaining(['Camera "X": one.', 'Barn Guard: Camera "Y": two.']));
+
+    // Once config.json no longer lists "Barn Guard" (renamed or removed), a file it left behind is not shown.
+    writeFileSync(join(storage, 'config.json'), JSON.stringify({ platforms: [{ platform: 'CameraGuard', name: 'Camera Guard' }, { platform: 'Other' }] }));
+    expect((await ask<Status>('/status')).routers.map((router) => router.name)).toEqual(['Home']);
   });
 });
 
