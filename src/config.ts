@@ -358,6 +358,19 @@ export function duplicateRouterError(name: string, firstName: string, evidence: 
   );
 }
 
+/**
+ * The error for a router entry that names a router an earlier Camera Guard platform in config.json already guards.
+ * Each platform may run in a process of its own (a child bridge), so both work it out from config.json alone and agree
+ * that the earlier platform keeps the router.
+ */
+export function otherPlatformRouterError(name: string, platformName: string, firstName: string, evidence: string): string {
+  return (
+    `Router "${printable(name)}" is the same router as router "${printable(firstName)}" of the Camera Guard platform "${printable(platformName)}" before this one in config.json (${evidence}); ` +
+    `two platforms guarding one router would fight over its rules, so "${printable(name)}" is skipped here and changes nothing on the router. ` +
+    'Keep each router in one Camera Guard platform only: remove it from this one.'
+  );
+}
+
 function sameRouter(a: RouterSettings, b: RouterSettings): boolean {
   // Two entries without a host both mean "the default gateway".
   return a.host === b.host && a.port === b.port;

@@ -2,6 +2,7 @@
  * Named constants for Camera Guard. Everything an owner might wonder about ("how long do we wait for the
  * router?", "how many cameras fit in one rule range?") is answered here, in one place.
  */
+import { createHash } from 'node:crypto';
 
 /** The platform name owners put in config.json; must match `pluginAlias` in config.schema.json. */
 export const PLATFORM_NAME = 'CameraGuard';
@@ -139,5 +140,36 @@ export const BYTES_PER_MB = 1_000_000;
 /** File (under the Homebridge storage path) where first-seen router host keys are remembered. */
 export const KNOWN_HOSTS_FILE = 'camera-guard-known-hosts.json';
 
-/** File (under the Homebridge storage path) where the running plugin leaves its status for the settings page. */
+/**
+ * Remembering a host key waits while another Camera Guard platform (another process, on its own child bridge) writes
+ * the known-hosts file; its lock file, once older than this, is left over from a crash and taken over. A write takes
+ * milliseconds, so this is far longer than any live holder keeps it, even on a loaded machine with a slow SD card.
+ */
+export const KNOWN_HOSTS_LOCK_STALE_MS = 10_000;
+
+/**
+ * File (under the Homebridge storage path) where the running plugin leaves its status for the settings page. Each
+ * Camera Guard platform writes its own (see statusFileName): with several platforms, each on its own child bridge,
+ * they run in separate processes and must not overwrite or delete each other's status.
+ */
 export const STATUS_FILE = 'camera-guard-status.json';
+
+/** The name a platform block gets when it has none (kept in step with config.schema.json). */
+export const DEFAULT_PLATFORM_NAME = 'Camera Guard';
+
+/**
+ * The status file of the platform with this `name`: `camera-guard-status.json` for the default name (what a single
+ * platform has always written), `camera-guard-status-<name>-<hash>.json` for any other. The hash tells apart names
+ * that read the same once cut down to file-name letters ("Garage 2" and "garage-2").
+ */
+export function statusFileName(platformName: string | undefined): string {
+  if (platformName === undefined || platformName === DEFAULT_PLATFORM_NAME) {
+    return STATUS_FILE;
+  }
+  const readable = platformName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  const hash = createHash('sha256').update(platformName).digest('hex').slice(0, 8);
+  return `camera-guard-status-${readable === '' ? 'platform' : readable}-${hash}.json`;
+}
+
+/** Every file name statusFileName can return, for the settings page, which shows the status of every platform. */
+export const STATUS_FILE_PATTERN = /^camera-guard-status(-[a-z0-9-]{1,60})?\.json$/;

@@ -15,13 +15,16 @@
   const SERVICES = ['dns', 'ntp', 'smtp'];
   const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-  /** Every config block of the plugin, as the UI gave them; ours is `platform`. */
+  /**
+   * Every config block of the plugin, as the UI gave them, in their order. Each CameraGuard block is one Camera Guard
+   * platform (several, each on its own child bridge, for more cameras than one bridge holds); `platform` is the one
+   * being edited. Save writes all of them back, in the same order: a block not being edited is never dropped.
+   */
   let blocks = [];
   let platform = { platform: PLATFORM, name: 'Camera Guard', routers: [] };
   let routerIndex = 0;
   /** The last discovery, for the router it was made on. */
   let discovery = { routerIndex: -1, devices: [] };
-  let schemaFormShown = false;
 
   const $ = (testid, root) => (root || document).querySelector(`[data-testid="${testid}"]`);
 
@@ -116,16 +119,47 @@
     renderAll();
   });
 
-  $('schema-form-toggle').addEventListener('click', () => {
-    schemaFormShown = !schemaFormShown;
-    if (schemaFormShown) {
-      hb.showSchemaForm();
-      hb.enableSaveButton();
-    } else {
-      hb.hideSchemaForm();
-      hb.disableSaveButton();
-    }
-    $('schema-form-toggle').textContent = schemaFormShown ? 'Hide the plain form' : 'Show the plain form';
+  // ---- Platform picker ----
+
+  function platforms() {
+    return blocks.filter((block) => block.platform === PLATFORM);
+  }
+
+  function platformName(block, index) {
+    return typeof block.name === 'string' && block.name !== '' ? block.name : index === 0 ? 'Camera Guard' : `Camera Guard platform ${index + 1}`;
+  }
+
+  function renderPlatformPicker() {
+    const all = platforms();
+    $('platform-select').replaceChildren(...all.map((block, index) => el('option', { value: index, selected: block === platform }, platformName(block, index))));
+    $('platform-name').value = platformName(platform, all.indexOf(platform));
+    show('platform-picker', all.length > 1);
+    show('platform-note', all.length > 1);
+  }
+
+  $('platform-select').addEventListener('change', (event) => {
+    platform = platforms()[Number(event.target.value)] || platform;
+    routerIndex = 0;
+    discovery = { routerIndex: -1, devices: [] };
+    renderAll();
+  });
+
+  $('platform-name').addEventListener('input', (event) => {
+    // Each platform's log lines, status and files are told apart by its name (Save refuses two of one name).
+    platform.name = event.target.value;
+    const option = $('platform-select').selectedOptions[0];
+    if (option) option.textContent = platform.name;
+  });
+
+  $('platform-add').addEventListener('click', () => {
+    const taken = new Set(platforms().map((block, index) => platformName(block, index)));
+    let number = platforms().length + 1;
+    while (taken.has(`Camera Guard ${number}`)) number++;
+    platform = { platform: PLATFORM, name: `Camera Guard ${number}`, routers: [] };
+    blocks.push(platform);
+    routerIndex = 0;
+    discovery = { routerIndex: -1, devices: [] };
+    renderAll();
   });
 
   // ---- 1. Prepare the router ----
@@ -446,7 +480,7 @@
         el(
           'div',
           { class: 'cg-status-router', testid: 'status-router', 'data-router': router.name },
-          el('h6', {}, router.name, ' ', el('small', { class: 'cg-note' }, `last read ${when(router.lastPoll)}`)),
+          el('h6', {}, router.name, ' ', el('small', { class: 'cg-note' }, router.platform ? `of ${router.platform}, ` : '', `last read ${when(router.lastPoll)}`)),
           router.problem ? el('p', { class: 'cg-error', testid: 'status-problem' }, router.problem) : undefined,
           el(
             'table',
@@ -491,17 +525,24 @@
   $('save-button').addEventListener('click', async () => {
     show('save-result', false);
     show('save-errors', false);
-    const validation = await ask('save', '/validate', { config: platform });
+    const earlier = platforms().slice(0, platforms().indexOf(platform));
+    const validation = await ask('save', '/validate', { config: platform, earlier });
     if (validation === undefined) return;
     if (!validation.ok) {
       $('save-errors').replaceChildren(...validation.errors.map((error) => el('li', { testid: 'save-error-item' }, error)));
       show('save-errors', true);
       return;
     }
+    // Each platform's log lines, status and files are told apart by its name: the plugin refuses a second one of a name.
+    const names = platforms().map((block, index) => platformName(block, index));
+    const twice = names.find((name, index) => names.indexOf(name) !== index);
+    if (twice !== undefined) {
+      $('save-errors').replaceChildren(el('li', { testid: 'save-error-item' }, `Two Camera Guard platforms are named "${twice}"; give each its own name (beside the platform picker) before saving.`));
+      show('save-errors', true);
+      return;
+    }
     hb.showSpinner();
     try {
-      const others = blocks.filter((block) => block !== platform && block.platform !== PLATFORM);
-      blocks = [platform, ...others];
       await hb.updatePluginConfig(blocks);
       await hb.savePluginConfig();
       $('save-result').textContent = 'Saved. Restart Homebridge to apply the new settings.';
@@ -516,6 +557,7 @@
   // ---- Start ----
 
   function renderAll() {
+    renderPlatformPicker();
     if (routers().length === 0) routers().push(newRouter(1));
     routerIndex = Math.min(routerIndex, routers().length - 1);
     renderRouterPicker();
@@ -532,7 +574,7 @@
   function adopt(config) {
     const list = Array.isArray(config) ? config : [config];
     blocks = list.filter((block) => block && typeof block === 'object');
-    platform = blocks.find((block) => block.platform === PLATFORM) || { platform: PLATFORM, name: 'Camera Guard', routers: [] };
+    platform = platforms()[0] || { platform: PLATFORM, name: 'Camera Guard', routers: [] };
     if (!blocks.includes(platform)) blocks.unshift(platform);
   }
 
@@ -548,13 +590,6 @@
     $('page').dataset.ready = 'true';
     await refreshStatus();
   }
-
-  hb.addEventListener('configChanged', (event) => {
-    // Edits made in the plain form, which the UI sends here while it is shown.
-    if (!schemaFormShown || event.data === undefined) return;
-    adopt(event.data);
-    renderAll();
-  });
 
   hb.addEventListener('ready', () => void start());
 })();

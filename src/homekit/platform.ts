@@ -8,13 +8,14 @@
  * so no switch is ever shown without a guard behind it.
  */
 import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
 import si from 'systeminformation';
 
-import { duplicateRouterError, excludeInfrastructureAddresses, parseConfig, printable } from '../config';
+import { duplicateRouterError, excludeInfrastructureAddresses, otherPlatformRouterError, parseConfig, printable } from '../config';
 import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
 import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/lockdown';
@@ -23,7 +24,7 @@ import { withPrefix } from '../log';
 import { routerDriver } from '../router/drivers';
 import { expectedHostKey, HostKeyClaims, KnownHosts } from '../router/hostKeys';
 import { SshConnection } from '../router/ssh';
-import { HOST_LOOKUP_TIMEOUT_MS, KNOWN_HOSTS_FILE, MAX_BRIDGED_ACCESSORIES, PLATFORM_NAME, PLUGIN_NAME } from '../settings';
+import { DEFAULT_PLATFORM_NAME, HOST_LOOKUP_TIMEOUT_MS, KNOWN_HOSTS_FILE, MAX_BRIDGED_ACCESSORIES, PLATFORM_NAME, PLUGIN_NAME } from '../settings';
 import { CameraAccessory, LockdownAccessory } from './cameraAccessory';
 import { homeKitName } from './names';
 import { StatusFile } from './statusFile';
@@ -45,6 +46,25 @@ interface Endpoint {
   readonly addresses: readonly string[];
 }
 
+/** A router entry of another Camera Guard platform that comes before this one in config.json. */
+interface EarlierEntry {
+  readonly platform: string;
+  readonly router: RouterSettings;
+  readonly endpoint: Endpoint;
+  /** The host key it trusts before connecting (pinned, or remembered in the shared known-hosts file). */
+  readonly trusted: string | undefined;
+}
+
+/** What this platform learns from config.json about the other Camera Guard platforms. */
+interface Siblings {
+  /** The platforms before this one (by their names) and their router entries, which keep their routers. */
+  readonly earlier: readonly { readonly name: string; readonly routers: readonly RouterSettings[] }[];
+  /** Set when a platform before this one has this platform's name. */
+  readonly nameTakenBy: boolean;
+  /** How many Camera Guard platforms config.json holds (1 when it cannot be read). */
+  readonly count: number;
+}
+
 /** Everything one router needs, built before any of it is published. */
 interface RouterSetup {
   readonly router: RouterSettings;
@@ -60,6 +80,8 @@ interface RouterSetup {
 export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private readonly cached = new Map<string, PlatformAccessory>();
   private readonly guards: RouterGuard[] = [];
+  /** The router entries of the Camera Guard platforms before this one in config.json, which keep their routers. */
+  private earlier: readonly EarlierEntry[] = [];
   /** Which entry talks to the router behind each host key, for every router of this platform. */
   private readonly hostKeyClaims = new HostKeyClaims();
   /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
@@ -90,18 +112,46 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private async launch(): Promise<void> {
     const { settings, errors } = parseConfig(this.config);
     errors.forEach((error) => this.log.error(error));
-    const status = new StatusFile(this.api.user.storagePath(), errors, this.log);
+    const siblings = this.siblings();
+    const ownName = this.platformName() ?? DEFAULT_PLATFORM_NAME;
+    if (siblings.nameTakenBy) {
+      this.log.error(
+        `This Camera Guard platform is named "${printable(ownName)}", like one before it in config.json; each Camera Guard platform needs a "name" of its own ` +
+          '(its log lines, its status on the settings page and its files are told apart by it), so this one guards nothing. Give it another "name" and restart Homebridge.',
+      );
+    }
+    if (siblings.count > 1 && this.config._bridge === undefined) {
+      // Homebridge runs one Camera Guard platform per bridge: on the main bridge, a second one is refused (by Homebridge).
+      this.log.warn(
+        `config.json holds ${siblings.count} Camera Guard platforms and this one runs on the main bridge, where Homebridge refuses any Camera Guard platform after the first; ` +
+          'give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), then restart Homebridge.',
+      );
+    }
+    const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName());
     this.status = status;
     const setups: RouterSetup[] = [];
     /** Cached accessories of routers that are not set up, by router name, so the log can say whose they were. */
     const refused = new Map<string, string>();
+    if (siblings.nameTakenBy) {
+      // Nothing of this platform is set up: its status file would be the other platform's.
+      this.removeUnused(setups, refused);
+      return;
+    }
     if (settings.routers.length === 0) {
       this.log.info('No routers are configured, so Camera Guard is idle; add a router with its cameras in the plugin settings.');
     } else {
       const ownAddresses = await this.ownAddresses();
-      const gateway = settings.routers.some((router) => router.host === undefined) ? await this.defaultGateway() : undefined;
+      const earlierRouters = siblings.earlier.flatMap((platform) => platform.routers.map((router) => ({ platform: platform.name, router })));
+      const gateway = [...settings.routers, ...earlierRouters.map((entry) => entry.router)].some((router) => router.host === undefined) ? await this.defaultGateway() : undefined;
       const endpoints = await Promise.all(settings.routers.map((router) => this.resolve(router, gateway)));
       const knownHosts = new KnownHosts(join(this.api.user.storagePath(), KNOWN_HOSTS_FILE));
+      const earlier: EarlierEntry[] = await Promise.all(
+        earlierRouters.map(async ({ platform, router }) => {
+          const endpoint = await this.resolve(router, gateway);
+          return { platform, router, endpoint, trusted: endpoint.host === undefined ? undefined : this.trustedHostKey(router, endpoint.host, knownHosts) };
+        }),
+      );
+      this.earlier = earlier;
       /** Entries that hold their router's address so far, in config order. */
       const holders: { readonly router: RouterSettings; readonly endpoint: Endpoint }[] = [];
       let published = 0;
@@ -132,10 +182,25 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
           refuse();
           return;
         }
+        // The same router in another Camera Guard platform before this one (which may run in another process, on a
+        // child bridge): both platforms read the same config.json, so both agree that the earlier one keeps it.
+        const trusted = this.trustedHostKey(router, host, knownHosts);
+        const elsewhere =
+          earlier.find((other) => other.router.port === router.port && other.endpoint.addresses.some((address) => endpoint.addresses.includes(address))) ??
+          earlier.find((other) => trusted !== undefined && other.trusted === trusted);
+        if (elsewhere) {
+          const shared = elsewhere.endpoint.addresses.find((address) => endpoint.addresses.includes(address));
+          const evidence =
+            shared !== undefined && elsewhere.router.port === router.port
+              ? `${spelling(router)} and ${spelling(elsewhere.router)} both reach ${shared} port ${router.port}`
+              : `both trust host key ${trusted as string}`;
+          this.log.error(otherPlatformRouterError(router.name, elsewhere.platform, elsewhere.router.name, evidence));
+          refuse();
+          return;
+        }
         // The key this entry already trusts (pinned, or remembered from an earlier run) is claimed now, in config order,
         // so the first entry keeps its router even when a later one happens to connect first; other keys are claimed
         // at connect, before anything is sent.
-        const trusted = this.trustedHostKey(router, host, knownHosts);
         const holder = trusted === undefined ? undefined : this.hostKeyClaims.claim(trusted, index, router.name);
         if (holder !== undefined) {
           this.log.error(duplicateRouterError(router.name, holder, `both trust host key ${trusted as string}`));
@@ -153,7 +218,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
             `Router "${printable(router.name)}" is not published in HomeKit and not guarded (its rules on the router stay as they are): ` +
               `its ${needed} accessories (${cameras.length} cameras and its Lockdown switch) would be ${over} over the ${MAX_BRIDGED_ACCESSORIES} HomeKit allows on one bridge, ` +
               `where the routers before it already have ${published} (other plugins' accessories on the same bridge count too); ` +
-              `run Camera Guard as a child bridge, or split the routers across several Camera Guard platforms each on its own child bridge, or remove at least ${over} of its cameras, then restart Homebridge.`,
+              `to guard it, move it to another Camera Guard platform ("Add a Camera Guard platform" on the settings page) and give every Camera Guard platform a child bridge of its own ` +
+              `(Plugins, Camera Guard, ⋮, Child Bridge Config), each holding up to ${MAX_BRIDGED_ACCESSORIES}; or remove at least ${over} of its cameras; then restart Homebridge.`,
           );
           refuse();
           return;
@@ -191,6 +257,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const resolved = { ...router, host, cameras, skipped };
     const ssh = new SshConnection({ ...router, address: host }, knownHosts, log, {
       claimHostKey: (presented) => this.hostKeyClaims.claim(presented, index, router.name),
+      trustedByEarlierPlatform: (presented) => this.trustedByEarlierPlatform(presented, knownHosts),
     });
     const driver = routerDriver(resolved, ssh);
 
@@ -346,6 +413,51 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     guard.start();
   }
 
+  /**
+   * The other Camera Guard platforms in config.json. Homebridge runs at most one per bridge, so a second platform is on
+   * a child bridge of its own: another process, which sees only its own block. Both read config.json to agree on who
+   * keeps a router (the platform that comes first) and that no two share a name. When config.json cannot be read, or
+   * this platform's block is not found in it, the platform carries on alone and says so in the debug log.
+   */
+  private siblings(): Siblings {
+    const alone: Siblings = { earlier: [], nameTakenBy: false, count: 1 };
+    let blocks: unknown[];
+    try {
+      const file: unknown = JSON.parse(readFileSync(this.api.user.configPath(), 'utf8'));
+      const platforms = (file as { platforms?: unknown } | null)?.platforms;
+      blocks = Array.isArray(platforms) ? platforms.filter(isCameraGuardBlock) : [];
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        // No config.json (Homebridge started with its config elsewhere): nothing to compare with.
+        return alone;
+      }
+      this.log.debug(`could not read config.json to compare with other Camera Guard platforms (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+      return alone;
+    }
+    const own = stableJson(this.config);
+    const index = blocks.findIndex((block) => stableJson(block) === own);
+    if (index < 0) {
+      this.log.debug('could not find this platform\'s block in config.json, so it is not compared with other Camera Guard platforms.');
+      return alone;
+    }
+    const nameOf = (block: unknown): string => {
+      const name = (block as { name?: unknown }).name;
+      return typeof name === 'string' && name !== '' ? name : DEFAULT_PLATFORM_NAME;
+    };
+    const ownName = nameOf(this.config);
+    const before = blocks.slice(0, index);
+    return {
+      earlier: before.map((block) => ({ name: nameOf(block), routers: parseConfig(block).settings.routers })),
+      nameTakenBy: before.some((block) => nameOf(block) === ownName),
+      count: blocks.length,
+    };
+  }
+
+  /** This platform's `name` from its block, undefined when it has none (the default). */
+  private platformName(): string | undefined {
+    return typeof this.config.name === 'string' && this.config.name !== '' ? this.config.name : undefined;
+  }
+
   private uuid(router: RouterSettings, host: string, seed: string): string {
     return this.api.hap.uuid.generate(`${PLATFORM_NAME}:${host}:${router.port}:${seed}`);
   }
@@ -353,6 +465,15 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   /** The UUIDs every accessory of this router would have. */
   private uuids(router: RouterSettings, host: string): string[] {
     return [this.uuid(router, host, 'lockdown'), ...router.cameras.map((camera) => this.uuid(router, host, camera.address))];
+  }
+
+  /**
+   * The entry of an earlier platform that trusts `presented` now: pinned, or remembered in the known-hosts file, which
+   * is read again here, since that platform (in another process) may have remembered its router's key since launch.
+   */
+  private trustedByEarlierPlatform(presented: string, knownHosts: KnownHosts): { router: string; platform: string } | undefined {
+    const holder = this.earlier.find((other) => other.endpoint.host !== undefined && this.trustedHostKey(other.router, other.endpoint.host, knownHosts) === presented);
+    return holder === undefined ? undefined : { router: holder.router.name, platform: holder.platform };
   }
 
   /** The fingerprint this entry trusts before connecting: pinned in the config, or remembered from an earlier run. */
@@ -414,6 +535,19 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       return [];
     }
   }
+}
+
+/** A platform block of this plugin: `"platform": "CameraGuard"`, or the long form `"homebridge-camera-guard.CameraGuard"`. */
+function isCameraGuardBlock(block: unknown): boolean {
+  const platform = (block as { platform?: unknown } | null)?.platform;
+  return platform === PLATFORM_NAME || platform === `${PLUGIN_NAME}.${PLATFORM_NAME}`;
+}
+
+/** JSON with the keys of every object sorted, to recognise a block whatever order its keys came in. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item,
+  );
 }
 
 /** How an entry names its router, for the log. */

@@ -1,7 +1,8 @@
 /**
  * The running plugin's status for the settings page: each router's last poll and problem, each camera's enforced
  * state, counters and last leak trip, and the config entries that were skipped. Written to
- * `camera-guard-status.json` in the Homebridge storage folder, which the page's server side reads (`/status`).
+ * `camera-guard-status.json` in the Homebridge storage folder (one file per Camera Guard platform, named after the
+ * platform: see statusFileName), which the page's server side reads, all of them (`/status`).
  *
  * The file is removed when Homebridge stops. It is rewritten whole (a temporary file renamed over it, so a reader never sees half of one) soon after
  * something the owner would notice changes, and at most once a minute when only poll times and counters moved:
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 
 import type { GuardSnapshot } from '../guard/routerGuard';
 import type { Log } from '../log';
-import { STATUS_FILE } from '../settings';
+import { statusFileName } from '../settings';
 import type { CameraStatus, RouterStatus, Status } from '../ui/protocol';
 
 /** How soon a change the owner would notice is written. */
@@ -43,8 +44,10 @@ export class StatusFile {
     private readonly configErrors: readonly string[],
     private readonly log: Log,
     private readonly now: () => number = Date.now,
+    /** The platform's `name`; undefined for the default. */
+    private readonly platformName?: string,
   ) {
-    this.path = join(storagePath, STATUS_FILE);
+    this.path = join(storagePath, statusFileName(platformName));
   }
 
   add(source: StatusSource): void {
@@ -90,7 +93,7 @@ export class StatusFile {
       }));
       return { name: source.name, lastPoll: iso(snapshot.lastPoll), problem: snapshot.problem, cameras };
     });
-    return { updatedAt: iso(this.now()), routers, configErrors: this.configErrors };
+    return { updatedAt: iso(this.now()), platform: this.platformName, routers, configErrors: this.configErrors };
   }
 
   write(): void {
@@ -98,7 +101,8 @@ export class StatusFile {
       return;
     }
     this.lastWrite = this.now();
-    const temporary = `${this.path}.tmp`;
+    // Unique per process: two platforms' files never share a temporary one.
+    const temporary = `${this.path}.${process.pid}.tmp`;
     try {
       writeFileSync(temporary, `${JSON.stringify(this.content(), null, 2)}\n`, { mode: 0o600 });
       renameSync(temporary, this.path);

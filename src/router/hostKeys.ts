@@ -4,10 +4,11 @@
  * someone is in the middle.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 import type { RouterSettings } from '../config';
+import { KNOWN_HOSTS_LOCK_STALE_MS } from '../settings';
 
 /** `SHA256:` + unpadded base64 of the SHA-256 of the raw public key blob, exactly as `ssh-keygen -lf` prints it. */
 export function fingerprint(publicKeyBlob: Buffer): string {
@@ -44,10 +45,56 @@ export class KnownHosts {
     return this.load()[key];
   }
 
-  /** Remembers `fingerprint` under `key`, keeping every other entry; throws KnownHostsError when that fails. */
+  /**
+   * Remembers `fingerprint` under `key`, keeping every other entry; throws KnownHostsError when that fails. Several
+   * Camera Guard platforms (each on a child bridge, so in processes of their own) share the file: the read and the
+   * write happen under a lock file, so two of them remembering keys at once cannot lose one of the two.
+   */
   remember(key: string, fingerprint: string): void {
-    const all = this.load();
-    all[key] = fingerprint;
+    const release = this.lock();
+    try {
+      const all = this.load();
+      all[key] = fingerprint;
+      this.write(all);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Takes the lock file next to the known-hosts file (created exclusively), waiting for another process to let it go.
+   * A lock older than KNOWN_HOSTS_LOCK_STALE_MS is left over from a process that died holding it, and is taken over
+   * (only by its age, never because the wait was long: a slow holder on a busy machine keeps it). Returns the function
+   * that lets it go. Remembering a key is rare (a router's first connection), so a short synchronous wait costs nothing.
+   */
+  private lock(): () => void {
+    const lockFile = `${this.file}.lock`;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+      try {
+        closeSync(openSync(lockFile, 'wx', 0o600));
+        return () => rmSync(lockFile, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          // The folder cannot be written: the write below fails and says so.
+          return () => undefined;
+        }
+      }
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lockFile).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (age > KNOWN_HOSTS_LOCK_STALE_MS) {
+        rmSync(lockFile, { force: true });
+        continue;
+      }
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
+
+  private write(all: Record<string, string>): void {
     // Write a fresh file then rename it over the old one, so a crash never leaves a half-written trust store. The
     // fresh file gets an unpredictable name and is created exclusively: a symlink or file planted in its place
     // (the directory may be shared) makes the write fail instead of writing through the link or into the plant.

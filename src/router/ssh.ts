@@ -30,6 +30,12 @@ export interface SshOptions {
    * of another entry that already holds the key (the same router configured twice): the connection is then refused.
    */
   readonly claimHostKey?: (fingerprint: string) => string | undefined;
+  /**
+   * The router entry of another Camera Guard platform before this one in config.json (maybe in another process, on its
+   * own child bridge) that trusts this host key, if any: this entry is then that router under another address, and the
+   * connection is refused.
+   */
+  readonly trustedByEarlierPlatform?: (fingerprint: string) => { readonly router: string; readonly platform: string } | undefined;
   /** Told the fingerprint of every host key the router presents, trusted or not (the settings page shows it). */
   readonly onHostKey?: (fingerprint: string) => void;
 }
@@ -144,6 +150,17 @@ export class SshConnection {
               'config',
               `refused to connect: ${router} presented host key ${presented}, which router "${printable(holder)}" already uses, so this entry is the same router as "${printable(holder)}" under another address; ` +
                 `two entries for one router would fight over its rules, so this entry sends nothing to it. Merge its cameras into "${printable(holder)}" and remove this entry.`,
+            );
+            return false;
+          }
+          const elsewhere = this.options.trustedByEarlierPlatform?.(presented);
+          if (elsewhere !== undefined) {
+            const router = this.target.host === undefined ? `this machine's default gateway ${this.endpoint}` : `the router at ${this.endpoint}`;
+            hostKeyProblem = new RouterError(
+              'config',
+              `refused to connect: ${router} presented host key ${presented}, which router "${printable(elsewhere.router)}" of the Camera Guard platform "${printable(elsewhere.platform)}" before this one in config.json trusts, ` +
+                'so this entry is the same router under another address; two platforms guarding one router would fight over its rules, so this entry sends nothing to it. ' +
+                'Keep each router in one Camera Guard platform only: remove it from this one.',
             );
             return false;
           }

@@ -1,12 +1,14 @@
 /**
  * `/status`: what the running plugin last wrote to its status file in the storage folder (src/homekit/statusFile.ts),
  * read defensively: the page shows only fields of the expected shape, cleaned, and "not running" when there is none.
+ * Several Camera Guard platforms (each on its own child bridge) write one file each: all of them are read and shown
+ * together, each router with the platform it belongs to.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { routerWords } from '../log';
-import { STATUS_FILE } from '../settings';
+import { PLATFORM_NAME, STATUS_FILE_PATTERN, statusFileName } from '../settings';
 import type { CameraStatus, RouterStatus, Status } from '../ui/protocol';
 
 const NOT_RUNNING: Status = { running: false, updatedAt: undefined, routers: [] };
@@ -27,14 +29,16 @@ function record(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-export function readStatus(storagePath: string): Status {
+/** One status file, cleaned; undefined when it cannot be read (gone between listing and reading, or not JSON). */
+function readOne(path: string): Status | undefined {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(join(storagePath, STATUS_FILE), 'utf8'));
+    raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
-    return NOT_RUNNING;
+    return undefined;
   }
   const top = record(raw);
+  const platform = text(top.platform, 80);
   const routers: RouterStatus[] = list(top.routers).map((entry) => {
     const router = record(entry);
     const cameras: CameraStatus[] = list(router.cameras).map((item) => {
@@ -50,8 +54,61 @@ export function readStatus(storagePath: string): Status {
         lastLeakTrip: text(camera.lastLeakTrip, 40),
       };
     });
-    return { name: text(router.name, 80) ?? '?', lastPoll: text(router.lastPoll, 40), problem: text(router.problem), cameras };
+    const status: RouterStatus = { name: text(router.name, 80) ?? '?', lastPoll: text(router.lastPoll, 40), problem: text(router.problem), cameras };
+    return platform === undefined ? status : { ...status, platform };
   });
-  const configErrors = list(top.configErrors).map((error) => text(error)).filter((error) => error !== undefined);
+  const configErrors = list(top.configErrors)
+    .map((error) => text(error))
+    .filter((error) => error !== undefined)
+    .map((error) => (platform === undefined ? error : `${platform}: ${error}`));
   return { running: true, updatedAt: text(top.updatedAt, 40), routers, configErrors };
+}
+
+/**
+ * The status files of the Camera Guard platforms config.json holds now, or undefined when it cannot be read. A file
+ * of a platform since renamed or removed, left behind by a process that did not stop cleanly, is not shown.
+ */
+function configuredFiles(storagePath: string): Set<string> | undefined {
+  try {
+    const platforms = (JSON.parse(readFileSync(join(storagePath, 'config.json'), 'utf8')) as { platforms?: unknown } | null)?.platforms;
+    if (!Array.isArray(platforms)) return undefined;
+    return new Set(
+      platforms
+        .filter((block: unknown) => (block as { platform?: unknown } | null)?.platform === PLATFORM_NAME)
+        .map((block: unknown) => {
+          const name = (block as { name?: unknown }).name;
+          return statusFileName(typeof name === 'string' && name !== '' ? name : undefined);
+        }),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+export function readStatus(storagePath: string): Status {
+  let names: string[];
+  const configured = configuredFiles(storagePath);
+  try {
+    names = readdirSync(storagePath)
+      .filter((name) => STATUS_FILE_PATTERN.test(name) && (configured === undefined || configured.has(name)))
+      .sort();
+  } catch {
+    return NOT_RUNNING;
+  }
+  const statuses = names.map((name) => readOne(join(storagePath, name))).filter((status) => status !== undefined);
+  if (statuses.length === 0) {
+    return NOT_RUNNING;
+  }
+  if (statuses.length === 1) {
+    return statuses[0] as Status;
+  }
+  // ISO times sort as text; a file without one makes the whole status of unknown age.
+  const times = statuses.map((status) => status.updatedAt);
+  const updatedAt = times.includes(undefined) ? undefined : (times as string[]).sort()[0];
+  return {
+    running: true,
+    updatedAt,
+    routers: statuses.flatMap((status) => status.routers),
+    configErrors: statuses.flatMap((status) => status.configErrors ?? []),
+  };
 }

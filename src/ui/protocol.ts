@@ -98,7 +98,11 @@ export interface Preview {
   readonly routers: readonly RouterPreview[];
 }
 
-/** `/validate` (body `{ config: RawPlatformConfig }`): the config reader's verdict; the page saves only when `ok`. */
+/**
+ * `/validate` (body `{ config: RawPlatformConfig, earlier?: RawPlatformConfig[] }`): the config reader's verdict; the page
+ * saves only when `ok`. `earlier` holds the Camera Guard platforms before this one in config.json: a router one of
+ * them lists is refused here too, as the running plugin would skip it.
+ */
 export interface Validation {
   readonly ok: boolean;
   /** One sentence per refused value or skipped entry, naming the field. */
@@ -119,6 +123,8 @@ export interface CameraStatus {
 }
 export interface RouterStatus {
   readonly name: string;
+  /** The Camera Guard platform (its `name`) that guards the router, when there are several platforms. */
+  readonly platform?: string;
   /** ISO time of the last successful poll. */
   readonly lastPoll: string | undefined;
   /** The current problem, in the log's words; undefined when all is well. */
@@ -128,8 +134,10 @@ export interface RouterStatus {
 export interface Status {
   /** False when the plugin has not written a status (not running, or not yet). */
   readonly running: boolean;
-  /** ISO time the plugin wrote it. */
+  /** ISO time the plugin wrote it (with several platforms, the oldest of their files: each is at least this fresh). */
   readonly updatedAt: string | undefined;
+  /** The platform's `name` (in a status file; absent from older files and for the default name). */
+  readonly platform?: string;
   readonly routers: readonly RouterStatus[];
   /** The running plugin's verdict on its config: one sentence per skipped router or camera (absent from older files). */
   readonly configErrors?: readonly string[];

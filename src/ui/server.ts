@@ -26,7 +26,7 @@ export function requestHandlers(storagePath: string): Readonly<Record<string, Ha
     '/router/test': (body) => testConnection(body.router, storagePath),
     '/cameras/discover': (body) => discover(body.router, body.cameras, storagePath),
     '/preview': (body) => preview(body.config, storagePath),
-    '/validate': (body) => validate(body.config),
+    '/validate': (body) => validate(body.config, body.earlier),
     '/status': () => readStatus(storagePath),
   };
 }

@@ -75,8 +75,17 @@ function savedCameras(): number | undefined {
 }
 
 function cameraGuardBlock(): Record<string, any> {
-  const config = JSON.parse(configJson()) as { platforms: Array<Record<string, any>> };
-  return config.platforms.find((block) => block.platform === 'CameraGuard')!;
+  return cameraGuardBlocks()[0]!;
+}
+
+/** Every Camera Guard platform block in config.json, in order; none while the file is half written. */
+function cameraGuardBlocks(): Array<Record<string, any>> {
+  try {
+    const config = JSON.parse(configJson()) as { platforms: Array<Record<string, any>> };
+    return config.platforms.filter((block) => block.platform === 'CameraGuard');
+  } catch {
+    return [];
+  }
 }
 
 /** Opens `path` in the UI, logging in first when the UI asks for it (a restart keeps the session). */
@@ -331,5 +340,37 @@ describe('the settings page in the real Homebridge UI', () => {
     }
     expect(await garage.locator('[data-testid="status-enforced"]').innerText()).toBe('blocked');
     await photograph('10-status', testid('status'));
+  });
+
+  it('adds a second Camera Guard platform, and saving writes both blocks, the first exactly as it was', async () => {
+    const first = cameraGuardBlock();
+    expect(await testid('platform-picker').isVisible()).toBe(false);
+    await testid('platform-add').click();
+    expect(await testid('platform-select').locator('option').allInnerTexts()).toEqual(['Camera Guard', 'Camera Guard 2']);
+    await testid('platform-note').waitFor();
+    // The new platform starts with one new router of its own.
+    expect(await testid('router-select').locator('option').allInnerTexts()).toEqual(['Home']);
+    expect(await testid('router-host').inputValue()).toBe('');
+    expect(await testid('platform-name').inputValue()).toBe('Camera Guard 2');
+    await testid('platform-name').fill('Barn Guard');
+    expect(await testid('platform-select').locator('option').allInnerTexts()).toEqual(['Camera Guard', 'Barn Guard']);
+    await setRouterField('router-name', 'Barn');
+    await setRouterField('router-host', '192.0.2.1');
+    await setRouterField('router-private-key-file', privateKeyFile);
+    await testid('camera-add').click();
+    const row = testid('camera-list').locator('[data-testid="camera-row"]').last();
+    await row.locator('[data-testid="camera-name"]').fill('Barn Door');
+    await row.locator('[data-testid="camera-address"]').fill('198.51.100.50');
+    await testid('save-button').click();
+    await frame.locator('[data-testid="save-result"]:visible, [data-testid="save-errors"]:visible').first().waitFor();
+    expect(await testid('save-errors').isVisible() ? await testid('save-errors').innerText() : '').toBe('');
+    await until(() => cameraGuardBlocks().length === 2, 'config.json to hold two Camera Guard platforms', STEP_MS, 50);
+    const [kept, added] = cameraGuardBlocks();
+    expect(kept).toEqual(first);
+    expect(added).toMatchObject({ platform: 'CameraGuard', name: 'Barn Guard', routers: [{ name: 'Barn', host: '192.0.2.1', privateKeyFile, cameras: [{ name: 'Barn Door', address: '198.51.100.50' }] }] });
+    // Back to the first platform: its router, untouched.
+    await testid('platform-select').selectOption({ label: 'Camera Guard' });
+    expect(await testid('router-name').inputValue()).toBe('Home');
+    expect(await testid('router-host').inputValue()).toBe('127.0.0.1');
   });
 });

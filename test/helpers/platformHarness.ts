@@ -55,6 +55,8 @@ export interface HarnessOptions {
   notRestored?: TestAccessory[];
   /** The known-hosts file's content in the Homebridge storage folder, as earlier runs left it. */
   knownHosts?: Record<string, string>;
+  /** A Homebridge storage folder shared with another platform (a fresh one unless told). */
+  storage?: string;
 }
 
 export function startPlatform(config: Record<string, unknown>, cached: TestAccessory[] = [], options: HarnessOptions = {}): Harness {
@@ -66,14 +68,15 @@ export function startPlatform(config: Record<string, unknown>, cached: TestAcces
   const unregistered: TestAccessory[] = [];
   const bridged = new Set<TestAccessory>(cached.filter((accessory) => !(options.notRestored ?? []).includes(accessory)));
   const foreign = options.foreignAccessories ?? 0;
-  const storage = mkdtempSync(join(tmpdir(), 'cg-platform-'));
+  const storage = options.storage ?? mkdtempSync(join(tmpdir(), 'cg-platform-'));
   if (options.knownHosts !== undefined) {
     writeFileSync(join(storage, KNOWN_HOSTS_FILE), JSON.stringify(options.knownHosts), { mode: 0o600 });
   }
   const api = {
     hap,
     on: (event: string, handler: () => void) => handlers.set(event, handler),
-    user: { storagePath: () => storage },
+    // config.json there, when a test writes one, holds the platform blocks of every Camera Guard platform.
+    user: { storagePath: () => storage, configPath: () => join(storage, 'config.json') },
     platformAccessory: TestAccessory,
     // As hap-nodejs's addBridgedAccessories: one at a time, throwing at the first one past the limit.
     registerPlatformAccessories: (_plugin: string, _platform: string, accessories: TestAccessory[]) => {

@@ -165,8 +165,9 @@ describe('HomeKit\'s limit of 149 accessories per bridge', () => {
     expect(errors(harness)).toEqual([
       'ERROR Router "Over" is not published in HomeKit and not guarded (its rules on the router stay as they are): ' +
         'its 61 accessories (60 cameras and its Lockdown switch) would be 13 over the 149 HomeKit allows on one bridge, where the routers before it already have 101 ' +
-        "(other plugins' accessories on the same bridge count too); run Camera Guard as a child bridge, or split the routers across several Camera Guard platforms each on its own child bridge, " +
-        'or remove at least 13 of its cameras, then restart Homebridge.',
+        "(other plugins' accessories on the same bridge count too); to guard it, move it to another Camera Guard platform (\"Add a Camera Guard platform\" on the settings page) " +
+        'and give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), each holding up to 149; ' +
+        'or remove at least 13 of its cameras; then restart Homebridge.',
     ]);
     expect(harness.lines).toContain(
       'WARN Router "Over": removing its 2 accessory(ies) from HomeKit, since it is not set up and they would show switches that do nothing; ' +

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { KEY_FOLDER } from '../../src/setup/keys';
-import { KNOWN_HOSTS_FILE, STATUS_FILE } from '../../src/settings';
+import { KNOWN_HOSTS_FILE, STATUS_FILE, statusFileName } from '../../src/settings';
 import type { ConnectionTest, Discovery, GeneratedKey, Preview, RouterCommands, Status, Validation } from '../../src/ui/protocol';
 import { requestHandlers, startUiServer } from '../../src/ui/server';
 import type { UiServerBase } from '../../src/ui/server';
@@ -278,6 +278,51 @@ describe('the status', () => {
     expect(status.routers[0]?.problem).not.toContain('\u001b');
     expect(status.routers[0]?.cameras[0]).toEqual({ name: 'Garage', address: '192.0.2.50', enforced: 'unknown', blockedPackets: undefined, egressBytes: undefined, leak: false, lastLeakTrip: undefined });
     expect(status.configErrors).toEqual(['Camera "X": "address" is not an IPv4 address.']);
+  });
+});
+
+describe('saving a second Camera Guard platform', () => {
+  it('is refused for a router that an earlier platform lists (same address and port, or same pinned key), and accepted for another router', async () => {
+    const camera = { name: 'Barn Door', address: '198.51.100.50' };
+    const earlier = [{ platform: 'CameraGuard', name: 'Camera Guard', routers: [entry({ cameras: [{ name: 'Garage', address: '192.0.2.30' }] })] }];
+    const again = await ask<Validation>('/validate', { config: { name: 'Barn Guard', routers: [entry({ name: 'Barn', hostKey: undefined, cameras: [camera] })] }, earlier });
+    expect(again).toEqual({
+      ok: false,
+      errors: [
+        `Router "Barn" is the same router as router "Home" of the Camera Guard platform "Camera Guard" before this one in config.json (both reach 127.0.0.1 port ${sim.port}); ` +
+          'two platforms guarding one router would fight over its rules, so "Barn" is skipped here and changes nothing on the router. Keep each router in one Camera Guard platform only: remove it from this one.',
+      ],
+    });
+    const sameKey = await ask<Validation>('/validate', { config: { name: 'Barn Guard', routers: [entry({ name: 'Barn', host: 'localhost', cameras: [camera] })] }, earlier });
+    expect(sameKey.errors).toEqual([expect.stringContaining(`(both pin host key ${sim.hostKeyFingerprint})`)]);
+    const other = await ask<Validation>('/validate', { config: { name: 'Barn Guard', routers: [entry({ name: 'Barn', host: '192.0.2.1', hostKey: undefined, cameras: [camera] })] }, earlier });
+    expect(other).toEqual({ ok: true, errors: [] });
+  });
+});
+
+describe('the status of several Camera Guard platforms', () => {
+  it('shows every platform\'s routers and skipped settings together, each named with its platform, as old as the oldest file', async () => {
+    const file = (platform: string | undefined, updatedAt: string, router: string, error: string): void =>
+      writeFileSync(
+        join(storage, statusFileName(platform)),
+        JSON.stringify({ updatedAt, platform, routers: [{ name: router, lastPoll: updatedAt, cameras: [] }], configErrors: [error] }),
+      );
+    file(undefined, '2026-12-03T08:00:05.000Z', 'Home', 'Camera "X": one.');
+    file('Barn Guard', '2026-12-03T08:00:01.000Z', 'Barn', 'Camera "Y": two.');
+    const status = await ask<Status>('/status');
+    expect(status.running).toBe(true);
+    expect(status.updatedAt).toBe('2026-12-03T08:00:01.000Z');
+    expect(status.routers.map((router) => [router.name, router.platform])).toEqual(
+      expect.arrayContaining([
+        ['Home', undefined],
+        ['Barn', 'Barn Guard'],
+      ]),
+    );
+    expect(status.configErrors).toEqual(expect.arrayContaining(['Camera "X": one.', 'Barn Guard: Camera "Y": two.']));
+
+    // Once config.json no longer lists "Barn Guard" (renamed or removed), a file it left behind is not shown.
+    writeFileSync(join(storage, 'config.json'), JSON.stringify({ platforms: [{ platform: 'CameraGuard', name: 'Camera Guard' }, { platform: 'Other' }] }));
+    expect((await ask<Status>('/status')).routers.map((router) => router.name)).toEqual(['Home']);
   });
 });
 

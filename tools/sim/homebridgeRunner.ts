@@ -19,6 +19,8 @@ import { captureLogLine } from './logCapture';
 export interface HomebridgeOptions {
   /** The CameraGuard platform block. */
   readonly platform: Record<string, unknown>;
+  /** More CameraGuard platform blocks after it (each with its own `name` and `_bridge`, to run several platforms). */
+  readonly morePlatforms?: readonly Record<string, unknown>[];
   /** Reuse a storage directory (to test a restart); a new one is made otherwise. */
   readonly storage?: string;
   readonly pin?: string;
@@ -82,7 +84,7 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
     JSON.stringify(
       {
         bridge: { name: 'Camera Guard Bridge', username, pin, port: 0, ...(options.advertiseOnLan === true ? {} : { bind: ['127.0.0.1'] }) },
-        platforms: [{ platform: 'CameraGuard', name: 'Camera Guard', ...options.platform }],
+        platforms: [{ platform: 'CameraGuard', name: 'Camera Guard', ...options.platform }, ...(options.morePlatforms ?? []).map((block) => ({ platform: 'CameraGuard', ...block }))],
       },
       null,
       2,
