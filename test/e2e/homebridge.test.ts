@@ -13,6 +13,7 @@ import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { HomeKitClient, NO_RESPONSE } from '../helpers/homeKitClient';
 import { EXPECTED_NODE, reportRuntime } from '../helpers/runtime';
 import { until as waitUntil } from '../helpers/simRouter';
+import { MARK } from '../../src/router/edgeos/commands';
 
 jest.setTimeout(120_000);
 
@@ -54,19 +55,20 @@ describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
   let sim: SimulatedRouterSetup;
   let homebridge: RunningHomebridge;
   let home: HomeKitClient;
-  /** How many reads of the router (one per poll) have started so far. */
+  /** How many reads of the router (a poll's, or a full one) have started so far. */
   let readsStarted = 0;
   /** How many scripts that save the router's configuration have ended so far (each start saves once, see EdgeOsRouter). */
   let savesEnded = 0;
 
   /**
-   * Resolves once the plugin has taken in a reading of the router made after now, however slowly polls come: it reads
-   * once per poll, one read after the other, so the second read to start from now on starts after the first was
-   * taken in.
+   * Resolves once the plugin has taken in a reading of the router made after now, however slowly polls come. A poll is
+   * one read, or two when the kernel's rows changed (the poll's own, then a full one); polls run one after the other,
+   * each taken in before the next starts. So of four reads started from now on, the last starts a poll after one that
+   * began after now and has been taken in (the first may be the second read of a poll begun before now).
    */
   async function pollsSeen(): Promise<void> {
     const mark = readsStarted;
-    await until(() => readsStarted >= mark + 2, 'the plugin to read the router twice');
+    await until(() => readsStarted >= mark + 4, 'the plugin to read the router in two polls');
   }
 
   beforeAll(async () => {
@@ -76,7 +78,7 @@ describe('Homebridge with Camera Guard, driven by a HomeKit controller', () => {
     sim = await startSimulatedRouter();
     const run = sim.router.run.bind(sim.router);
     sim.router.run = async (command, stdin, signal) => {
-      if (stdin?.includes('show configuration commands') === true) readsStarted++;
+      if (stdin?.includes(`echo '${MARK.clock}'`) === true) readsStarted++;
       try {
         return await run(command, stdin, signal);
       } finally {
