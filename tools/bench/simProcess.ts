@@ -17,6 +17,7 @@ export type SimRequest =
   | { readonly op: 'openFlows'; readonly addresses: readonly string[] }
   | { readonly op: 'flowCount'; readonly addresses: readonly string[] }
   | { readonly op: 'cpu' }
+  | { readonly op: 'blockedPacket'; readonly from: string }
   | { readonly op: 'stop' };
 
 /** One command the router ran, with when it started and ended on the shared clock. */
@@ -108,6 +109,8 @@ async function handle(request: SimRequest): Promise<unknown> {
       for (const address of request.addresses) if ((await sim?.router.hasFlow(address)) === true) open++;
       return open;
     }
+    case 'blockedPacket':
+      return sim?.router.sendTraffic({ from: request.from, protocol: 'tcp', port: 443, packets: 1, bytes: 60 });
     case 'cpu':
       return process.cpuUsage();
     case 'stop':
