@@ -477,7 +477,7 @@ async function hapReads(sim: SimulatorProcess): Promise<void> {
       return { plugin, floor };
     };
     for (let i = 0; i < 20; i++) await readFor(on);
-    const idle = await measure(() => false, 300);
+    const idle = await measure(() => false, 1000);
     await sim.ask({ op: 'commitDelay', ms: 5000 });
     const t0 = clock();
     await home.set(home.id(`${(cameras[1] as CameraSettings).name} Internet`, 'on'), 1);
@@ -498,6 +498,14 @@ async function hapReads(sim: SimulatorProcess): Promise<void> {
         ratio: `p99 ${(p99 / percentile(figures.floor, 99)).toFixed(2)}×`,
         target: 'p99 < 5 ms',
         met: p99 < 5 && refused === 0 && (name === 'idle' || during),
+        why:
+          percentile(figures.floor, 99) >= 5
+            ? `HAP alone (a read of the bridge's own Name, which no plugin code answers) had a p99 of ${ms(percentile(figures.floor, 99))} in the same run: that floor is over 5 ms on this machine, so no plugin can meet the target here; the switch's p99 is ${(p99 / percentile(figures.floor, 99)).toFixed(2)}× it.`
+            : refused > 0
+              ? `${refused} read(s) were answered with an error status.`
+              : !during && name !== 'idle'
+                ? 'the 5 s commit was not seen running during the reads.'
+                : `the switch's p99 is ${(p99 / percentile(figures.floor, 99)).toFixed(2)}× HAP's own.`,
       });
     }
   } finally {
