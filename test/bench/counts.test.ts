@@ -1,0 +1,162 @@
+/**
+ * What a poll, a toggle, a scene and a first setup cost in commands and bytes over real SSH to the simulated router
+ * (issue 11): counts, never timings, so it holds on a loaded machine. `npm run bench` measures the same things with
+ * the clock (docs/PERFORMANCE.md); this keeps the counts behind those figures from creeping back up.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { CameraSettings } from '../../src/config';
+import { RouterGuard } from '../../src/guard/routerGuard';
+import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
+import { KnownHosts } from '../../src/router/hostKeys';
+import { SshConnection } from '../../src/router/ssh';
+import { benchCameras, ownerFirewallLines, recordCommands, tally } from '../../tools/bench/commandLog';
+import type { CommandLog } from '../../tools/bench/commandLog';
+import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
+import { recordingLog } from '../helpers/recordingLog';
+import { simRouterSettings, until } from '../helpers/simRouter';
+
+jest.setTimeout(120_000);
+
+function driverFor(sim: SimulatedRouterSetup, cameras: readonly CameraSettings[]): EdgeOsRouter {
+  const settings = simRouterSettings(sim, cameras);
+  return new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-counts-')), 'known.json')), recordingLog()));
+}
+
+/** A router whose `cameras` are set up (blocked) by the driver, and a log of what is sent to it from then on. */
+async function setUp(cameras: readonly CameraSettings[], initialConfig = FRESH_ROUTER_CONFIG): Promise<{ sim: SimulatedRouterSetup; driver: EdgeOsRouter; log: CommandLog; setLines: number }> {
+  const sim = await startSimulatedRouter({ initialConfig });
+  const driver = driverFor(sim, cameras);
+  await driver.connect();
+  const log = recordCommands(sim.router);
+  const plan = driver.plan(await driver.read(cameras), new Map(cameras.map((camera) => [camera.address, 'blocked'] as const)));
+  expect((await driver.apply(plan)).result).toBe('committed');
+  const setLines = tally(log.records).setLines;
+  log.clear();
+  return { sim, driver, log, setLines };
+}
+
+describe('what a poll costs', () => {
+  // Bytes one poll receives at each number of cameras, as measured when this test was written, with a little room:
+  // a poll that starts reading per camera, or reads much more, fails here.
+  const RECEIVED_BYTES_AT_MOST: Record<number, number> = { 1: 2_000, 10: 8_500, 50: 37_000, 100: 73_000 };
+
+  it.each([1, 10, 50, 100])('is one command per router at %i camera(s), its bytes growing with the cameras only', async (n) => {
+    const cameras = benchCameras(n);
+    const { sim, driver, log, setLines } = await setUp(cameras);
+    try {
+      // First setup: six lines per camera (drop rule and counter rule), and three for the ruleset and its binding.
+      expect(setLines).toBeLessThanOrEqual(6 * n + 3);
+      await driver.read(cameras);
+      const poll = tally(log.records);
+      expect(poll.commands).toBe(1);
+      expect(poll.byKind.read).toBe(1);
+      expect(poll.receivedBytes).toBeLessThanOrEqual(RECEIVED_BYTES_AT_MOST[n] ?? 0);
+      // What is sent does not grow with the cameras at all: one script reads everything.
+      expect(poll.sentBytes).toBeLessThanOrEqual(800);
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+
+  // 5,000 lines keep the test quick (the bench measures 100,000); what matters here is the count and the bound.
+  it('is one command with 5,000 lines of the owner\'s own configuration too', async () => {
+    const cameras = benchCameras(10);
+    const owner = `${FRESH_ROUTER_CONFIG}\n${ownerFirewallLines(5_000).join('\n')}`;
+    const { sim, driver, log } = await setUp(cameras, owner);
+    try {
+      await driver.read(cameras);
+      const poll = tally(log.records);
+      expect(poll.commands).toBe(1);
+      // Today's poll reads the whole configuration; a poll that reads only the plugin's part
+      // (issue 11's target) passes this bound too, by far. It must not read more than the configuration once.
+      expect(poll.receivedBytes).toBeLessThanOrEqual(Buffer.byteLength(owner) * 1.1 + 20_000);
+    } finally {
+      driver.close();
+      await sim.dispose();
+    }
+  });
+});
+
+describe('what a toggle and a scene cost through the guard', () => {
+  const cameras = benchCameras(50);
+  let sim: SimulatedRouterSetup;
+  let guard: RouterGuard;
+  let lines: string[];
+  let log: CommandLog;
+
+  const confirmed = (camera: CameraSettings, word: 'opened' | 'blocked'): boolean => lines.some((line) => line.includes(`"${camera.name}": internet access ${word} from HomeKit`));
+  const cut = (camera: CameraSettings): boolean => lines.some((line) => line.includes(`"${camera.name}": cut `));
+
+  beforeAll(async () => {
+    sim = await startSimulatedRouter();
+    log = recordCommands(sim.router);
+    const settings = simRouterSettings(sim, cameras);
+    const recording = recordingLog();
+    lines = recording.lines;
+    const ssh = new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-counts-')), 'known.json')), recording);
+    guard = new RouterGuard({
+      cameras,
+      leak: { attempts: 1, uploadBytes: 100_000_000, windowMs: 600_000, quietMs: 300_000 },
+      // No poll during the test: every command counted is the toggle's or the scene's.
+      pollMs: 3_600_000,
+      driver: new EdgeOsRouter(settings, ssh),
+      log: recording,
+      listener: { cameraChanged: () => undefined, leakChanged: () => undefined, reachabilityChanged: () => undefined, lockdownChanged: () => undefined },
+      seenCameras: new Set(),
+      lockdown: { on: false, previous: {} },
+      saveLockdown: () => undefined,
+      markSeen: () => undefined,
+    });
+    guard.start();
+    // First sight of 50 cameras: each is new, set up blocked, and its flows cut, all in one transaction.
+    await until(() => cameras.every(cut), 'the first setup', 60_000);
+    const setup = tally(log.records);
+    expect(setup.byKind.transaction).toBe(1);
+    expect(setup.byKind.cut).toBe(1);
+    expect(setup.setLines).toBeLessThanOrEqual(6 * cameras.length + 3);
+  });
+
+  afterAll(async () => {
+    await guard.stop();
+    await sim.dispose();
+  });
+
+  beforeEach(() => {
+    log.clear();
+    lines.length = 0;
+  });
+
+  const first = cameras[0] as CameraSettings;
+
+  it('opens a camera with one read, one transaction and one read-back', async () => {
+    guard.requestAccess(first.address, 'allowed');
+    await until(() => confirmed(first, 'opened'), 'the opening');
+    expect(tally(log.records).byKind).toEqual({ read: 2, transaction: 1, cut: 0, neighbours: 0, offload: 0, other: 0 });
+  });
+
+  it('blocks a camera with one read, one transaction, one read-back and one cut', async () => {
+    guard.requestAccess(first.address, 'blocked');
+    await until(() => confirmed(first, 'blocked') && cut(first), 'the block');
+    expect(tally(log.records).byKind).toEqual({ read: 2, transaction: 1, cut: 1, neighbours: 0, offload: 0, other: 0 });
+  });
+
+  it('opens 50 cameras asked together (a scene) in one transaction', async () => {
+    cameras.forEach((camera) => guard.requestAccess(camera.address, 'allowed'));
+    await until(() => cameras.every((camera) => confirmed(camera, 'opened')), 'the scene', 60_000);
+    expect(tally(log.records).byKind).toEqual({ read: 2, transaction: 1, cut: 0, neighbours: 0, offload: 0, other: 0 });
+  });
+
+  it('locks 50 open cameras down in one transaction and cuts all their flows in one round trip', async () => {
+    expect(guard.requestLockdown(true)).toBe('queued');
+    await until(() => cameras.every(cut), 'the lockdown', 60_000);
+    const lockdown = tally(log.records);
+    expect(lockdown.byKind).toEqual({ read: 2, transaction: 1, cut: 1, neighbours: 0, offload: 0, other: 0 });
+    // Switching 50 drop rules is one edit each, not a rewrite of their blocks.
+    expect(lockdown.editLines).toBeLessThanOrEqual(50);
+  });
+});
