@@ -4,6 +4,8 @@
  * Nothing in this layer knows about HomeKit.
  */
 import type { CameraSettings } from '../config';
+import type { CameraFlows } from '../destinations/conntrack';
+import type { RuleAttempts } from '../destinations/firewallLog';
 import { routerWords } from '../log';
 
 /** A camera's internet access as enforced by the router. */
@@ -75,6 +77,34 @@ export function enforcedAccess(reading: CameraReading | undefined): Access | und
   return reading?.access;
 }
 
+/**
+ * Where one camera tried to go or went, as the router saw it during this read (issue 12; docs/design/destinations.md).
+ * Every part is optional: a router whose log or connection table cannot be read still guards, it only names less.
+ */
+export interface CameraDestinations {
+  /**
+   * The tries its tries-log rule logged since the previous read (IPv4 and IPv6 together), per destination. With a
+   * rate-limited log these are a sample: the exact total is the block counter's. Undefined when the log was not read.
+   */
+  readonly attempts: RuleAttempts | undefined;
+  /** Its connections now, per destination, from the router's connection table. Undefined when the table was not read. */
+  readonly flows: CameraFlows | undefined;
+}
+
+/** What the router could tell about destinations during one read, for every camera at once. */
+export interface DestinationsReading {
+  /** Keyed by camera address (the same keys as RouterReading.cameras); a camera not here had nothing read. */
+  readonly cameras: ReadonlyMap<string, CameraDestinations>;
+  /** `nf_conntrack_acct` on the router: true = bytes per flow are counted; undefined = could not be read. */
+  readonly accounting: boolean | undefined;
+  /** Log bytes that arrived since the previous read but were passed over (a flood beyond the per-read bound). */
+  readonly logSkippedBytes: number;
+  /** Why the router's log could not be read this time, in a sentence for the owner; undefined when it was read. */
+  readonly logProblem?: string;
+  /** Why the connection table could not be read this time; undefined when it was (or nothing needed it). */
+  readonly flowsProblem?: string;
+}
+
 export interface RouterReading {
   /** Keyed by camera address. */
   readonly cameras: ReadonlyMap<string, CameraReading>;
@@ -99,6 +129,8 @@ export interface RouterReading {
    * mid-transaction): the plan made on this reading saves, so a router reboot cannot bring back an old state.
    */
   readonly unsaved: boolean;
+  /** Where cameras tried to go or went; undefined when the driver does not read destinations. */
+  readonly destinations?: DestinationsReading;
 }
 
 /** What becomes of the rules of a camera that is not (or no longer) configured. */
