@@ -120,6 +120,40 @@ export interface CameraStatus {
   readonly leak: boolean;
   /** ISO time of the last leak trip, if any since Homebridge started. */
   readonly lastLeakTrip: string | undefined;
+  /** Where the camera tried to go or went (issue 12); absent from older files and before the first reading. */
+  readonly destinations?: DestinationsStatus;
+}
+/** One destination of a camera, as raw fields plus the line the owner reads (`describeDestination`). */
+export interface DestinationStatus {
+  readonly address: string;
+  /** `tcp`, `udp`, `icmp`, `icmpv6` or `other`. */
+  readonly protocol: string;
+  readonly port?: number;
+  /** Blocked: tries logged (a sample: the log is rate-limited). Allowed: flows seen. */
+  readonly count: number;
+  /** Allowed, with accounting on: bytes the camera sent there. */
+  readonly bytesSent?: number;
+  readonly hostName?: string;
+  /** `AS37963 Alibaba, CN`, when the owner's network data names it. */
+  readonly network?: string;
+  /** True when the destination is in the camera's `allowDestinations` (or is the router, for DNS). */
+  readonly expected?: boolean;
+  /** ISO time it was last seen. */
+  readonly lastSeen?: string;
+  /** The whole line, as the log would say it. */
+  readonly line: string;
+}
+export interface DestinationsStatus {
+  /** Tries while blocked, the most first, over the last 24 hours; at most 20. */
+  readonly blocked: readonly DestinationStatus[];
+  /** Where it sends while allowed (and through its allow-list while blocked), from the last reading; at most 20. */
+  readonly allowed: readonly DestinationStatus[];
+  /** Destinations left out of the two lists. */
+  readonly more: number;
+  /** Whether the router counts bytes per connection (`nf_conntrack_acct`). */
+  readonly accounting: 'on' | 'off' | 'unknown';
+  /** ISO time of the reading the lists come from. */
+  readonly updatedAt: string;
 }
 export interface RouterStatus {
   readonly name: string;
