@@ -65,6 +65,20 @@ export interface SimState {
   options: SimOptions;
   /** The in-memory dataplane's compiled rules, counters and flows; absent with a real dataplane. */
   memoryDataplane?: MemoryDataplaneState;
+  /**
+   * The router's /var/log/messages (rsyslog's file, where the kernel's LOG lines land) and the rotated
+   * /var/log/messages.1 that logrotate keeps; absent until something is logged. `inode` changes when the file is
+   * rotated (renamed away, a new one created), as it does on the router.
+   */
+  routerLog?: { current: SimLogFile; rotated?: SimLogFile; nextInode: number };
+  /** `net.netfilter.nf_conntrack_acct` (0 on EdgeOS unless the owner switches it on); absent = 0. */
+  conntrackAccounting?: 0 | 1;
+}
+
+/** One simulated log file: its inode and its bytes (ASCII). */
+export interface SimLogFile {
+  inode: number;
+  text: string;
 }
 
 export interface RouterStateStore {
