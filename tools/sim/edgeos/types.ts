@@ -106,6 +106,13 @@ export interface Dataplane {
   listFlows(sourceIp: string): Promise<CommandResult>;
   /** `conntrack -D -s <ip>`. */
   deleteFlows(sourceIp: string): Promise<CommandResult>;
+  /**
+   * `conntrack -L -o extended`: the whole table in conntrack-tools' format, with `packets= bytes=` only while
+   * accounting is on. Optional: a dataplane without it makes the simulated `conntrack -L -o extended` fail.
+   */
+  listAllFlows?(): Promise<CommandResult>;
+  /** `net.netfilter.nf_conntrack_acct` as the router's kernel has it (a real one in the lab); optional. */
+  conntrackAccounting?(): Promise<0 | 1>;
   /** `ip neigh show` from a real kernel; without it the simulated `ip` prints the LAN hosts (SimOptions.lanHosts). */
   listNeighbours?(): Promise<CommandResult>;
   /** Zeroes every counter (IPv4 and IPv6) and drops every flow. */
