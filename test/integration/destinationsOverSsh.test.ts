@@ -211,4 +211,28 @@ describe('destinations over SSH', () => {
     await appendLog(sim, logLine(V4_FRONT, frontDoor.address, '198.51.100.1', 8));
     expect(triesOf(await poll(), frontDoor)?.destinations.map((d) => d.port)).toEqual([8]);
   });
+
+  it('moves the log on only after a read that succeeded as a whole: lines read by a failed read come again', async () => {
+    await appendLog(sim, logLine(V4_FRONT, frontDoor.address, '198.51.100.1', 1));
+    const run = sim.router.run.bind(sim.router);
+    // First the router's answer is cut just before its end mark, after the log was read on the router; then a full
+    // read whose configuration lacks the WAN interface fails after its log part was parsed.
+    jest
+      .spyOn(sim.router, 'run')
+      .mockImplementationOnce(async (command, stdin, signal, user) => {
+        const result = await run(command, stdin, signal, user);
+        expect(result.stdout).toContain('camguard-log end');
+        return { ...result, stdout: result.stdout.slice(0, result.stdout.indexOf('@@camera-guard end')) };
+      })
+      .mockImplementationOnce(async (command, stdin, signal, user) => {
+        const result = await run(command, stdin, signal, user);
+        expect(result.stdout).toContain('camguard-log end');
+        return { ...result, stdout: result.stdout.replace(/^set interfaces ethernet eth0 .*\n/gm, '') };
+      });
+    await expect(poll()).rejects.toThrow(/cut short/);
+    await expect(driver.read(cameras)).rejects.toThrow(/has no interface eth0/);
+    jest.restoreAllMocks();
+    const reading = await poll();
+    expect(triesOf(reading, frontDoor)?.destinations.map((d) => d.port)).toEqual([1]);
+  });
 });
