@@ -7,7 +7,7 @@
  * says so in one sentence and leaves the rest, and the guarding, untouched.
  */
 import { parseConntrack, parseConntrackAccounting, destinationsOfCamera } from '../../destinations/conntrack';
-import type { CameraFlows, ConntrackListing } from '../../destinations/conntrack';
+import type { ConntrackListing } from '../../destinations/conntrack';
 import { MAX_ATTEMPT_DESTINATIONS, attemptsPerRule, logPrefixOf, parseFirewallLog } from '../../destinations/firewallLog';
 import type { AttemptedDestination, RuleAttempts } from '../../destinations/firewallLog';
 import { ROUTER_LOG_FILE, parseLogRead } from '../../destinations/logCursor';
@@ -58,7 +58,7 @@ export function readDestinations(sections: ReadonlyMap<string, string>, logOutpu
   for (const camera of cameras) {
     perCamera.set(camera.address, {
       attempts: log.attempts === undefined ? undefined : mergeAttempts(camera.prefixes.map((prefix) => log.attempts?.get(prefix))),
-      flows: flows.listing === undefined ? undefined : cameraFlows(flows.listing, camera.flowAddresses),
+      flows: flows.listing === undefined ? undefined : destinationsOfCamera(flows.listing.flows, camera.flowAddresses),
     });
   }
   return {
@@ -71,10 +71,6 @@ export function readDestinations(sections: ReadonlyMap<string, string>, logOutpu
     },
     cursor: log.cursor,
   };
-}
-
-function cameraFlows(listing: ConntrackListing, addresses: readonly string[]): CameraFlows {
-  return destinationsOfCamera(listing.flows, addresses);
 }
 
 function readFlows(sections: ReadonlyMap<string, string>): { listing: ConntrackListing | undefined; problem: string | undefined } {
