@@ -29,8 +29,12 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/-]{1,200}$/;
 /**
  * The shell fragment (POSIX sh, coreutils `stat`, `tail`, `head`, `tr`) that reads the log from `cursor` on, in a
  * subshell so it changes nothing around it. Without a cursor it reads the newest `maxBytes`.
+ *
+ * `readAs: 'root'` reads the files through `sudo tail`: EdgeOS keeps /var/log/messages `root:adm 0640`, and a login
+ * that is not in `adm` can only read it that way. Only `tail` is run as root (a short command line for sudo's own
+ * log entry); `stat` needs no permission on the file.
  */
-export function logReadScript(cursor: LogCursor | undefined, maxBytes = LOG_READ_MAX_BYTES, file = ROUTER_LOG_FILE): string {
+export function logReadScript(cursor: LogCursor | undefined, maxBytes = LOG_READ_MAX_BYTES, file = ROUTER_LOG_FILE, readAs: 'user' | 'root' = 'user'): string {
   if (!SAFE_PATH.test(file)) {
     throw new Error(`${file} is not a log path the plugin reads`);
   }
@@ -38,18 +42,19 @@ export function logReadScript(cursor: LogCursor | undefined, maxBytes = LOG_READ
   const offset = cursor !== undefined && Number.isSafeInteger(cursor.offset) && cursor.offset > 0 ? cursor.offset : 0;
   const max = Number.isSafeInteger(maxBytes) && maxBytes > 0 ? maxBytes : LOG_READ_MAX_BYTES;
   const clean = `tr -c '\\11\\12\\40-\\176' '?'`;
+  const tail = readAs === 'root' ? 'sudo tail' : 'tail';
   return [
     `( f=${file}; i0=${inode}; o=${offset}; m=${max}`,
     `  set -- $(stat -L -c '%i %s' "$f" 2>/dev/null); i=\${1:-0}; s=\${2:-0}`,
     `  if [ "$i" != "$i0" ]; then`,
     `    set -- $(stat -L -c '%i %s' "$f.1" 2>/dev/null)`,
     `    if [ "\${1:-0}" = "$i0" ] && [ "\${2:-0}" -gt "$o" ]; then n=$(($2 - o)); [ "$n" -gt "$m" ] && n=$m`,
-    `      echo "${MARK} old $n"; tail -c +$((o + 1)) "$f.1" | head -c "$n" | ${clean}; echo; fi`,
+    `      echo "${MARK} old $n"; ${tail} -c +$((o + 1)) "$f.1" | head -c "$n" | ${clean}; echo; fi`,
     `    o=0`,
     `  elif [ "$s" -lt "$o" ]; then o=0; fi`,
     // Over the bound, the read starts one byte before the newest m: if that byte ends a line, no line is lost.
     `  k=0; if [ $((s - o)) -gt "$m" ]; then k=$((s - m - 1 - o)); o=$((s - m - 1)); fi`,
-    `  echo "${MARK} new $i $o $((s - o)) $k"; tail -c +$((o + 1)) "$f" | head -c $((s - o)) | ${clean}; echo`,
+    `  echo "${MARK} new $i $o $((s - o)) $k"; ${tail} -c +$((o + 1)) "$f" | head -c $((s - o)) | ${clean}; echo`,
     `  echo "${MARK} end" )`,
   ].join('\n');
 }

@@ -95,7 +95,7 @@ export async function testConnection(raw: unknown, storagePath: string): Promise
     const offloadWarning = identity.hardwareOffload ? ' Hardware offload is on, so upload volumes are under-counted (blocking is not affected).' : '';
     pass(
       'router',
-      `${[identity.model, identity.version].filter(Boolean).join(', ') || 'The router'}: the "out" slot of ${router.wanInterface} holds ${slotWords}.${routeWarning}${offloadWarning}`,
+      `${[identity.model, identity.version].filter(Boolean).join(', ') || 'The router'}: the "out" slot of ${router.wanInterface} holds ${slotWords}.${routeWarning}${offloadWarning}${destinationWords(reading)}`,
     );
     return {
       ok: routeWarning === '',
@@ -106,6 +106,28 @@ export async function testConnection(raw: unknown, storagePath: string): Promise
   } finally {
     session.close();
   }
+}
+
+/**
+ * What the read of the router's log and connection table (which the test's read made) says about naming
+ * destinations: whether the log can be read, and whether the router counts bytes per connection. Neither affects
+ * blocking, so neither fails the test.
+ */
+function destinationWords(reading: RouterReading): string {
+  const destinations = reading.destinations;
+  if (destinations === undefined) return '';
+  const log =
+    destinations.logProblem === undefined
+      ? " The plugin can read the router's log, so it can name where a blocked camera tries to go."
+      : ` Note: the plugin ${destinations.logProblem}`;
+  const accounting =
+    destinations.accounting === true
+      ? ' The router counts bytes per connection, so what allowed cameras send can be shown.'
+      : destinations.accounting === false
+        ? ' The router does not count bytes per connection, so where allowed cameras send is shown without volumes; ' +
+          '"sudo sysctl -w net.netfilter.nf_conntrack_acct=1" on the router turns counting on until its next reboot.'
+        : '';
+  return `${log}${accounting}`;
 }
 
 function hostKeyMessage(status: 'pinned' | 'unpinned' | 'mismatch', fingerprint: string): string {

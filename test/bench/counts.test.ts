@@ -42,7 +42,8 @@ async function setUp(cameras: readonly CameraSettings[], initialConfig = FRESH_R
 describe('what a poll costs', () => {
   // Bytes one poll receives at each number of cameras, as measured when this test was written, with a little room:
   // a poll that starts reading per camera, or reads much more, fails here.
-  const RECEIVED_BYTES_AT_MOST: Record<number, number> = { 1: 1_000, 10: 3_500, 50: 14_500, 100: 28_000 };
+  // The destinations parts (issue 12) add about 150 bytes of marks to every poll when the log and connections are quiet.
+  const RECEIVED_BYTES_AT_MOST: Record<number, number> = { 1: 1_200, 10: 3_500, 50: 14_500, 100: 28_000 };
 
   it.each([1, 10, 50, 100])('is one command per router at %i camera(s), its bytes growing with the cameras only', async (n) => {
     const cameras = benchCameras(n);
@@ -58,8 +59,9 @@ describe('what a poll costs', () => {
       expect(poll.commands).toBe(1);
       expect(poll.byKind.read).toBe(1);
       expect(poll.receivedBytes).toBeLessThanOrEqual(RECEIVED_BYTES_AT_MOST[n] ?? 0);
-      // What is sent does not grow with the cameras at all: one script reads everything.
-      expect(poll.sentBytes).toBeLessThanOrEqual(800);
+      // One script reads everything: about 1.4 KB (the log's read fragment is most of it), and one address filter of
+      // the connection table per camera (about 21 bytes each).
+      expect(poll.sentBytes).toBeLessThanOrEqual(1_600 + 24 * n);
     } finally {
       driver.close();
       await sim.dispose();

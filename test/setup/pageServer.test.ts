@@ -134,6 +134,20 @@ describe('testing the connection', () => {
     expect(pinned.hostKey?.status).toBe('pinned');
   });
 
+  it("says whether the router's log can be read and whether it counts bytes per connection, failing neither", async () => {
+    const before = await ask<ConnectionTest>('/router/test', { router: entry() });
+    expect(before.ok).toBe(true);
+    expect(before.checks.at(-1)?.message).toMatch(/can read the router's log.*does not count bytes per connection.*sysctl -w net\.netfilter\.nf_conntrack_acct=1.*until its next reboot/);
+    await sim.router.store.update((state) => {
+      state.conntrackAccounting = 1;
+      state.faults.logUnreadable = true;
+      state.routerLog = { current: { inode: 7, text: 'Dec  3 12:00:01 ubnt syslogd started\n' }, nextInode: 8 };
+    });
+    const after = await ask<ConnectionTest>('/router/test', { router: entry() });
+    expect(after.ok).toBe(true);
+    expect(after.checks.at(-1)?.message).toMatch(/Note: the plugin could not read the router's log \/var\/log\/messages .*still guarded.*counts bytes per connection/);
+  });
+
   it("says the owner's own policy in the WAN out slot will be adopted", async () => {
     await sim.dispose();
     sim = await startSimulatedRouter({

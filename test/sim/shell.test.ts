@@ -47,9 +47,14 @@ describe('shell', () => {
   });
 
   it('fails loudly on what it does not support, running nothing of that line', async () => {
-    expect(await run('echo before\necho a; echo b | cat')).toEqual({ stdout: 'before\n', stderr: "vbash: line 2: simulator does not support `|'\n", code: 2 });
-    expect((await run('if true; then echo x; fi')).code).toBe(2);
-    expect((await run('echo $(date)')).stderr).toContain('simulator does not support');
+    expect(await run('echo before\necho a; echo b & echo c')).toEqual({ stdout: 'before\n', stderr: "vbash: line 2: simulator does not support `&'\n", code: 2 });
+    expect((await run('for i in 1 2; do echo $i; done')).code).toBe(2);
+    expect((await run('{ echo x; }')).code).toBe(2);
+    expect((await run('echo `date`')).stderr).toContain('simulator does not support');
+    expect((await run('echo $(echo `date`)')).stderr).toContain('simulator does not support');
+    expect((await run('set -e')).stderr).toContain('simulator supports only `set -- ARGS');
+    expect((await run('[ -f /etc/passwd ]')).stderr).toContain('simulator does not support the test');
+    expect((await run('echo a | (cat)')).stderr).toContain('does not support a compound command reading a pipe');
     expect((await run('echo "unterminated')).stderr).toContain('unexpected EOF');
     expect(await run('nosuch x')).toEqual({ stdout: '', stderr: 'vbash: nosuch: command not found\n', code: 127 });
     expect((await run('sudo nosuch')).stderr).toBe('sudo: nosuch: command not found\n');
@@ -94,5 +99,56 @@ describe('shell', () => {
   it('runs an EXIT trap at the end, and none after trap -', async () => {
     expect((await run("trap 'echo bye' EXIT\necho hi")).stdout).toBe('hi\nbye\n');
     expect((await run("trap 'echo bye' EXIT\ntrap - EXIT\necho hi")).stdout).toBe('hi\n');
+  });
+
+  describe('the constructs the log and connection reads use', () => {
+    /** `up` upper-cases its standard input; `count` prints how many bytes it read; `fail` prints to both and exits 3. */
+    function pipeHost(): ShellHost {
+      const base = host();
+      base.programs.set('up', (_args, context) => Promise.resolve({ stdout: (context.input ?? '').toUpperCase(), stderr: '', code: 0 }));
+      base.programs.set('count', (_args, context) => Promise.resolve({ stdout: `${(context.input ?? '').length}\n`, stderr: '', code: 0 }));
+      base.programs.set('fail', () => Promise.resolve({ stdout: 'partial\n', stderr: 'broken\n', code: 3 }));
+      return base;
+    }
+    const runPipes = (script: string) => runLoginShell(pipeHost(), script, '');
+
+    it('pipes each stage into the next, with the last stage deciding the status', async () => {
+      expect(await runPipes('echo abc | up | count')).toEqual({ stdout: '4\n', stderr: '', code: 0 });
+      expect(await runPipes('fail | up')).toEqual({ stdout: 'PARTIAL\n', stderr: 'broken\n', code: 0 });
+      expect(await runPipes('fail 2>/dev/null | up; echo $?')).toEqual({ stdout: 'PARTIAL\n0\n', stderr: '', code: 0 });
+      expect(await runPipes('echo x | fail')).toEqual({ stdout: 'partial\n', stderr: 'broken\n', code: 3 });
+      expect((await runPipes('echo abc >/dev/null | count')).stdout).toBe('0\n');
+      expect((await runPipes('sudo up <&0')).code).toBe(2);
+    });
+
+    it('runs subshells with a copy of the variables, and their exit ends only them', async () => {
+      expect((await runPipes('X=1; (X=2; echo in $X; exit 4); echo out $X $?')).stdout).toBe('in 2\nout 1 4\n');
+      expect((await runPipes('(fail || echo instead) | up')).stdout).toBe('PARTIAL\nINSTEAD\n');
+      expect((await runPipes('( echo a\n  echo b ) >/dev/null; echo c')).stdout).toBe('c\n');
+    });
+
+    it('substitutes commands and arithmetic, splitting unquoted results', async () => {
+      expect((await runPipes('set -- $(echo 12 34); echo "$2 $1" ${3:-none} "${1:-0}"')).stdout).toBe('34 12 none 12\n');
+      expect((await runPipes('o=5; s=100; echo $((s - o)) "$(( (s + 1) * 2 / 3 ))" $((-o + $s % 7))')).stdout).toBe('95 67 -3\n');
+      expect((await runPipes('x=$(fail 2>/dev/null); echo "[$x] $?"')).stdout).toBe('[partial] 3\n');
+      expect((await runPipes('echo "$(echo "a  b")"')).stdout).toBe('a  b\n');
+      const bad = await runPipes('s=abc; echo $((s + 1)); echo after');
+      expect(bad.stdout).toBe('after\n');
+      expect(bad.stderr).toContain('operand expected');
+    });
+
+    it('branches with if, elif and else on [ ] tests, over several lines', async () => {
+      const script = (value: string): string => `v=${value}\nif [ "$v" -gt 10 ]; then echo big\n  echo really\nelif [ "$v" = 5 ] && [ -n "$v" ]; then echo five; else echo small; fi\necho done`;
+      expect((await runPipes(script('11'))).stdout).toBe('big\nreally\ndone\n');
+      expect((await runPipes(script('5'))).stdout).toBe('five\ndone\n');
+      expect((await runPipes(script('1'))).stdout).toBe('small\ndone\n');
+      expect((await runPipes('if false; then echo no; fi; echo $?')).stdout).toBe('0\n');
+      const wrong = await runPipes('[ abc -lt 3 ]; echo $?');
+      expect(wrong.stdout).toBe('2\n');
+      expect(wrong.stderr).toContain('integer expression expected');
+      expect((await runPipes('if true; then echo x')).stderr).toContain('unexpected end of file');
+      expect((await runPipes('echo ok\nfi')).stdout).toBe('ok\n');
+      expect((await runPipes('echo ok\nfi')).code).toBe(2);
+    });
   });
 });

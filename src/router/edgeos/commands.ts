@@ -6,6 +6,8 @@
  * sessions. The script always ends its session, discards whatever a failed commit left in the working config,
  * and saves only after a successful commit.
  */
+import { LOG_READ_MAX_BYTES, ROUTER_LOG_FILE, logReadScript } from '../../destinations/logCursor';
+import type { LogCursor } from '../../destinations/logCursor';
 import type { RuleSpec } from './ruleSetLayout';
 
 export const CFG_WRAPPER = '/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper';
@@ -38,7 +40,27 @@ export const MARK = {
   hook6Failed: '@@camera-guard hook6 unavailable',
   end: '@@camera-guard end',
   cut: '@@camera-guard cut',
+  accounting: '@@camera-guard accounting',
+  accountingFailed: '@@camera-guard accounting unavailable',
+  flows: '@@camera-guard flows',
+  flowsEnd: '@@camera-guard flows end',
+  log: '@@camera-guard log',
 } as const;
+
+/** Printed in the connection table's place when `conntrack` failed (let through the address filter on purpose). */
+export const FLOWS_UNAVAILABLE = 'camguard-flows unavailable';
+/** The most bytes of the connection table one read brings back (a few hundred bytes a flow). */
+export const FLOWS_READ_MAX_BYTES = 256 * 1024;
+/** Where the kernel says whether it counts bytes per connection. */
+export const CONNTRACK_ACCOUNTING_FILE = '/proc/sys/net/netfilter/nf_conntrack_acct';
+
+/** What a read asks about destinations (issue 12): the log from `logCursor` on, and the flows of `flowAddresses`. */
+export interface DestinationsQuery {
+  /** Where the last read of the router's log stopped; undefined reads the newest LOG_READ_MAX_BYTES. */
+  readonly logCursor: LogCursor | undefined;
+  /** The camera addresses (IPv4 or IPv6, canonical text) whose connections are listed; none lists nothing. */
+  readonly flowAddresses: readonly string[];
+}
 
 export type ConfigOp = { readonly op: 'set' | 'delete'; readonly path: readonly string[] };
 
@@ -172,11 +194,48 @@ function counterLines(chain: string, chain6: string | undefined): string[] {
 }
 
 /**
+ * Whether the kernel counts bytes per connection, and the cameras' connections: one walk of the connection table,
+ * filtered on the router to the lines that name a camera address as a source (`src=` of either tuple: what the camera
+ * opened, and what was opened to it through a port forward), and cut at FLOWS_READ_MAX_BYTES. A `conntrack` that fails
+ * (missing, or not allowed) prints FLOWS_UNAVAILABLE instead of an empty table, which would read as "no connections".
+ */
+function flowLines(addresses: readonly string[]): string[] {
+  const lines = [`echo '${MARK.accounting}'`, `cat ${CONNTRACK_ACCOUNTING_FILE} 2>/dev/null || echo '${MARK.accountingFailed}'`];
+  if (addresses.length > 0) {
+    const patterns = [FLOWS_UNAVAILABLE, ...addresses.map((address) => `src=${address} `)].map((pattern) => `-e ${shellWord(pattern)}`).join(' ');
+    lines.push(
+      `echo '${MARK.flows}'`,
+      `(sudo /usr/sbin/conntrack -L -o extended 2>/dev/null || echo '${FLOWS_UNAVAILABLE}') | grep -F ${patterns} | head -c ${FLOWS_READ_MAX_BYTES}`,
+      // A cut listing ends inside a line: the line break keeps the mark on a line of its own.
+      'echo',
+      `echo '${MARK.flowsEnd}'`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * The router's log since the last read, after the end mark: its text is whatever the router's daemons wrote, so it
+ * comes last, and the sections are split only on what precedes it (see splitLogPart). Its own marks and lengths tell
+ * whether it arrived whole; a log that cannot be read leaves everything before it as it was. Read through `sudo tail`:
+ * /var/log/messages is `root:adm 0640` on EdgeOS.
+ */
+function logLines(cursor: LogCursor | undefined): string[] {
+  return [`echo '${MARK.log}'`, logReadScript(cursor, LOG_READ_MAX_BYTES, ROUTER_LOG_FILE, 'root')];
+}
+
+function destinationLines(destinations: DestinationsQuery | undefined): { before: string[]; after: string[] } {
+  return destinations === undefined ? { before: [], after: [] } : { before: flowLines(destinations.flowAddresses), after: logLines(destinations.logCursor) };
+}
+
+/**
  * The full read: the router's clock, the kernel's rows and counters, then the whole configuration. The kernel is
  * listed first on purpose: a commit that lands between the two listings then shows as a change of the kernel's rows
- * at the next poll (see pollScript), which reads the configuration again, instead of going unseen.
+ * at the next poll (see pollScript), which reads the configuration again, instead of going unseen. With
+ * `destinations`, the connection table and the log ride on the same round trip.
  */
-export function readScript(chain: string, chain6?: string): string {
+export function readScript(chain: string, chain6?: string, destinations?: DestinationsQuery): string {
+  const { before, after } = destinationLines(destinations);
   return [
     `echo '${MARK.clock}'`,
     // The router's clock decides when a timed opening (`time startdate`) ends: read it, not ours.
@@ -184,7 +243,9 @@ export function readScript(chain: string, chain6?: string): string {
     ...counterLines(chain, chain6),
     `echo '${MARK.config}'`,
     `${OP_WRAPPER} show configuration commands`,
+    ...before,
     `echo '${MARK.end}'`,
+    ...after,
     '',
   ].join('\n');
 }
@@ -192,10 +253,27 @@ export function readScript(chain: string, chain6?: string): string {
 /**
  * A poll between full reads: the router's clock and the kernel's rows and counters of the plugin's chains and the out
  * hook, without the configuration. Its size grows with the cameras (and the owner's rules in an adopted ruleset), not
- * with the rest of the owner's configuration.
+ * with the rest of the owner's configuration; the destinations parts are bounded on the router (64 KiB of log per
+ * file, 256 KiB of connections).
  */
-export function pollScript(chain: string, chain6?: string): string {
-  return [`echo '${MARK.clock}'`, 'date -u +%s', ...counterLines(chain, chain6), `echo '${MARK.end}'`, ''].join('\n');
+export function pollScript(chain: string, chain6?: string, destinations?: DestinationsQuery): string {
+  const { before, after } = destinationLines(destinations);
+  return [`echo '${MARK.clock}'`, 'date -u +%s', ...counterLines(chain, chain6), ...before, `echo '${MARK.end}'`, ...after, ''].join('\n');
+}
+
+/**
+ * Splits a read's output at the log's mark: the marked sections before it (for splitSections), and the log read's
+ * own output after it (for parseLogRead), or undefined when the read asked for no log or it never started. The first
+ * mark is the script's own: everything before it is printed by the plugin's commands, not by the log's writers.
+ */
+export function splitLogPart(stdout: string): { head: string; log: string | undefined } {
+  const fence = `${MARK.log}\n`;
+  const after = stdout.indexOf(`\n${fence}`);
+  const start = stdout.startsWith(fence) ? 0 : after < 0 ? -1 : after + 1;
+  if (start < 0) {
+    return { head: stdout, log: undefined };
+  }
+  return { head: stdout.slice(0, start), log: stdout.slice(start + fence.length) };
 }
 
 /** The kernel's rows and counters alone, for a read that found the plugin's rules in other chains than it listed. */

@@ -25,9 +25,15 @@ import {
   readScript,
   saveScript,
   splitCutReports,
+  splitLogPart,
   splitSections,
   transactionScript,
 } from './commands';
+import type { DestinationsQuery } from './commands';
+import { readDestinations, triesLogPrefixes } from './destinations';
+import type { CameraQuery } from './destinations';
+import type { LogCursor } from '../../destinations/logCursor';
+import { canonicalAddress } from '../../destinations/address';
 import { readFirewall } from './firewallConfig';
 import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
 import { cameraStatus, plan } from './planner';
@@ -80,6 +86,13 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
   private kernel: KernelRows | undefined;
   private readonly now: () => number;
   private readonly configRereadMs: number;
+  /**
+   * Where the last read of the router's log stopped (memory only: the first read after a start reads the newest
+   * 64 KiB). Moved on only by a read that succeeded as a whole, so a read that fails loses no log lines.
+   */
+  private logCursor: LogCursor | undefined;
+  /** The other addresses each camera with a MAC was last seen using (from the neighbour table, at a flow cut). */
+  private readonly knownAddresses = new Map<string, readonly string[]>();
 
   constructor(
     private readonly router: Router,
@@ -147,13 +160,15 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
   async read(cameras: readonly CameraSettings[], kind: ReadKind = 'full'): Promise<RouterReading> {
     const config = this.config;
     if (kind === 'poll' && config !== undefined && this.kernel !== undefined && this.now() - config.readAt < this.configRereadMs) {
-      const result = await this.ssh.exec(READ_COMMAND, pollScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
-      const sections = splitSections(result.stdout);
+      const query = this.destinationsQuery(cameras);
+      const result = await this.ssh.exec(READ_COMMAND, pollScript(this.counterChain, this.counterChain6, query), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
+      const { head, log } = splitLogPart(result.stdout);
+      const sections = splitSections(head);
       if (!sections.has(MARK.end)) {
         throw new RouterError('protocol', `the router's answer to a poll was cut short (${firstLine(result.stderr) || 'no error given'}).`);
       }
       if (!kernelRowsChanged(this.kernel, kernelRows(sections, KERNEL_MARKS))) {
-        return this.reading(cameras, config, sections);
+        return this.reading(cameras, config, sections, { query, log });
       }
       // The kernel's firewall changed (on the router, by hand or by another tool): what it now enforces has to be
       // matched against the configuration, read again now rather than at the next poll.
@@ -165,8 +180,10 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
   private async fullRead(cameras: readonly CameraSettings[]): Promise<RouterReading> {
     this.forgetConfig();
     const readAt = this.now();
-    const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
-    const sections = splitSections(result.stdout);
+    const query = this.destinationsQuery(cameras);
+    const result = await this.ssh.exec(READ_COMMAND, readScript(this.counterChain, this.counterChain6, query), READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES);
+    const { head, log } = splitLogPart(result.stdout);
+    const sections = splitSections(head);
     const configText = sections.get(MARK.config);
     if (configText === undefined || !sections.has(MARK.end)) {
       throw new RouterError('protocol', `the router's answer to a read was cut short (${firstLine(result.stderr) || 'no error given'}).`);
@@ -179,13 +196,31 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
       ({ line, reason }) => `left out a configuration line the plugin does not use and could not read (${reason}): ${routerWords(line, 160)}`,
     );
     const config: ConfigRead = { firewall: readFirewall(parsed.value.paths), notes, readAt };
-    const reading = await this.reading(cameras, config, sections);
+    const reading = await this.reading(cameras, config, sections, { query, log });
     this.config = config;
     return reading;
   }
 
+  /** What a read asks about destinations: the log from where the last read stopped, and every camera's connections. */
+  private destinationsQuery(cameras: readonly CameraSettings[]): DestinationsQuery {
+    return { logCursor: this.logCursor, flowAddresses: [...new Set(cameras.flatMap((camera) => this.flowAddressesOf(camera)))] };
+  }
+
+  /** A camera's configured address and the others it was seen using, in conntrack's spelling. */
+  private flowAddressesOf(camera: CameraSettings): string[] {
+    const addresses = [camera.address, ...(camera.mac === undefined ? [] : (this.knownAddresses.get(camera.address) ?? []))];
+    return [...new Set(addresses.flatMap((address) => (isRoutedAddress(address) ? (canonicalAddress(address) ?? []) : [])))];
+  }
+
   /** A reading from a configuration read and the sections of the latest read (clock and kernel listings). */
-  private async reading(cameras: readonly CameraSettings[], config: ConfigRead, readSections: Map<string, string>): Promise<RouterReading> {
+  private async reading(
+    cameras: readonly CameraSettings[],
+    config: ConfigRead,
+    readSections: Map<string, string>,
+    destinations: { readonly query: DestinationsQuery; readonly log: string | undefined },
+  ): Promise<RouterReading> {
+    // The destinations parts come from the first round trip, whatever the counters re-read below brings back.
+    const firstSections = readSections;
     let sections = readSections;
     const clock = /^(\d{9,11})$/.exec((sections.get(MARK.clock) ?? '').trim());
     const routerNow = clock ? Number(clock[1]) * 1000 : undefined;
@@ -279,6 +314,14 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
         readings.set(camera.address, reading.access === 'blocked' && notInForce !== undefined ? { ...reading, notInForce } : reading);
       }
     }
+    const queries: CameraQuery[] = cameras.flatMap((camera) => {
+      const slot = assignment.slots.get(camera.address);
+      const base = slot === undefined ? undefined : this.layout.slotRules(slot)[0];
+      return base === undefined
+        ? []
+        : [{ address: camera.address, prefixes: triesLogPrefixes(base, ruleSet, camera.mac === undefined ? undefined : ruleSet6), flowAddresses: this.flowAddressesOf(camera) }];
+    });
+    const found = readDestinations(firstSections, destinations.log, queries, destinations.query.flowAddresses.length > 0);
     const routerAddresses = [...firewall.interfaces.values()].flatMap((iface) => iface.addresses);
     const enforced4 = ruleSetConfig !== undefined && wan.outRuleSet === ruleSet;
     const enforced6 = !wants6 || (ruleSet6Config !== undefined && wan.outRuleSet6 === ruleSet6);
@@ -293,8 +336,13 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
       warnings,
       notes,
       unsaved: this.unsaved,
+      destinations: found.reading,
     };
     this.inputs.set(reading, input);
+    // The read succeeded as a whole: only now does the log's cursor move on.
+    if (found.cursor !== undefined) {
+      this.logCursor = found.cursor;
+    }
     return reading;
   }
 
@@ -464,6 +512,8 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
               own.push(neighbour.address);
             }
           }
+          // Reads list these addresses' connections too, until the next cut sees the camera again.
+          this.knownAddresses.set(camera.address, own.slice(1));
         }
       } else {
         problem = `could not read the router's neighbour table (${parsed.error})`;

@@ -7,7 +7,7 @@ import type { ConfigSystem } from './configSystem';
 import { DEFAULT_RULE_NUMBER, defaultAction, firewallBindings, ruleConfig, ruleNumbers } from './firewall';
 import { formatArp, formatDhcpLeases, formatFirewallStatistics, formatNeighbours, formatOffload, formatVersion, parseIptablesCounters } from './formats';
 import type { Program, ProcessContext } from './shell';
-import type { CommandResult, CounterPair, Dataplane, RouterStateStore } from './types';
+import type { CommandResult, ConntrackFlow, CounterPair, Dataplane, RouterStateStore } from './types';
 
 const ok = (stdout: string): CommandResult => ({ stdout, stderr: '', code: 0 });
 const fail = (stderr: string, code = 1): CommandResult => ({ stdout: '', stderr, code });
@@ -162,11 +162,12 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
   const ip6tables = xtablesProgram('ip6tables', dataplane.listChain6?.bind(dataplane));
 
   /**
-   * `conntrack -L|-D [-f ipv4|ipv6] -s IP`. conntrack takes the family from the address; one given with `-f` must
-   * agree with it, as conntrack-tools insists ("mismatched address family").
+   * `conntrack -L|-D [-f ipv4|ipv6] -s IP`, and `conntrack -L -o extended` (the whole table). conntrack takes the family
+   * from the address; one given with `-f` must agree with it, as conntrack-tools insists ("mismatched address family").
    */
   const conntrack: Program = async (args, context) => {
     if (!context.root) return fail('conntrack v1.4.6 (conntrack-tools): Operation failed: Operation not permitted\n');
+    if (args.join(' ') === '-L -o extended') return listAllFlows();
     const operation = args.find((arg) => arg === '-L' || arg === '-D');
     const sourceAt = args.findIndex((arg) => arg === '-s' || arg === '--src' || arg === '--orig-src');
     const source = sourceAt >= 0 ? args[sourceAt + 1] : undefined;
@@ -174,10 +175,20 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     const family = familyAt >= 0 ? args[familyAt + 1] : undefined;
     const expectedLength = family === undefined ? 3 : 5;
     if (operation === undefined || source === undefined || args.length !== expectedLength || (family !== undefined && family !== 'ipv4' && family !== 'ipv6')) {
-      return fail('conntrack: the simulator supports only `conntrack -L|-D [-f ipv4|ipv6] -s IP`\n', 2);
+      return fail('conntrack: the simulator supports only `conntrack -L|-D [-f ipv4|ipv6] -s IP` and `conntrack -L -o extended`\n', 2);
     }
     if (family !== undefined && (family === 'ipv6') !== source.includes(':')) return fail('conntrack v1.4.6 (conntrack-tools): mismatched address family\n', 2);
     return operation === '-L' ? dataplane.listFlows(source) : dataplane.deleteFlows(source);
+  };
+
+  /** The whole table, from the dataplane when it can list it (a real kernel), else from the memory dataplane's flows. */
+  const listAllFlows = async (): Promise<CommandResult> => {
+    if (dataplane.listAllFlows !== undefined) return dataplane.listAllFlows();
+    const state = await store.read();
+    if (state.memoryDataplane === undefined) return fail("conntrack: the simulator's dataplane cannot list the whole table\n", 2);
+    const accounting = ((await dataplane.conntrackAccounting?.()) ?? state.conntrackAccounting ?? 0) === 1;
+    const flows = state.memoryDataplane.flows;
+    return { stdout: flows.map((flow) => formatExtendedFlow(flow, accounting)).join(''), stderr: `conntrack v1.4.6 (conntrack-tools): ${flows.length} flow entries have been shown.\n`, code: 0 };
   };
 
   /** `ip neigh show`, `ip route show default`: the router's neighbours, from the dataplane's kernel when it has one, else from the LAN hosts. */
@@ -199,6 +210,7 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
   const show: Program = (args, context) => (context.interactive ? opWrapper(['show', ...args], context) : Promise.resolve(fail('Invalid command: [show]\n')));
 
   return new Map<string, Program>([
+    ...coreutilsPrograms(store, dataplane),
     ['/opt/vyatta/sbin/vyatta-cfg-cmd-wrapper', cfgWrapper],
     ['vyatta-cfg-cmd-wrapper', cfgWrapper],
     ['/bin/cli-shell-api', cliShellApi],
@@ -216,5 +228,190 @@ export function edgeOsPrograms({ store, dataplane, config }: ProgramDependencies
     ['show', show],
     ['date', dateProgram],
     ['/bin/date', dateProgram],
+  ]);
+}
+
+/** The files the simulated coreutils know: the router's log (root:adm 0640) and the conntrack accounting switch. */
+const LOG_FILE = '/var/log/messages';
+const ROTATED_LOG_FILE = `${LOG_FILE}.1`;
+const ACCOUNTING_FILE = '/proc/sys/net/netfilter/nf_conntrack_acct';
+/** procfs files have a fixed inode of their own and report size 0 to stat, as on Linux. */
+const ACCOUNTING_INODE = 4026532105;
+
+interface SimFile {
+  inode: number;
+  /** The bytes, one character per byte (latin1). */
+  bytes: string;
+  /** Only root may read it (the login is taken not to be in group adm: the stricter case). */
+  rootOnly: boolean;
+  /** What stat's %s says (procfs: 0). */
+  size: number;
+}
+
+async function simFile(store: RouterStateStore, dataplane: Dataplane, path: string): Promise<SimFile | undefined> {
+  const state = await store.read();
+  if (path === ACCOUNTING_FILE) {
+    const value = (await dataplane.conntrackAccounting?.()) ?? state.conntrackAccounting ?? 0;
+    return { inode: ACCOUNTING_INODE, bytes: `${value}\n`, rootOnly: false, size: 0 };
+  }
+  const log = path === LOG_FILE ? state.routerLog?.current : path === ROTATED_LOG_FILE ? state.routerLog?.rotated : undefined;
+  if (log === undefined) return undefined;
+  const bytes = Buffer.from(log.text, 'utf8').toString('latin1');
+  return { inode: log.inode, bytes, rootOnly: true, size: bytes.length };
+}
+
+/** A file's bytes for a program that reads it, or the error coreutils print. */
+async function readSimFile(store: RouterStateStore, dataplane: Dataplane, program: string, path: string, context: ProcessContext): Promise<string | CommandResult> {
+  const file = await simFile(store, dataplane, path);
+  if (file === undefined) return fail(`${program}: cannot open '${path}' for reading: No such file or directory\n`);
+  const unreadable = file.rootOnly && (!context.root || (await store.read()).faults.logUnreadable === true);
+  if (unreadable) return fail(`${program}: cannot open '${path}' for reading: Permission denied\n`);
+  return file.bytes;
+}
+
+/** `\NNN` octal escapes, `\\`, `\n`, `\t` and ranges `a-z`, as tr reads a set. */
+function trSet(text: string): Set<number> | undefined {
+  const chars: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') {
+      const octal = /^[0-7]{1,3}/.exec(text.slice(i + 1))?.[0];
+      if (octal !== undefined) {
+        chars.push(parseInt(octal, 8));
+        i += octal.length;
+      } else {
+        const escaped = text[++i];
+        const known: Record<string, number> = { '\\': 92, n: 10, t: 9 };
+        if (escaped === undefined || !Object.hasOwn(known, escaped)) return undefined;
+        chars.push(known[escaped] ?? 0);
+      }
+    } else {
+      chars.push(text.charCodeAt(i));
+    }
+  }
+  const set = new Set<number>();
+  for (let i = 0; i < chars.length; i++) {
+    const low = chars[i] ?? 0;
+    if (chars[i + 1] === 45 && i + 2 < chars.length) {
+      const high = chars[i + 2] ?? 0;
+      if (high < low) return undefined;
+      for (let c = low; c <= high; c++) set.add(c);
+      i += 2;
+    } else {
+      set.add(low);
+    }
+  }
+  return set;
+}
+
+/** One flow as `conntrack -L -o extended` prints it (conntrack-tools 1.4): counters only while accounting is on. */
+export function formatExtendedFlow(flow: ConntrackFlow, accounting: boolean): string {
+  const family = flow.src.includes(':') ? 'ipv6     10' : 'ipv4     2';
+  const counters = (packets: number, bytes: number): string => (accounting ? ` packets=${packets} bytes=${bytes}` : '');
+  const sent = counters(flow.packets, flow.bytes);
+  const received = counters(flow.packets, flow.packets * 52);
+  if (flow.protocol === 'icmp' || flow.protocol === 'ipv6-icmp') {
+    const [name, request, reply] = flow.protocol === 'icmp' ? ['icmp     1', 8, 0] : ['icmpv6   58', 128, 129];
+    return (
+      `${family} ${name} 29 src=${flow.src} dst=${flow.dst} type=${request} code=0 id=${flow.sport}${sent} ` +
+      `src=${flow.dst} dst=${flow.src} type=${reply} code=0 id=${flow.sport}${received} mark=0 use=1\n`
+    );
+  }
+  const head = flow.protocol === 'tcp' ? 'tcp      6 431999 ESTABLISHED' : 'udp      17 179';
+  return (
+    `${family} ${head} src=${flow.src} dst=${flow.dst} sport=${flow.sport} dport=${flow.dport}${sent} ` +
+    `src=${flow.dst} dst=${flow.src} sport=${flow.dport} dport=${flow.sport}${received} [ASSURED] mark=0 use=1\n`
+  );
+}
+
+/**
+ * The coreutils and grep a log or connection-table read runs, only in the forms it uses: `stat -L -c FORMAT FILE…`
+ * (%i %s %n), `tail -c +N [FILE]`, `head -c N [FILE]`, `tr -c SET1 SET2`, `grep -F -e PATTERN… [FILE]`, `cat FILE`.
+ * Files are the router's log (SimState.routerLog, readable by root only) and the conntrack accounting switch.
+ */
+export function coreutilsPrograms(store: RouterStateStore, dataplane: Dataplane): Map<string, Program> {
+  const unsupported = (name: string, forms: string): CommandResult => fail(`${name}: the simulator supports only ${forms}\n`, 2);
+  const input = async (name: string, file: string | undefined, context: ProcessContext): Promise<string | CommandResult> =>
+    file === undefined ? (context.input ?? '') : readSimFile(store, dataplane, name, file, context);
+
+  const stat: Program = async (args) => {
+    if (args[0] !== '-L' || args[1] !== '-c' || args[2] === undefined || args.length < 4) return unsupported('stat', "`stat -L -c FORMAT FILE...'");
+    const format = args[2];
+    if (/%[^isn]/.test(format.replace(/%%/g, ''))) return unsupported('stat', 'the formats %i, %s and %n');
+    let stdout = '';
+    let stderr = '';
+    for (const path of args.slice(3)) {
+      const file = await simFile(store, dataplane, path);
+      if (file === undefined) stderr += `stat: cannot stat '${path}': No such file or directory\n`;
+      else stdout += `${format.replace(/%([isn%])/g, (_, code: string) => (code === 'i' ? String(file.inode) : code === 's' ? String(file.size) : code === 'n' ? path : '%'))}\n`;
+    }
+    return { stdout, stderr, code: stderr === '' ? 0 : 1 };
+  };
+
+  const tail: Program = async (args, context) => {
+    const from = args[0] === '-c' ? /^\+([0-9]{1,15})$/.exec(args[1] ?? '') : null;
+    if (from?.[1] === undefined || args.length > 3) return unsupported('tail', "`tail -c +N [FILE]'");
+    const bytes = await input('tail', args[2], context);
+    return typeof bytes === 'string' ? ok(bytes.slice(Math.max(0, Number(from[1]) - 1))) : bytes;
+  };
+
+  const head: Program = async (args, context) => {
+    const count = args[0] === '-c' && /^[0-9]{1,15}$/.test(args[1] ?? '') ? Number(args[1]) : undefined;
+    if (count === undefined || args.length > 3) return unsupported('head', "`head -c N [FILE]'");
+    const bytes = await input('head', args[2], context);
+    return typeof bytes === 'string' ? ok(bytes.slice(0, count)) : bytes;
+  };
+
+  const tr: Program = (args, context) => {
+    const set = args[0] === '-c' && args.length === 3 ? trSet(args[1] ?? '') : undefined;
+    const replacement = args[2] ?? '';
+    if (set === undefined || replacement.length !== 1) return Promise.resolve(unsupported('tr', "`tr -c SET1 C' (one replacement character)"));
+    const text = context.input ?? '';
+    let out = '';
+    for (let i = 0; i < text.length; i++) out += set.has(text.charCodeAt(i)) ? text.charAt(i) : replacement;
+    return Promise.resolve(ok(out));
+  };
+
+  const grep: Program = async (args, context) => {
+    const patterns: string[] = [];
+    let fixed = false;
+    let file: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i] ?? '';
+      if (arg === '-F') fixed = true;
+      else if (arg === '-e' && args[i + 1] !== undefined) patterns.push(args[++i] ?? '');
+      else if (!arg.startsWith('-') && file === undefined && i === args.length - 1) file = arg;
+      else return unsupported('grep', "`grep -F -e PATTERN... [FILE]'");
+    }
+    if (!fixed || patterns.length === 0) return unsupported('grep', "`grep -F -e PATTERN... [FILE]'");
+    const text = await input('grep', file, context);
+    if (typeof text !== 'string') return { ...text, code: 2 };
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const matched = lines.filter((line) => patterns.some((pattern) => line.includes(pattern)));
+    return { stdout: matched.map((line) => `${line}\n`).join(''), stderr: '', code: matched.length > 0 ? 0 : 1 };
+  };
+
+  const cat: Program = async (args, context) => {
+    if (args.length !== 1 || args[0]?.startsWith('-')) return unsupported('cat', "`cat FILE'");
+    const path = args[0] ?? '';
+    const file = await simFile(store, dataplane, path);
+    if (file === undefined) return fail(`cat: ${path}: No such file or directory\n`);
+    const bytes = await readSimFile(store, dataplane, 'cat', path, context);
+    return typeof bytes === 'string' ? ok(bytes) : fail(`cat: ${path}: Permission denied\n`);
+  };
+
+  return new Map<string, Program>([
+    ['stat', stat],
+    ['/usr/bin/stat', stat],
+    ['tail', tail],
+    ['/usr/bin/tail', tail],
+    ['head', head],
+    ['/usr/bin/head', head],
+    ['tr', tr],
+    ['/usr/bin/tr', tr],
+    ['grep', grep],
+    ['/bin/grep', grep],
+    ['cat', cat],
+    ['/bin/cat', cat],
   ]);
 }

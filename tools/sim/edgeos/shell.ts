@@ -2,39 +2,97 @@
  * A tiny vbash: just the shell language a router driver needs, interpreted exactly as bash would, and a loud
  * failure (exit 2, "simulator does not support …") for anything outside it, so that a script which works here also
  * works on a real EdgeRouter. Supported: lines, `;`, `#` comments, '…' and "…" quoting, backslash escapes and line
- * continuations, `$?`/`$NAME`/`${NAME}` expansion with word splitting, `NAME=value` and `export`, `&&`/`||` chains,
- * redirections to /dev/null and between stdout and stderr, the builtins echo/true/false/exit/export, and the
- * programs sudo, sg and vbash/bash/sh, which run nested commands and shells.
+ * continuations, `$?`/`$NAME`/`${NAME}`/`$1`…`$9`/`${NAME:-word}` expansion with word splitting, `$(…)` command
+ * substitution, `$((…))` integer arithmetic (`+ - * /`, parentheses), `NAME=value` and `export`, `&&`/`||` chains,
+ * pipelines `a | b`, subshells `( … )`, `if … then … elif … else … fi`, redirections to /dev/null and between stdout
+ * and stderr, the builtins echo/true/false/exit/export/trap, `set -- ARGS` and `[`/`test` (`-n -z = != -eq -ne -gt
+ * -ge -lt -le`), and the programs sudo, sg and vbash/bash/sh, which run nested commands and shells.
+ *
+ * A pipeline's stages run one after the other, each reading what the one before printed (ProcessContext.input):
+ * the same result as bash's concurrent stages for programs that read all their input and then print.
  */
 import type { CommandResult } from './types';
 
-type Part = { kind: 'text'; text: string; quoted: boolean } | { kind: 'param'; name: string; quoted: boolean };
+type Part =
+  | { kind: 'text'; text: string; quoted: boolean }
+  | { kind: 'param'; name: string; quoted: boolean; fallback?: string }
+  | { kind: 'command'; items: ScriptItem[]; quoted: boolean }
+  | { kind: 'arith'; expression: string; quoted: boolean };
 type Word = Part[];
 type Target = 'stdout' | 'stderr' | 'null';
 interface Redirect {
   fds: (1 | 2)[];
   to: Target | 1 | 2;
 }
+type Operator = '&&' | '||' | ';' | '\n' | '|' | '(' | ')';
 type Token =
   | { type: 'word'; word: Word; line: number }
-  | { type: 'op'; op: '&&' | '||' | ';' | '\n'; line: number }
+  | { type: 'op'; op: Operator; line: number }
   | { type: 'redirect'; redirect: Redirect; line: number }
   | { type: 'error'; message: string; line: number };
 
 interface SimpleCommand {
+  kind: 'simple';
   words: Word[];
   redirects: Redirect[];
   line: number;
 }
-/** `a && b || c`: commands joined by operators. */
+interface Subshell {
+  kind: 'subshell';
+  body: ScriptItem[];
+  redirects: Redirect[];
+  line: number;
+}
+interface IfClause {
+  kind: 'if';
+  branches: { condition: ScriptItem[]; body: ScriptItem[] }[];
+  otherwise: ScriptItem[] | undefined;
+  redirects: Redirect[];
+  line: number;
+}
+type Command = SimpleCommand | Subshell | IfClause;
+/** `a | b | c`. */
+interface Pipeline {
+  commands: Command[];
+}
+/** `a && b || c`: pipelines joined by operators. */
 interface AndOrList {
-  commands: SimpleCommand[];
+  pipelines: Pipeline[];
   operators: ('&&' | '||')[];
 }
-type ScriptItem = { kind: 'list'; list: AndOrList } | { kind: 'error'; message: string; line: number };
+type ScriptItem = { kind: 'list'; list: AndOrList; endLine: number } | { kind: 'error'; message: string; line: number };
 
 const META = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Words that open or close a compound command when they stand where a command starts. */
+const RESERVED = new Set(['if', 'then', 'elif', 'else', 'fi']);
+
+/**
+ * Where the `)` that closes a `$(` opened just before `from` is (quotes and nested parentheses skipped), or -1.
+ * For `$((`, `arithmetic` finds the `))`.
+ */
+function closingParen(script: string, from: number, arithmetic: boolean): number {
+  let depth = 0;
+  for (let i = from; i < script.length; i++) {
+    const c = script[i];
+    if (c === '\\') {
+      i++;
+    } else if (c === "'") {
+      const end = script.indexOf("'", i + 1);
+      if (end < 0) return -1;
+      i = end;
+    } else if (c === '"') {
+      for (i++; i < script.length && script[i] !== '"'; i++) if (script[i] === '\\') i++;
+    } else if (c === '(') {
+      depth++;
+    } else if (c === ')') {
+      if (depth > 0) depth--;
+      else if (!arithmetic) return i;
+      else return script[i + 1] === ')' ? i : -1;
+    }
+  }
+  return -1;
+}
 
 function tokenize(script: string): Token[] {
   const tokens: Token[] = [];
@@ -45,23 +103,43 @@ function tokenize(script: string): Token[] {
   /** Reads `$…` at `i` (which points after the `$`). */
   const readParam = (quoted: boolean): Part | string => {
     const next = script[i] ?? '';
-    if (next === '?') {
+    if (next === '?' || /[1-9]/.test(next)) {
       i++;
-      return { kind: 'param', name: '?', quoted };
+      return { kind: 'param', name: next, quoted };
+    }
+    if (next === '(' && script[i + 1] === '(') {
+      const end = closingParen(script, i + 2, true);
+      if (end < 0) return 'an unterminated `$((\'';
+      const expression = script.slice(i + 2, end);
+      line += expression.split('\n').length - 1;
+      i = end + 2;
+      return { kind: 'arith', expression, quoted };
+    }
+    if (next === '(') {
+      const end = closingParen(script, i + 1, false);
+      if (end < 0) return 'an unterminated `$(\'';
+      const inner = script.slice(i + 1, end);
+      const items = parse(inner);
+      const error = items.find((item) => item.kind === 'error');
+      if (error?.kind === 'error') return `${error.message} (in \`$(…)')`;
+      line += inner.split('\n').length - 1;
+      i = end + 1;
+      return { kind: 'command', items, quoted };
     }
     if (next === '{') {
       const end = script.indexOf('}', i);
-      const name = end < 0 ? '' : script.slice(i + 1, end);
-      if (!NAME.test(name) && name !== '?') return 'unsupported parameter expansion `${…}\'';
+      const body = end < 0 ? '' : script.slice(i + 1, end);
+      const match = /^([A-Za-z_][A-Za-z0-9_]*|[1-9?])(?::-([A-Za-z0-9_./-]*))?$/.exec(body);
+      if (match?.[1] === undefined) return 'unsupported parameter expansion `${…}\'';
       i = end + 1;
-      return { kind: 'param', name, quoted };
+      return { kind: 'param', name: match[1], quoted, ...(match[2] === undefined ? {} : { fallback: match[2] }) };
     }
     const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(script.slice(i))?.[0];
     if (name !== undefined) {
       i += name.length;
       return { kind: 'param', name, quoted };
     }
-    if (/[0-9#@*!$(-]/.test(next) && next !== '') return `unsupported expansion \`$${next}'`;
+    if (/[0#@*!$-]/.test(next) && next !== '') return `unsupported expansion \`$${next}'`;
     return { kind: 'text', text: '$', quoted };
   };
 
@@ -82,6 +160,10 @@ function tokenize(script: string): Token[] {
     } else if (script.startsWith('&&', i) || script.startsWith('||', i)) {
       tokens.push({ type: 'op', op: script.startsWith('&&', i) ? '&&' : '||', line });
       i += 2;
+    } else if (c === '|' || c === '(' || c === ')') {
+      if (script.startsWith('|&', i)) return fail("simulator does not support `|&'");
+      tokens.push({ type: 'op', op: c, line });
+      i++;
     } else if (/^(&>|[12]?>)/.test(script.slice(i))) {
       const match = /^(&>|([12]?)>>?)(&([12]))?[ \t]*/.exec(script.slice(i));
       if (match === null) return fail('bad redirection');
@@ -91,7 +173,7 @@ function tokenize(script: string): Token[] {
         tokens.push({ type: 'redirect', redirect: { fds, to: match[4] === '2' ? 2 : 1 }, line });
       } else {
         // A redirection target ends where the word ends, as in bash: before blanks and operators.
-        const target = /^[^\s;&|]+/.exec(script.slice(i))?.[0] ?? '';
+        const target = /^[^\s;&|()]+/.exec(script.slice(i))?.[0] ?? '';
         if (target !== '/dev/null') return fail(`simulator does not support redirection to \`${target}' (only /dev/null, 2>&1, >&2)`);
         i += target.length;
         tokens.push({ type: 'redirect', redirect: { fds, to: 'null' }, line });
@@ -153,53 +235,203 @@ function tokenize(script: string): Token[] {
   return tokens;
 }
 
-/** Groups tokens into and-or lists; a syntax error becomes the last item (bash runs everything before it). */
-function parse(script: string): ScriptItem[] {
-  const items: ScriptItem[] = [];
-  let list: AndOrList = { commands: [], operators: [] };
-  let command: SimpleCommand | undefined;
-  let expectCommand = false;
-  const finishList = (): void => {
-    if (list.commands.length > 0) items.push({ kind: 'list', list });
-    list = { commands: [], operators: [] };
-  };
-  const failAt = (message: string, line: number): ScriptItem[] => {
-    // bash parses a whole line before running it: nothing on the line of a syntax error runs.
-    const kept = items.filter((item) => item.kind === 'list' && (item.list.commands[item.list.commands.length - 1]?.line ?? 0) < line);
-    return [...kept, { kind: 'error', message, line }];
-  };
-  let line = 1;
-  for (const token of tokenize(script)) {
-    line = token.line;
-    if (token.type === 'error') return failAt(token.message, token.line);
-    if (token.type === 'word' || token.type === 'redirect') {
-      if (command === undefined) {
-        command = { words: [], redirects: [], line: token.line };
-        list.commands.push(command);
+/** The word's text when it is one bare (unquoted, unexpanded) word, such as a reserved word. */
+function bareText(word: Word): string | undefined {
+  const [part, ...rest] = word;
+  return rest.length === 0 && part?.kind === 'text' && !part.quoted ? part.text : undefined;
+}
+
+class SyntaxError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A recursive-descent reader of the tokens: lists, and-or lists, pipelines, and the commands they are made of. */
+class Parser {
+  private at = 0;
+  private lastLine = 1;
+
+  constructor(private readonly tokens: Token[]) {}
+
+  private peek(): Token | undefined {
+    return this.tokens[this.at];
+  }
+
+  private take(): Token | undefined {
+    const token = this.tokens[this.at++];
+    if (token !== undefined) this.lastLine = token.line;
+    return token;
+  }
+
+  private fail(message: string, token = this.peek()): never {
+    if (token?.type === 'error') throw new SyntaxError(token.message, token.line);
+    throw new SyntaxError(message, token?.line ?? this.lastLine);
+  }
+
+  private isOp(op: Operator): boolean {
+    const token = this.peek();
+    return token?.type === 'op' && token.op === op;
+  }
+
+  private reservedAhead(): string | undefined {
+    const token = this.peek();
+    const text = token?.type === 'word' ? bareText(token.word) : undefined;
+    return text !== undefined && RESERVED.has(text) ? text : undefined;
+  }
+
+  private skipNewlines(): void {
+    while (this.isOp('\n')) this.take();
+  }
+
+  /**
+   * Items until the end, a `)` or one of the reserved words in `stops`. `onItem` sees each top-level item as soon as
+   * it is read (the shell keeps those that end before a later syntax error).
+   */
+  list(stops: ReadonlySet<string>, onItem?: (item: ScriptItem) => void): ScriptItem[] {
+    const items: ScriptItem[] = [];
+    for (;;) {
+      while (this.isOp('\n') || this.isOp(';')) {
+        const token = this.take();
+        if (token?.type === 'op' && token.op === ';' && items.length === 0 && onItem === undefined) this.fail("syntax error near unexpected token `;'", token);
       }
-      if (token.type === 'word') command.words.push(token.word);
-      else command.redirects.push(token.redirect);
-      expectCommand = false;
-      continue;
-    }
-    const unexpected = command === undefined && (token.op === '&&' || token.op === '||' || (token.op === ';' && !expectCommand));
-    if (token.op === '\n' && expectCommand) continue;
-    if (unexpected || (token.op === ';' && expectCommand)) return failAt(`syntax error near unexpected token \`${token.op}'`, token.line);
-    command = undefined;
-    if (token.op === '&&' || token.op === '||') {
-      list.operators.push(token.op);
-      expectCommand = true;
-    } else {
-      finishList();
+      const token = this.peek();
+      if (token === undefined || this.isOp(')')) return items;
+      const reserved = this.reservedAhead();
+      if (reserved !== undefined && stops.has(reserved)) return items;
+      const item: ScriptItem = { kind: 'list', list: this.andOr(), endLine: this.lastLine };
+      items.push(item);
+      onItem?.(item);
+      const next = this.peek();
+      if (next !== undefined && !(next.type === 'op' && (next.op === ';' || next.op === '\n' || next.op === ')'))) this.fail(`syntax error near unexpected token`);
+      if (next?.type === 'op' && next.op === ';') {
+        this.take();
+        if (this.isOp(';')) this.fail("syntax error near unexpected token `;'");
+      }
     }
   }
-  if (expectCommand) return failAt('syntax error: unexpected end of file', line);
-  finishList();
-  return items;
+
+  private andOr(): AndOrList {
+    const list: AndOrList = { pipelines: [this.pipeline()], operators: [] };
+    for (;;) {
+      const token = this.peek();
+      if (token?.type !== 'op' || (token.op !== '&&' && token.op !== '||')) return list;
+      this.take();
+      list.operators.push(token.op);
+      this.skipNewlines();
+      list.pipelines.push(this.pipeline());
+    }
+  }
+
+  private pipeline(): Pipeline {
+    const pipeline: Pipeline = { commands: [this.command()] };
+    while (this.isOp('|')) {
+      this.take();
+      this.skipNewlines();
+      pipeline.commands.push(this.command());
+    }
+    return pipeline;
+  }
+
+  private command(): Command {
+    const token = this.peek();
+    if (token === undefined) this.fail('syntax error: unexpected end of file');
+    if (token.type === 'error') this.fail(token.message);
+    if (token.type === 'op' && token.op === '(') {
+      this.take();
+      const body = this.list(new Set());
+      if (!this.isOp(')')) this.fail("syntax error: unexpected end of file (no `)')");
+      if (body.length === 0) this.fail("syntax error near unexpected token `)'");
+      this.take();
+      return { kind: 'subshell', body, redirects: this.redirects(), line: token.line };
+    }
+    if (token.type === 'op') this.fail(`syntax error near unexpected token \`${token.op === '\n' ? 'newline' : token.op}'`);
+    const reserved = this.reservedAhead();
+    if (reserved === 'if') return this.ifClause();
+    if (reserved !== undefined) this.fail(`syntax error near unexpected token \`${reserved}'`);
+    const command: SimpleCommand = { kind: 'simple', words: [], redirects: [], line: token.line };
+    for (let next = this.peek(); next?.type === 'word' || next?.type === 'redirect'; next = this.peek()) {
+      this.take();
+      if (next.type === 'word') command.words.push(next.word);
+      else command.redirects.push(next.redirect);
+    }
+    const after = this.peek();
+    if (after?.type === 'error') this.fail(after.message);
+    return command;
+  }
+
+  private expectReserved(word: string): void {
+    if (this.reservedAhead() !== word) this.fail(this.peek() === undefined ? 'syntax error: unexpected end of file' : `syntax error: expected \`${word}'`);
+    this.take();
+  }
+
+  private ifClause(): IfClause {
+    const line = this.take()?.line ?? this.lastLine;
+    const branches: IfClause['branches'] = [];
+    let otherwise: ScriptItem[] | undefined;
+    const condition = (): ScriptItem[] => {
+      const items = this.list(new Set(['then']));
+      if (items.length === 0) this.fail("syntax error near unexpected token `then'");
+      this.expectReserved('then');
+      return items;
+    };
+    const body = (): ScriptItem[] => {
+      const items = this.list(new Set(['elif', 'else', 'fi']));
+      if (items.length === 0) this.fail('syntax error: an empty branch');
+      return items;
+    };
+    branches.push({ condition: condition(), body: body() });
+    for (;;) {
+      const reserved = this.reservedAhead();
+      if (reserved === 'elif') {
+        this.take();
+        branches.push({ condition: condition(), body: body() });
+      } else if (reserved === 'else') {
+        this.take();
+        otherwise = body();
+      } else {
+        this.expectReserved('fi');
+        return { kind: 'if', branches, otherwise, redirects: this.redirects(), line };
+      }
+    }
+  }
+
+  private redirects(): Redirect[] {
+    const redirects: Redirect[] = [];
+    for (let next = this.peek(); next?.type === 'redirect'; next = this.peek()) {
+      this.take();
+      redirects.push(next.redirect);
+    }
+    if (this.peek()?.type === 'word') this.fail('syntax error near unexpected word after a compound command');
+    return redirects;
+  }
+
+  /** Whole script: a syntax error becomes the last item, after the items that end before its line (bash runs those). */
+  script(): ScriptItem[] {
+    const read: ScriptItem[] = [];
+    try {
+      this.list(new Set(), (item) => read.push(item));
+      if (this.peek() !== undefined) this.fail(this.isOp(')') ? "syntax error near unexpected token `)'" : 'syntax error');
+      return read;
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      // bash parses a whole line (a whole compound command) before running it: nothing on the line of a syntax error runs.
+      const kept = read.filter((item) => item.kind === 'list' && item.endLine < error.line);
+      return [...kept, { kind: 'error', message: error.message, line: error.line }];
+    }
+  }
+}
+
+function parse(script: string): ScriptItem[] {
+  return new Parser(tokenize(script)).script();
 }
 
 /** The words of a command that has no expansions, or undefined (used to look at a command without running it). */
-function literalWords(command: SimpleCommand): string[] | undefined {
+function literalWords(command: Command): string[] | undefined {
+  if (command.kind !== 'simple') return undefined;
   const words = command.words.map((word) => (word.every((part) => part.kind === 'text') ? word.map((part) => (part.kind === 'text' ? part.text : '')).join('') : undefined));
   const literal = words.filter((word): word is string => word !== undefined);
   return literal.length === words.length ? literal : undefined;
@@ -207,7 +439,7 @@ function literalWords(command: SimpleCommand): string[] | undefined {
 
 const SHELLS = new Set(['vbash', '/bin/vbash', 'bash', '/bin/bash', 'sh', '/bin/sh']);
 const UNSUPPORTED = new Set(
-  'if then else elif fi for while until do done case esac function select time [[ ]] { } ! set source . cd read eval exec local unset shift test [ printf declare typeset let alias return wait kill ulimit umask pushd popd'.split(' '),
+  'for while until do done case esac function select time [[ ]] { } ! source . cd read eval exec local unset shift printf declare typeset let alias return wait kill ulimit umask pushd popd'.split(' '),
 );
 
 interface ShellInvocation {
@@ -260,7 +492,7 @@ function argvReadsStdin(argv: string[]): boolean {
  */
 export function commandReadsStdin(command: string): boolean {
   return parse(command).some(
-    (item) => item.kind === 'list' && item.list.commands.some((cmd) => argvReadsStdin(literalWords(cmd) ?? [])),
+    (item) => item.kind === 'list' && item.list.pipelines.some((pipeline) => pipeline.commands.some((cmd) => argvReadsStdin(literalWords(cmd) ?? []))),
   );
 }
 
@@ -273,6 +505,8 @@ export interface ProcessContext {
   interactive: boolean;
   env: Record<string, string>;
   signal?: AbortSignal;
+  /** What a pipe feeds the program (the output of the stage before it); undefined: nothing, an empty standard input. */
+  input?: string;
 }
 
 export type Program = (args: string[], context: ProcessContext) => Promise<CommandResult>;
@@ -302,13 +536,100 @@ interface Outcome extends CommandResult {
 /** 128 + SIGHUP: how a shell whose SSH channel went away ends. */
 const ABORTED_STATUS = 129;
 
+/** `$((…))`: integers, variables (bare names or `$NAME`), `+ - * / %`, unary minus and parentheses, as bash computes them. */
+function arithmetic(expression: string, value: (name: string) => string): bigint | string {
+  const tokens = expression.match(/\s*([0-9]+|[A-Za-z_][A-Za-z0-9_]*|[-+*/%()]|\S)/g)?.map((token) => token.trim()) ?? [];
+  let at = 0;
+  const operand = (): bigint => {
+    const token = tokens[at++];
+    if (token === '-') return -operand();
+    if (token === '+') return operand();
+    if (token === '(') {
+      const inner = sum();
+      if (tokens[at++] !== ')') throw new Error('missing `)\'');
+      return inner;
+    }
+    if (token !== undefined && /^[0-9]+$/.test(token)) return BigInt(token);
+    if (token !== undefined && NAME.test(token)) {
+      const text = value(token).trim();
+      if (text === '') return 0n;
+      if (!/^-?[0-9]+$/.test(text)) throw new Error(`${text}: syntax error: operand expected`);
+      return BigInt(text);
+    }
+    throw new Error(`syntax error: operand expected (error token is "${token ?? ''}")`);
+  };
+  const product = (): bigint => {
+    let result = operand();
+    while (tokens[at] === '*' || tokens[at] === '/' || tokens[at] === '%') {
+      const op = tokens[at++];
+      const right = operand();
+      if (op !== '*' && right === 0n) throw new Error('division by 0');
+      result = op === '*' ? result * right : op === '/' ? result / right : result % right;
+    }
+    return result;
+  };
+  const sum = (): bigint => {
+    let result = product();
+    while (tokens[at] === '+' || tokens[at] === '-') {
+      const op = tokens[at++];
+      const right = product();
+      result = op === '+' ? result + right : result - right;
+    }
+    return result;
+  };
+  try {
+    if (tokens.length === 0) return 0n;
+    const result = sum();
+    if (at < tokens.length) throw new Error(`syntax error in expression (error token is "${tokens.slice(at).join(' ')}")`);
+    // bash's arithmetic is 64-bit: wrap as it does.
+    return BigInt.asIntN(64, result);
+  } catch (error) {
+    return `${expression.trim()}: ${(error as Error).message}`;
+  }
+}
+
+/** `[ … ]` / `test …`: the status (0 true, 1 false, 2 error) and any error text. */
+function testExpression(args: string[]): { code: number; error?: string } | undefined {
+  const integer = (text: string): bigint | undefined => (/^\s*-?[0-9]+\s*$/.test(text) ? BigInt(text.trim()) : undefined);
+  const truth = (value: boolean): { code: number } => ({ code: value ? 0 : 1 });
+  if (args.length === 0) return { code: 1 };
+  if (args.length === 1) return truth((args[0] ?? '') !== '');
+  const [a = '', op = '', b = ''] = args;
+  if (args.length === 2) {
+    if (a === '-n') return truth(op !== '');
+    if (a === '-z') return truth(op === '');
+    return undefined;
+  }
+  if (args.length !== 3) return undefined;
+  if (op === '=' || op === '==') return truth(a === b);
+  if (op === '!=') return truth(a !== b);
+  const comparisons: Record<string, (x: bigint, y: bigint) => boolean> = {
+    '-eq': (x, y) => x === y,
+    '-ne': (x, y) => x !== y,
+    '-gt': (x, y) => x > y,
+    '-ge': (x, y) => x >= y,
+    '-lt': (x, y) => x < y,
+    '-le': (x, y) => x <= y,
+  };
+  const compare = Object.hasOwn(comparisons, op) ? comparisons[op] : undefined;
+  if (compare === undefined) return undefined;
+  const x = integer(a);
+  const y = integer(b);
+  if (x === undefined || y === undefined) return { code: 2, error: `${x === undefined ? a : b}: integer expression expected` };
+  return truth(compare(x, y));
+}
+
 /** One running shell process. */
 class Shell {
   private readonly vars = new Map<string, string>();
   private readonly exported = new Set<string>();
-  private readonly stdout: string[] = [];
-  private readonly stderr: string[] = [];
+  /** `$1`…: set by `set --`. */
+  private positional: string[] = [];
+  private stdout: string[] = [];
+  private stderr: string[] = [];
   private status = 0;
+  /** The status of the last command substitution of the command being expanded (an assignment's own status). */
+  private substituted: number | undefined;
   /** `trap ACTION SIGNAL...`: what to run on HUP (the SSH channel went away), TERM, PIPE or EXIT. */
   private readonly traps = new Map<string, string>();
   /** True while a trap runs: the abort that started it must not stop it. */
@@ -326,23 +647,42 @@ class Shell {
   }
 
   async run(script: string): Promise<CommandResult> {
-    for (const item of parse(script)) {
-      if (this.aborted()) {
-        this.status = ABORTED_STATUS;
-        break;
-      }
-      if (item.kind === 'error') {
-        this.stderr.push(`vbash: line ${item.line}: ${item.message}\n`);
-        this.status = 2;
-        break;
-      }
-      if (await this.runList(item.list)) break;
-    }
+    await this.runItems(parse(script));
     if (this.status === ABORTED_STATUS) {
       await this.runTrap('HUP');
     }
     await this.runTrap('EXIT');
     return this.finish(this.status);
+  }
+
+  /** Runs items in this shell; true when it must stop (exit, a syntax error, an abort). */
+  private async runItems(items: ScriptItem[]): Promise<boolean> {
+    for (const item of items) {
+      if (this.aborted()) {
+        this.status = ABORTED_STATUS;
+        return true;
+      }
+      if (item.kind === 'error') {
+        this.stderr.push(`vbash: line ${item.line}: ${item.message}\n`);
+        this.status = 2;
+        return true;
+      }
+      if (await this.runList(item.list)) return true;
+    }
+    return false;
+  }
+
+  /** A subshell: a copy of this shell's variables, its own output, its own exit. */
+  private async fork(items: ScriptItem[]): Promise<CommandResult> {
+    const pid = await this.host.allocatePid();
+    const env: Record<string, string> = {};
+    for (const variable of this.exported) env[variable] = this.vars.get(variable) ?? '';
+    const child = new Shell(this.host, { ...this.context, pid, env, input: undefined }, this.stdin);
+    for (const [name, value] of this.vars) child.vars.set(name, value);
+    child.positional = [...this.positional];
+    child.status = this.status;
+    await child.runItems(items);
+    return child.finish(child.status);
   }
 
   private aborted(): boolean {
@@ -372,37 +712,121 @@ class Shell {
 
   /** Runs an and-or list; true when the shell must stop. */
   private async runList(list: AndOrList): Promise<boolean> {
-    for (const [index, command] of list.commands.entries()) {
+    for (const [index, pipeline] of list.pipelines.entries()) {
       const operator = list.operators[index - 1];
       if ((operator === '&&' && this.status !== 0) || (operator === '||' && this.status === 0)) continue;
       if (this.aborted()) {
         this.status = ABORTED_STATUS;
         return true;
       }
-      const outcome = await this.runSimple(command);
-      this.route(outcome, command.redirects);
-      this.status = outcome.code;
-      if (outcome.exit === true) return true;
+      if (await this.runPipeline(pipeline)) return true;
     }
     return false;
   }
 
-  private route(outcome: CommandResult, redirects: Redirect[]): void {
-    const fds: Record<1 | 2, Target> = { 1: 'stdout', 2: 'stderr' };
+  /** Each stage reads what the one before printed; the pipeline's status is the last stage's. */
+  private async runPipeline(pipeline: Pipeline): Promise<boolean> {
+    let input: string | undefined;
+    const last = pipeline.commands.length - 1;
+    for (const [index, command] of pipeline.commands.entries()) {
+      if (index > 0 && command.kind !== 'simple') {
+        this.stderr.push(`vbash: line ${command.line}: simulator does not support a compound command reading a pipe\n`);
+        this.status = 2;
+        return true;
+      }
+      const outcome = await this.runCommand(command, input);
+      if (index === last) {
+        this.route(outcome, command.redirects);
+        this.status = outcome.code;
+        if (outcome.exit === true) return true;
+      } else {
+        // A stage's standard output feeds the next stage (unless redirected); its errors go where the shell's go.
+        const piped: string[] = [];
+        this.route(outcome, command.redirects, piped);
+        input = piped.join('');
+      }
+    }
+    return false;
+  }
+
+  private async runCommand(command: Command, input: string | undefined): Promise<Outcome> {
+    if (command.kind === 'simple') return this.runSimple(command, input);
+    if (command.kind === 'subshell') {
+      const result = await this.fork(command.body);
+      return result;
+    }
+    return this.capture(async () => {
+      for (const branch of command.branches) {
+        if (await this.runItems(branch.condition)) return true;
+        if (this.status === 0) return this.runItems(branch.body);
+      }
+      if (command.otherwise !== undefined) return this.runItems(command.otherwise);
+      this.status = 0;
+      return false;
+    });
+  }
+
+  /** Runs `fn` in this shell with its output collected apart, as the outcome of one command. */
+  private async capture(fn: () => Promise<boolean>): Promise<Outcome> {
+    const [stdout, stderr] = [this.stdout, this.stderr];
+    this.stdout = [];
+    this.stderr = [];
+    try {
+      const stop = await fn();
+      return { ...this.finish(this.status), exit: stop };
+    } finally {
+      this.stdout = stdout;
+      this.stderr = stderr;
+    }
+  }
+
+  /** Sends a command's output where its redirections say; `pipe` takes its standard output instead of the shell's. */
+  private route(outcome: CommandResult, redirects: Redirect[], pipe?: string[]): void {
+    const fds: Record<1 | 2, Target | 'pipe'> = { 1: pipe === undefined ? 'stdout' : 'pipe', 2: 'stderr' };
     for (const redirect of redirects) {
       const to = typeof redirect.to === 'number' ? fds[redirect.to] : redirect.to;
       for (const fd of redirect.fds) fds[fd] = to;
     }
-    const sinks = { stdout: this.stdout, stderr: this.stderr, null: [] as string[] };
+    const sinks = { stdout: this.stdout, stderr: this.stderr, null: [] as string[], pipe: pipe ?? [] };
     sinks[fds[1]].push(outcome.stdout);
     sinks[fds[2]].push(outcome.stderr);
   }
 
-  private expand(word: Word): string[] {
+  private param(name: string): string {
+    if (name === '?') return String(this.status);
+    if (/^[1-9]$/.test(name)) return this.positional[Number(name) - 1] ?? '';
+    return this.vars.get(name) ?? '';
+  }
+
+  /** The value of one expanded part, or an error message (a failed `$((…))`). */
+  private async partValue(part: Part): Promise<string | { error: string }> {
+    switch (part.kind) {
+      case 'text':
+        return part.text;
+      case 'param': {
+        const value = this.param(part.name);
+        return value === '' && part.fallback !== undefined ? part.fallback : value;
+      }
+      case 'arith': {
+        const expanded = part.expression.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*|[1-9?])\}?/g, (_, name: string) => this.param(name));
+        const result = arithmetic(expanded, (name) => this.param(name));
+        return typeof result === 'string' ? { error: result } : String(result);
+      }
+      case 'command': {
+        const result = await this.fork(part.items);
+        this.stderr.push(result.stderr);
+        this.substituted = result.code;
+        return result.stdout.replace(/\n+$/, '');
+      }
+    }
+  }
+
+  private async expand(word: Word): Promise<string[] | { error: string }> {
     const fields: string[] = [];
     let current: string | null = null;
     for (const part of word) {
-      const value = part.kind === 'text' ? part.text : part.name === '?' ? String(this.status) : (this.vars.get(part.name) ?? '');
+      const value = await this.partValue(part);
+      if (typeof value !== 'string') return value;
       if (part.kind === 'text' || part.quoted) {
         current = (current ?? '') + value;
         continue;
@@ -419,21 +843,31 @@ class Shell {
     return fields;
   }
 
-  private async runSimple(command: SimpleCommand): Promise<Outcome> {
+  private async runSimple(command: SimpleCommand, input: string | undefined): Promise<Outcome> {
+    const expansionFailed = (error: string): Outcome => ({ stdout: '', stderr: `vbash: ${error}\n`, code: 1 });
     const assignments = new Map<string, string>();
+    this.substituted = undefined;
     let first = 0;
     for (const word of command.words) {
       const head = word[0];
       const match = head?.kind === 'text' && !head.quoted ? /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(head.text) : null;
       if (match?.[1] === undefined || head?.kind !== 'text') break;
       const rest: Word = [{ ...head, text: head.text.slice(match[0].length) }, ...word.slice(1)];
-      assignments.set(match[1], this.expand(rest.map((part) => ({ ...part, quoted: true }))).join(''));
+      const value = await this.expand(rest.map((part) => ({ ...part, quoted: true })));
+      if (!Array.isArray(value)) return expansionFailed(value.error);
+      assignments.set(match[1], value.join(''));
       first++;
     }
-    const argv = command.words.slice(first).flatMap((word) => this.expand(word));
+    const argv: string[] = [];
+    for (const word of command.words.slice(first)) {
+      const fields = await this.expand(word);
+      if (!Array.isArray(fields)) return expansionFailed(fields.error);
+      argv.push(...fields);
+    }
     if (argv.length === 0) {
       for (const [name, value] of assignments) this.vars.set(name, value);
-      return { stdout: '', stderr: '', code: 0 };
+      // An assignment's status is that of its last command substitution, else 0.
+      return { stdout: '', stderr: '', code: this.substituted ?? 0 };
     }
     const [name = ''] = argv;
     if (UNSUPPORTED.has(name)) {
@@ -443,6 +877,17 @@ class Shell {
       const code = argv[1] === undefined ? this.status : Number(argv[1]);
       if (!Number.isInteger(code)) return { stdout: '', stderr: `vbash: exit: ${argv[1]}: numeric argument required\n`, code: 2, exit: true };
       return { stdout: '', stderr: '', code: code & 255, exit: true };
+    }
+    if (name === 'set') {
+      if (argv[1] !== '--') return { stdout: '', stderr: `vbash: line ${command.line}: simulator supports only \`set -- ARGS'\n`, code: 2, exit: true };
+      this.positional = argv.slice(2);
+      return { stdout: '', stderr: '', code: 0 };
+    }
+    if (name === '[' || name === 'test') {
+      if (name === '[' && argv[argv.length - 1] !== ']') return { stdout: '', stderr: "vbash: [: missing `]'\n", code: 2 };
+      const result = testExpression(argv.slice(1, name === '[' ? -1 : undefined));
+      if (result === undefined) return { stdout: '', stderr: `vbash: line ${command.line}: simulator does not support the test \`${argv.join(' ')}'\n`, code: 2, exit: true };
+      return { stdout: '', stderr: result.error === undefined ? '' : `vbash: ${name}: ${result.error}\n`, code: result.code };
     }
     if (name === 'trap') {
       const [action, ...signals] = argv.slice(1);
@@ -463,7 +908,7 @@ class Shell {
     }
     const env: Record<string, string> = {};
     for (const variable of this.exported) env[variable] = this.vars.get(variable) ?? '';
-    return this.execute(argv, { ...this.context, env: { ...env, ...Object.fromEntries(assignments) } }, 'vbash');
+    return this.execute(argv, { ...this.context, env: { ...env, ...Object.fromEntries(assignments) }, input }, 'vbash');
   }
 
   /** Runs a command the way exec(2) would (also what sudo does): no shell syntax, no builtins but echo/true/false. */
@@ -501,7 +946,7 @@ class Shell {
 
   private async spawnShell(script: string, context: ProcessContext): Promise<CommandResult> {
     const pid = await this.host.allocatePid();
-    return new Shell(this.host, { ...context, pid }, this.stdin).run(script);
+    return new Shell(this.host, { ...context, pid, input: undefined }, this.stdin).run(script);
   }
 }
 

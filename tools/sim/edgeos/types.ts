@@ -57,7 +57,13 @@ export interface SimState {
    * `refuseEdits`: a `set`/`delete` whose path contains one of these texts is refused ("Set failed"), as EdgeOS
    * refuses a value its templates do not accept; the commit that follows still applies whatever else was set.
    */
-  faults: { pendingCommitFaults: CommitFaultKind[]; commitDelayMs: number; refuseEdits?: string[] };
+  faults: {
+    pendingCommitFaults: CommitFaultKind[];
+    commitDelayMs: number;
+    refuseEdits?: string[];
+    /** Reading /var/log/messages(.1) fails with "Permission denied", as for a login whose sudo may not run `tail`. */
+    logUnreadable?: boolean;
+  };
   /** False until the dataplane has been loaded from the active configuration (the simulated boot). */
   booted: boolean;
   /** Source of process ids for simulated shells; the configuration wrapper keys sessions on them. */
