@@ -12,6 +12,7 @@
 import { BlockList, isIPv4 } from 'node:net';
 
 import type { CameraSettings } from '../../config';
+import { routerWords } from '../../log';
 import type { FirewallRule, RuleSetConfig } from './firewallConfig';
 
 /** The IPv4 address and network groups of `firewall group`, by name, with their members as written. */
@@ -92,7 +93,7 @@ function ruleVerdict(rule: FirewallRule, family: 4 | 6, camera: CameraSettings, 
     if (group) {
       verdicts.push(groupVerdict(group[1] === 'address-group' ? 'address' : 'network', group[2] ?? '', family, camera, groups));
     } else if (setting.startsWith('source group ') && !setting.startsWith('source group port-group ')) {
-      verdicts.push(unsure(`the plugin cannot tell whether its "${setting}" holds the camera`));
+      verdicts.push(unsure(`unreadable ${setting}`));
     }
   }
   return combine(verdicts);
@@ -101,7 +102,7 @@ function ruleVerdict(rule: FirewallRule, family: 4 | 6, camera: CameraSettings, 
 function combine(verdicts: readonly Verdict[]): Verdict {
   if (verdicts.some((verdict) => verdict.excludes)) return EXCLUDES;
   const open = verdicts.filter((verdict): verdict is Extract<Verdict, { excludes: false }> => !verdict.excludes);
-  return open.find((verdict) => verdict.certain) ?? open[0] ?? holds('it matches any source');
+  return open.find((verdict) => verdict.certain) ?? open[0] ?? holds('any source');
 }
 
 /** `!` in front of a value inverts it. */
@@ -111,35 +112,34 @@ function negation(value: string): { negated: boolean; value: string } {
 
 /** Applies a `!` to what a condition says when it is not negated. */
 function inverted(contains: boolean | undefined, negated: boolean, written: string, what: string): Verdict {
-  if (contains === undefined) return unsure(`the plugin cannot read its source ${written}`);
+  if (contains === undefined) return unsure(`unreadable ${what} ${written}`);
   if (contains === negated) return EXCLUDES;
-  return holds(negated ? `its source ${written} does not exclude the camera` : `its source ${written} holds the camera's ${what}`);
+  return holds(negated ? `${what} ${written} does not exclude it` : `${what} ${written} holds it`);
 }
 
 function addressVerdict(written: string, family: 4 | 6, camera: CameraSettings): Verdict {
   if (family === 6) {
     // The plugin knows no IPv6 address of the camera (it has several, and they change): any may be named.
-    return unsure(`its source ${written} may be one of the camera's IPv6 addresses`);
+    return unsure(`IPv6 source ${written}, maybe its`);
   }
   const { negated, value } = negation(written);
-  return inverted(ipv4Contains([value], camera.address), negated, written, 'address');
+  return inverted(ipv4Contains([value], camera.address), negated, written, 'source');
 }
 
 function macVerdict(written: string, camera: CameraSettings): Verdict {
   const { negated, value } = negation(written);
   if (camera.mac === undefined) {
-    return unsure(`it matches MAC ${written}, and the camera has no "mac" for the plugin to compare`);
+    return unsure(`MAC ${written}, camera has no "mac"`);
   }
-  return inverted(value.toLowerCase() === camera.mac.toLowerCase(), negated, `MAC ${written}`, 'MAC');
+  return inverted(value.toLowerCase() === camera.mac.toLowerCase(), negated, written, 'MAC');
 }
 
 function groupVerdict(kind: 'address' | 'network', written: string, family: 4 | 6, camera: CameraSettings, groups: FirewallGroups): Verdict {
   const { negated, value } = negation(written);
-  const label = `${kind} group ${written}`;
-  if (family === 6) return unsure(`its ${label} may hold one of the camera's IPv6 addresses`);
+  if (family === 6) return unsure(`${kind} group ${written}, maybe its`);
   const members = (kind === 'address' ? groups.address : groups.network).get(value);
-  if (members === undefined) return unsure(`the plugin cannot see the members of its ${label}`);
-  return inverted(ipv4Contains(members, camera.address), negated, label, 'address');
+  if (members === undefined) return unsure(`unknown ${kind} group ${written}`);
+  return inverted(ipv4Contains(members, camera.address), negated, written, `${kind} group`);
 }
 
 /**
@@ -208,7 +208,7 @@ export function shadowingRow(
     if (found !== undefined || (target !== 'RETURN' && target !== 'ACCEPT') || (rule !== undefined && own.has(rule))) continue;
     const verdicts: Verdict[] = [];
     if (source === undefined) {
-      verdicts.push(unsure('the plugin cannot read its source'));
+      verdicts.push(unsure('unreadable source'));
     } else if (source !== '0.0.0.0/0' && source !== '::/0') {
       verdicts.push(addressVerdict(source, family, camera));
     }
@@ -228,18 +228,17 @@ export function shadowingRow(
 }
 
 /**
- * The sentence that says why the camera's block is not in force, and what to do: `rule 20 of WAN_OUT, ahead of Camera
- * Guard's rules, accepts this camera's traffic (it matches any source): delete it, disable it, or renumber it after
- * 4999`. `lastRule` is the end of the plugin's range.
+ * Why the camera's block is not in force, and what to do, short enough to show whole in the owner's log (the reason is
+ * cut to 200 characters there): `rule 20 of WAN_OUT, ahead of Camera Guard's rules, accepts its traffic (any source):
+ * delete it, disable it, or renumber it after 4999`. `lastRule` is the end of the plugin's range; `kernel` says the
+ * row was found in the kernel's chain but not in the configuration.
  */
 export function shadowReason(shadow: ShadowingRule, ruleSet: string, family: 4 | 6, lastRule: number, kernel: boolean): string {
   const where = `${family === 6 ? 'IPv6 ruleset ' : ''}${ruleSet}`;
-  if (shadow.number === undefined) {
-    return (
-      `a row in the kernel's ${where} chain ahead of Camera Guard's rules, added outside EdgeOS, accepts this camera's traffic (${shadow.why}): ` +
-      'delete it, or restart the router, which rebuilds its firewall from the configuration'
-    );
+  const why = routerWords(shadow.why, 40);
+  if (kernel) {
+    const rule = shadow.number === undefined ? '' : ` (rule ${shadow.number})`;
+    return `a kernel row of ${where}${rule}, not in the configuration, accepts its traffic first (${why}): delete it or restart the router`;
   }
-  const what = kernel ? `the kernel's row of rule ${shadow.number} of ${where}` : `rule ${shadow.number} of ${where}`;
-  return `${what}, ahead of Camera Guard's rules, accepts this camera's traffic (${shadow.why}): delete it, disable it, or renumber it after ${lastRule}`;
+  return `rule ${String(shadow.number)} of ${where}, ahead of Camera Guard's rules, accepts its traffic (${why}): delete it, disable it, or renumber it after ${lastRule}`;
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CameraSettings } from '../../../src/config';
+import * as say from '../../../src/guard/messages';
 import { splitSections, MARK } from '../../../src/router/edgeos/commands';
 import { readFirewall } from '../../../src/router/edgeos/firewallConfig';
 import type { FirewallRule, RuleSetConfig } from '../../../src/router/edgeos/firewallConfig';
@@ -75,7 +76,7 @@ describe('owner rules that let a blocked camera out', () => {
   it('finds an accept for any source ahead of the block, in the engine\'s own listing of awkward descriptions', () => {
     const router = routerFrom(catA(sample('edgeos_engine_show_configuration_commands_awkward_values.txt')));
     // Rules 101-128 accept everything; the first one is the one to name.
-    expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.1.50'), 4018)).toEqual({ number: 101, why: 'it matches any source' });
+    expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.1.50'), 4018)).toEqual({ number: 101, why: 'any source' });
   });
 
   it('takes a rule outside the range whose description copies the plugin\'s tag for the owner\'s', () => {
@@ -87,23 +88,23 @@ describe('owner rules that let a blocked camera out', () => {
   it('finds the owner\'s MAC rule inside the range for a camera with that MAC, or with no MAC to compare', () => {
     // Rule 4000 of the engine's sample accepts MAC 00:11:22:33:44:55 and carries no description.
     const router = routerFrom(catA(sample('edgeos_engine_show_configuration_commands_awkward_values.txt')).replace(/^set firewall name CAMGUARD_OUT rule 1\d\d .*$/gm, ''));
-    expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.1.50', '00:11:22:33:44:55'), 4018)).toEqual({ number: 4000, why: "its source MAC 00:11:22:33:44:55 holds the camera's MAC" });
+    expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.1.50', '00:11:22:33:44:55'), 4018)).toEqual({ number: 4000, why: 'MAC 00:11:22:33:44:55 holds it' });
     expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.1.50'), 4018)?.number).toBe(4000);
     expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.1.50', '00:11:22:33:44:66'), 4018)).toBeUndefined();
   });
 
   it.each([
-    ['a CIDR holding the camera', ['source address 192.168.1.0/24'], "its source 192.168.1.0/24 holds the camera's address"],
-    ['the camera\'s own address, and a port subset', ['source address 192.168.1.50', 'protocol tcp', 'destination port 443'], "its source 192.168.1.50 holds the camera's address"],
-    ['an address range holding the camera', ['source address 192.168.1.40-192.168.1.59'], "its source 192.168.1.40-192.168.1.59 holds the camera's address"],
-    ['a negation that does not exclude the camera', ['source address !10.0.0.0/8'], 'its source !10.0.0.0/8 does not exclude the camera'],
-    ['an address group holding the camera (range member)', ['source group address-group IOT'], "its source address group IOT holds the camera's address"],
-    ['a network group holding the camera', ['source group network-group LAN_NETS'], "its source network group LAN_NETS holds the camera's address"],
-    ['an address group the configuration does not define', ['source group address-group GHOST'], 'the plugin cannot see the members of its address group GHOST'],
-    ['established traffic only, any source', ['state established enable', 'state related enable'], 'it matches any source'],
-    ['an unreadable source', ['source address 192.168.1.0/99'], 'the plugin cannot read its source 192.168.1.0/99'],
-    ['a MAC, for a camera the plugin knows by address only', ["source mac-address '3c:22:fb:01:02:03'"], 'it matches MAC 3c:22:fb:01:02:03, and the camera has no "mac" for the plugin to compare'],
-    ['a negated MAC of another device', ["source mac-address '!3c:22:fb:01:02:03'"], 'it matches MAC !3c:22:fb:01:02:03, and the camera has no "mac" for the plugin to compare'],
+    ['a CIDR holding the camera', ['source address 192.168.1.0/24'], 'source 192.168.1.0/24 holds it'],
+    ['the camera\'s own address, and a port subset', ['source address 192.168.1.50', 'protocol tcp', 'destination port 443'], 'source 192.168.1.50 holds it'],
+    ['an address range holding the camera', ['source address 192.168.1.40-192.168.1.59'], 'source 192.168.1.40-192.168.1.59 holds it'],
+    ['a negation that does not exclude the camera', ['source address !10.0.0.0/8'], 'source !10.0.0.0/8 does not exclude it'],
+    ['an address group holding the camera (range member)', ['source group address-group IOT'], 'address group IOT holds it'],
+    ['a network group holding the camera', ['source group network-group LAN_NETS'], 'network group LAN_NETS holds it'],
+    ['an address group the configuration does not define', ['source group address-group GHOST'], 'unknown address group GHOST'],
+    ['established traffic only, any source', ['state established enable', 'state related enable'], 'any source'],
+    ['an unreadable source', ['source address 192.168.1.0/99'], 'unreadable source 192.168.1.0/99'],
+    ['a MAC, for a camera the plugin knows by address only', ["source mac-address '3c:22:fb:01:02:03'"], 'MAC 3c:22:fb:01:02:03, camera has no "mac"'],
+    ['a negated MAC of another device', ["source mac-address '!3c:22:fb:01:02:03'"], 'MAC !3c:22:fb:01:02:03, camera has no "mac"'],
   ])('finds an accept ahead of the block for %s', (_title, settings, why) => {
     const router = ownerPolicy(
       'set firewall group address-group IOT address 192.168.1.45-192.168.1.55',
@@ -153,7 +154,7 @@ describe('owner rules that let a blocked camera out', () => {
     );
     expect(router.groups.address.get('NAS')).toEqual(['192.168.0.201']);
     expect(router.groups.network.get('PRIVATE_NETS')).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
-    expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.30.60'), 4008)).toEqual({ number: 10, why: "its source network group PRIVATE_NETS holds the camera's address" });
+    expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.30.60'), 4008)).toEqual({ number: 10, why: 'network group PRIVATE_NETS holds it' });
     // Only the NAS group: another host.
     const nasOnly = routerFrom(`${fixture('er4-vlan-wan-surveillance.txt')}\nset firewall name CAMGUARD_OUT rule 20 action accept\nset firewall name CAMGUARD_OUT rule 20 source group address-group NAS\n`);
     expect(shadowOf(nasOnly, 'CAMGUARD_OUT', camera('192.168.30.60'), 4008)).toBeUndefined();
@@ -161,7 +162,7 @@ describe('owner rules that let a blocked camera out', () => {
 
   it('takes any IPv6 source for possibly the camera\'s: its IPv6 addresses are not known', () => {
     const router = ownerPolicy("set firewall ipv6-name WANv6_OUT rule 5 action accept", "set firewall ipv6-name WANv6_OUT rule 5 source address '2001:db8::/32'");
-    expect(shadowOf(router, 'WANv6_OUT', camera('192.168.1.50', '00:12:41:a3:52:03'), 4018, 6)).toEqual({ number: 5, why: "its source 2001:db8::/32 may be one of the camera's IPv6 addresses" });
+    expect(shadowOf(router, 'WANv6_OUT', camera('192.168.1.50', '00:12:41:a3:52:03'), 4018, 6)).toEqual({ number: 5, why: 'IPv6 source 2001:db8::/32, maybe its' });
   });
 
   it('finds nothing in the plugin\'s own rules as the engine compiled them (allow-lists, counters, other cameras)', () => {
@@ -198,10 +199,10 @@ describe('kernel rows that let a blocked camera out', () => {
   });
 
   it.each([
-    ['an ACCEPT for any source inserted by hand (no EdgeOS comment)', '       0        0 ACCEPT     all  --  *      *       0.0.0.0/0            0.0.0.0/0', undefined, 'it matches any source'],
-    ['a RETURN for the camera inserted by hand', '       0        0 RETURN     6    --  *      *       192.168.1.50         0.0.0.0/0            tcp dpt:443', undefined, "its source 192.168.1.50 holds the camera's address"],
-    ['an owner rule EdgeOS compiled since the last full read', '       0        0 RETURN     0    --  *      *       192.168.1.0/24       0.0.0.0/0            /* CAMGUARD_OUT-20 */', 20, "its source 192.168.1.0/24 holds the camera's address"],
-    ['a group (ipset) the configuration does not hold', '       0        0 RETURN     0    --  *      *       0.0.0.0/0            0.0.0.0/0            /* CAMGUARD_OUT-30 */ match-set CAMS src', 30, 'the plugin cannot see the members of its network group CAMS'],
+    ['an ACCEPT for any source inserted by hand (no EdgeOS comment)', '       0        0 ACCEPT     all  --  *      *       0.0.0.0/0            0.0.0.0/0', undefined, 'any source'],
+    ['a RETURN for the camera inserted by hand', '       0        0 RETURN     6    --  *      *       192.168.1.50         0.0.0.0/0            tcp dpt:443', undefined, 'source 192.168.1.50 holds it'],
+    ['an owner rule EdgeOS compiled since the last full read', '       0        0 RETURN     0    --  *      *       192.168.1.0/24       0.0.0.0/0            /* CAMGUARD_OUT-20 */', 20, 'source 192.168.1.0/24 holds it'],
+    ['a group (ipset) the configuration does not hold', '       0        0 RETURN     0    --  *      *       0.0.0.0/0            0.0.0.0/0            /* CAMGUARD_OUT-30 */ match-set CAMS src', 30, 'unknown network group CAMS'],
   ])('finds %s', (_title, row, number, why) => {
     expect(shadowingRow(withFirstRow(listing, row), 'CAMGUARD_OUT', 4, frontDoor, 4008, own4, router.groups)).toEqual({ number, why });
   });
@@ -224,18 +225,39 @@ describe('kernel rows that let a blocked camera out', () => {
     const row = '       0        0 RETURN     0        *      *       ::/0                 ::/0                 MAC 3c:22:fb:01:02:03';
     expect(shadowingRow(withFirstRow(listing6, row), 'CAMGUARD6_OUT', 6, porch, 4028, own6, router.groups)).toBeUndefined();
     const any = '       0        0 RETURN     0        *      *       ::/0                 ::/0                 /* CAMGUARD6_OUT-5 */';
-    expect(shadowingRow(withFirstRow(listing6, any), 'CAMGUARD6_OUT', 6, porch, 4028, own6, router.groups)).toEqual({ number: 5, why: 'it matches any source' });
+    expect(shadowingRow(withFirstRow(listing6, any), 'CAMGUARD6_OUT', 6, porch, 4028, own6, router.groups)).toEqual({ number: 5, why: 'any source' });
   });
 });
 
 describe('what the owner is told', () => {
   it('names the rule, the ruleset and what to do, in one sentence', () => {
-    expect(shadowReason({ number: 20, why: 'it matches any source' }, 'WAN_OUT', 4, 4999, false)).toBe(
-      "rule 20 of WAN_OUT, ahead of Camera Guard's rules, accepts this camera's traffic (it matches any source): delete it, disable it, or renumber it after 4999",
+    expect(shadowReason({ number: 20, why: 'any source' }, 'WAN_OUT', 4, 4999, false)).toBe(
+      "rule 20 of WAN_OUT, ahead of Camera Guard's rules, accepts its traffic (any source): delete it, disable it, or renumber it after 4999",
     );
-    expect(shadowReason({ number: 5, why: 'it matches any source' }, 'WANv6_OUT', 6, 4999, true)).toBe(
-      "the kernel's row of rule 5 of IPv6 ruleset WANv6_OUT, ahead of Camera Guard's rules, accepts this camera's traffic (it matches any source): delete it, disable it, or renumber it after 4999",
+    expect(shadowReason({ number: 5, why: 'any source' }, 'WANv6_OUT', 6, 4999, true)).toBe(
+      'a kernel row of IPv6 ruleset WANv6_OUT (rule 5), not in the configuration, accepts its traffic first (any source): delete it or restart the router',
     );
-    expect(shadowReason({ number: undefined, why: 'it matches any source' }, 'WAN_OUT', 4, 4999, true)).toMatch(/^a row in the kernel's WAN_OUT chain .* added outside EdgeOS, .*: delete it, or restart the router/);
+    expect(shadowReason({ number: undefined, why: 'any source' }, 'WAN_OUT', 4, 4999, true)).toBe(
+      'a kernel row of WAN_OUT, not in the configuration, accepts its traffic first (any source): delete it or restart the router',
+    );
+  });
+
+  it('fits the owner\'s log whole (200 characters) at its longest, with the router\'s text cleaned', () => {
+    const longest = shadowReason({ number: 9999, why: `address group ${'G'.repeat(31)}\u001b[1m holds it` }, 'R'.repeat(28), 6, 9999, false);
+    expect(longest.length).toBeLessThanOrEqual(200);
+    expect(longest).not.toContain('\u001b');
+    expect(longest).toMatch(/: delete it, disable it, or renumber it after 9999$/);
+    const kernel = shadowReason({ number: 9999, why: 'x'.repeat(300) }, 'R'.repeat(28), 6, 9999, true);
+    expect(kernel.length).toBeLessThanOrEqual(200);
+    expect(kernel).toMatch(/: delete it or restart the router$/);
+  });
+
+  it('says it once in the log without the restart hint that does not help here', () => {
+    const cam = camera('192.168.1.50');
+    const reason = shadowReason({ number: 20, why: 'any source' }, 'WAN_OUT', 4, 4999, false);
+    const text = say.notInForce(cam, reason).text;
+    expect(text).toContain(`but ${reason}, so its packets get out`);
+    expect(text).not.toContain('restarting the router');
+    expect(say.notInForce(cam, "the kernel's WAN_OUT chain has no DROP row for rule 4018").text).toContain('restarting the router rebuilds its firewall');
   });
 });
