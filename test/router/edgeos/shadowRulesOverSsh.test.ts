@@ -4,7 +4,7 @@
  * and trips its leak sensor, the owner's rule is never touched, and once the owner moves it the block is in force.
  */
 import { applyChanges } from '../../helpers/applyChanges';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,10 +44,17 @@ afterEach(async () => {
   sim = undefined;
 });
 
+/** A known-hosts file in a temporary folder that is removed after the test. */
+function knownHosts(): KnownHosts {
+  const dir = mkdtempSync(join(tmpdir(), 'cg-shadow-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return new KnownHosts(join(dir, 'known.json'));
+}
+
 async function blockedOn(extra: string[]): Promise<{ router: SimulatedRouterSetup; driver: EdgeOsRouter }> {
   sim = await startSimulatedRouter({ initialConfig: [OWNER_POLICY, ...extra].join('\n') });
   const settings = simRouterSettings(sim, cameras);
-  const driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-shadow-')), 'known.json')), recordingLog()));
+  const driver = new EdgeOsRouter(settings, new SshConnection(settings, knownHosts(), recordingLog()));
   cleanups.push(() => driver.close());
   await driver.connect();
   await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
@@ -114,7 +121,7 @@ describe('an owner\'s accept rule ahead of the camera rules, over SSH', () => {
     const { router } = await blockedOn(['set firewall name CAMERAS rule 20 action accept']);
     const log = recordingLog();
     const settings = simRouterSettings(router, [garage]);
-    const driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-shadow-')), 'known.json')), log));
+    const driver = new EdgeOsRouter(settings, new SshConnection(settings, knownHosts(), log));
     const reads = jest.spyOn(driver, 'read');
     const guard = new RouterGuard({
       cameras: [garage],
