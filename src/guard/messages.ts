@@ -163,10 +163,13 @@ export const changedOnRouter = (camera: CameraSettings, access: Access): Message
 export const openedDespiteLockdown = (camera: CameraSettings): Message =>
   warn(`${quoted(camera)} was opened on the router although Lockdown is on; Lockdown does not override changes made on the router.`);
 
+/** A reason that says what to do itself (an owner's rule ahead of the camera's: "…: delete it, …") needs no restart hint. */
+const saysWhatToDo = (why: string): boolean => why.includes(': delete it');
+
 export const notInForce = (camera: CameraSettings, why: string): Message =>
   error(
     `${named(camera)} LEAK: its block is not in force: the router's configuration blocks it, but ${routerWords(why)}, so its packets get out; ` +
-      'the switch shows On and the leak sensor stays tripped until the block is in force again (restarting the router rebuilds its firewall from the configuration).',
+      `the switch shows On and the leak sensor stays tripped until the block is in force again${saysWhatToDo(why) ? '' : ' (restarting the router rebuilds its firewall from the configuration)'}.`,
   );
 export const inForceAgain = (camera: CameraSettings): Message => info(`${named(camera)}: its block is in force in the router's firewall again.`);
 

@@ -325,6 +325,28 @@ describeLab('the router lab', () => {
       expect((await lab.nvr.connect()).ok).toBe(false);
       expect((await lab.garage.connect()).ok).toBe(false);
     });
+
+    it('19. an owner\'s accept rule ahead of the camera rules: real packets get out, the switch shows On, the leak sensor trips and the log names the rule, until the owner removes it', async () => {
+      const on = home.id('Garage Internet', 'on');
+      const leak = home.id('Garage Leak', 'leakDetected');
+      expect((await lab.garage.connect()).ok).toBe(false);
+      const from = homebridge?.output.length ?? 0;
+      try {
+        const added = await lab.router.configure(['set firewall name CAMERAS_OUT rule 50 action accept', `set firewall name CAMERAS_OUT rule 50 source address ${GARAGE.address}`], { save: true });
+        expect(added.code).toBe(0);
+        // The configuration still blocks Garage, and the kernel has its DROP row: the owner's rule lets it out first.
+        expect(await access(lab, 'CAMERAS_OUT', GARAGE_BLOCK_RULE)).toBe('blocked');
+        expect(await lab.garage.connect()).toMatchObject({ ok: true });
+        await home.waitForValue(on, true, 30_000);
+        await home.waitForValue(leak, 1, 10_000);
+        expect(linesSince(homebridge as RunningHomebridge, from, "rule 50 of CAMERAS_OUT, ahead of Camera Guard's rules")).toHaveLength(1);
+        expect(await lab.router.activeConfigCommands()).toContain('set firewall name CAMERAS_OUT rule 50 action accept');
+      } finally {
+        await lab.router.configure(['delete firewall name CAMERAS_OUT rule 50'], { save: true });
+      }
+      await home.waitForValue(on, false, 30_000);
+      expect((await lab.garage.connect()).ok).toBe(false);
+    });
   });
 
   describe('timed access, enforced by the router', () => {

@@ -7,7 +7,7 @@ import { isIPv6 } from 'node:net';
 import { isIPv4, isSafeRuleSetName, printable } from '../../config';
 import type { CameraSettings, RouterSettings } from '../../config';
 import { routerWords } from '../../log';
-import { CONFIG_REREAD_MS, MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS } from '../../settings';
+import { CONFIG_REREAD_MS, MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS, RULE_RANGE_SIZE, TRANSACTION_TIMEOUT_MS } from '../../settings';
 import { RouterError } from '../driver';
 import type { AllowedReading, ApplyOutcome, BlockedReading, CameraReading, EgressCounters, FlowCut, LanDevice, Plan, PlanScript, ReadKind, Requests, RouterIdentity, SetupProbe, RouterDriver, RouterReading } from '../driver';
 import type { SshConnection } from '../ssh';
@@ -35,13 +35,15 @@ import type { CameraQuery } from './destinations';
 import type { LogCursor } from '../../destinations/logCursor';
 import { canonicalAddress } from '../../destinations/address';
 import { readFirewall } from './firewallConfig';
-import type { EdgeOsFirewall, RuleSetConfig } from './firewallConfig';
+import type { EdgeOsFirewall, FirewallRule, RuleSetConfig } from './firewallConfig';
 import { cameraStatus, plan } from './planner';
 import type { PlanInput } from './planner';
 import type { ConfigOp } from './commands';
 import { kernelRows, kernelRowsChanged, parseChainListing, parseConfigCommands, parseHookJumps, parseNeighbours, parseOffload, sumConntrackSummaries } from './parsers';
 import type { ChainListing, DropRow, HookJump, KernelRows, RuleCounter } from './parsers';
-import { RuleSetLayout, assignSlots } from './ruleSetLayout';
+import { RuleSetLayout, assignSlots, isPluginRule } from './ruleSetLayout';
+import { readFirewallGroups, shadowReason, shadowingRow, shadowingRule } from './shadowRules';
+import type { FirewallGroups } from './shadowRules';
 import { DISCOVERY_SCRIPT, IDENTIFY_SCRIPT, devicesFrom, identityFrom } from './setupProbe';
 
 type Router = Pick<RouterSettings, 'wanInterface' | 'ruleSet' | 'firstRule' | 'saveConfig'> &
@@ -62,6 +64,8 @@ export interface EdgeOsRouterOptions {
 /** What the last full read found in the configuration, and when (on this machine's clock). */
 interface ConfigRead {
   readonly firewall: EdgeOsFirewall;
+  /** The address and network groups, to tell whether an owner's rule ahead of a camera's block matches it. */
+  readonly groups: FirewallGroups;
   readonly notes: readonly string[];
   readonly readAt: number;
 }
@@ -195,7 +199,7 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
     const notes = parsed.value.skipped.map(
       ({ line, reason }) => `left out a configuration line the plugin does not use and could not read (${reason}): ${routerWords(line, 160)}`,
     );
-    const config: ConfigRead = { firewall: readFirewall(parsed.value.paths), notes, readAt };
+    const config: ConfigRead = { firewall: readFirewall(parsed.value.paths), groups: readFirewallGroups(parsed.value.paths), notes, readAt };
     const reading = await this.reading(cameras, config, sections, { query, log });
     this.config = config;
     return reading;
@@ -270,6 +274,7 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
       hooked6: ruleSet6 !== undefined && ruleSet6Config && wan.outRuleSet6 === ruleSet6 ? hooked(MARK.hook6, MARK.hook6Failed, ruleSet6) : undefined,
       ruleSet,
       ruleSet6,
+      sections,
     };
 
     const assignment = assignSlots(this.layout, [ruleSetConfig, ruleSet6Config], cameras);
@@ -310,7 +315,10 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
       const slot = assignment.slots.get(camera.address);
       if (slot !== undefined) {
         const reading = this.cameraReading(camera, slot, ruleSetConfig, ruleSet6Config, counters, counters6, routerNow);
-        const notInForce = reading.access === 'blocked' ? this.blockNotInForce(camera, slot, kernel) : undefined;
+        const notInForce =
+          reading.access === 'blocked'
+            ? (this.blockNotInForce(camera, slot, kernel) ?? this.blockShadowed(camera, slot, kernel, config.groups, ruleSetConfig, ruleSet6Config))
+            : undefined;
         readings.set(camera.address, reading.access === 'blocked' && notInForce !== undefined ? { ...reading, notInForce } : reading);
       }
     }
@@ -368,6 +376,34 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
       if (kernel.listing6 !== undefined && !(kernel.listing6.drops.get(rule) ?? []).some(matches)) {
         return `the kernel's IPv6 ${kernel.ruleSet6} chain has no DROP row for rule ${rule}`;
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * Why a camera that its configuration blocks still gets out past its drop rule: an owner's rule or a kernel row
+   * ahead of it lets the camera's packets out (see shadowRules.ts). Undefined when nothing ahead of it does.
+   */
+  private blockShadowed(
+    camera: CameraSettings,
+    slot: number,
+    kernel: KernelView,
+    groups: FirewallGroups,
+    ruleSet: RuleSetConfig | undefined,
+    ruleSet6: RuleSetConfig | undefined,
+  ): string | undefined {
+    const rule = this.layout.blockRule(slot);
+    const last = this.router.firstRule + RULE_RANGE_SIZE - 1;
+    const isOwn = (candidate: FirewallRule): boolean => isPluginRule(candidate) && this.layout.contains(candidate.number);
+    const families: [4 | 6, RuleSetConfig | undefined, string | undefined, string][] = [[4, ruleSet, kernel.ruleSet, MARK.counters]];
+    if (camera.mac !== undefined) families.push([6, ruleSet6, kernel.ruleSet6, MARK.counters6]);
+    for (const [family, config, name, mark] of families) {
+      if (config === undefined || name === undefined) continue;
+      const shadow = shadowingRule(config, family, camera, rule, isOwn, groups);
+      if (shadow !== undefined) return shadowReason(shadow, name, family, last, false);
+      const own = new Set([...config.rules.values()].filter(isOwn).map((candidate) => candidate.number));
+      const row = shadowingRow(kernel.sections.get(mark) ?? '', name, family, camera, rule, own, groups);
+      if (row !== undefined) return shadowReason(row, name, family, last, true);
     }
     return undefined;
   }
@@ -553,6 +589,8 @@ interface KernelView {
   readonly hooked6: boolean | undefined;
   readonly ruleSet: string;
   readonly ruleSet6: string | undefined;
+  /** The read's sections, whose chain listings show the rows ahead of each drop row. */
+  readonly sections: ReadonlyMap<string, string>;
 }
 
 function readHook(sections: Map<string, string>, mark: string, failedMark: string, warnings: string[]): HookJump[] | undefined {
