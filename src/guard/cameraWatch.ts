@@ -15,7 +15,9 @@
  * | counters                                 | -                  | leak trips and clears (see leakDetector)   |
  */
 import type { CameraSettings, LeakSettings } from '../config';
-import type { Access, CameraReading, EgressCounters } from '../router/driver';
+import type { FlowDestination } from '../destinations/conntrack';
+import type { Access, CameraDestinations, CameraReading, EgressCounters } from '../router/driver';
+import { DestinationBook } from './destinationBook';
 import { LeakDetector } from './leakDetector';
 import * as say from './messages';
 import type { Message } from './messages';
@@ -50,6 +52,8 @@ export class CameraWatch {
   private seen: boolean;
   private damageReported = false;
   private readonly detector: LeakDetector;
+  /** Where it tried to go or went, over the readings. */
+  readonly book = new DestinationBook();
 
   constructor(
     readonly settings: CameraSettings,
@@ -64,8 +68,14 @@ export class CameraWatch {
     return this.detector.detected || this.notInForce !== undefined;
   }
 
-  observe(reading: CameraReading, context: ObserveContext): Observed {
+  observe(reading: CameraReading, context: ObserveContext, destinations?: CameraDestinations): Observed {
     const messages: Message[] = [];
+    // An episode that never tripped the sensor ends with the leak window: a trip names only the tries within it.
+    const since = this.book.episodeSince;
+    if (!this.detector.detected && since !== undefined && context.now - since >= this.leak.windowMs) {
+      this.book.endEpisode();
+    }
+    this.book.add(context.now, destinations);
     const camera = this.settings;
     if (reading.access === undefined) {
       // Missing or damaged: nothing known is enforced.
@@ -123,10 +133,11 @@ export class CameraWatch {
       const trip = this.detector.observe({ at: context.now, access, counters: reading.counters });
       if (trip) {
         this.lastTripAt = context.now;
-        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected));
+        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected, { tried: this.book.episode(), sentMost: this.sentMost() }));
       }
       if (wasDetected !== this.detector.detected) {
         if (!this.detector.detected) {
+          this.book.endEpisode();
           messages.push(say.leakCleared(camera));
         }
         leakChanged = true;
@@ -135,10 +146,18 @@ export class CameraWatch {
       this.counters = undefined;
       this.detector.resetBaseline();
       if (this.detector.expire(context.now)) {
+        this.book.endEpisode();
         messages.push(say.leakCleared(camera));
         leakChanged = true;
       }
     }
     return { messages, cameraChanged, leakChanged, firstSeen, accessChanged };
+  }
+
+  /** The outgoing destination of the latest flows it sent the most bytes to (or, without byte counts, had most flows with). */
+  private sentMost(): FlowDestination | undefined {
+    const outgoing = this.book.flows()?.flows.destinations.filter((destination) => destination.direction === 'outgoing') ?? [];
+    const weight = (destination: FlowDestination): number => destination.traffic?.bytesSent ?? -1 / (destination.flows + 1);
+    return outgoing.reduce<FlowDestination | undefined>((best, destination) => (best === undefined || weight(destination) > weight(best) ? destination : best), undefined);
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { CameraSettings, LeakSettings } from '../config';
 import { enforcedAccess } from '../router/driver';
-import type { Access, ApplyOutcome, CameraReading } from '../router/driver';
+import type { Access, ApplyOutcome, CameraDestinations, CameraReading } from '../router/driver';
 import { CameraWatch } from './cameraWatch';
 import type { Observed } from './cameraWatch';
 import * as intents from './intent';
@@ -99,12 +99,12 @@ export class GuardedCamera {
   }
 
   /** Takes in its part of a reading; `requested` is what the transaction just sent asked of it. */
-  observe(reading: CameraReading, requested: Access | undefined, context: { now: number; lockdownOn: boolean; stopped: boolean }): Observed {
+  observe(reading: CameraReading, requested: Access | undefined, context: { now: number; lockdownOn: boolean; stopped: boolean }, destinations?: CameraDestinations): Observed {
     if (reading.openForMs !== undefined) {
       this.timed.routerDeadline(context.now + reading.openForMs);
     }
     const ours = (access: Access): boolean => requested === access || intents.expects(this.intent, access);
-    const observed = this.watch.observe(reading, { now: context.now, ours, lockdownOn: context.lockdownOn });
+    const observed = this.watch.observe(reading, { now: context.now, ours, lockdownOn: context.lockdownOn }, destinations);
     if (observed.accessChanged) {
       this.timed.accessKnown(this.watch.actual, !context.stopped);
     }

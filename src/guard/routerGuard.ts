@@ -300,7 +300,7 @@ export class RouterGuard {
     const firstSeen: string[] = [];
     for (const [address, camera] of this.cameras) {
       const seen = reading.cameras.get(address);
-      const observed = seen && camera.observe(seen, requested.get(address), context);
+      const observed = seen && camera.observe(seen, requested.get(address), context, reading.destinations?.cameras.get(address));
       if (observed) {
         observed.messages.forEach((message) => this.say.say(message));
         if (observed.firstSeen) {
