@@ -1,5 +1,6 @@
 /** What the HomeKit layer sees of a RouterGuard: how it is made, what it asks, and what it hears. */
 import type { CameraSettings, LeakSettings } from '../config';
+import type { DestinationDescription } from '../destinations/summary';
 import type { Log } from '../log';
 import type { RouterDriver } from '../router/driver';
 import type { LockdownMemory } from './lockdown';
@@ -25,6 +26,27 @@ export interface CameraSnapshot {
   readonly leak: boolean;
   /** Epoch ms of the last leak trip since Homebridge started. */
   readonly lastLeakTrip: number | undefined;
+  /** Where it tried to go or went; undefined until a reading carried destinations. */
+  readonly destinations?: DestinationsSnapshot;
+}
+
+/** One destination of a camera, as summary.ts describes it, with when it was last seen (epoch ms). */
+export interface SnapshotDestination extends DestinationDescription {
+  readonly lastSeen?: number;
+}
+
+/** A camera's destinations for the status view: at most 20 in each list. */
+export interface DestinationsSnapshot {
+  /** Logged tries while blocked over the last 24 hours, the most first. */
+  readonly blocked: readonly SnapshotDestination[];
+  /** Its flows in the latest reading that read them (allowed, or through a blocked camera's allow-list). */
+  readonly allowed: readonly SnapshotDestination[];
+  /** Destinations left out of the two lists. */
+  readonly more: number;
+  /** Whether the router counts bytes per flow; undefined when that could not be read. */
+  readonly accounting: boolean | undefined;
+  /** Epoch ms of the reading the lists come from. */
+  readonly updatedAt: number;
 }
 
 /** What the guard knows of its router now. */

@@ -14,6 +14,8 @@ import type { Access, RouterReading } from '../router/driver';
 import { BATCH_WINDOW_MS, SHUTDOWN_GRACE_MS } from '../settings';
 import { Connection } from './connection';
 import type { GuardOptions, GuardSnapshot, RequestResult } from './guardApi';
+import { flowDescription, MAX_LISTED, triedDescription } from './destinationBook';
+import type { DestinationsSnapshot } from './guardApi';
 import { GuardedCamera } from './guardedCamera';
 import * as intents from './intent';
 import { lockdownRefuses, switchLockdown } from './lockdown';
@@ -44,6 +46,8 @@ export class RouterGuard {
   private lastReading: RouterReading | undefined;
   private offloadChecked = false;
   private lastPollAt: number | undefined;
+  /** The last reading that carried destinations: when, and whether the router counted bytes per flow then. */
+  private destinationsRead: { at: number; accounting: boolean | undefined } | undefined;
   /** What the log last said about the router being lost, until it answers again. */
   private problem: string | undefined;
 
@@ -104,8 +108,25 @@ export class RouterGuard {
           egressBytes: watch.counters?.egressBytes,
           leak: watch.leakDetected,
           lastLeakTrip: watch.lastTripAt,
+          ...(this.destinationsRead === undefined ? {} : { destinations: this.destinationsOf(camera) }),
         };
       }),
+    };
+  }
+
+  /** A camera's destinations for the status view, from its book. */
+  private destinationsOf(camera: GuardedCamera): DestinationsSnapshot {
+    const read = this.destinationsRead ?? { at: this.now(), accounting: undefined };
+    const book = camera.watch.book;
+    const tried = book.day(this.now());
+    const flows = book.flows();
+    const outgoing = flows?.flows.destinations ?? [];
+    return {
+      blocked: tried.destinations.map((destination) => ({ ...triedDescription(destination), lastSeen: destination.lastSeen })),
+      allowed: outgoing.slice(0, MAX_LISTED).map((destination) => ({ ...flowDescription(destination), ...(flows === undefined ? {} : { lastSeen: flows.at }) })),
+      more: tried.others + Math.max(0, outgoing.length - MAX_LISTED) + (flows?.flows.otherDestinations ?? 0),
+      accounting: read.accounting,
+      updatedAt: read.at,
     };
   }
 
@@ -293,6 +314,9 @@ export class RouterGuard {
   private absorb(reading: RouterReading, requested: ReadonlyMap<string, Access>): void {
     this.lastReading = reading;
     this.lastPollAt = this.now();
+    if (reading.destinations !== undefined) {
+      this.destinationsRead = { at: this.now(), accounting: reading.destinations.accounting };
+    }
     this.problem = undefined;
     this.setReachable(true);
     say.readingMessages(reading, this.options.cameras).forEach((message) => this.say.say(message));
