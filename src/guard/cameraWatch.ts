@@ -18,6 +18,7 @@ import type { CameraSettings, LeakSettings } from '../config';
 import type { FlowDestination } from '../destinations/conntrack';
 import type { Access, CameraDestinations, CameraReading, EgressCounters } from '../router/driver';
 import { DestinationBook } from './destinationBook';
+import type { DestinationNames } from './guardApi';
 import { LeakDetector } from './leakDetector';
 import * as say from './messages';
 import type { Message } from './messages';
@@ -38,6 +39,8 @@ export interface ObserveContext {
   /** True when the guard asked for this access (in this transaction, or in one still in flight or queued). */
   readonly ours: (access: Access) => boolean;
   readonly lockdownOn: boolean;
+  /** Reverse names that have arrived, for the trip line. */
+  readonly names?: DestinationNames;
 }
 
 export class CameraWatch {
@@ -133,7 +136,7 @@ export class CameraWatch {
       const trip = this.detector.observe({ at: context.now, access, counters: reading.counters });
       if (trip) {
         this.lastTripAt = context.now;
-        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected, { tried: this.book.episode(), sentMost: this.sentMost() }));
+        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected, { tried: this.book.episode(), sentMost: this.sentMost(), names: context.names }));
       }
       if (wasDetected !== this.detector.detected) {
         if (!this.detector.detected) {

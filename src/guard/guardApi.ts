@@ -58,6 +58,12 @@ export interface GuardSnapshot {
   readonly cameras: readonly CameraSnapshot[];
 }
 
+/** What the guard needs of a name source: start look-ups (returns at once), and read what has arrived. */
+export interface DestinationNames {
+  lookUp(addresses: Iterable<string>): void;
+  nameOf(address: string): string | undefined;
+}
+
 export type RequestResult = 'queued' | 'unreachable' | 'refused-lockdown';
 
 export interface GuardOptions {
@@ -77,6 +83,8 @@ export interface GuardOptions {
   readonly openUntil?: ReadonlyMap<string, number>;
   /** Stores a camera's timed-access deadline (undefined: none), where it survives a restart. */
   readonly saveOpenUntil?: (address: string, deadline: number | undefined) => void;
+  /** Reverse DNS names of destinations (reverseNames.ts): asked after each reading, read from its cache, never awaited. */
+  readonly names?: DestinationNames;
   readonly now?: () => number;
   /** For backoff jitter; tests pass a fixed one. */
   readonly random?: () => number;

@@ -10,6 +10,7 @@ import type { Access, ApplyOutcome, RouterError, RouterReading, UnlistedCamera }
 import { BYTES_PER_MB } from '../settings';
 import type { FlowDestination } from '../destinations/conntrack';
 import { describeDestination } from '../destinations/summary';
+import type { DestinationDescription } from '../destinations/summary';
 import type { TriedList } from './destinationBook';
 import { flowDescription, triedDescription } from './destinationBook';
 import type { LeakTrip } from './leakDetector';
@@ -184,13 +185,13 @@ export function leak(camera: CameraSettings, trip: LeakTrip, uploadBytes: number
       // The exact total is the counter's; the destinations come from the rate-limited log, so their counts are a sample.
       text =
         where.tried !== undefined && where.tried.destinations.length > 0
-          ? `${name} LEAK: kept trying to reach the internet while blocked: ${trip.amount} tries in ${minutes}, to ${triedLine(where.tried)}.`
+          ? `${name} LEAK: kept trying to reach the internet while blocked: ${trip.amount} tries in ${minutes}, to ${triedLine(where.tried, where.names)}.`
           : `${name} LEAK: ${trip.amount} blocked packet(s) toward the internet in the last ${minutes} while its access is off; it keeps trying to phone home.`;
       break;
     case 'upload':
       text =
         `${name} LEAK: uploaded ${formatNumber(trip.amount / BYTES_PER_MB)} MB in the last ${minutes}, more than the ${formatNumber(uploadBytes / BYTES_PER_MB)} MB allowed` +
-        `${where.sentMost === undefined ? '' : `, most of it to ${describeDestination(flowDescription(where.sentMost))}`}; check what it is sending.`;
+        `${where.sentMost === undefined ? '' : `, most of it to ${describeDestination(withName(flowDescription(where.sentMost), where.names))}`}; check what it is sending.`;
       break;
     case 'block-bypassed':
       text = `${name} LEAK: ${trip.amount} packet(s) reached the internet in the last ${minutes} although its access is off; the block is not working, check the router's firewall for rules ahead of the camera rules.`;
@@ -204,14 +205,20 @@ export interface LeakDestinations {
   readonly tried?: TriedList;
   /** The destination it sent the most to, from the latest flows (allowed). */
   readonly sentMost?: FlowDestination;
+  /** Reverse names that have arrived (names still on their way are simply left out). */
+  readonly names?: { nameOf(address: string): string | undefined };
 }
 
 /** The tries of the trip line: the three with the most tries described, the others counted, cut to the log's bound. */
 const TRIED_SHOWN = 3;
-function triedLine(tried: TriedList): string {
-  const shown = tried.destinations.slice(0, TRIED_SHOWN).map((destination) => `${describeDestination(triedDescription(destination))} logged`);
+function triedLine(tried: TriedList, names: LeakDestinations['names']): string {
+  const shown = tried.destinations.slice(0, TRIED_SHOWN).map((destination) => `${describeDestination(withName(triedDescription(destination), names))} logged`);
   const more = tried.destinations.length - shown.length + tried.others;
   return routerWords(`${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`, TRIED_LINE_MAX);
+}
+function withName(destination: DestinationDescription, names: LeakDestinations['names']): DestinationDescription {
+  const hostName = names?.nameOf(destination.address);
+  return hostName === undefined ? destination : { ...destination, hostName };
 }
 /** The longest destination list in a trip line. */
 const TRIED_LINE_MAX = 400;

@@ -114,6 +114,12 @@ export class RouterGuard {
     };
   }
 
+  /** A destination with its reverse name, once one has arrived. */
+  private named<T extends { address: string; hostName?: string }>(destination: T): T {
+    const hostName = this.options.names?.nameOf(destination.address);
+    return hostName === undefined ? destination : { ...destination, hostName };
+  }
+
   /** A camera's destinations for the status view, from its book. */
   private destinationsOf(camera: GuardedCamera): DestinationsSnapshot {
     const read = this.destinationsRead ?? { at: this.now(), accounting: undefined };
@@ -122,8 +128,8 @@ export class RouterGuard {
     const flows = book.flows();
     const outgoing = flows?.flows.destinations ?? [];
     return {
-      blocked: tried.destinations.map((destination) => ({ ...triedDescription(destination), lastSeen: destination.lastSeen })),
-      allowed: outgoing.slice(0, MAX_LISTED).map((destination) => ({ ...flowDescription(destination), ...(flows === undefined ? {} : { lastSeen: flows.at }) })),
+      blocked: tried.destinations.map((destination) => this.named({ ...triedDescription(destination), lastSeen: destination.lastSeen })),
+      allowed: outgoing.slice(0, MAX_LISTED).map((destination) => this.named({ ...flowDescription(destination), ...(flows === undefined ? {} : { lastSeen: flows.at }) })),
       more: tried.others + Math.max(0, outgoing.length - MAX_LISTED) + (flows?.flows.otherDestinations ?? 0),
       accounting: read.accounting,
       updatedAt: read.at,
@@ -324,7 +330,7 @@ export class RouterGuard {
     const firstSeen: string[] = [];
     for (const [address, camera] of this.cameras) {
       const seen = reading.cameras.get(address);
-      const observed = seen && camera.observe(seen, requested.get(address), context, reading.destinations?.cameras.get(address));
+      const observed = seen && camera.observe(seen, requested.get(address), context, reading.destinations?.cameras.get(address), this.options.names);
       if (observed) {
         observed.messages.forEach((message) => this.say.say(message));
         if (observed.firstSeen) {
@@ -338,11 +344,26 @@ export class RouterGuard {
         }
       }
     }
+    this.askNames(reading);
     // Once per reading, not per camera: each call rewrites Homebridge's whole accessory cache.
     if (firstSeen.length > 0) {
       this.options.markSeen(firstSeen);
     }
     this.options.listener.readingTaken?.();
+  }
+
+  /** Starts the reverse look-ups of the reading's destinations (returns at once: the names arrive for later lines and the status). */
+  private askNames(reading: RouterReading): void {
+    const names = this.options.names;
+    if (names === undefined || reading.destinations === undefined) {
+      return;
+    }
+    const addresses = new Set<string>();
+    for (const camera of reading.destinations.cameras.values()) {
+      camera.attempts?.destinations.slice(0, MAX_LISTED).forEach((destination) => addresses.add(destination.address));
+      camera.flows?.destinations.slice(0, MAX_LISTED).forEach((destination) => addresses.add(destination.address));
+    }
+    names.lookUp(addresses);
   }
 
   /** Says what happened to a camera, and has HomeKit show it again; for a settled request, even with nothing to say. */

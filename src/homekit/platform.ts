@@ -17,6 +17,7 @@ import si from 'systeminformation';
 
 import { duplicateRouterError, excludeInfrastructureAddresses, otherPlatformRouterError, parseConfig, printable } from '../config';
 import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
+import { ReverseNames } from '../destinations/reverseNames';
 import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/lockdown';
 import type { Log } from '../log';
@@ -84,6 +85,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private earlier: readonly EarlierEntry[] = [];
   /** Which entry talks to the router behind each host key, for every router of this platform. */
   private readonly hostKeyClaims = new HostKeyClaims();
+  /** Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. */
+  private readonly names = new ReverseNames();
   /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
   private status: StatusFile | undefined;
 
@@ -102,6 +105,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         guard.stop().catch(() => undefined);
       }
       this.status?.stop();
+      this.names.stop();
     });
   }
 
@@ -282,6 +286,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const lockdownViews: LockdownAccessory[] = [];
     const guard = new RouterGuard({
       cameras,
+      names: this.names,
       leak: settings.leak,
       pollMs: settings.pollMs,
       driver,

@@ -5,6 +5,7 @@
  */
 import type { CameraSettings, LeakSettings } from '../../src/config';
 import { RouterGuard } from '../../src/guard/routerGuard';
+import type { DestinationNames } from '../../src/guard/guardApi';
 import type { GuardListener } from '../../src/guard/routerGuard';
 import type { LockdownMemory } from '../../src/guard/lockdown';
 import { RouterError } from '../../src/router/driver';
@@ -42,6 +43,7 @@ function start(
     seen?: string[];
     lockdown?: LockdownMemory;
     openUntil?: Map<string, number>;
+    names?: DestinationNames;
   } = {},
 ): Harness {
   const driver = options.driver ?? new FakeDriver();
@@ -72,6 +74,7 @@ function start(
       seen.push(...addresses);
     },
     openUntil: options.openUntil,
+    names: options.names,
     saveOpenUntil: (address, deadline) => saved.set(address, deadline),
     random: () => 0.5,
   });
@@ -451,6 +454,24 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 330, egressPackets: 0, egressBytes: 0 } });
     await until(() => h.guard.leakDetected(frontDoor.address), 'tripped again');
     expect(lines(/LEAK/)[1]).toMatch(/8 tries in 1 min, to 198\.51\.100\.7 tcp\/23, \d+ tries logged\.$/);
+  });
+
+  it('asks for names after a reading without waiting on them, and shows a name that arrives after the trip', async () => {
+    const asked: string[] = [];
+    const found = new Map<string, string>();
+    const names: DestinationNames = { lookUp: (addresses) => asked.push(...addresses), nameOf: (address) => found.get(address) };
+    const driver = new FakeDriver();
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 10, egressPackets: 0, egressBytes: 0 } });
+    driver.destinations = { cameras: new Map([[frontDoor.address, { attempts: { destinations: [{ address: '47.96.1.2', protocol: 'tcp', port: 8000, logged: 3 }], otherDestinations: 0, logged: 3 }, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0 };
+    await startBlocked({ cameras: [frontDoor], driver, names });
+    expect(asked).toContain('47.96.1.2');
+    await pass(POLL_MS + 10);
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 20, egressPackets: 0, egressBytes: 0 } });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'tripped');
+    // The name had not arrived: the line names the address alone, and the trip was not held up for it.
+    expect(lines(/LEAK/)[0]).toMatch(/to 47\.96\.1\.2 tcp\/8000, \d+ tries logged\.$/);
+    found.set('47.96.1.2', 'cam-cloud.example.cn');
+    expect(h.guard.snapshot().cameras[0]?.destinations?.blocked[0]).toMatchObject({ address: '47.96.1.2', hostName: 'cam-cloud.example.cn' });
   });
 
   it('keeps the trip line it always had when the router\'s log names no destination', async () => {
