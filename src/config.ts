@@ -35,6 +35,11 @@ export interface CameraSettings {
    * camera whose DHCP address changes stays blocked.
    */
   readonly mac?: string;
+  /**
+   * Trip the leak sensor when the camera sends DNS (port 53 or 853) anywhere but the router: a camera that ignores
+   * the resolver it was given may be hiding where it goes. Off unless the owner sets it.
+   */
+  readonly tripOnForeignDns?: boolean;
 }
 
 /**
@@ -522,7 +527,8 @@ function parseCameras(list: readonly unknown[], routerWhere: string, routerHost:
     const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
     const mac = readCameraMac(read);
     const allow = readAllowList(read, entry.allow, entry.allowPorts);
-    if (!named.ok || !address.ok || !allowMinutes.ok || !mac.ok || !allow.ok) {
+    const foreignDns = read.boolean('tripOnForeignDns', false);
+    if (!named.ok || !address.ok || !allowMinutes.ok || !mac.ok || !allow.ok || !foreignDns.ok) {
       skip(`${where} is skipped until these settings are fixed (${fieldList(read.rejected)}); its access is not changed.`);
       return;
     }
@@ -546,6 +552,7 @@ function parseCameras(list: readonly unknown[], routerWhere: string, routerHost:
       allow: allow.value,
       allowMinutes: allowMinutes.value,
       ...(mac.value === undefined ? {} : { mac: mac.value }),
+      ...(foreignDns.value ? { tripOnForeignDns: true } : {}),
     });
   });
   return { cameras, skipped };

@@ -51,7 +51,14 @@ describe('configuration', () => {
     ['allowPorts that is not a list', camera({ allowPorts: 'tcp/443' }), /"allowPorts" must be a list/],
     ['no name', camera({ name: '' }), /"name" is required/],
     ['a negative allowMinutes', camera({ allowMinutes: -1 }), /"allowMinutes" must be a number from 0/],
+    ['a tripOnForeignDns that is not true or false', camera({ tripOnForeignDns: 'yes' }), /"tripOnForeignDns"/],
   ];
+
+  it('reads tripOnForeignDns, off unless the owner sets it', () => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ tripOnForeignDns: true }), camera({ name: 'Garage', address: '192.168.1.51' })] })] });
+    expect(errors).toEqual([]);
+    expect(settings.routers[0]?.cameras.map((c) => c.tripOnForeignDns)).toEqual([true, undefined]);
+  });
 
   it.each(badCameras)('skips a camera with %s, says why, and keeps the others', (_what, bad, message) => {
     const { settings, errors } = parseConfig({ routers: [router({ cameras: [bad, camera({ name: 'Garage', address: '192.168.1.51' })] })] });

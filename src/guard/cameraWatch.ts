@@ -15,6 +15,7 @@
  * | counters                                 | -                  | leak trips and clears (see leakDetector)   |
  */
 import type { CameraSettings, LeakSettings } from '../config';
+import { canonicalAddress } from '../destinations/address';
 import type { FlowDestination } from '../destinations/conntrack';
 import type { Access, CameraDestinations, CameraReading, EgressCounters } from '../router/driver';
 import { DestinationBook } from './destinationBook';
@@ -41,6 +42,8 @@ export interface ObserveContext {
   readonly lockdownOn: boolean;
   /** Reverse names that have arrived, for the trip line. */
   readonly names?: DestinationNames;
+  /** The router's own addresses (where DNS may go). */
+  readonly routerAddresses?: readonly string[];
 }
 
 export class CameraWatch {
@@ -130,6 +133,14 @@ export class CameraWatch {
       cameraChanged = true;
       leakChanged = true;
     }
+    const dns = this.foreignDns(destinations, context.routerAddresses ?? []);
+    if (dns !== undefined) {
+      const wasDetected = this.detector.detected;
+      this.detector.trip(context.now);
+      this.lastTripAt = context.now;
+      messages.push(say.foreignDns(camera, dns, wasDetected, context.names));
+      leakChanged ||= !wasDetected;
+    }
     if (reading.counters !== undefined) {
       const wasDetected = this.detector.detected;
       this.counters = reading.counters;
@@ -155,6 +166,21 @@ export class CameraWatch {
       }
     }
     return { messages, cameraChanged, leakChanged, firstSeen, accessChanged };
+  }
+
+  /** With `tripOnForeignDns`: the first DNS flow of this reading to anything but the router; undefined when none. */
+  private foreignDns(destinations: CameraDestinations | undefined, routerAddresses: readonly string[]): FlowDestination | undefined {
+    if (this.settings.tripOnForeignDns !== true || destinations?.flows === undefined) {
+      return undefined;
+    }
+    const router = new Set(routerAddresses.map((address) => canonicalAddress(address) ?? address));
+    return destinations.flows.destinations.find(
+      (destination) =>
+        destination.direction === 'outgoing' &&
+        (destination.protocol === 'udp' || destination.protocol === 'tcp') &&
+        (destination.port === 53 || destination.port === 853) &&
+        !router.has(canonicalAddress(destination.address) ?? destination.address),
+    );
   }
 
   /** The outgoing destination of the latest flows it sent the most bytes to (or, without byte counts, had most flows with). */

@@ -223,6 +223,16 @@ function withName(destination: DestinationDescription, names: LeakDestinations['
 /** The longest destination list in a trip line. */
 const TRIED_LINE_MAX = 400;
 
+/** DNS sent past the router by a camera with `tripOnForeignDns`: a warning when the sensor trips, debug while it stays tripped. */
+export function foreignDns(camera: CameraSettings, destination: FlowDestination, alreadyDetected: boolean, names?: LeakDestinations['names']): Message {
+  const where = withName({ ...flowDescription(destination) }, names);
+  const service = describeDestination(where).replace(/, \d+ flows?(, .* sent)?$/, '');
+  return {
+    level: alreadyDetected ? 'debug' : 'warn',
+    text: `${named(camera)} LEAK: sent DNS to ${service} instead of the router ("tripOnForeignDns"); check the camera's DNS settings, or turn "tripOnForeignDns" off if it is expected.`,
+  };
+}
+
 export const leakCleared = (camera: CameraSettings): Message => info(`${quoted(camera)}: no unexpected traffic for a while; its leak sensor is clear again.`);
 
 /** What becomes of the rules of a camera that is not configured, said once per camera and fate. */

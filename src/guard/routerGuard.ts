@@ -326,7 +326,7 @@ export class RouterGuard {
     this.problem = undefined;
     this.setReachable(true);
     say.readingMessages(reading, this.options.cameras).forEach((message) => this.say.say(message));
-    const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped };
+    const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped, routerAddresses: reading.routerAddresses };
     const firstSeen: string[] = [];
     for (const [address, camera] of this.cameras) {
       const seen = reading.cameras.get(address);

@@ -474,6 +474,28 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     expect(h.guard.snapshot().cameras[0]?.destinations?.blocked[0]).toMatchObject({ address: '47.96.1.2', hostName: 'cam-cloud.example.cn' });
   });
 
+  it('trips the sensor on DNS sent past the router only for a camera with tripOnForeignDns, and never on DNS to the router', async () => {
+    const dnsFlow = (address: string, port = 53): FlowDestination => ({ address, protocol: 'udp', protocolNumber: 17, port, direction: 'outgoing', flows: 1, unreplied: 0 });
+    const careful: CameraSettings = { ...frontDoor, tripOnForeignDns: true };
+    const driver = new FakeDriver();
+    const flows = (destinations: FlowDestination[]) => ({ attempts: undefined, flows: { destinations, otherDestinations: 0, accounting: 'off' as const } });
+    driver.destinations = { cameras: new Map([[careful.address, flows([dnsFlow('192.0.2.1')])], [garage.address, flows([dnsFlow('8.8.8.8')])]]), accounting: false, logSkippedBytes: 0 };
+    await startBlocked({ cameras: [careful, garage], driver });
+    await pass(3 * POLL_MS);
+    // DNS to the router's own address, and foreign DNS from a camera without the setting: no trip.
+    expect(h.guard.leakDetected(careful.address)).toBe(false);
+    expect(h.guard.leakDetected(garage.address)).toBe(false);
+    driver.destinations = { cameras: new Map([[careful.address, flows([dnsFlow('192.0.2.1'), dnsFlow('1.1.1.1', 853)])]]), accounting: false, logSkippedBytes: 0 };
+    await until(() => h.guard.leakDetected(careful.address), 'tripped on foreign DNS');
+    await pass(3 * POLL_MS);
+    expect(lines(/^WARN .*LEAK/)).toEqual([
+      'WARN "Front Door" (192.0.2.50) LEAK: sent DNS to 1.1.1.1 udp/853 instead of the router ("tripOnForeignDns"); check the camera\'s DNS settings, or turn "tripOnForeignDns" off if it is expected.',
+    ]);
+    expect(h.events).toContain(`leak ${careful.address}`);
+    driver.destinations = undefined;
+    await until(() => !h.guard.leakDetected(careful.address), 'cleared', leak.quietMs + 3 * POLL_MS);
+  });
+
   it('keeps the trip line it always had when the router\'s log names no destination', async () => {
     const driver = new FakeDriver();
     driver.destinations = { cameras: new Map([[frontDoor.address, { attempts: undefined, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0, logProblem: 'the log could not be read' };
