@@ -54,6 +54,14 @@ describe('configuration', () => {
     ['a tripOnForeignDns that is not true or false', camera({ tripOnForeignDns: 'yes' }), /"tripOnForeignDns"/],
   ];
 
+  it('reads networkData file paths only when set, and says a bad one in plain words', () => {
+    expect(parseConfig({ routers: [router()] }).settings.networkData).toBeUndefined();
+    const { settings, errors } = parseConfig({ routers: [router()], networkData: { asnIpv4: '/data/asn-ipv4.csv', countryIpv4: 42 } });
+    expect(settings.networkData).toEqual({ asnIpv4: '/data/asn-ipv4.csv' });
+    expect(errors).toEqual(['Camera Guard: "networkData.countryIpv4" must be the path of a file; it is left out.']);
+    expect(parseConfig({ routers: [router()], networkData: '/data' }).errors).toEqual([expect.stringMatching(/"networkData" must be an object of file paths/)]);
+  });
+
   it('reads tripOnForeignDns, off unless the owner sets it', () => {
     const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ tripOnForeignDns: true }), camera({ name: 'Garage', address: '192.168.1.51' })] })] });
     expect(errors).toEqual([]);

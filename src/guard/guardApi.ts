@@ -1,6 +1,6 @@
 /** What the HomeKit layer sees of a RouterGuard: how it is made, what it asks, and what it hears. */
 import type { CameraSettings, LeakSettings } from '../config';
-import type { DestinationDescription } from '../destinations/summary';
+import type { DestinationDescription, NetworkName } from '../destinations/summary';
 import type { Log } from '../log';
 import type { RouterDriver } from '../router/driver';
 import type { LockdownMemory } from './lockdown';
@@ -62,6 +62,8 @@ export interface GuardSnapshot {
 export interface DestinationNames {
   lookUp(addresses: Iterable<string>): void;
   nameOf(address: string): string | undefined;
+  /** The network holding the address, when the owner's network data names it (loaded on first use). */
+  networkOf?(address: string): NetworkName | undefined;
 }
 
 export type RequestResult = 'queued' | 'unreachable' | 'refused-lockdown';

@@ -10,7 +10,7 @@ import type { Access, ApplyOutcome, RouterError, RouterReading, UnlistedCamera }
 import { BYTES_PER_MB } from '../settings';
 import type { FlowDestination } from '../destinations/conntrack';
 import { describeDestination } from '../destinations/summary';
-import type { DestinationDescription } from '../destinations/summary';
+import type { DestinationDescription, NetworkName } from '../destinations/summary';
 import type { TriedList } from './destinationBook';
 import { flowDescription, triedDescription } from './destinationBook';
 import type { LeakTrip } from './leakDetector';
@@ -206,7 +206,7 @@ export interface LeakDestinations {
   /** The destination it sent the most to, from the latest flows (allowed). */
   readonly sentMost?: FlowDestination;
   /** Reverse names that have arrived (names still on their way are simply left out). */
-  readonly names?: { nameOf(address: string): string | undefined };
+  readonly names?: { nameOf(address: string): string | undefined; networkOf?(address: string): NetworkName | undefined };
 }
 
 /** The tries of the trip line: the three with the most tries described, the others counted, cut to the log's bound. */
@@ -218,7 +218,8 @@ function triedLine(tried: TriedList, names: LeakDestinations['names']): string {
 }
 function withName(destination: DestinationDescription, names: LeakDestinations['names']): DestinationDescription {
   const hostName = names?.nameOf(destination.address);
-  return hostName === undefined ? destination : { ...destination, hostName };
+  const network = names?.networkOf?.(destination.address);
+  return { ...destination, ...(hostName === undefined ? {} : { hostName }), ...(network === undefined ? {} : { network }) };
 }
 /** The longest destination list in a trip line. */
 const TRIED_LINE_MAX = 400;

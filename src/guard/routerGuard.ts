@@ -9,6 +9,7 @@
  * merged with those that arrive close together, and applied as one transaction. A block that could not be
  * confirmed is retried until the router confirms it; an opening is never retried behind the owner's back.
  */
+import type { NetworkName } from '../destinations/summary';
 import { RouterError } from '../router/driver';
 import type { Access, RouterReading } from '../router/driver';
 import { BATCH_WINDOW_MS, SHUTDOWN_GRACE_MS } from '../settings';
@@ -115,9 +116,10 @@ export class RouterGuard {
   }
 
   /** A destination with its reverse name, once one has arrived. */
-  private named<T extends { address: string; hostName?: string }>(destination: T): T {
+  private named<T extends { address: string; hostName?: string; network?: NetworkName }>(destination: T): T {
     const hostName = this.options.names?.nameOf(destination.address);
-    return hostName === undefined ? destination : { ...destination, hostName };
+    const network = this.options.names?.networkOf?.(destination.address);
+    return { ...destination, ...(hostName === undefined ? {} : { hostName }), ...(network === undefined ? {} : { network }) };
   }
 
   /** A camera's destinations for the status view, from its book. */

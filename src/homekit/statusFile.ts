@@ -11,7 +11,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { describeDestination } from '../destinations/summary';
+import { describeDestination, describeNetwork } from '../destinations/summary';
 import type { DestinationsSnapshot, SnapshotDestination } from '../guard/guardApi';
 import type { GuardSnapshot } from '../guard/routerGuard';
 import type { Log } from '../log';
@@ -155,6 +155,7 @@ function destinationsStatus(snapshot: DestinationsSnapshot): DestinationsStatus 
     count: destination.count,
     ...(destination.bytesSent === undefined ? {} : { bytesSent: destination.bytesSent }),
     ...(destination.hostName === undefined ? {} : { hostName: destination.hostName }),
+    ...(destination.network === undefined || describeNetwork(destination.network) === '' ? {} : { network: describeNetwork(destination.network) }),
     ...(destination.lastSeen === undefined ? {} : { lastSeen: new Date(destination.lastSeen).toISOString() }),
     line: describeDestination(destination),
   });

@@ -459,7 +459,11 @@ describe('the guard on the in-memory driver and a fake clock', () => {
   it('asks for names after a reading without waiting on them, and shows a name that arrives after the trip', async () => {
     const asked: string[] = [];
     const found = new Map<string, string>();
-    const names: DestinationNames = { lookUp: (addresses) => asked.push(...addresses), nameOf: (address) => found.get(address) };
+    const names: DestinationNames = {
+      lookUp: (addresses) => asked.push(...addresses),
+      nameOf: (address) => found.get(address),
+      networkOf: (address) => (address === '47.96.1.2' ? { asn: 37963, name: 'Alibaba', country: 'CN' } : undefined),
+    };
     const driver = new FakeDriver();
     driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 10, egressPackets: 0, egressBytes: 0 } });
     driver.destinations = { cameras: new Map([[frontDoor.address, { attempts: { destinations: [{ address: '47.96.1.2', protocol: 'tcp', port: 8000, logged: 3 }], otherDestinations: 0, logged: 3 }, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0 };
@@ -469,7 +473,7 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 20, egressPackets: 0, egressBytes: 0 } });
     await until(() => h.guard.leakDetected(frontDoor.address), 'tripped');
     // The name had not arrived: the line names the address alone, and the trip was not held up for it.
-    expect(lines(/LEAK/)[0]).toMatch(/to 47\.96\.1\.2 tcp\/8000, \d+ tries logged\.$/);
+    expect(lines(/LEAK/)[0]).toMatch(/to 47\.96\.1\.2 \(AS37963 Alibaba, CN\) tcp\/8000, \d+ tries logged\.$/);
     found.set('47.96.1.2', 'cam-cloud.example.cn');
     expect(h.guard.snapshot().cameras[0]?.destinations?.blocked[0]).toMatchObject({ address: '47.96.1.2', hostName: 'cam-cloud.example.cn' });
   });
