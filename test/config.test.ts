@@ -167,7 +167,7 @@ describe('config.schema.json', () => {
   });
 
   it('reads in setup order: the router connection, then its cameras, then the tuning', () => {
-    expect(Object.keys(schema.schema.properties)).toEqual(['name', 'routers', 'pollSeconds', 'leak']);
+    expect(Object.keys(schema.schema.properties)).toEqual(['name', 'routers', 'pollSeconds', 'leak', 'networkData']);
     const keys = Object.keys(routerProps);
     expect(keys.slice(0, 4)).toEqual(['name', 'host', 'port', 'username']);
     expect(keys.indexOf('cameras')).toBeLessThan(keys.indexOf('ruleSet'));
