@@ -35,6 +35,11 @@ export interface CameraSettings {
    * camera whose DHCP address changes stays blocked.
    */
   readonly mac?: string;
+  /**
+   * Trip the leak sensor when the camera sends DNS (port 53 or 853) anywhere but the router: a camera that ignores
+   * the resolver it was given may be hiding where it goes. Off unless the owner sets it.
+   */
+  readonly tripOnForeignDns?: boolean;
 }
 
 /**
@@ -87,6 +92,45 @@ export interface PlatformSettings {
   readonly pollMs: number;
   readonly leak: LeakSettings;
   readonly routers: readonly RouterSettings[];
+  /**
+   * Offline IP-to-ASN and IP-to-country CSV files (the formats networkLookup.ts reads), so the log can name the
+   * network behind an address; absent unless the owner sets it: no data set is bundled.
+   */
+  readonly networkData?: NetworkDataFiles;
+}
+
+/** The data files of `networkData`, as paths; any may be left out. */
+export interface NetworkDataFiles {
+  readonly asnIpv4?: string;
+  readonly asnIpv6?: string;
+  readonly countryIpv4?: string;
+  readonly countryIpv6?: string;
+}
+
+const NETWORK_DATA_KEYS = ['asnIpv4', 'asnIpv6', 'countryIpv4', 'countryIpv6'] as const;
+
+/** `networkData`: an object of file paths; anything else is said in plain words and left out (names are then not looked up). */
+function parseNetworkData(raw: unknown, errors: string[]): NetworkDataFiles | undefined {
+  if (raw === undefined) {
+    return undefined;
+  }
+  if (!isObject(raw)) {
+    errors.push('Camera Guard: "networkData" must be an object of file paths (asnIpv4, asnIpv6, countryIpv4, countryIpv6); network names are not looked up.');
+    return undefined;
+  }
+  const files: Partial<Record<(typeof NETWORK_DATA_KEYS)[number], string>> = {};
+  for (const key of NETWORK_DATA_KEYS) {
+    const value = raw[key];
+    if (value === undefined || value === '') {
+      continue;
+    }
+    if (typeof value !== 'string' || value.length > 4096 || [...value].some((character) => character < ' ')) {
+      errors.push(`Camera Guard: "networkData.${key}" must be the path of a file; it is left out.`);
+      continue;
+    }
+    files[key] = value;
+  }
+  return Object.keys(files).length === 0 ? undefined : files;
 }
 
 export interface ParsedConfig {
@@ -343,7 +387,8 @@ export function parseConfig(raw: unknown): ParsedConfig {
     routers.push(router);
   });
 
-  return { settings: { pollMs: pollSeconds * 1000, leak, routers }, errors };
+  const networkData = parseNetworkData(top.networkData, errors);
+  return { settings: { pollMs: pollSeconds * 1000, leak, routers, ...(networkData === undefined ? {} : { networkData }) }, errors };
 }
 
 /**
@@ -522,7 +567,8 @@ function parseCameras(list: readonly unknown[], routerWhere: string, routerHost:
     const allowMinutes = read.number('allowMinutes', 0, 0, 10_080, false);
     const mac = readCameraMac(read);
     const allow = readAllowList(read, entry.allow, entry.allowPorts);
-    if (!named.ok || !address.ok || !allowMinutes.ok || !mac.ok || !allow.ok) {
+    const foreignDns = read.boolean('tripOnForeignDns', false);
+    if (!named.ok || !address.ok || !allowMinutes.ok || !mac.ok || !allow.ok || !foreignDns.ok) {
       skip(`${where} is skipped until these settings are fixed (${fieldList(read.rejected)}); its access is not changed.`);
       return;
     }
@@ -546,6 +592,7 @@ function parseCameras(list: readonly unknown[], routerWhere: string, routerHost:
       allow: allow.value,
       allowMinutes: allowMinutes.value,
       ...(mac.value === undefined ? {} : { mac: mac.value }),
+      ...(foreignDns.value ? { tripOnForeignDns: true } : {}),
     });
   });
   return { cameras, skipped };

@@ -51,7 +51,22 @@ describe('configuration', () => {
     ['allowPorts that is not a list', camera({ allowPorts: 'tcp/443' }), /"allowPorts" must be a list/],
     ['no name', camera({ name: '' }), /"name" is required/],
     ['a negative allowMinutes', camera({ allowMinutes: -1 }), /"allowMinutes" must be a number from 0/],
+    ['a tripOnForeignDns that is not true or false', camera({ tripOnForeignDns: 'yes' }), /"tripOnForeignDns"/],
   ];
+
+  it('reads networkData file paths only when set, and says a bad one in plain words', () => {
+    expect(parseConfig({ routers: [router()] }).settings.networkData).toBeUndefined();
+    const { settings, errors } = parseConfig({ routers: [router()], networkData: { asnIpv4: '/data/asn-ipv4.csv', countryIpv4: 42 } });
+    expect(settings.networkData).toEqual({ asnIpv4: '/data/asn-ipv4.csv' });
+    expect(errors).toEqual(['Camera Guard: "networkData.countryIpv4" must be the path of a file; it is left out.']);
+    expect(parseConfig({ routers: [router()], networkData: '/data' }).errors).toEqual([expect.stringMatching(/"networkData" must be an object of file paths/)]);
+  });
+
+  it('reads tripOnForeignDns, off unless the owner sets it', () => {
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ tripOnForeignDns: true }), camera({ name: 'Garage', address: '192.168.1.51' })] })] });
+    expect(errors).toEqual([]);
+    expect(settings.routers[0]?.cameras.map((c) => c.tripOnForeignDns)).toEqual([true, undefined]);
+  });
 
   it.each(badCameras)('skips a camera with %s, says why, and keeps the others', (_what, bad, message) => {
     const { settings, errors } = parseConfig({ routers: [router({ cameras: [bad, camera({ name: 'Garage', address: '192.168.1.51' })] })] });
@@ -152,7 +167,7 @@ describe('config.schema.json', () => {
   });
 
   it('reads in setup order: the router connection, then its cameras, then the tuning', () => {
-    expect(Object.keys(schema.schema.properties)).toEqual(['name', 'routers', 'pollSeconds', 'leak']);
+    expect(Object.keys(schema.schema.properties)).toEqual(['name', 'routers', 'pollSeconds', 'leak', 'networkData']);
     const keys = Object.keys(routerProps);
     expect(keys.slice(0, 4)).toEqual(['name', 'host', 'port', 'username']);
     expect(keys.indexOf('cameras')).toBeLessThan(keys.indexOf('ruleSet'));

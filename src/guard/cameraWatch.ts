@@ -15,7 +15,11 @@
  * | counters                                 | -                  | leak trips and clears (see leakDetector)   |
  */
 import type { CameraSettings, LeakSettings } from '../config';
-import type { Access, CameraReading, EgressCounters } from '../router/driver';
+import { canonicalAddress } from '../destinations/address';
+import type { FlowDestination } from '../destinations/conntrack';
+import type { Access, CameraDestinations, CameraReading, EgressCounters } from '../router/driver';
+import { DestinationBook } from './destinationBook';
+import type { DestinationNames } from './guardApi';
 import { LeakDetector } from './leakDetector';
 import * as say from './messages';
 import type { Message } from './messages';
@@ -36,6 +40,10 @@ export interface ObserveContext {
   /** True when the guard asked for this access (in this transaction, or in one still in flight or queued). */
   readonly ours: (access: Access) => boolean;
   readonly lockdownOn: boolean;
+  /** Reverse names that have arrived, for the trip line. */
+  readonly names?: DestinationNames;
+  /** The router's own addresses (where DNS may go). */
+  readonly routerAddresses?: readonly string[];
 }
 
 export class CameraWatch {
@@ -50,6 +58,8 @@ export class CameraWatch {
   private seen: boolean;
   private damageReported = false;
   private readonly detector: LeakDetector;
+  /** Where it tried to go or went, over the readings. */
+  readonly book = new DestinationBook();
 
   constructor(
     readonly settings: CameraSettings,
@@ -64,8 +74,14 @@ export class CameraWatch {
     return this.detector.detected || this.notInForce !== undefined;
   }
 
-  observe(reading: CameraReading, context: ObserveContext): Observed {
+  observe(reading: CameraReading, context: ObserveContext, destinations?: CameraDestinations): Observed {
     const messages: Message[] = [];
+    // An episode that never tripped the sensor ends with the leak window: a trip names only the tries within it.
+    const since = this.book.episodeSince;
+    if (!this.detector.detected && since !== undefined && context.now - since >= this.leak.windowMs) {
+      this.book.endEpisode();
+    }
+    this.book.add(context.now, destinations);
     const camera = this.settings;
     if (reading.access === undefined) {
       // Missing or damaged: nothing known is enforced.
@@ -117,16 +133,25 @@ export class CameraWatch {
       cameraChanged = true;
       leakChanged = true;
     }
+    const dns = this.foreignDns(destinations, context.routerAddresses ?? []);
+    if (dns !== undefined) {
+      const wasDetected = this.detector.detected;
+      this.detector.trip(context.now);
+      this.lastTripAt = context.now;
+      messages.push(say.foreignDns(camera, dns, wasDetected, context.names));
+      leakChanged ||= !wasDetected;
+    }
     if (reading.counters !== undefined) {
       const wasDetected = this.detector.detected;
       this.counters = reading.counters;
       const trip = this.detector.observe({ at: context.now, access, counters: reading.counters });
       if (trip) {
         this.lastTripAt = context.now;
-        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected));
+        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected, { tried: this.book.episode(), sentMost: this.sentMost(), names: context.names }));
       }
       if (wasDetected !== this.detector.detected) {
         if (!this.detector.detected) {
+          this.book.endEpisode();
           messages.push(say.leakCleared(camera));
         }
         leakChanged = true;
@@ -135,10 +160,33 @@ export class CameraWatch {
       this.counters = undefined;
       this.detector.resetBaseline();
       if (this.detector.expire(context.now)) {
+        this.book.endEpisode();
         messages.push(say.leakCleared(camera));
         leakChanged = true;
       }
     }
     return { messages, cameraChanged, leakChanged, firstSeen, accessChanged };
+  }
+
+  /** With `tripOnForeignDns`: the first DNS flow of this reading to anything but the router; undefined when none. */
+  private foreignDns(destinations: CameraDestinations | undefined, routerAddresses: readonly string[]): FlowDestination | undefined {
+    if (this.settings.tripOnForeignDns !== true || destinations?.flows === undefined) {
+      return undefined;
+    }
+    const router = new Set(routerAddresses.map((address) => canonicalAddress(address) ?? address));
+    return destinations.flows.destinations.find(
+      (destination) =>
+        destination.direction === 'outgoing' &&
+        (destination.protocol === 'udp' || destination.protocol === 'tcp') &&
+        (destination.port === 53 || destination.port === 853) &&
+        !router.has(canonicalAddress(destination.address) ?? destination.address),
+    );
+  }
+
+  /** The outgoing destination of the latest flows it sent the most bytes to (or, without byte counts, had most flows with). */
+  private sentMost(): FlowDestination | undefined {
+    const outgoing = this.book.flows()?.flows.destinations.filter((destination) => destination.direction === 'outgoing') ?? [];
+    const weight = (destination: FlowDestination): number => destination.traffic?.bytesSent ?? -1 / (destination.flows + 1);
+    return outgoing.reduce<FlowDestination | undefined>((best, destination) => (best === undefined || weight(destination) > weight(best) ? destination : best), undefined);
   }
 }

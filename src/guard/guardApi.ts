@@ -1,5 +1,6 @@
 /** What the HomeKit layer sees of a RouterGuard: how it is made, what it asks, and what it hears. */
 import type { CameraSettings, LeakSettings } from '../config';
+import type { DestinationDescription, NetworkName } from '../destinations/summary';
 import type { Log } from '../log';
 import type { RouterDriver } from '../router/driver';
 import type { LockdownMemory } from './lockdown';
@@ -25,6 +26,27 @@ export interface CameraSnapshot {
   readonly leak: boolean;
   /** Epoch ms of the last leak trip since Homebridge started. */
   readonly lastLeakTrip: number | undefined;
+  /** Where it tried to go or went; undefined until a reading carried destinations. */
+  readonly destinations?: DestinationsSnapshot;
+}
+
+/** One destination of a camera, as summary.ts describes it, with when it was last seen (epoch ms). */
+export interface SnapshotDestination extends DestinationDescription {
+  readonly lastSeen?: number;
+}
+
+/** A camera's destinations for the status view: at most 20 in each list. */
+export interface DestinationsSnapshot {
+  /** Logged tries while blocked over the last 24 hours, the most first. */
+  readonly blocked: readonly SnapshotDestination[];
+  /** Its flows in the latest reading that read them (allowed, or through a blocked camera's allow-list). */
+  readonly allowed: readonly SnapshotDestination[];
+  /** Destinations left out of the two lists. */
+  readonly more: number;
+  /** Whether the router counts bytes per flow; undefined when that could not be read. */
+  readonly accounting: boolean | undefined;
+  /** Epoch ms of the reading the lists come from. */
+  readonly updatedAt: number;
 }
 
 /** What the guard knows of its router now. */
@@ -34,6 +56,14 @@ export interface GuardSnapshot {
   /** Why the router is not guarded right now, in the log's words; undefined while it answers. */
   readonly problem: string | undefined;
   readonly cameras: readonly CameraSnapshot[];
+}
+
+/** What the guard needs of a name source: start look-ups (returns at once), and read what has arrived. */
+export interface DestinationNames {
+  lookUp(addresses: Iterable<string>): void;
+  nameOf(address: string): string | undefined;
+  /** The network holding the address, when the owner's network data names it (loaded on first use). */
+  networkOf?(address: string): NetworkName | undefined;
 }
 
 export type RequestResult = 'queued' | 'unreachable' | 'refused-lockdown';
@@ -55,6 +85,8 @@ export interface GuardOptions {
   readonly openUntil?: ReadonlyMap<string, number>;
   /** Stores a camera's timed-access deadline (undefined: none), where it survives a restart. */
   readonly saveOpenUntil?: (address: string, deadline: number | undefined) => void;
+  /** Reverse DNS names of destinations (reverseNames.ts): asked after each reading, read from its cache, never awaited. */
+  readonly names?: DestinationNames;
   readonly now?: () => number;
   /** For backoff jitter; tests pass a fixed one. */
   readonly random?: () => number;

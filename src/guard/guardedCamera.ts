@@ -5,9 +5,10 @@
  */
 import type { CameraSettings, LeakSettings } from '../config';
 import { enforcedAccess } from '../router/driver';
-import type { Access, ApplyOutcome, CameraReading } from '../router/driver';
+import type { Access, ApplyOutcome, CameraDestinations, CameraReading } from '../router/driver';
 import { CameraWatch } from './cameraWatch';
 import type { Observed } from './cameraWatch';
+import type { DestinationNames } from './guardApi';
 import * as intents from './intent';
 import type { Intent } from './intent';
 import * as say from './messages';
@@ -99,12 +100,12 @@ export class GuardedCamera {
   }
 
   /** Takes in its part of a reading; `requested` is what the transaction just sent asked of it. */
-  observe(reading: CameraReading, requested: Access | undefined, context: { now: number; lockdownOn: boolean; stopped: boolean }): Observed {
+  observe(reading: CameraReading, requested: Access | undefined, context: { now: number; lockdownOn: boolean; stopped: boolean; routerAddresses?: readonly string[] }, destinations?: CameraDestinations, names?: DestinationNames): Observed {
     if (reading.openForMs !== undefined) {
       this.timed.routerDeadline(context.now + reading.openForMs);
     }
     const ours = (access: Access): boolean => requested === access || intents.expects(this.intent, access);
-    const observed = this.watch.observe(reading, { now: context.now, ours, lockdownOn: context.lockdownOn });
+    const observed = this.watch.observe(reading, { now: context.now, ours, lockdownOn: context.lockdownOn, names, routerAddresses: context.routerAddresses }, destinations);
     if (observed.accessChanged) {
       this.timed.accessKnown(this.watch.actual, !context.stopped);
     }

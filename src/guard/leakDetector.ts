@@ -82,6 +82,11 @@ export class LeakDetector {
     return trip;
   }
 
+  /** Trips the sensor on evidence other than the counters (DNS sent past the router); extends an alarm already on. */
+  trip(at: number): void {
+    this.lastTriggerAt = at;
+  }
+
   /** Forgets the baseline (counters could not be read, rules rewritten): the next reading starts afresh. */
   resetBaseline(): void {
     this.previous = undefined;

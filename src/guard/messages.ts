@@ -8,6 +8,11 @@ import type { Log } from '../log';
 import { routerWords } from '../log';
 import type { Access, ApplyOutcome, RouterError, RouterReading, UnlistedCamera } from '../router/driver';
 import { BYTES_PER_MB } from '../settings';
+import type { FlowDestination } from '../destinations/conntrack';
+import { describeDestination } from '../destinations/summary';
+import type { DestinationDescription, NetworkName } from '../destinations/summary';
+import type { TriedList } from './destinationBook';
+import { flowDescription, triedDescription } from './destinationBook';
 import type { LeakTrip } from './leakDetector';
 
 export type Level = 'info' | 'warn' | 'error' | 'debug';
@@ -174,16 +179,22 @@ export const notInForce = (camera: CameraSettings, why: string): Message =>
 export const inForceAgain = (camera: CameraSettings): Message => info(`${named(camera)}: its block is in force in the router's firewall again.`);
 
 /** A leak: a warning (an error when the block is bypassed) when the sensor trips, debug while it stays tripped. */
-export function leak(camera: CameraSettings, trip: LeakTrip, uploadBytes: number, alreadyDetected: boolean): Message {
+export function leak(camera: CameraSettings, trip: LeakTrip, uploadBytes: number, alreadyDetected: boolean, where: LeakDestinations = {}): Message {
   const name = named(camera);
   const minutes = `${formatNumber(trip.windowMs / 60_000)} min`;
   let text: string;
   switch (trip.reason) {
     case 'blocked-attempts':
-      text = `${name} LEAK: ${trip.amount} blocked packet(s) toward the internet in the last ${minutes} while its access is off; it keeps trying to phone home.`;
+      // The exact total is the counter's; the destinations come from the rate-limited log, so their counts are a sample.
+      text =
+        where.tried !== undefined && where.tried.destinations.length > 0
+          ? `${name} LEAK: kept trying to reach the internet while blocked: ${trip.amount} tries in ${minutes}, to ${triedLine(where.tried, where.names)}.`
+          : `${name} LEAK: ${trip.amount} blocked packet(s) toward the internet in the last ${minutes} while its access is off; it keeps trying to phone home.`;
       break;
     case 'upload':
-      text = `${name} LEAK: uploaded ${formatNumber(trip.amount / BYTES_PER_MB)} MB in the last ${minutes}, more than the ${formatNumber(uploadBytes / BYTES_PER_MB)} MB allowed; check what it is sending.`;
+      text =
+        `${name} LEAK: uploaded ${formatNumber(trip.amount / BYTES_PER_MB)} MB in the last ${minutes}, more than the ${formatNumber(uploadBytes / BYTES_PER_MB)} MB allowed` +
+        `${where.sentMost === undefined ? '' : `, most of it to ${describeDestination(withName(flowDescription(where.sentMost), where.names))}`}; check what it is sending.`;
       break;
     case 'block-bypassed':
       text = `${name} LEAK: ${trip.amount} packet(s) reached the internet in the last ${minutes} although its access is off; the block is not working, check the router's firewall for rules ahead of the camera rules.`;
@@ -191,6 +202,41 @@ export function leak(camera: CameraSettings, trip: LeakTrip, uploadBytes: number
   }
   return { level: alreadyDetected ? 'debug' : trip.reason === 'block-bypassed' ? 'error' : 'warn', text };
 }
+/** What the readings told of where a leaking camera went. */
+export interface LeakDestinations {
+  /** Its logged tries this leak episode (blocked). */
+  readonly tried?: TriedList;
+  /** The destination it sent the most to, from the latest flows (allowed). */
+  readonly sentMost?: FlowDestination;
+  /** Reverse names that have arrived (names still on their way are simply left out). */
+  readonly names?: { nameOf(address: string): string | undefined; networkOf?(address: string): NetworkName | undefined };
+}
+
+/** The tries of the trip line: the three with the most tries described, the others counted, cut to the log's bound. */
+const TRIED_SHOWN = 3;
+function triedLine(tried: TriedList, names: LeakDestinations['names']): string {
+  const shown = tried.destinations.slice(0, TRIED_SHOWN).map((destination) => `${describeDestination(withName(triedDescription(destination), names))} logged`);
+  const more = tried.destinations.length - shown.length + tried.others;
+  return routerWords(`${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`, TRIED_LINE_MAX);
+}
+function withName(destination: DestinationDescription, names: LeakDestinations['names']): DestinationDescription {
+  const hostName = names?.nameOf(destination.address);
+  const network = names?.networkOf?.(destination.address);
+  return { ...destination, ...(hostName === undefined ? {} : { hostName }), ...(network === undefined ? {} : { network }) };
+}
+/** The longest destination list in a trip line. */
+const TRIED_LINE_MAX = 400;
+
+/** DNS sent past the router by a camera with `tripOnForeignDns`: a warning when the sensor trips, debug while it stays tripped. */
+export function foreignDns(camera: CameraSettings, destination: FlowDestination, alreadyDetected: boolean, names?: LeakDestinations['names']): Message {
+  const where = withName({ ...flowDescription(destination) }, names);
+  const service = describeDestination(where).replace(/, \d+ flows?(, .* sent)?$/, '');
+  return {
+    level: alreadyDetected ? 'debug' : 'warn',
+    text: `${named(camera)} LEAK: sent DNS to ${service} instead of the router ("tripOnForeignDns"); check the camera's DNS settings, or turn "tripOnForeignDns" off if it is expected.`,
+  };
+}
+
 export const leakCleared = (camera: CameraSettings): Message => info(`${quoted(camera)}: no unexpected traffic for a while; its leak sensor is clear again.`);
 
 /** What becomes of the rules of a camera that is not configured, said once per camera and fate. */

@@ -9,11 +9,14 @@
  * merged with those that arrive close together, and applied as one transaction. A block that could not be
  * confirmed is retried until the router confirms it; an opening is never retried behind the owner's back.
  */
+import type { NetworkName } from '../destinations/summary';
 import { RouterError } from '../router/driver';
 import type { Access, RouterReading } from '../router/driver';
 import { BATCH_WINDOW_MS, SHUTDOWN_GRACE_MS } from '../settings';
 import { Connection } from './connection';
 import type { GuardOptions, GuardSnapshot, RequestResult } from './guardApi';
+import { flowDescription, MAX_LISTED, triedDescription } from './destinationBook';
+import type { DestinationsSnapshot } from './guardApi';
 import { GuardedCamera } from './guardedCamera';
 import * as intents from './intent';
 import { lockdownRefuses, switchLockdown } from './lockdown';
@@ -44,6 +47,8 @@ export class RouterGuard {
   private lastReading: RouterReading | undefined;
   private offloadChecked = false;
   private lastPollAt: number | undefined;
+  /** The last reading that carried destinations: when, and whether the router counted bytes per flow then. */
+  private destinationsRead: { at: number; accounting: boolean | undefined } | undefined;
   /** What the log last said about the router being lost, until it answers again. */
   private problem: string | undefined;
 
@@ -104,8 +109,32 @@ export class RouterGuard {
           egressBytes: watch.counters?.egressBytes,
           leak: watch.leakDetected,
           lastLeakTrip: watch.lastTripAt,
+          ...(this.destinationsRead === undefined ? {} : { destinations: this.destinationsOf(camera) }),
         };
       }),
+    };
+  }
+
+  /** A destination with its reverse name, once one has arrived. */
+  private named<T extends { address: string; hostName?: string; network?: NetworkName }>(destination: T): T {
+    const hostName = this.options.names?.nameOf(destination.address);
+    const network = this.options.names?.networkOf?.(destination.address);
+    return { ...destination, ...(hostName === undefined ? {} : { hostName }), ...(network === undefined ? {} : { network }) };
+  }
+
+  /** A camera's destinations for the status view, from its book. */
+  private destinationsOf(camera: GuardedCamera): DestinationsSnapshot {
+    const read = this.destinationsRead ?? { at: this.now(), accounting: undefined };
+    const book = camera.watch.book;
+    const tried = book.day(this.now());
+    const flows = book.flows();
+    const outgoing = flows?.flows.destinations ?? [];
+    return {
+      blocked: tried.destinations.map((destination) => this.named({ ...triedDescription(destination), lastSeen: destination.lastSeen })),
+      allowed: outgoing.slice(0, MAX_LISTED).map((destination) => this.named({ ...flowDescription(destination), ...(flows === undefined ? {} : { lastSeen: flows.at }) })),
+      more: tried.others + Math.max(0, outgoing.length - MAX_LISTED) + (flows?.flows.otherDestinations ?? 0),
+      accounting: read.accounting,
+      updatedAt: read.at,
     };
   }
 
@@ -293,14 +322,17 @@ export class RouterGuard {
   private absorb(reading: RouterReading, requested: ReadonlyMap<string, Access>): void {
     this.lastReading = reading;
     this.lastPollAt = this.now();
+    if (reading.destinations !== undefined) {
+      this.destinationsRead = { at: this.now(), accounting: reading.destinations.accounting };
+    }
     this.problem = undefined;
     this.setReachable(true);
     say.readingMessages(reading, this.options.cameras).forEach((message) => this.say.say(message));
-    const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped };
+    const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped, routerAddresses: reading.routerAddresses };
     const firstSeen: string[] = [];
     for (const [address, camera] of this.cameras) {
       const seen = reading.cameras.get(address);
-      const observed = seen && camera.observe(seen, requested.get(address), context);
+      const observed = seen && camera.observe(seen, requested.get(address), context, reading.destinations?.cameras.get(address), this.options.names);
       if (observed) {
         observed.messages.forEach((message) => this.say.say(message));
         if (observed.firstSeen) {
@@ -314,11 +346,26 @@ export class RouterGuard {
         }
       }
     }
+    this.askNames(reading);
     // Once per reading, not per camera: each call rewrites Homebridge's whole accessory cache.
     if (firstSeen.length > 0) {
       this.options.markSeen(firstSeen);
     }
     this.options.listener.readingTaken?.();
+  }
+
+  /** Starts the reverse look-ups of the reading's destinations (returns at once: the names arrive for later lines and the status). */
+  private askNames(reading: RouterReading): void {
+    const names = this.options.names;
+    if (names === undefined || reading.destinations === undefined) {
+      return;
+    }
+    const addresses = new Set<string>();
+    for (const camera of reading.destinations.cameras.values()) {
+      camera.attempts?.destinations.slice(0, MAX_LISTED).forEach((destination) => addresses.add(destination.address));
+      camera.flows?.destinations.slice(0, MAX_LISTED).forEach((destination) => addresses.add(destination.address));
+    }
+    names.lookUp(addresses);
   }
 
   /** Says what happened to a camera, and has HomeKit show it again; for a settled request, even with nothing to say. */

@@ -17,10 +17,13 @@ import si from 'systeminformation';
 
 import { duplicateRouterError, excludeInfrastructureAddresses, otherPlatformRouterError, parseConfig, printable } from '../config';
 import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
+import { NetworkLookup } from '../destinations/networkLookup';
+import { ReverseNames } from '../destinations/reverseNames';
+import type { DestinationNames } from '../guard/guardApi';
 import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/lockdown';
 import type { Log } from '../log';
-import { withPrefix } from '../log';
+import { routerWords, withPrefix } from '../log';
 import { routerDriver } from '../router/drivers';
 import { expectedHostKey, HostKeyClaims, KnownHosts } from '../router/hostKeys';
 import { SshConnection } from '../router/ssh';
@@ -84,6 +87,16 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private earlier: readonly EarlierEntry[] = [];
   /** Which entry talks to the router behind each host key, for every router of this platform. */
   private readonly hostKeyClaims = new HostKeyClaims();
+  /** Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. */
+  private readonly reverseNames = new ReverseNames();
+  /** The networks behind addresses, from the owner's `networkData` files; made at launch only when they are set. */
+  private networks: NetworkLookup | undefined;
+  /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
+  private readonly names: DestinationNames = {
+    lookUp: (addresses) => this.reverseNames.lookUp(addresses),
+    nameOf: (address) => this.reverseNames.nameOf(address),
+    networkOf: (address) => this.networks?.lookUp(address),
+  };
   /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
   private status: StatusFile | undefined;
 
@@ -102,6 +115,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         guard.stop().catch(() => undefined);
       }
       this.status?.stop();
+      this.reverseNames.stop();
     });
   }
 
@@ -126,6 +140,16 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         `config.json holds ${siblings.count} Camera Guard platforms and this one runs on the main bridge, where Homebridge refuses any Camera Guard platform after the first; ` +
           'give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), then restart Homebridge.',
       );
+    }
+    if (settings.networkData !== undefined) {
+      // Loaded on first use, once: each file that cannot be read is said once, and the guard names what it can without it.
+      this.networks = new NetworkLookup(settings.networkData, {
+        onError: (file, error) =>
+          this.log.warn(
+            `could not read the network data file ${printable(file)} (${(error as NodeJS.ErrnoException).code ?? routerWords((error as Error).message, 120)}); ` +
+              'cameras are still guarded, but their destinations are shown without network names until the file is fixed and Homebridge restarted.',
+          ),
+      });
     }
     const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName());
     this.status = status;
@@ -282,6 +306,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     const lockdownViews: LockdownAccessory[] = [];
     const guard = new RouterGuard({
       cameras,
+      names: this.names,
       leak: settings.leak,
       pollMs: settings.pollMs,
       driver,

@@ -11,10 +11,12 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { describeDestination, describeNetwork } from '../destinations/summary';
+import type { DestinationsSnapshot, SnapshotDestination } from '../guard/guardApi';
 import type { GuardSnapshot } from '../guard/routerGuard';
 import type { Log } from '../log';
 import { statusFileName } from '../settings';
-import type { CameraStatus, RouterStatus, Status } from '../ui/protocol';
+import type { CameraStatus, DestinationStatus, DestinationsStatus, RouterStatus, Status } from '../ui/protocol';
 
 /** How soon a change the owner would notice is written. */
 const CHANGE_DELAY_MS = 1_000;
@@ -90,6 +92,7 @@ export class StatusFile {
         egressBytes: camera.egressBytes,
         leak: camera.leak,
         lastLeakTrip: iso(camera.lastLeakTrip),
+        ...(camera.destinations === undefined ? {} : { destinations: destinationsStatus(camera.destinations) }),
       }));
       return { name: source.name, lastPoll: iso(snapshot.lastPoll), problem: snapshot.problem, cameras };
     });
@@ -138,4 +141,31 @@ export class StatusFile {
     }, delayMs);
     this.timer.unref();
   }
+}
+
+/** The most destinations written per list (the page shows no more). */
+const STATUS_DESTINATIONS_MAX = 20;
+
+/** A camera's destinations as the page reads them: raw fields plus the line the log would say. */
+function destinationsStatus(snapshot: DestinationsSnapshot): DestinationsStatus {
+  const entry = (destination: SnapshotDestination): DestinationStatus => ({
+    address: destination.address,
+    protocol: destination.protocol,
+    ...(destination.port === undefined ? {} : { port: destination.port }),
+    count: destination.count,
+    ...(destination.bytesSent === undefined ? {} : { bytesSent: destination.bytesSent }),
+    ...(destination.hostName === undefined ? {} : { hostName: destination.hostName }),
+    ...(destination.network === undefined || describeNetwork(destination.network) === '' ? {} : { network: describeNetwork(destination.network) }),
+    ...(destination.lastSeen === undefined ? {} : { lastSeen: new Date(destination.lastSeen).toISOString() }),
+    line: describeDestination(destination),
+  });
+  const blocked = snapshot.blocked.slice(0, STATUS_DESTINATIONS_MAX);
+  const allowed = snapshot.allowed.slice(0, STATUS_DESTINATIONS_MAX);
+  return {
+    blocked: blocked.map(entry),
+    allowed: allowed.map(entry),
+    more: snapshot.more + (snapshot.blocked.length - blocked.length) + (snapshot.allowed.length - allowed.length),
+    accounting: snapshot.accounting === undefined ? 'unknown' : snapshot.accounting ? 'on' : 'off',
+    updatedAt: new Date(snapshot.updatedAt).toISOString(),
+  };
 }

@@ -5,10 +5,13 @@
  */
 import type { CameraSettings, LeakSettings } from '../../src/config';
 import { RouterGuard } from '../../src/guard/routerGuard';
+import type { DestinationNames } from '../../src/guard/guardApi';
 import type { GuardListener } from '../../src/guard/routerGuard';
 import type { LockdownMemory } from '../../src/guard/lockdown';
 import { RouterError } from '../../src/router/driver';
 import { AUTH_RETRY_MIN_MS, BATCH_WINDOW_MS, RECONNECT_MIN_MS, REPAIR_RETRY_MIN_MS } from '../../src/settings';
+import type { FlowDestination } from '../../src/destinations/conntrack';
+import type { AttemptedDestination } from '../../src/destinations/firewallLog';
 import { FakeDriver } from '../helpers/fakeDriver';
 import { recordingLog } from '../helpers/recordingLog';
 
@@ -40,6 +43,7 @@ function start(
     seen?: string[];
     lockdown?: LockdownMemory;
     openUntil?: Map<string, number>;
+    names?: DestinationNames;
   } = {},
 ): Harness {
   const driver = options.driver ?? new FakeDriver();
@@ -70,6 +74,7 @@ function start(
       seen.push(...addresses);
     },
     openUntil: options.openUntil,
+    names: options.names,
     saveOpenUntil: (address, deadline) => saved.set(address, deadline),
     random: () => 0.5,
   });
@@ -423,6 +428,100 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     expect(h.events).toContain(`leak ${frontDoor.address}`);
     await until(() => !h.guard.leakDetected(frontDoor.address), 'cleared', leak.quietMs + 3 * POLL_MS);
     expect(lines(/its leak sensor is clear again/)).toHaveLength(1);
+  });
+
+  it('names where a blocked camera tried to go in the trip line, the exact total from the counter and the logged tries as a sample', async () => {
+    const driver = new FakeDriver();
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 10, egressPackets: 0, egressBytes: 0 } });
+    await startBlocked({ cameras: [frontDoor], driver });
+    await pass(POLL_MS + 10);
+    const tries = (logged: number, port: number, address: string): AttemptedDestination => ({ address, protocol: port === 53 ? 'udp' : 'tcp', port, logged });
+    // Two reads carry the log's tries: both count, once each.
+    driver.destinationReads.push(
+      { cameras: new Map([[frontDoor.address, { attempts: { destinations: [tries(25, 8000, '47.96.1.2'), tries(2, 53, '8.8.8.8')], otherDestinations: 0, logged: 27 }, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0 },
+      { cameras: new Map([[frontDoor.address, { attempts: { destinations: [tries(15, 8000, '47.96.1.2'), tries(1, 443, '203.0.113.9'), tries(1, 80, '203.0.113.10')], otherDestinations: 0, logged: 17 }, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0 },
+    );
+    await pass(2 * POLL_MS);
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 322, egressPackets: 0, egressBytes: 0 } });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'tripped');
+    expect(lines(/LEAK/)).toEqual([
+      'WARN "Front Door" (192.0.2.50) LEAK: kept trying to reach the internet while blocked: 312 tries in 1 min, to 47.96.1.2 tcp/8000, 40 tries logged; 8.8.8.8 udp/53, 2 tries logged; 203.0.113.10 tcp/80, 1 try logged; and 1 more.',
+    ]);
+    await until(() => !h.guard.leakDetected(frontDoor.address), 'cleared', leak.quietMs + 3 * POLL_MS);
+    // The next episode names only what came after the sensor cleared.
+    driver.destinations = { cameras: new Map([[frontDoor.address, { attempts: { destinations: [tries(1, 23, '198.51.100.7')], otherDestinations: 0, logged: 1 }, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0 };
+    await pass(POLL_MS + 10);
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 330, egressPackets: 0, egressBytes: 0 } });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'tripped again');
+    expect(lines(/LEAK/)[1]).toMatch(/8 tries in 1 min, to 198\.51\.100\.7 tcp\/23, \d+ tries logged\.$/);
+  });
+
+  it('asks for names after a reading without waiting on them, and shows a name that arrives after the trip', async () => {
+    const asked: string[] = [];
+    const found = new Map<string, string>();
+    const names: DestinationNames = {
+      lookUp: (addresses) => asked.push(...addresses),
+      nameOf: (address) => found.get(address),
+      networkOf: (address) => (address === '47.96.1.2' ? { asn: 37963, name: 'Alibaba', country: 'CN' } : undefined),
+    };
+    const driver = new FakeDriver();
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 10, egressPackets: 0, egressBytes: 0 } });
+    driver.destinations = { cameras: new Map([[frontDoor.address, { attempts: { destinations: [{ address: '47.96.1.2', protocol: 'tcp', port: 8000, logged: 3 }], otherDestinations: 0, logged: 3 }, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0 };
+    await startBlocked({ cameras: [frontDoor], driver, names });
+    expect(asked).toContain('47.96.1.2');
+    await pass(POLL_MS + 10);
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 20, egressPackets: 0, egressBytes: 0 } });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'tripped');
+    // The name had not arrived: the line names the address alone, and the trip was not held up for it.
+    expect(lines(/LEAK/)[0]).toMatch(/to 47\.96\.1\.2 \(AS37963 Alibaba, CN\) tcp\/8000, \d+ tries logged\.$/);
+    found.set('47.96.1.2', 'cam-cloud.example.cn');
+    expect(h.guard.snapshot().cameras[0]?.destinations?.blocked[0]).toMatchObject({ address: '47.96.1.2', hostName: 'cam-cloud.example.cn' });
+  });
+
+  it('trips the sensor on DNS sent past the router only for a camera with tripOnForeignDns, and never on DNS to the router', async () => {
+    const dnsFlow = (address: string, port = 53): FlowDestination => ({ address, protocol: 'udp', protocolNumber: 17, port, direction: 'outgoing', flows: 1, unreplied: 0 });
+    const careful: CameraSettings = { ...frontDoor, tripOnForeignDns: true };
+    const driver = new FakeDriver();
+    const flows = (destinations: FlowDestination[]) => ({ attempts: undefined, flows: { destinations, otherDestinations: 0, accounting: 'off' as const } });
+    driver.destinations = { cameras: new Map([[careful.address, flows([dnsFlow('192.0.2.1')])], [garage.address, flows([dnsFlow('8.8.8.8')])]]), accounting: false, logSkippedBytes: 0 };
+    await startBlocked({ cameras: [careful, garage], driver });
+    await pass(3 * POLL_MS);
+    // DNS to the router's own address, and foreign DNS from a camera without the setting: no trip.
+    expect(h.guard.leakDetected(careful.address)).toBe(false);
+    expect(h.guard.leakDetected(garage.address)).toBe(false);
+    driver.destinations = { cameras: new Map([[careful.address, flows([dnsFlow('192.0.2.1'), dnsFlow('1.1.1.1', 853)])]]), accounting: false, logSkippedBytes: 0 };
+    await until(() => h.guard.leakDetected(careful.address), 'tripped on foreign DNS');
+    await pass(3 * POLL_MS);
+    expect(lines(/^WARN .*LEAK/)).toEqual([
+      'WARN "Front Door" (192.0.2.50) LEAK: sent DNS to 1.1.1.1 udp/853 instead of the router ("tripOnForeignDns"); check the camera\'s DNS settings, or turn "tripOnForeignDns" off if it is expected.',
+    ]);
+    expect(h.events).toContain(`leak ${careful.address}`);
+    driver.destinations = undefined;
+    await until(() => !h.guard.leakDetected(careful.address), 'cleared', leak.quietMs + 3 * POLL_MS);
+  });
+
+  it('keeps the trip line it always had when the router\'s log names no destination', async () => {
+    const driver = new FakeDriver();
+    driver.destinations = { cameras: new Map([[frontDoor.address, { attempts: undefined, flows: undefined }]]), accounting: undefined, logSkippedBytes: 0, logProblem: 'the log could not be read' };
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 10, egressPackets: 0, egressBytes: 0 } });
+    await startBlocked({ cameras: [frontDoor], driver });
+    await pass(POLL_MS + 10);
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 14, egressPackets: 0, egressBytes: 0 } });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'tripped');
+    expect(lines(/LEAK/)).toEqual(['WARN "Front Door" (192.0.2.50) LEAK: 4 blocked packet(s) toward the internet in the last 1 min while its access is off; it keeps trying to phone home.']);
+  });
+
+  it('names where an allowed camera sent the most when its upload trips the sensor', async () => {
+    const driver = new FakeDriver();
+    const flow = (address: string, bytesSent: number): FlowDestination => ({ address, protocol: 'tcp', protocolNumber: 6, port: 443, direction: 'outgoing', flows: 2, unreplied: 0, traffic: { bytesSent, bytesReceived: 100, packetsSent: 10, packetsReceived: 5 } });
+    driver.destinations = { cameras: new Map([[frontDoor.address, { attempts: undefined, flows: { destinations: [flow('203.0.113.5', 2_000), flow('198.51.100.20', 95_000)], otherDestinations: 0, accounting: 'on' } }]]), accounting: true, logSkippedBytes: 0 };
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 10, egressBytes: 1_000 } });
+    start({ cameras: [frontDoor], driver, seen: [frontDoor.address] });
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'the first reading');
+    await pass(POLL_MS + 10);
+    driver.rules.set(frontDoor.address, { status: 'intact', access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 100, egressBytes: 101_000 } });
+    await until(() => h.guard.leakDetected(frontDoor.address), 'tripped');
+    expect(lines(/LEAK/)).toEqual([expect.stringMatching(/LEAK: uploaded 0\.1 MB in the last 1 min, more than the 0\.005 MB allowed, most of it to 198\.51\.100\.20 tcp\/443, 2 flows, 95 kB sent; check what it is sending\.$/)]);
   });
 
   it('starts a new leak baseline when access changes, so traffic from around an opening is not counted against it', async () => {

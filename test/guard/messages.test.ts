@@ -71,6 +71,7 @@ const rows: Row[] = [
   ['leak', say.leak(camera, { reason: 'blocked-attempts', amount: 5, windowMs: WINDOW }, 100e6, true), 'debug'],
   ['leak', say.leak(camera, { reason: 'block-bypassed', amount: 1, windowMs: WINDOW }, 100e6, true), 'debug'],
   ['leakCleared', say.leakCleared(camera), 'info'],
+  ['foreignDns', say.foreignDns(camera, { address: '8.8.8.8', protocol: 'udp', protocolNumber: 17, port: 53, direction: 'outgoing', flows: 1, unreplied: 0 }, false), 'warn'],
   ['unlisted', say.unlisted(unlisted('kept-blocked', { access: 'allowed' })), 'warn', 'once'],
   ['unlisted', say.unlisted(unlisted('kept-blocked')), 'warn', 'once'],
   ['unlisted', say.unlisted(unlisted('kept-as-is')), 'debug', 'once'],

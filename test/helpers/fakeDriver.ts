@@ -11,6 +11,7 @@ import type {
   Access,
   ApplyOutcome,
   CameraReading,
+  DestinationsReading,
   EgressCounters,
   FlowCut,
   Plan,
@@ -43,6 +44,12 @@ export class FakeDriver implements RouterDriver {
   readonly applyFaults: ApplyFault[] = [];
   offload = false;
   unsaved = false;
+  /**
+   * What the next reads report of destinations (the log's tries and the connection table's flows), as the EdgeOS
+   * driver would: each read takes the next entry of `destinationReads` if any is queued, else `destinations`.
+   */
+  destinations: DestinationsReading | undefined;
+  readonly destinationReads: DestinationsReading[] = [];
   /** Makes apply wait for this promise (a slow commit). */
   commitGate: Promise<void> | undefined;
   /** Makes the next read wait for this promise (a slow answer), then take the next read fault, if any. */
@@ -103,7 +110,9 @@ export class FakeDriver implements RouterDriver {
       readings.set(camera.address, this.readingOf(rules, now));
     }
     const broken = [...readings].filter(([, reading]) => reading.access === undefined).map(([address]) => `rewrite the rules of ${address}`);
+    const destinations = this.destinationReads.shift() ?? this.destinations;
     const reading: RouterReading = {
+      ...(destinations === undefined ? {} : { destinations }),
       cameras: readings,
       ruleSet: 'FAKE_OUT',
       adopted: false,
