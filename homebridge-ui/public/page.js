@@ -468,6 +468,45 @@
     return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
   }
 
+  // Where a camera sends (issue 12). Every string here is router or DNS text: it goes in as text (el), never as HTML.
+  function destinationRow(destination, blocked) {
+    const where = [destination.address, destination.protocol + (destination.port === undefined ? '' : `/${destination.port}`)].join(' ');
+    const known = [destination.hostName, destination.network].filter((part) => typeof part === 'string' && part !== '').join(', ');
+    let amount;
+    if (blocked) amount = `${destination.count} tries logged`;
+    else amount = `${destination.count} flows` + (typeof destination.bytesSent === 'number' ? `, ${(destination.bytesSent / 1e6).toFixed(2)} MB sent` : '');
+    const unexpected = destination.expected === false;
+    return el(
+      'li',
+      { testid: 'status-destination', class: unexpected ? 'cg-unexpected' : undefined, 'data-expected': unexpected ? 'false' : undefined },
+      unexpected ? el('strong', {}, 'not expected: ') : undefined,
+      where,
+      known ? ` (${known})` : '',
+      `: ${amount}`,
+      destination.lastSeen ? `, last ${when(destination.lastSeen)}` : '',
+    );
+  }
+
+  function destinationsOf(camera) {
+    const destinations = camera.destinations;
+    if (!destinations || typeof destinations !== 'object') return undefined;
+    const blocked = Array.isArray(destinations.blocked) ? destinations.blocked : [];
+    const allowed = Array.isArray(destinations.allowed) ? destinations.allowed : [];
+    return el(
+      'div',
+      { class: 'cg-destinations', testid: 'status-destinations', 'data-name': camera.name },
+      el('p', { class: 'cg-note' }, `${camera.name}: destinations read ${when(destinations.updatedAt)}.`),
+      blocked.length > 0 ? el('p', {}, 'Tried while blocked (the logged tries are a sample):') : undefined,
+      blocked.length > 0 ? el('ul', { testid: 'status-blocked' }, ...blocked.map((d) => destinationRow(d, true))) : undefined,
+      allowed.length > 0 ? el('p', {}, 'Sends while allowed:') : undefined,
+      allowed.length > 0 ? el('ul', { testid: 'status-allowed' }, ...allowed.map((d) => destinationRow(d, false))) : undefined,
+      destinations.accounting === 'off'
+        ? el('p', { class: 'cg-note', testid: 'status-accounting-off' }, 'The router does not count bytes: accounting is off. Turn it on with sudo sysctl -w net.netfilter.nf_conntrack_acct=1 on the router (again after each reboot).')
+        : undefined,
+      typeof destinations.more === 'number' && destinations.more > 0 ? el('p', { class: 'cg-note' }, `and ${destinations.more} more`) : undefined,
+    );
+  }
+
   function renderStatus(status) {
     const result = $('status-result');
     if (!status.running) {
@@ -504,6 +543,7 @@
               ),
             ),
           ),
+          ...router.cameras.map(destinationsOf),
         ),
       );
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { routerWords } from '../log';
 import { PLATFORM_NAME, STATUS_FILE_PATTERN, statusFileName } from '../settings';
-import type { CameraStatus, RouterStatus, Status } from '../ui/protocol';
+import type { CameraStatus, DestinationStatus, DestinationsStatus, RouterStatus, Status } from '../ui/protocol';
 
 const NOT_RUNNING: Status = { running: false, updatedAt: undefined, routers: [] };
 
@@ -29,6 +29,53 @@ function record(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
+/** At most this many destinations in each of a camera's lists (the writer keeps 20). */
+const MAX_DESTINATIONS = 20;
+
+function destination(value: unknown): DestinationStatus | undefined {
+  const item = record(value);
+  const address = text(item.address, 64);
+  if (address === undefined) return undefined;
+  const port = count(item.port);
+  const bytesSent = count(item.bytesSent);
+  const hostName = text(item.hostName, 255);
+  const network = text(item.network, 120);
+  const lastSeen = text(item.lastSeen, 40);
+  return {
+    address,
+    protocol: text(item.protocol, 10) ?? 'other',
+    ...(port === undefined ? {} : { port }),
+    count: count(item.count) ?? 0,
+    ...(bytesSent === undefined ? {} : { bytesSent }),
+    ...(hostName === undefined ? {} : { hostName }),
+    ...(network === undefined ? {} : { network }),
+    ...(typeof item.expected === 'boolean' ? { expected: item.expected } : {}),
+    ...(lastSeen === undefined ? {} : { lastSeen }),
+    line: text(item.line) ?? '',
+  };
+}
+
+function destinationList(value: unknown): DestinationStatus[] {
+  return list(value)
+    .slice(0, MAX_DESTINATIONS)
+    .map(destination)
+    .filter((item): item is DestinationStatus => item !== undefined);
+}
+
+/** A camera's destinations (issue 12); undefined in older files that have none. Every string is router/DNS text. */
+function destinations(value: unknown): DestinationsStatus | undefined {
+  if (value === undefined) return undefined;
+  const item = record(value);
+  const accounting = item.accounting === 'on' || item.accounting === 'off' ? item.accounting : 'unknown';
+  return {
+    blocked: destinationList(item.blocked),
+    allowed: destinationList(item.allowed),
+    more: count(item.more) ?? 0,
+    accounting,
+    updatedAt: text(item.updatedAt, 40) ?? '',
+  };
+}
+
 /** One status file, cleaned; undefined when it cannot be read (gone between listing and reading, or not JSON). */
 function readOne(path: string): Status | undefined {
   let raw: unknown;
@@ -44,7 +91,9 @@ function readOne(path: string): Status | undefined {
     const cameras: CameraStatus[] = list(router.cameras).map((item) => {
       const camera = record(item);
       const enforced = camera.enforced === 'allowed' || camera.enforced === 'blocked' ? camera.enforced : 'unknown';
+      const seen = destinations(camera.destinations);
       return {
+        ...(seen === undefined ? {} : { destinations: seen }),
         name: text(camera.name, 80) ?? '?',
         address: text(camera.address, 80) ?? '?',
         enforced,

@@ -1,0 +1,123 @@
+/**
+ * The settings page's Status view shows each camera's destinations (issue 12) from the status file, as text: a
+ * hostile reverse-DNS name stays text, a destination not expected is marked, accounting off says so, and an older
+ * status file without destinations renders as before. The page runs in Debian's Chromium against a stubbed
+ * `window.homebridge` that answers /status with the given file.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Page } from 'playwright-core';
+
+import { PROJECT_ROOT } from '../../tools/paths';
+import { chromiumUnavailableReason, launchBrowser } from '../../tools/sim/browser';
+import type { RunningBrowser } from '../../tools/sim/browser';
+
+const PUBLIC = join(PROJECT_ROOT, 'homebridge-ui', 'public');
+const unavailable = chromiumUnavailableReason();
+const describeIfChromium = unavailable === undefined ? describe : describe.skip;
+
+const HOSTILE = '<img src=x onerror="window.pwned=1">.evil.example';
+
+const camera = (name: string, extra: object) => ({
+  name,
+  address: '192.168.1.20',
+  enforced: 'blocked',
+  blockedPackets: 312,
+  leak: true,
+  ...extra,
+});
+
+const NEW_STATUS = {
+  running: true,
+  updatedAt: '2026-12-03T15:00:00.000Z',
+  routers: [
+    {
+      name: 'EdgeRouter',
+      lastPoll: '2026-12-03T15:00:00.000Z',
+      problem: undefined,
+      cameras: [
+        camera('Front door', {
+          destinations: {
+            blocked: [
+              { address: '47.96.1.2', protocol: 'tcp', port: 8000, count: 40, network: 'AS37963 Alibaba, CN', hostName: HOSTILE, expected: false, line: 'x' },
+              { address: '8.8.8.8', protocol: 'udp', port: 53, count: 2, expected: true, line: 'y' },
+            ],
+            allowed: [{ address: '1.2.3.4', protocol: 'tcp', port: 443, count: 3, line: 'z' }],
+            more: 1,
+            accounting: 'off',
+            updatedAt: '2026-12-03T15:00:00.000Z',
+          },
+        }),
+      ],
+    },
+  ],
+};
+
+const OLD_STATUS = { running: true, updatedAt: '2026-12-03T15:00:00.000Z', routers: [{ name: 'EdgeRouter', lastPoll: undefined, problem: undefined, cameras: [camera('Garage', {})] }] };
+
+async function openPage(page: Page, status: object): Promise<void> {
+  const html = readFileSync(join(PUBLIC, 'index.html'), 'utf8').replace('<script src="page.js"></script>', '');
+  await page.setContent(html);
+  // The stub goes in before page.js runs, as the Homebridge UI's own script does.
+  await page.evaluate((answer) => {
+    const target = new EventTarget();
+    (globalThis as unknown as { homebridge: unknown }).homebridge = Object.assign(target, {
+      showSpinner: () => undefined,
+      hideSpinner: () => undefined,
+      disableSaveButton: () => undefined,
+      getPluginConfig: () => Promise.resolve([]),
+      updatePluginConfig: () => Promise.resolve([]),
+      savePluginConfig: () => Promise.resolve(),
+      request: (path: string) => Promise.resolve(path === '/status' ? answer : {}),
+    });
+  }, status);
+  await page.addScriptTag({ content: readFileSync(join(PUBLIC, 'page.js'), 'utf8') });
+  await page.evaluate(() => (globalThis as unknown as { homebridge: EventTarget }).homebridge.dispatchEvent(new Event('ready')));
+  await page.locator('[data-testid="status-camera"]').first().waitFor();
+}
+
+describeIfChromium('the Status view shows destinations', () => {
+  let browser: RunningBrowser;
+  beforeAll(async () => {
+    browser = await launchBrowser(undefined);
+  }, 90_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('lists blocked tries and allowed flows, marks the unexpected one, and keeps a hostile name as text', async () => {
+    const page = await browser.context.newPage();
+    try {
+      await openPage(page, NEW_STATUS);
+      const rows = page.locator('[data-testid="status-blocked"] [data-testid="status-destination"]');
+      expect(await rows.count()).toBe(2);
+      const first = await rows.nth(0).innerText();
+      expect(first).toContain('not expected');
+      expect(first).toContain('47.96.1.2 tcp/8000');
+      expect(first).toContain('AS37963 Alibaba, CN');
+      expect(first).toContain(HOSTILE);
+      expect(first).toContain('40 tries logged');
+      expect(await rows.nth(0).getAttribute('data-expected')).toBe('false');
+      expect(await rows.nth(1).getAttribute('data-expected')).toBeNull();
+      expect(await page.locator('[data-testid="status-destinations"] img').count()).toBe(0);
+      expect(await page.evaluate(() => (globalThis as unknown as { pwned?: number }).pwned)).toBeUndefined();
+      expect(await page.locator('[data-testid="status-allowed"]').innerText()).toContain('1.2.3.4 tcp/443: 3 flows');
+      expect(await page.locator('[data-testid="status-accounting-off"]').innerText()).toContain('nf_conntrack_acct=1');
+      expect(await page.locator('[data-testid="status-destinations"]').innerText()).toContain('logged tries are a sample');
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('renders an older status file without destinations', async () => {
+    const page = await browser.context.newPage();
+    try {
+      await openPage(page, OLD_STATUS);
+      expect(await page.locator('[data-testid="status-camera"][data-name="Garage"]').count()).toBe(1);
+      expect(await page.locator('[data-testid="status-destinations"]').count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+});
