@@ -3,23 +3,34 @@
  * (issue 11): counts, never timings, so it holds on a loaded machine. `npm run bench` measures the same things with
  * the clock (docs/PERFORMANCE.md); this keeps the counts behind those figures from creeping back up.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import * as hap from '@homebridge/hap-nodejs';
+import type { API, PlatformAccessory } from 'homebridge';
+
 import type { CameraSettings } from '../../src/config';
+import { CameraGuardPlatform } from '../../src/homekit/platform';
 import { RouterGuard } from '../../src/guard/routerGuard';
 import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
 import { benchCameras, ownerFirewallLines, recordCommands, tally } from '../../tools/bench/commandLog';
 import type { CommandLog } from '../../tools/bench/commandLog';
-import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
+import { FRESH_ROUTER_CONFIG, SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
+import { TestAccessory } from '../helpers/platformHarness';
 import { recordingLog } from '../helpers/recordingLog';
 import { simRouterSettings, until } from '../helpers/simRouter';
 
 jest.setTimeout(120_000);
+
+// This machine's own addresses, which the platform keeps cameras off: none of the bench's cameras is one.
+jest.mock('systeminformation', () => ({
+  networkGatewayDefault: jest.fn(() => Promise.resolve('127.0.0.1')),
+  networkInterfaces: jest.fn(() => Promise.resolve([{ ip4: '198.51.100.1' }])),
+}));
 
 function driverFor(sim: SimulatedRouterSetup, cameras: readonly CameraSettings[]): EdgeOsRouter {
   const settings = simRouterSettings(sim, cameras);
@@ -165,5 +176,56 @@ describe('what a toggle and a scene cost through the guard', () => {
     expect(lockdown.byKind).toEqual({ read: 2, transaction: 1, cut: 1, neighbours: 0, offload: 0, other: 0 });
     // Switching 50 drop rules is one edit each, not a rewrite of their blocks.
     expect(lockdown.editLines).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('what the first sight of 100 cameras costs Homebridge', () => {
+  // Homebridge rewrites its whole accessory cache, synchronously, at every registerPlatformAccessories and
+  // updatePlatformAccessories call: once per camera is 100 rewrites of a cache that grows to 100 accessories.
+  it.each([
+    ['a fresh router (first setup)', false],
+    ["a router that has the cameras' rules already", true],
+  ])('is one registration and one cache update for all of them, on %s', async (_name, rulesOnRouter) => {
+    const cameras = benchCameras(100);
+    const sim = await startSimulatedRouter();
+    if (rulesOnRouter) {
+      const driver = driverFor(sim, cameras);
+      await driver.connect();
+      await driver.apply(driver.plan(await driver.read(cameras), new Map(cameras.map((camera) => [camera.address, 'blocked'] as const))));
+      driver.close();
+    }
+    const storage = mkdtempSync(join(tmpdir(), 'cg-counts-hb-'));
+    const handlers = new Map<string, () => void>();
+    const registered: PlatformAccessory[][] = [];
+    const updated: PlatformAccessory[][] = [];
+    const log = recordingLog();
+    const logging = Object.assign((message: string) => log.info(message), { ...log, success: log.info, log: log.info, prefix: '' });
+    const api = {
+      hap,
+      on: (event: string, handler: () => void) => handlers.set(event, handler),
+      user: { storagePath: () => storage, configPath: () => join(storage, 'config.json') },
+      platformAccessory: TestAccessory,
+      registerPlatformAccessories: (_plugin: string, _platform: string, accessories: PlatformAccessory[]) => void registered.push([...accessories]),
+      unregisterPlatformAccessories: () => undefined,
+      updatePlatformAccessories: (accessories: PlatformAccessory[]) => void updated.push([...accessories]),
+    } as unknown as API;
+    const router = { name: 'Bench', host: '127.0.0.1', port: sim.port, username: SIM_USER, privateKeyFile: sim.privateKeyFile, hostKey: sim.hostKeyFingerprint, cameras: cameras.map(({ name, address }) => ({ name, address })) };
+    const platform = new CameraGuardPlatform(logging as never, { platform: 'CameraGuard', pollSeconds: 3600, routers: [router] }, api);
+    try {
+      handlers.get('didFinishLaunching')?.();
+      const seen = (): number => updated.flat().filter((accessory) => (accessory.context as { seen?: boolean }).seen === true).length;
+      await until(() => seen() >= 100, 'every camera marked seen in the accessory cache', 60_000);
+      // The reading after a first setup is followed by the cut of the new cameras' flows: wait for it too, so that a
+      // write per camera coming after the first one would be counted.
+      if (!rulesOnRouter) await until(() => cameras.every((camera) => log.lines.some((line) => line.includes(`"${camera.name}": cut `))), 'the flows cut', 60_000);
+      expect(registered.map((batch) => batch.length)).toEqual([101]);
+      expect(updated.map((batch) => batch.length)).toEqual([100]);
+    } finally {
+      handlers.get('shutdown')?.();
+      // Shutdown does not wait for the guards; their stop is one promise each, so waiting on it again is waiting for it.
+      await Promise.all((platform as unknown as { guards: RouterGuard[] }).guards.map((guard) => guard.stop()));
+      await sim.dispose();
+      rmSync(storage, { recursive: true, force: true });
+    }
   });
 });
