@@ -16,7 +16,7 @@ import { isPluginRule } from '../../../src/router/edgeos/ruleSetLayout';
 import { readFirewallGroups, shadowReason, shadowingRow, shadowingRule } from '../../../src/router/edgeos/shadowRules';
 import type { FirewallGroups } from '../../../src/router/edgeos/shadowRules';
 
-const SAMPLES = join(__dirname, '..', '..', '..', '..', 'shared', 'edgeos', 'samples');
+const SAMPLES = join(__dirname, '..', '..', 'fixtures', 'edgeos');
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'owner-configs');
 
 const sample = (name: string): string => readFileSync(join(SAMPLES, name), 'utf8');
