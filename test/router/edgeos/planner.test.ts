@@ -157,7 +157,7 @@ describe('the tries-log rule (issue 12)', () => {
   };
 
   it('writes a new camera with the exact set lines: allow rules, the limited and logged drop, the drop, the counter', () => {
-    const withDns: CameraSettings = { ...untimed, allow: [{ label: 'dns', protocol: 'tcp_udp', ports: ['53'] }] };
+    const withDns: CameraSettings = { ...untimed, allow: [{ label: 'dns', protocol: 'tcp_udp', ports: [53] }] };
     const empty = inputOf(BASE.filter((line) => !line.includes(' rule ')), [withDns]);
     expect(words(empty, new Map())).toEqual([
       'set firewall name CAMGUARD_OUT rule 4000 action accept',
