@@ -515,6 +515,26 @@ describe('RouterGuard with the simulated router', () => {
     await until(async () => (await h.sim.router.openSessionCount()) === 0, 'the session ended on the router');
   });
 
+  it('adds the tries-log rule to blocks the previous version wrote, in one transaction after the start, the cameras blocked throughout', async () => {
+    const sim = await startSimulatedRouter();
+    h = await startGuard({ cameras: [frontDoor, garage], sim });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4018 action drop'), 'setup');
+    await h.guard.stop();
+    // What the previous version left on the router: the same blocks without their tries-log rules.
+    expect((await sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4007', 'delete firewall name CAMGUARD_OUT rule 4017'], { save: true })).code).toBe(0);
+    const run = jest.spyOn(sim.router, 'run');
+    const transactions = (): string[] => run.mock.calls.flatMap(([, input]) => (typeof input === 'string' && input.includes('@@camera-guard edited') ? [input] : []));
+    h = await startGuard({ cameras: [frontDoor, garage], sim, seen: [frontDoor.address, garage.address] });
+    await until(async () => ['rule 4007 log enable', 'rule 4017 log enable'].every((text) => transactions().some((script) => script.includes(text))), 'the migration sent');
+    await until(async () => (await sim.router.activeConfigCommands()).includes('rule 4017 limit rate 6/minute'), 'the migration committed');
+    expect(transactions()).toHaveLength(1);
+    // Nothing in it lifts a block: no `disable`, no time match, and the drop rules are set again as they were.
+    expect(transactions()[0]).not.toMatch(/ disable|time startdate/);
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked' && h.guard.shownAccess(garage.address) === 'blocked', 'shown blocked');
+    expect(await sim.router.sendTraffic({ from: garage.address, protocol: 'tcp', port: 443, packets: 20, bytes: 1_200 })).toBe('dropped');
+    expect(h.log.lines.some((line) => /outside HomeKit|deleted on the router|LEAK/.test(line))).toBe(false);
+  });
+
   it('saves once after it starts, so rules committed but never saved (Homebridge stopped in between) survive a router reboot', async () => {
     const sim = await startSimulatedRouter();
     h = await startGuard({ cameras: [frontDoor], sim });
