@@ -10,6 +10,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
@@ -164,7 +165,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     if (settings.routers.length === 0) {
       this.log.info('No routers are configured, so Camera Guard is idle; add a router with its cameras in the plugin settings.');
     } else {
-      const ownAddresses = await this.ownAddresses();
+      const ownAddresses = this.ownAddresses();
       const earlierRouters = siblings.earlier.flatMap((platform) => platform.routers.map((router) => ({ platform: platform.name, router })));
       const gateway = [...settings.routers, ...earlierRouters.map((entry) => entry.router)].some((router) => router.host === undefined) ? await this.defaultGateway() : undefined;
       const endpoints = await Promise.all(settings.routers.map((router) => this.resolve(router, gateway)));
@@ -550,11 +551,16 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     }
   }
 
-  private async ownAddresses(): Promise<string[]> {
+  /**
+   * This machine's own addresses, IPv4 and IPv6, from Node's own list (answered in well under a millisecond, where
+   * systeminformation's spawns programs and reads /sys for 100-200 ms before anything can be registered).
+   */
+  private ownAddresses(): string[] {
     try {
-      const interfaces = await si.networkInterfaces();
-      const list = Array.isArray(interfaces) ? interfaces : [interfaces];
-      return list.map((entry) => entry.ip4).filter((address) => address !== '');
+      return Object.values(networkInterfaces())
+        .flatMap((entries) => entries ?? [])
+        .map((entry) => canonicalAddress(entry.address))
+        .filter((address) => address !== '');
     } catch (error) {
       this.log.warn(`could not list this machine's own addresses (${(error as Error).message}); cameras are not checked against them.`);
       return [];
