@@ -25,10 +25,11 @@ import { Client } from 'ssh2';
 import type { CameraSettings, RouterSettings } from '../../src/config';
 import type { Log } from '../../src/log';
 import { RouterGuard } from '../../src/guard/routerGuard';
+import { pollScript, READ_COMMAND } from '../../src/router/edgeos/commands';
 import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
-import { BATCH_WINDOW_MS } from '../../src/settings';
+import { BATCH_WINDOW_MS, MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS } from '../../src/settings';
 import { COMPILED_TOOLS_DIR } from '../paths';
 import { startHomebridge } from '../sim/homebridgeRunner';
 import type { RunningHomebridge } from '../sim/homebridgeRunner';
@@ -410,6 +411,73 @@ async function pollCost(sim: SimulatorProcess, n: number, ownerLines = 0): Promi
   return { bytes, cpu: median(cpu) };
 }
 const commitTimes: { n: number; ms: number; setLines: number }[] = [];
+
+/**
+ * What naming the destinations (issue 12) adds to a poll at `n` cameras, half blocked and half allowed: the same
+ * router state polled with the plugin's poll script and with that script minus its destinations parts (the log since
+ * the last read, the accounting switch, the cameras' connections), on one connection; then a poll after every blocked
+ * camera tried three destinations and every allowed camera opened two connections.
+ */
+async function destinationsCost(sim: SimulatorProcess, n: number): Promise<void> {
+  const started = await sim.ask<SimStarted>({ op: 'start' });
+  const cameras = benchCameras(n);
+  const blocked = cameras.slice(0, Math.ceil(n / 2));
+  const allowed = cameras.slice(blocked.length);
+  const driver = driverFor(started, cameras);
+  await driver.connect();
+  await driver.apply(driver.plan(await driver.read(cameras), new Map(cameras.map((camera, i) => [camera.address, i < blocked.length ? 'blocked' : 'allowed'] as const))));
+  const first = await driver.read(cameras);
+  const settings = settingsFor(started, cameras);
+  const raw = new SshConnection(settings, knownHosts(), timedLog());
+  await raw.connect();
+  const ruleSet = first.ruleSet;
+  const bare = pollScript(ruleSet);
+  const POLLS = 10;
+  const measure = async (poll: () => Promise<unknown>): Promise<{ sent: number; received: number; routerMs: number; commands: number }> => {
+    const from = clock();
+    for (let i = 0; i < POLLS; i++) await poll();
+    const commands = await sim.since(from);
+    const sum = (pick: (command: SimCommand) => number): number => commands.reduce((total, command) => total + pick(command), 0) / POLLS;
+    return { sent: sum((command) => command.sentBytes), received: sum((command) => command.receivedBytes), routerMs: sum((command) => command.end - command.start), commands: commands.length / POLLS };
+  };
+  try {
+    const without = await measure(() => raw.exec(READ_COMMAND, bare, READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES));
+    const quiet = await measure(() => driver.read(cameras, 'poll'));
+    // Busy: each blocked camera tries three destinations (1, 2 and 3 packets: within the log rule's burst, so every
+    // try is logged), each allowed camera holds two connections; the first poll after that reads them all.
+    for (const camera of blocked) {
+      for (const [k, to] of ['198.51.100.7', '198.51.100.8', '198.51.100.9'].entries()) {
+        await sim.ask({ op: 'traffic', from: camera.address, to, port: 8000 + k, packets: k + 1 });
+      }
+    }
+    for (const camera of allowed) {
+      await sim.ask({ op: 'openFlowTo', from: camera.address, to: '198.51.100.20', port: 443 });
+      await sim.ask({ op: 'openFlowTo', from: camera.address, to: '198.51.100.21', port: 8883 });
+    }
+    const from = clock();
+    const reading = await driver.read(cameras, 'poll');
+    const busyCommands = await sim.since(from);
+    const busyReceived = busyCommands.reduce((total, command) => total + command.receivedBytes, 0);
+    const busyRouterMs = busyCommands.reduce((total, command) => total + command.end - command.start, 0);
+    const found = [...(reading.destinations?.cameras.values() ?? [])];
+    const tries = found.reduce((total, camera) => total + (camera.attempts?.logged ?? 0), 0);
+    const flows = found.reduce((total, camera) => total + (camera.flows?.destinations.reduce((sum, destination) => sum + destination.flows, 0) ?? 0), 0);
+    row({
+      figure: `Poll, ${n} cameras (${blocked.length} blocked, ${allowed.length} allowed): what naming their destinations adds (issue 12)`,
+      value:
+        `${quiet.commands} command(s) a poll, as without (${without.commands}); sent ${Math.round(quiet.sent).toLocaleString('en')} bytes against ${Math.round(without.sent).toLocaleString('en')} without, +${Math.round(quiet.sent - without.sent).toLocaleString('en')}; ` +
+        `received on a quiet router ${Math.round(quiet.received).toLocaleString('en')} against ${Math.round(without.received).toLocaleString('en')}, +${Math.round(quiet.received - without.received).toLocaleString('en')}; ` +
+        `after ${tries} logged tries and ${flows} connections, ${busyReceived.toLocaleString('en')} bytes received, +${Math.round(busyReceived - quiet.received).toLocaleString('en')} over quiet (${Math.round((busyReceived - quiet.received) / Math.max(tries + flows, 1))} bytes a try or connection)`,
+      floor: `the router's own time ${ms(without.routerMs)} without, ${ms(quiet.routerMs)} with (quiet), ${ms(busyRouterMs)} with (busy)`,
+      target: 'no extra command: read in the poll\'s one round trip',
+      met: quiet.commands === without.commands && quiet.commands === 1,
+      why: `a poll took ${quiet.commands} commands where the bare poll script takes ${without.commands}: the destinations parts must ride in the poll's one round trip (commands.ts pollScript).`,
+    });
+  } finally {
+    raw.close();
+    driver.close();
+  }
+}
 
 /** From the guard's start to its first reading absorbed, with `n` cameras already set up on the router. */
 async function startup(sim: SimulatorProcess, n: number): Promise<void> {
@@ -851,11 +919,12 @@ async function main(): Promise<void> {
     const only = process.env.BENCH_ONLY;
     if (only === undefined || only === '') await routerFigures(sim);
     if ((only === undefined || only === '' || only === 'lab') && process.env.BENCH_LAB !== '0') await labFigures();
+    if (only === 'destinations') await destinationsCost(sim, 50);
     if (only === 'startup') {
       await startupAbsorb(sim, 100, true);
       await startupAbsorb(sim, 100, false);
     }
-    if (process.env.BENCH_HAP !== '0' && only !== 'startup' && only !== 'lab') {
+    if (process.env.BENCH_HAP !== '0' && only !== 'startup' && only !== 'lab' && only !== 'destinations') {
       if (only !== 'heap') {
         await hapReads(sim);
         await leakLatency(sim, 2, 8);
@@ -883,6 +952,7 @@ async function routerFigures(sim: SimulatorProcess): Promise<void> {
 
     const bytes = new Map<number, number>();
     for (const n of [1, 10, 50, 100]) bytes.set(n, (await pollCost(sim, n)).bytes);
+    await destinationsCost(sim, 50);
     const perCamera = ((bytes.get(100) ?? 0) - (bytes.get(10) ?? 0)) / 90;
     row({ figure: 'Poll bytes per camera (10 → 100 cameras)', value: `${Math.round(perCamera)} bytes a camera, ${Math.round((bytes.get(1) ?? 0) - perCamera)} fixed` });
     if (OWNER_LINES > 0) {
