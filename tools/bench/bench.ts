@@ -137,7 +137,9 @@ function settingsFor(started: SimStarted, cameras: readonly CameraSettings[]): R
   };
 }
 
-const knownHosts = (): KnownHosts => new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-bench-')), 'known.json'));
+/** One scratch directory for the known-hosts files of the whole run, removed when the bench ends. */
+let scratch: string | undefined;
+const knownHosts = (): KnownHosts => new KnownHosts(join((scratch ??= mkdtempSync(join(tmpdir(), 'cg-bench-'))), `known-${Math.random().toString(36).slice(2)}.json`));
 
 function driverFor(started: SimStarted, cameras: readonly CameraSettings[], log: Log = timedLog()): EdgeOsRouter {
   const settings = settingsFor(started, cameras);
@@ -936,6 +938,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await sim.stop();
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
   finish(startedAt);
 }
