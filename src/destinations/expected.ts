@@ -148,6 +148,11 @@ function matchBytes(address: string): number[] | undefined {
   return bytes !== undefined && isMapped(bytes) ? bytes.slice(12) : bytes;
 }
 
+/** True for an IPv4 address, written as such or IPv4-mapped in IPv6 (`::ffff:1.2.3.4`). */
+export function carriesIPv4(address: string): boolean {
+  return matchBytes(address)?.length === 4;
+}
+
 /** What the look-ups have found so far; each answers from a cache and never waits. */
 export interface ExpectedLookups {
   /** The addresses a host name resolved to (A and AAAA); undefined while not (yet) resolved. */
