@@ -196,24 +196,27 @@ export class CameraWatch {
 
   /**
    * True when the camera is expected to reach the address: one of the router's own, or matched by its
-   * `allowDestinations` (an address or CIDR entry, a name's resolved addresses, or an equal reverse name).
+   * `allowDestinations` (an address or CIDR entry, a name's resolved addresses, or, with `byReverseName`, an equal
+   * reverse name). A reverse name is whatever the address's owner publishes, so a hostile server can claim the
+   * owner's name: it marks a destination expected in the status and the log, but never spares bytes from the
+   * upload count nor DNS from `tripOnForeignDns` (those take only addresses, CIDRs and forward look-ups).
    */
-  isExpected(address: string, routerAddresses: readonly string[], names: DestinationNames | undefined): boolean {
+  isExpected(address: string, routerAddresses: readonly string[], names: DestinationNames | undefined, byReverseName = true): boolean {
     const canonical = canonicalAddress(address) ?? address;
     if (routerAddresses.some((router) => (canonicalAddress(router) ?? router) === canonical)) {
       return true;
     }
-    return this.expectedByList(address, names);
+    return this.expectedByList(address, names, byReverseName);
   }
 
-  private expectedByList(address: string, names: DestinationNames | undefined): boolean {
+  private expectedByList(address: string, names: DestinationNames | undefined, byReverseName: boolean): boolean {
     const entries = this.settings.allowDestinations ?? [];
     if (entries.length === 0) {
       return false;
     }
     const lookups = {
       ...(names?.addressesOfName === undefined ? {} : { addressesOf: (name: string) => names.addressesOfName?.(name) }),
-      ...(names === undefined ? {} : { nameOf: (each: string) => names.nameOf(each) }),
+      ...(names === undefined || !byReverseName ? {} : { nameOf: (each: string) => names.nameOf(each) }),
     };
     return expectedBy(address, entries, lookups) !== undefined;
   }
@@ -231,7 +234,7 @@ export class CameraWatch {
     if (!carriesIPv4(canonical) && this.settings.mac === undefined) {
       return false;
     }
-    return this.expectedByList(canonical, names);
+    return this.expectedByList(canonical, names, false);
   }
 
   /**
@@ -247,7 +250,7 @@ export class CameraWatch {
         destination.direction === 'outgoing' &&
         (destination.protocol === 'udp' || destination.protocol === 'tcp') &&
         (destination.port === 53 || destination.port === 853) &&
-        !this.isExpected(destination.address, routerAddresses, names),
+        !this.isExpected(destination.address, routerAddresses, names, false),
     );
   }
 

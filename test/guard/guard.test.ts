@@ -639,6 +639,22 @@ describe('the guard on the in-memory driver and a fake clock', () => {
       expect(h.guard.leakDetected(camera.address)).toBe(false);
     });
 
+    it('marks a destination whose reverse name is an expected name, but never spares its bytes or its DNS (a PTR record is the server\'s own claim)', async () => {
+      const names: DestinationNames = { lookUp: () => undefined, nameOf: (address) => (address === '203.0.113.66' ? 'fw.example.com.' : undefined), addressesOfName: () => undefined };
+      const camera: CameraSettings = { ...frontDoor, tripOnForeignDns: true, allowDestinations: expectedList('fw.example.com') };
+      const driver = await startAllowed(camera, names);
+      poll(driver, camera, 1_000, [upload('203.0.113.66', 1_000)], true);
+      await pass(2 * POLL_MS);
+      expect(h.guard.snapshot().cameras[0]?.destinations?.allowed[0]).toMatchObject({ address: '203.0.113.66', expected: true });
+      poll(driver, camera, 51_000, [upload('203.0.113.66', 51_000)], true);
+      await until(() => h.guard.leakDetected(camera.address), 'tripped on the upload');
+      expect(lines(/LEAK/)[0]).toMatch(/uploaded 0\.05 MB/);
+      poll(driver, camera, 51_000, [upload('203.0.113.66', 1_000, 53)], true);
+      await pass(2 * POLL_MS);
+      // Said at debug level: the upload already tripped the sensor, and this extends the alarm.
+      expect(lines(/LEAK: sent DNS to fw\.example\.com\. \[203\.0\.113\.66\] tcp\/53 instead of the router/).length).toBeGreaterThan(0);
+    });
+
     it('lets tripOnForeignDns accept DNS to a configured resolver, and still trips on any other', async () => {
       const dnsFlow = (address: string): FlowDestination => ({ address, protocol: 'udp', protocolNumber: 17, port: 53, direction: 'outgoing', flows: 1, unreplied: 0 });
       const careful: CameraSettings = { ...frontDoor, tripOnForeignDns: true, allowDestinations: expectedList('1.1.1.1', '2606:4700:4700::/48') };
