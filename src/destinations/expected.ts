@@ -5,7 +5,8 @@
  *
  * An entry is an IPv4 or IPv6 address, a CIDR of either family, or a DNS host name. A destination is expected when
  * its address is in an address or CIDR entry, is one of the addresses a named entry resolved to (forwardNames.ts),
- * or its reverse name is a named entry. IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 address it carries, on
+ * or its reverse name is a named entry (the guard trusts that last one for marking only: a PTR record is whatever
+ * the address's owner publishes). IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 address it carries, on
  * either side. Wildcards (`*.example.com`) are refused: a name is matched only whole.
  */
 import { isIPv4, isIPv6 } from 'node:net';
