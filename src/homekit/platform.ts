@@ -18,9 +18,11 @@ import si from 'systeminformation';
 
 import { duplicateRouterError, excludeInfrastructureAddresses, otherPlatformRouterError, parseConfig, printable } from '../config';
 import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
+import { ForwardNames } from '../destinations/forwardNames';
 import { NetworkLookup } from '../destinations/networkLookup';
 import { ReverseNames } from '../destinations/reverseNames';
 import type { DestinationNames } from '../guard/guardApi';
+import { expectedNameNotFound } from '../guard/messages';
 import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/lockdown';
 import type { Log } from '../log';
@@ -90,6 +92,13 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private readonly hostKeyClaims = new HostKeyClaims();
   /** Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. */
   private readonly reverseNames = new ReverseNames();
+  /** The addresses of the cameras' `allowDestinations` host names; look-ups are cancelled at shutdown. */
+  private readonly forwardNames = new ForwardNames({
+    onNotFound: (name, code) => {
+      const message = expectedNameNotFound(name, code);
+      this.log[message.level](message.text);
+    },
+  });
   /** The networks behind addresses, from the owner's `networkData` files; made at launch only when they are set. */
   private networks: NetworkLookup | undefined;
   /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
@@ -97,6 +106,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     lookUp: (addresses) => this.reverseNames.lookUp(addresses),
     nameOf: (address) => this.reverseNames.nameOf(address),
     networkOf: (address) => this.networks?.lookUp(address),
+    lookUpNames: (names) => this.forwardNames.lookUp(names),
+    addressesOfName: (name) => this.forwardNames.addressesOf(name),
   };
   /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
   private status: StatusFile | undefined;
@@ -117,6 +128,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       }
       this.status?.stop();
       this.reverseNames.stop();
+      this.forwardNames.stop();
     });
   }
 
