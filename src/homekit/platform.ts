@@ -10,6 +10,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
@@ -17,9 +18,11 @@ import si from 'systeminformation';
 
 import { duplicateRouterError, excludeInfrastructureAddresses, otherPlatformRouterError, parseConfig, printable } from '../config';
 import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
+import { ForwardNames } from '../destinations/forwardNames';
 import { NetworkLookup } from '../destinations/networkLookup';
 import { ReverseNames } from '../destinations/reverseNames';
 import type { DestinationNames } from '../guard/guardApi';
+import { expectedNameNotFound } from '../guard/messages';
 import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/lockdown';
 import type { Log } from '../log';
@@ -89,6 +92,13 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private readonly hostKeyClaims = new HostKeyClaims();
   /** Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. */
   private readonly reverseNames = new ReverseNames();
+  /** The addresses of the cameras' `allowDestinations` host names; look-ups are cancelled at shutdown. */
+  private readonly forwardNames = new ForwardNames({
+    onNotFound: (name, code) => {
+      const message = expectedNameNotFound(name, code);
+      this.log[message.level](message.text);
+    },
+  });
   /** The networks behind addresses, from the owner's `networkData` files; made at launch only when they are set. */
   private networks: NetworkLookup | undefined;
   /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
@@ -96,6 +106,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     lookUp: (addresses) => this.reverseNames.lookUp(addresses),
     nameOf: (address) => this.reverseNames.nameOf(address),
     networkOf: (address) => this.networks?.lookUp(address),
+    lookUpNames: (names) => this.forwardNames.lookUp(names),
+    addressesOfName: (name) => this.forwardNames.addressesOf(name),
   };
   /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
   private status: StatusFile | undefined;
@@ -116,6 +128,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       }
       this.status?.stop();
       this.reverseNames.stop();
+      this.forwardNames.stop();
     });
   }
 
@@ -164,7 +177,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     if (settings.routers.length === 0) {
       this.log.info('No routers are configured, so Camera Guard is idle; add a router with its cameras in the plugin settings.');
     } else {
-      const ownAddresses = await this.ownAddresses();
+      const ownAddresses = this.ownAddresses();
       const earlierRouters = siblings.earlier.flatMap((platform) => platform.routers.map((router) => ({ platform: platform.name, router })));
       const gateway = [...settings.routers, ...earlierRouters.map((entry) => entry.router)].some((router) => router.host === undefined) ? await this.defaultGateway() : undefined;
       const endpoints = await Promise.all(settings.routers.map((router) => this.resolve(router, gateway)));
@@ -550,11 +563,16 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     }
   }
 
-  private async ownAddresses(): Promise<string[]> {
+  /**
+   * This machine's own addresses, IPv4 and IPv6, from Node's own list (answered in well under a millisecond, where
+   * systeminformation's spawns programs and reads /sys for 100-200 ms before anything can be registered).
+   */
+  private ownAddresses(): string[] {
     try {
-      const interfaces = await si.networkInterfaces();
-      const list = Array.isArray(interfaces) ? interfaces : [interfaces];
-      return list.map((entry) => entry.ip4).filter((address) => address !== '');
+      return Object.values(networkInterfaces())
+        .flatMap((entries) => entries ?? [])
+        .map((entry) => canonicalAddress(entry.address))
+        .filter((address) => address !== '');
     } catch (error) {
       this.log.warn(`could not list this machine's own addresses (${(error as Error).message}); cameras are not checked against them.`);
       return [];
