@@ -525,7 +525,7 @@ describe('RouterGuard with the simulated router', () => {
     const run = jest.spyOn(sim.router, 'run');
     const transactions = (): string[] => run.mock.calls.flatMap(([, input]) => (typeof input === 'string' && input.includes('@@camera-guard edited') ? [input] : []));
     h = await startGuard({ cameras: [frontDoor, garage], sim, seen: [frontDoor.address, garage.address] });
-    await until(async () => ['rule 4007 log enable', 'rule 4017 log enable'].every((text) => transactions().some((script) => script.includes(text))), 'the migration sent');
+    await until(() => ['rule 4007 log enable', 'rule 4017 log enable'].every((text) => transactions().some((script) => script.includes(text))), 'the migration sent');
     await until(async () => (await sim.router.activeConfigCommands()).includes('rule 4017 limit rate 6/minute'), 'the migration committed');
     expect(transactions()).toHaveLength(1);
     // Nothing in it lifts a block: no `disable`, no time match, and the drop rules are set again as they were.
