@@ -155,8 +155,15 @@ export function readingMessages(reading: RouterReading, cameras: readonly Camera
     ...reading.notes.map(routerNote),
     ...reading.unlisted.map(unlisted),
     ...cameras.filter((camera) => routerOwn.has(camera.address)).map(routerOwnAddress),
+    ...[reading.destinations?.logProblem, reading.destinations?.flowsProblem].flatMap((problem) => (problem === undefined ? [] : [destinationsProblem(problem)])),
   ];
 }
+
+/**
+ * Why where cameras go could not be read, or only in part (the router's log, its connection table): said once, as a
+ * warning, so that a trip line without destinations or a short list in the Status view is never left unexplained.
+ */
+export const destinationsProblem = (text: string): Message => once(`destinations:${text}`, warn(`Where cameras send: ${routerWords(text, 400)}`));
 
 export const newCamera = (camera: CameraSettings): Message => info(`${named(camera)} is new: its rules are being created with internet access blocked.`);
 export const rulesDeleted = (camera: CameraSettings): Message => warn(`${quoted(camera)}: its rules were deleted on the router; re-creating them with internet access blocked.`);

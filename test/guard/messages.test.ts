@@ -81,6 +81,7 @@ const rows: Row[] = [
   ['unlisted', say.unlisted(unlisted('frozen', { source: undefined, name: undefined })), 'warn', 'once'],
   ['unlisted', say.unlisted(unlisted('forgotten')), 'warn', 'once'],
   ['unlisted', say.unlisted(unlisted('no-block-rule', { access: undefined })), 'warn', 'once'],
+  ['destinationsProblem', say.destinationsProblem("could not read the router's log /var/log/messages (Permission denied), so the tries of blocked cameras are not named."), 'warn', 'once'],
 ];
 
 /** Exported functions that return a list of messages, tested on their own. */
@@ -156,6 +157,29 @@ describe('what a reading says about the router as a whole', () => {
       ['error', '"Front Door": 192.0.2.50 is on', true],
     ]);
     messages.forEach(({ text }) => expectOneCleanSentence(text));
+  });
+
+  it("says once why destinations could not be read, in the router's words cleaned", () => {
+    const destinations = {
+      cameras: new Map(),
+      accounting: undefined,
+      logSkippedBytes: 0,
+      logProblem: "could not read the router's log /var/log/messages (tail: \u001b[31mPermission\ndenied), so the tries of blocked cameras are not named.",
+      flowsProblem: 'the cameras had more connections than one read brings back (256 KiB), so only some of them are shown.',
+    };
+    const messages = say.readingMessages({ ...reading, adopted: false, enforced: true, unlisted: [], warnings: [], notes: [], destinations }, [other]);
+    expect(messages.map(({ level, onceKey }) => [level, onceKey !== undefined])).toEqual([
+      ['warn', true],
+      ['warn', true],
+    ]);
+    expect(messages[0]?.text).toMatch(/^Where cameras send: could not read the router's log \/var\/log\/messages \(tail: .*Permission.*denied\)/);
+    expect(messages[1]?.text).toBe('Where cameras send: the cameras had more connections than one read brings back (256 KiB), so only some of them are shown.');
+    messages.forEach(({ text }) => expectOneCleanSentence(text));
+    // A second poll with the same problem says nothing new.
+    const log: string[] = [];
+    const messenger = new say.Messenger({ debug: () => undefined, info: (line: string) => log.push(line), warn: (line: string) => log.push(line), error: (line: string) => log.push(line) });
+    for (let poll = 0; poll < 2; poll++) messages.forEach((message) => messenger.say(message));
+    expect(log).toHaveLength(2);
   });
 
   it('nothing to say about a router that is as it should be', () => {
