@@ -922,11 +922,12 @@ async function main(): Promise<void> {
     if (only === undefined || only === '') await routerFigures(sim);
     if ((only === undefined || only === '' || only === 'lab') && process.env.BENCH_LAB !== '0') await labFigures();
     if (only === 'destinations') await destinationsCost(sim, 50);
+    if (only === 'poll') for (const n of [1, 10, 50, 100]) await pollCost(sim, n);
     if (only === 'startup') {
       await startupAbsorb(sim, 100, true);
       await startupAbsorb(sim, 100, false);
     }
-    if (process.env.BENCH_HAP !== '0' && only !== 'startup' && only !== 'lab' && only !== 'destinations') {
+    if (process.env.BENCH_HAP !== '0' && only !== 'startup' && only !== 'lab' && only !== 'destinations' && only !== 'poll') {
       if (only !== 'heap') {
         await hapReads(sim);
         await leakLatency(sim, 2, 8);

@@ -394,18 +394,31 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
   ): string | undefined {
     const rule = this.layout.blockRule(slot);
     const last = this.router.firstRule + RULE_RANGE_SIZE - 1;
-    const isOwn = (candidate: FirewallRule): boolean => isPluginRule(candidate) && this.layout.contains(candidate.number);
+    const isOwn = this.isOwnRule;
     const families: [4 | 6, RuleSetConfig | undefined, string | undefined, string][] = [[4, ruleSet, kernel.ruleSet, MARK.counters]];
     if (camera.mac !== undefined) families.push([6, ruleSet6, kernel.ruleSet6, MARK.counters6]);
     for (const [family, config, name, mark] of families) {
       if (config === undefined || name === undefined) continue;
       const shadow = shadowingRule(config, family, camera, rule, isOwn, groups);
       if (shadow !== undefined) return shadowReason(shadow, name, family, last, false);
-      const own = new Set([...config.rules.values()].filter(isOwn).map((candidate) => candidate.number));
+      const own = this.ownRuleNumbers(config);
       const row = shadowingRow(kernel.sections.get(mark) ?? '', name, family, camera, rule, own, groups);
       if (row !== undefined) return shadowReason(row, name, family, last, true);
     }
     return undefined;
+  }
+
+  /** The plugin's own rules, inside its range: never a gap ahead of a camera's drop rule. One function, so what is worked out with it can be kept. */
+  private readonly isOwnRule = (candidate: FirewallRule): boolean => isPluginRule(candidate) && this.layout.contains(candidate.number);
+  /** The numbers of the plugin's own rules in a ruleset read, worked out once per read rather than once per camera. */
+  private readonly ownRuleNumbersOf = new WeakMap<RuleSetConfig, ReadonlySet<number>>();
+  private ownRuleNumbers(config: RuleSetConfig): ReadonlySet<number> {
+    let own = this.ownRuleNumbersOf.get(config);
+    if (own === undefined) {
+      own = new Set([...config.rules.values()].filter(this.isOwnRule).map((candidate) => candidate.number));
+      this.ownRuleNumbersOf.set(config, own);
+    }
+    return own;
   }
 
   /** A camera's state over both families, with its counters when they can be trusted. */

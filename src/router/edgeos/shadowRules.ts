@@ -73,9 +73,8 @@ export function shadowingRule(
   isOwn: (rule: FirewallRule) => boolean,
   groups: FirewallGroups,
 ): ShadowingRule | undefined {
-  const ahead = [...ruleSet.rules.values()].filter((rule) => rule.number < blockRule).sort((a, b) => a.number - b.number);
-  for (const rule of ahead) {
-    if (rule.disabled || isOwn(rule) || (rule.action !== undefined && STOPPING_ACTIONS.has(rule.action))) continue;
+  for (const rule of openingRules(ruleSet, isOwn)) {
+    if (rule.number >= blockRule) break;
     const verdict = ruleVerdict(rule, family, camera, groups);
     if (!verdict.excludes) {
       return { number: rule.number, why: verdict.why };
@@ -83,6 +82,22 @@ export function shadowingRule(
   }
   return undefined;
 }
+
+/**
+ * The enabled rules of a ruleset that let packets on and are not the plugin's own, in number order: the only ones that
+ * can shadow a drop rule. Worked out once per ruleset read (and per `isOwn`), not once per camera: every camera of a
+ * read is checked against the same ruleset.
+ */
+function openingRules(ruleSet: RuleSetConfig, isOwn: (rule: FirewallRule) => boolean): readonly FirewallRule[] {
+  const kept = openingRulesOf.get(ruleSet);
+  if (kept !== undefined && kept.isOwn === isOwn) return kept.rules;
+  const rules = [...ruleSet.rules.values()]
+    .filter((rule) => !rule.disabled && !isOwn(rule) && (rule.action === undefined || !STOPPING_ACTIONS.has(rule.action)))
+    .sort((a, b) => a.number - b.number);
+  openingRulesOf.set(ruleSet, { isOwn, rules });
+  return rules;
+}
+const openingRulesOf = new WeakMap<RuleSetConfig, { isOwn: (rule: FirewallRule) => boolean; rules: readonly FirewallRule[] }>();
 
 /** Combines the source conditions of a rule: it matches the camera unless one of them surely excludes it. */
 function ruleVerdict(rule: FirewallRule, family: 4 | 6, camera: CameraSettings, groups: FirewallGroups): Verdict {
@@ -187,23 +202,13 @@ export function shadowingRow(
   own: ReadonlySet<number>,
   groups: FirewallGroups,
 ): ShadowingRule | undefined {
-  const lines = listing.split('\n').map((line) => line.replace(/\r$/, ''));
-  const at = lines.findIndex((line) => line.startsWith(`Chain ${chain} `));
-  if (at < 0) return undefined;
-  const comment = new RegExp(`/\\* ${chain.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{1,5})(?: [^*]*)? \\*/`);
+  const rows = chainRows(listing, chain);
+  if (rows === undefined) return undefined;
   const mac = camera.mac?.toLowerCase();
   let found: ShadowingRule | undefined;
-  for (const line of lines.slice(at + 2)) {
-    if (line.trim() === '') break;
-    const fields = line.trim().split(/\s+/);
-    const target = fields[2] ?? '';
-    const number = comment.exec(line)?.[1];
-    const rule = number === undefined ? undefined : Number(number);
-    // The columns from the source on: ip6tables may leave `opt` blank, so it is found by its shape.
-    const sourceAt = fields.findIndex((field, index) => index >= 5 && /^!?[0-9a-f:.]+(\/\d{1,3})?$/i.test(field) && /[.:]/.test(field));
-    const source = sourceAt < 0 ? undefined : fields[sourceAt];
-    const rowMac = /\bMAC (! )?([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/i.exec(line);
-    if (target === 'DROP' && rule === blockRule && (mac === undefined ? source === camera.address : rowMac?.[2]?.toLowerCase() === mac)) {
+  for (const row of rows) {
+    const { target, rule, source, rowMac } = row;
+    if (target === 'DROP' && rule === blockRule && (mac === undefined ? source === camera.address : rowMac?.value === mac)) {
       return found;
     }
     if (found !== undefined || (target !== 'RETURN' && target !== 'ACCEPT') || (rule !== undefined && own.has(rule))) continue;
@@ -213,8 +218,8 @@ export function shadowingRow(
     } else if (source !== '0.0.0.0/0' && source !== '::/0') {
       verdicts.push(addressVerdict(source, family, camera));
     }
-    if (rowMac) verdicts.push(macVerdict(`${rowMac[1] === undefined ? '' : '!'}${rowMac[2] ?? ''}`, camera));
-    const set = /(! )?match-set (\S+) src\b/.exec(line);
+    if (rowMac) verdicts.push(macVerdict(`${rowMac.negated ? '!' : ''}${rowMac.value}`, camera));
+    const set = /(! )?match-set (\S+) src\b/.exec(row.line);
     if (set) {
       const name = `${set[1] === undefined ? '' : '!'}${set[2] ?? ''}`;
       const kind = groups.address.has(set[2] ?? '') ? 'address' : 'network';
@@ -227,6 +232,55 @@ export function shadowingRow(
   }
   return undefined;
 }
+
+/** One row of a chain's listing, its fields read once for every camera checked against it. */
+interface ChainRow {
+  readonly line: string;
+  readonly target: string;
+  /** The rule number of its `/* <chain>-<N> … *\/` comment. */
+  readonly rule: number | undefined;
+  readonly source: string | undefined;
+  /** Its `MAC [!] xx:…` match, the address in lower case. */
+  readonly rowMac: { readonly negated: boolean; readonly value: string } | undefined;
+}
+
+/**
+ * The rows of `chain` in a listing, undefined when the listing has no such chain. Every camera of a read is checked
+ * against the same listing: the rows are read once per listing (the last few listings are kept), not once per
+ * camera, which made a poll's CPU grow with the square of the cameras.
+ */
+function chainRows(listing: string, chain: string): readonly ChainRow[] | undefined {
+  const kept = recentRows.find((entry) => entry.chain === chain && entry.listing === listing);
+  if (kept !== undefined) return kept.rows;
+  const lines = listing.split('\n').map((line) => line.replace(/\r$/, ''));
+  const at = lines.findIndex((line) => line.startsWith(`Chain ${chain} `));
+  let rows: ChainRow[] | undefined;
+  if (at >= 0) {
+    rows = [];
+    const comment = new RegExp(`/\\* ${chain.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{1,5})(?: [^*]*)? \\*/`);
+    for (const line of lines.slice(at + 2)) {
+      if (line.trim() === '') break;
+      const fields = line.trim().split(/\s+/);
+      const number = comment.exec(line)?.[1];
+      // The columns from the source on: ip6tables may leave `opt` blank, so it is found by its shape.
+      const sourceAt = fields.findIndex((field, index) => index >= 5 && /^!?[0-9a-f:.]+(\/\d{1,3})?$/i.test(field) && /[.:]/.test(field));
+      const macMatch = /\bMAC (! )?([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/i.exec(line);
+      rows.push({
+        line,
+        target: fields[2] ?? '',
+        rule: number === undefined ? undefined : Number(number),
+        source: sourceAt < 0 ? undefined : fields[sourceAt],
+        rowMac: macMatch ? { negated: macMatch[1] !== undefined, value: (macMatch[2] ?? '').toLowerCase() } : undefined,
+      });
+    }
+  }
+  recentRows.unshift({ listing, chain, rows });
+  recentRows.length = Math.min(recentRows.length, RECENT_LISTINGS);
+  return rows;
+}
+/** Two chains (IPv4 and IPv6) of one read, and the read before. */
+const RECENT_LISTINGS = 4;
+const recentRows: { listing: string; chain: string; rows: readonly ChainRow[] | undefined }[] = [];
 
 /**
  * Why the camera's block is not in force, and what to do, short enough to show whole in the owner's log (the reason is

@@ -79,6 +79,20 @@ describe('owner rules that let a blocked camera out', () => {
     expect(shadowOf(router, 'CAMGUARD_OUT', camera('192.168.1.50'), 4018)).toEqual({ number: 101, why: 'any source' });
   });
 
+  it('checks every camera against the same ruleset read, and each rule-ownership test for itself', () => {
+    const router = routerFrom(catA(sample('edgeos_engine_show_configuration_commands_awkward_values.txt')).replace(/^set firewall name CAMGUARD_OUT rule 1\d\d .*$/gm, ''));
+    const config = router.ruleSets.get('CAMGUARD_OUT');
+    if (config === undefined) throw new Error('no ruleset CAMGUARD_OUT');
+    const cam = camera('192.168.1.50');
+    // Rule 4000 accepts a MAC: a gap for a camera without a MAC, unless it is taken for the plugin's own.
+    expect(shadowingRule(config, 4, cam, 4018, isOwn, router.groups)?.number).toBe(4000);
+    expect(shadowingRule(config, 4, cam, 4018, (rule) => rule.number === 4000 || isOwn(rule), router.groups)).toBeUndefined();
+    expect(shadowingRule(config, 4, cam, 4018, isOwn, router.groups)?.number).toBe(4000);
+    // A drop rule before 4000 has nothing ahead of it; one camera's answer does not become another's.
+    expect(shadowingRule(config, 4, cam, 3999, isOwn, router.groups)).toBeUndefined();
+    expect(shadowingRule(config, 4, camera('192.168.1.51'), 4038, isOwn, router.groups)?.number).toBe(4000);
+  });
+
   it('takes a rule outside the range whose description copies the plugin\'s tag for the owner\'s', () => {
     // Rule 106 of the engine's sample is described 'camera-guard: Front Door' but sits at 106: it is the owner's.
     const router = routerFrom(catA(sample('edgeos_engine_show_configuration_commands_awkward_values.txt')).replace(/^set firewall name CAMGUARD_OUT rule 1(0[0-57-9]|1\d|2\d) .*$/gm, ''));
@@ -229,6 +243,21 @@ describe('kernel rows that let a blocked camera out', () => {
     expect(shadowingRow(withTries, 'CAMGUARD_OUT', 4, frontDoor, 4008, own4, router.groups)).toBeUndefined();
     const accept = '       0        0 RETURN     0    --  *      *       192.168.1.0/24       0.0.0.0/0            /* CAMGUARD_OUT-20 */';
     expect(shadowingRow(withFirstRow(withTries, accept), 'CAMGUARD_OUT', 4, frontDoor, 4008, own4, router.groups)).toEqual({ number: 20, why: 'source 192.168.1.0/24 holds it' });
+  });
+
+  it('answers each listing for itself, whichever listings it saw before (they are read once each, for every camera)', () => {
+    const accept = '       0        0 RETURN     0    --  *      *       192.168.1.0/24       0.0.0.0/0            /* CAMGUARD_OUT-20 */';
+    const shadowed = withFirstRow(listing, accept);
+    const answers = (chainListing: string): (string | undefined)[] =>
+      [frontDoor, camera('192.168.1.51'), camera('192.168.1.99')].map((cam) => shadowingRow(chainListing, 'CAMGUARD_OUT', 4, cam, 4008, own4, router.groups)?.why);
+    // Poll after poll: clean, then an accept added on the router, then gone again, with other listings in between.
+    expect(answers(listing)[0]).toBeUndefined();
+    expect(answers(shadowed)[0]).toBe('source 192.168.1.0/24 holds it');
+    for (let i = 0; i < 6; i++) shadowingRow(withFirstRow(listing, `${accept} ${'x'.repeat(i)}`), 'CAMGUARD_OUT', 4, frontDoor, 4008, own4, router.groups);
+    expect(answers(listing)[0]).toBeUndefined();
+    expect(answers(shadowed)[0]).toBe('source 192.168.1.0/24 holds it');
+    // Another chain name in the same text is another answer.
+    expect(shadowingRow(shadowed, 'OTHER_OUT', 4, frontDoor, 4008, own4, router.groups)).toBeUndefined();
   });
 
   it('leaves alone a row after the camera\'s drop row', () => {
