@@ -997,6 +997,9 @@ function finish(startedAt: Date): void {
   process.stdout.write(`\nWrote docs/PERFORMANCE.md (${rows.filter((entry) => entry.met === false).length} target(s) not met, ${notMeasured.length} figure(s) not measured yet).\n`);
 }
 
+// Stopped halfway (Ctrl-C, a timeout's SIGTERM): exit, so that the Homebridges and the simulator it started go too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main().then(
   () => process.exit(0),
   (error: unknown) => {

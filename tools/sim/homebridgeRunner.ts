@@ -75,6 +75,15 @@ function readSamples(file: string): HeapSample[] {
   }
 }
 
+/**
+ * Every Homebridge this process started and that still runs: killed when this process exits, so a bench or test
+ * stopped halfway (Ctrl-C, a signal, process.exit) leaves no Homebridge behind.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startHomebridge(options: HomebridgeOptions): Promise<RunningHomebridge> {
   const storage = options.storage ?? mkdtempSync(join(tmpdir(), 'camera-guard-hb-'));
   const pin = options.pin ?? '031-45-154';
@@ -96,6 +105,8 @@ export async function startHomebridge(options: HomebridgeOptions): Promise<Runni
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...(options.heapFile !== undefined ? { CAMERA_GUARD_HEAP_FILE: options.heapFile } : {}) },
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const output: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let exited = false;
