@@ -2,7 +2,7 @@
  * The integration tier of the guard: the same kind of scenarios as test/guard/guard.test.ts, over real SSH to the
  * simulated EdgeOS router with real timers, so the EdgeOS driver, the SSH layer and the guard are proven together.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,6 +19,11 @@ import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { captureSecret } from '../../tools/sim/logCapture';
 import { recordingLog } from '../helpers/recordingLog';
 import { simRouterSettings, until } from '../helpers/simRouter';
+
+/** One scratch directory for the known-hosts files of this file's guards, removed after its tests. */
+const scratch = mkdtempSync(join(tmpdir(), 'cg-'));
+let knownHostsFiles = 0;
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const POLL_MS = 200;
 const cameraList: CameraSettings[] = ['Front Door', 'Garage', 'Porch', 'Drive', 'Yard', 'Shed'].map((name, i) => ({
@@ -47,7 +52,7 @@ async function startGuard(
   const lockdown: LockdownMemory[] = [];
   const cameras = options.cameras ?? cameraList;
   const router = simRouterSettings(sim, cameras, options.password === undefined ? {} : { privateKeyFile: undefined, password: options.password });
-  const ssh = new SshConnection(router, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-')), 'known.json')), log);
+  const ssh = new SshConnection(router, new KnownHosts(join(scratch, `known-${++knownHostsFiles}.json`)), log);
   const listener: GuardListener = {
     cameraChanged: (address) => events.push(`camera ${address}`),
     leakChanged: (address) => events.push(`leak ${address}`),

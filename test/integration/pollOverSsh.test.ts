@@ -4,7 +4,7 @@
  * poll after the change when it alters the kernel's rows, `configRereadMs` and a poll when it does not. Over real SSH
  * to the simulated router, with real timers; polls are counted, not timed.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +17,11 @@ import { startSimulatedRouter } from '../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { recordingLog } from '../helpers/recordingLog';
 import { simRouterSettings, until } from '../helpers/simRouter';
+
+/** One scratch directory for the known-hosts files of this file's guards, removed after its tests. */
+const scratch = mkdtempSync(join(tmpdir(), 'cg-'));
+let knownHostsFiles = 0;
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const POLL_MS = 200;
 const frontDoor: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [], allowMinutes: 0 };
@@ -36,7 +41,7 @@ async function startGuard(configRereadMs?: number): Promise<Harness> {
   const sim = await startSimulatedRouter();
   const log = recordingLog();
   const router = simRouterSettings(sim, cameras);
-  const ssh = new SshConnection(router, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-')), 'known.json')), log);
+  const ssh = new SshConnection(router, new KnownHosts(join(scratch, `known-${++knownHostsFiles}.json`)), log);
   const reads: ('full' | 'poll')[] = [];
   const run = sim.router.run.bind(sim.router);
   jest.spyOn(sim.router, 'run').mockImplementation((command, stdin, signal, user) => {
