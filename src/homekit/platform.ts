@@ -87,8 +87,11 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private earlier: readonly EarlierEntry[] = [];
   /** Which entry talks to the router behind each host key, for every router of this platform. */
   private readonly hostKeyClaims = new HostKeyClaims();
-  /** Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. */
-  private readonly reverseNames = new ReverseNames();
+  /**
+   * Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. Made
+   * again at launch when the owner names DNS servers (`nameServers`), before any guard asks it for a name.
+   */
+  private reverseNames = new ReverseNames();
   /** The networks behind addresses, from the owner's `networkData` files; made at launch only when they are set. */
   private networks: NetworkLookup | undefined;
   /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
@@ -140,6 +143,9 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         `config.json holds ${siblings.count} Camera Guard platforms and this one runs on the main bridge, where Homebridge refuses any Camera Guard platform after the first; ` +
           'give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), then restart Homebridge.',
       );
+    }
+    if (settings.nameServers !== undefined) {
+      this.reverseNames = new ReverseNames({ servers: settings.nameServers });
     }
     if (settings.networkData !== undefined) {
       // Loaded on first use, once: each file that cannot be read is said once, and the guard names what it can without it.
