@@ -96,7 +96,12 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private networks: NetworkLookup | undefined;
   /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
   private readonly names: DestinationNames = {
-    lookUp: (addresses) => this.reverseNames.lookUp(addresses),
+    lookUp: (addresses) => {
+      this.reverseNames.lookUp(addresses);
+      // The network data is read once destinations are first seen (not at the first line that names one, which would
+      // then go out without networks), so it is there for the lines and the status that follow.
+      void this.networks?.load();
+    },
     nameOf: (address) => this.reverseNames.nameOf(address),
     networkOf: (address) => this.networks?.lookUp(address),
   };
