@@ -14,7 +14,6 @@
  *   empty file with a new inode takes its place.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -88,20 +87,17 @@ export class KernelLog {
   private pending: string[] = [];
   private flushing: Promise<void> = Promise.resolve();
 
-  private constructor(
-    private readonly store: RouterStateStore,
-    private readonly child: ChildProcess,
-  ) {}
+  private constructor(private readonly store: RouterStateStore) {}
 
   /**
    * Starts feeding the router's log from the kernel; `track` is given the reader's process id so that stopping the lab
-   * ends it (see Lab.trackProcess).
+   * ends it (see Lab.trackProcess), as does the end of this process (the reader's standard input closes).
    */
   static async start(store: RouterStateStore, track: (pid: number | undefined) => void): Promise<KernelLog> {
     allowLoggingFromNamespaces();
     const child = spawn(process.execPath, [join(COMPILED_LAB_DIR, 'kernelLogReader.js')], { stdio: ['pipe', 'pipe', 'pipe'] });
     track(child.pid);
-    const log = new KernelLog(store, child);
+    const log = new KernelLog(store);
     let errors = '';
     child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
     const ready = new Promise<void>((resolve, reject) => {
@@ -143,12 +139,6 @@ export class KernelLog {
       await this.flushing;
     }
     await this.flushing;
-  }
-
-  /** Stops following the kernel's log (restoring the setting is stopLab's: see restoreKernelLogSetting). */
-  stop(): void {
-    this.child.stdin?.end();
-    this.child.kill('SIGTERM');
   }
 
   private receive(message: string): void {
