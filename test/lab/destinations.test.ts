@@ -246,8 +246,20 @@ describeLab('destinations in the router lab, with real packets', () => {
     // What the camera sent, counted by the kernel per packet: the payload and each packet's IP and TCP headers.
     expect(sent).toBeGreaterThanOrEqual(upload);
     expect(sent).toBeLessThan(upload * 1.03 + 2_000);
-    // The allowed camera's flow is to the camera cloud only, and its name came from the lab's DNS server.
+    // The plugin asked the lab's DNS server for the cloud's name.
     await until(() => names.answered.includes(CLOUD), 'the plugin to ask the lab\'s DNS server for the cloud\'s name', 15_000);
+
+    // With the router's accounting switched off (EdgeOS's default), the reading says so, and a new upload's flow
+    // is shown without bytes.
+    await lab.setConntrackAccounting(false);
+    try {
+      expect(await lab.frontDoor.upload(100_000)).toMatchObject({ ok: true });
+      const reading = await read();
+      expect(reading.destinations?.accounting).toBe(false);
+      expect(reading.destinations?.cameras.get(FRONT_DOOR.address)?.flows?.accounting).toBe('partly');
+    } finally {
+      await lab.setConntrackAccounting(true);
+    }
   });
 
   it('(c) a flood of 2000 tries: every one counted exactly, and the log stays within the limit', async () => {

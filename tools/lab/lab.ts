@@ -18,7 +18,7 @@ import { SimulatedEdgeRouter, createInitialState } from '../sim/edgeos';
 import { FileStateStore } from './fileStateStore';
 import { KernelLog, restoreKernelLogSetting } from './kernelLog';
 import { LabDataplane } from './labDataplane';
-import { assertLanRoutedIntoLab, createLabNetwork, enableConntrackAccounting, namespacePids, removeLabNetwork } from './network';
+import { assertLanRoutedIntoLab, createLabNetwork, enableConntrackAccounting, namespacePids, removeLabNetwork, setConntrackAccounting } from './network';
 import { OWNER_FILE, labUnavailableReason } from './prerequisites';
 import { RouterHold } from './routerHolds';
 import type { HoldPoint } from './routerHolds';
@@ -402,6 +402,14 @@ export class Lab {
   /** Whether a router login (or a tool it runs) is running: see routerLoginRunning. */
   loginRunning(): Promise<boolean> {
     return routerLoginRunning();
+  }
+
+  /**
+   * `net.netfilter.nf_conntrack_acct` in the router's kernel, as the owner sets it on EdgeOS (off there by default; the
+   * lab starts with it on). Flows opened while it is off carry no counts.
+   */
+  setConntrackAccounting(enabled: boolean): Promise<void> {
+    return setConntrackAccounting(enabled);
   }
 
   /** `conntrack -L -s <address>` on the router. */
