@@ -5,6 +5,8 @@
  * either a number we range-checked or a string matched against a strict pattern. A bad camera is skipped with
  * one log line that names the field; a bad router is skipped the same way; neither stops the others.
  */
+import { isIP } from 'node:net';
+
 import {
   BYTES_PER_MB,
   DEFAULTS,
@@ -14,8 +16,8 @@ import {
   MAX_RULESET_NAME_LENGTH,
   RULE_RANGE_SIZE,
 } from './settings';
-import { isIP } from 'node:net';
-
+import { EXPECTED_HINT, MAX_EXPECTED_DESTINATIONS, parseExpectedDestination } from './destinations/expected';
+import type { ExpectedDestination } from './destinations/expected';
 import { reservedRuleSetNameReason } from './router/edgeos/reservedNames';
 
 /** A service a blocked camera may still reach, as one firewall rule. */
@@ -42,6 +44,12 @@ export interface CameraSettings {
    * the resolver it was given may be hiding where it goes. Off unless the owner sets it.
    */
   readonly tripOnForeignDns?: boolean;
+  /**
+   * Where the camera is expected to send (`allowDestinations`: addresses, CIDRs, host names): while it is allowed,
+   * bytes to these do not count toward the upload alarm (when the router counts bytes per connection), DNS to them
+   * does not trip `tripOnForeignDns`, and the status view marks them expected. Absent when the owner lists none.
+   */
+  readonly allowDestinations?: readonly ExpectedDestination[];
 }
 
 /**
@@ -612,6 +620,7 @@ function parseCameras(list: readonly unknown[], routerWhere: string, routerHost:
     const mac = readCameraMac(read);
     const allow = readAllowList(read, entry.allow, entry.allowPorts);
     const foreignDns = read.boolean('tripOnForeignDns', false);
+    const expected = readExpectedDestinations(entry.allowDestinations, where, errors);
     if (!named.ok || !address.ok || !allowMinutes.ok || !mac.ok || !allow.ok || !foreignDns.ok) {
       skip(`${where} is skipped until these settings are fixed (${fieldList(read.rejected)}); its access is not changed.`);
       return;
@@ -637,6 +646,7 @@ function parseCameras(list: readonly unknown[], routerWhere: string, routerHost:
       allowMinutes: allowMinutes.value,
       ...(mac.value === undefined ? {} : { mac: mac.value }),
       ...(foreignDns.value ? { tripOnForeignDns: true } : {}),
+      ...(expected.length === 0 ? {} : { allowDestinations: expected }),
     });
   });
   return { cameras, skipped };
@@ -706,6 +716,35 @@ function readAllowList(read: FieldReader, value: unknown, ports: unknown): Check
     refused = read.refuse('allow', `${read.where}: "allow" and "allowPorts" may list at most ${MAX_ALLOW_ENTRIES} services together.`);
   }
   return refused ?? accepted(allow);
+}
+
+/**
+ * A camera's `allowDestinations`. A wrong entry only makes a destination look unexpected (never opens anything), so
+ * it is reported and left out and the camera loads with the valid rest, as with `forget`; entries beyond the bound
+ * are reported the same way.
+ */
+function readExpectedDestinations(value: unknown, where: string, errors: string[]): ExpectedDestination[] {
+  if (value === undefined || value === null) {
+    return [];
+  }
+  if (!isList(value)) {
+    errors.push(`${where}: "allowDestinations" must be a list of entries, each ${EXPECTED_HINT}; no destination is treated as expected.`);
+    return [];
+  }
+  const entries: ExpectedDestination[] = [];
+  for (const item of value) {
+    const parsed = parseExpectedDestination(item);
+    if (!parsed.ok) {
+      errors.push(`${where}: "allowDestinations" entry "${printable(item)}" ${parsed.problem}; it is left out, and the camera is guarded with the other entries.`);
+    } else if (!entries.some((known) => known.label === parsed.entry.label)) {
+      if (entries.length >= MAX_EXPECTED_DESTINATIONS) {
+        errors.push(`${where}: "allowDestinations" may list at most ${MAX_EXPECTED_DESTINATIONS} entries; "${printable(item)}" and those after it are left out (use a CIDR to cover several addresses).`);
+        break;
+      }
+      entries.push(parsed.entry);
+    }
+  }
+  return entries;
 }
 
 /**

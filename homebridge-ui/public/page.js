@@ -343,13 +343,46 @@
         return el('label', { class: 'cg-inline' }, box, ` ${service.toUpperCase()}`);
       }),
     );
+    // Expected destinations (allowDestinations): one entry a line, kept as the owner wrote them; Save's /validate
+    // checks each. An untouched camera keeps its list exactly as loaded.
+    const expected = el('textarea', {
+      class: 'form-control form-control-sm cg-expected-input',
+      testid: 'camera-allow-destinations',
+      rows: 2,
+      placeholder: 'firmware.example.com\n1.1.1.1\n203.0.113.0/24',
+      title: 'Addresses, CIDRs or host names this camera is expected to reach, one a line',
+    });
+    expected.value = Array.isArray(camera.allowDestinations) ? camera.allowDestinations.filter((entry) => typeof entry === 'string').join('\n') : '';
+    expected.addEventListener('input', () => {
+      const entries = expected.value
+        .split(/[\n,]/)
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+      if (entries.length === 0) delete camera.allowDestinations;
+      else camera.allowDestinations = entries;
+    });
+    const foreignDns = el('input', { type: 'checkbox', class: 'form-check-input', testid: 'camera-trip-on-foreign-dns', checked: camera.tripOnForeignDns === true });
+    foreignDns.addEventListener('change', () => {
+      if (foreignDns.checked) camera.tripOnForeignDns = true;
+      else delete camera.tripOnForeignDns;
+    });
     const remove = el('button', { type: 'button', class: 'btn btn-outline-danger btn-sm', testid: 'camera-remove', title: 'Its rules stay on the router and keep it blocked' }, 'Remove');
     remove.addEventListener('click', () => {
       cameras(currentRouter()).splice(index, 1);
       renderCameras();
       renderDiscovery();
     });
-    return el('tr', { testid: 'camera-row', 'data-name': camera.name || '' }, text('name', 'Front Door'), text('address', '192.168.1.50'), text('mac', '00:11:22:33:44:55'), services, el('td', {}, remove));
+    return el(
+      'tr',
+      { testid: 'camera-row', 'data-name': camera.name || '' },
+      text('name', 'Front Door'),
+      text('address', '192.168.1.50'),
+      text('mac', '00:11:22:33:44:55'),
+      services,
+      el('td', {}, expected),
+      el('td', {}, el('label', { class: 'cg-inline' }, foreignDns, ' DNS only to the router')),
+      el('td', {}, remove),
+    );
   }
 
   $('camera-add').addEventListener('click', () => {
@@ -475,15 +508,18 @@
     let amount;
     if (blocked) amount = `${destination.count} tries logged`;
     else amount = `${destination.count} flows` + (typeof destination.bytesSent === 'number' ? `, ${(destination.bytesSent / 1e6).toFixed(2)} MB sent` : '');
+    // Older status files have no `expected`: their rows are shown unmarked.
     const unexpected = destination.expected === false;
+    const expected = destination.expected === true;
     return el(
       'li',
-      { testid: 'status-destination', class: unexpected ? 'cg-unexpected' : undefined, 'data-expected': unexpected ? 'false' : undefined },
+      { testid: 'status-destination', class: unexpected ? 'cg-unexpected' : expected ? 'cg-expected' : undefined, 'data-expected': unexpected ? 'false' : expected ? 'true' : undefined },
       unexpected ? el('strong', {}, 'not expected: ') : undefined,
       where,
       known ? ` (${known})` : '',
       `: ${amount}`,
       destination.lastSeen ? `, last ${when(destination.lastSeen)}` : '',
+      expected ? el('span', { class: 'cg-note' }, ' (expected)') : undefined,
     );
   }
 

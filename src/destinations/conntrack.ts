@@ -348,6 +348,9 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** The command that makes the router count bytes per connection (until its next reboot), as the owner is told it. */
+export const ACCOUNTING_ON_COMMAND = 'sudo sysctl -w net.netfilter.nf_conntrack_acct=1';
+
 /**
  * Reads `/proc/sys/net/netfilter/nf_conntrack_acct` (`0` or `1`): whether the router counts bytes per flow. The
  * definite answer, where flows without counters can only suggest it is off.

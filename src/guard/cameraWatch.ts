@@ -17,12 +17,14 @@
 import type { CameraSettings, LeakSettings } from '../config';
 import { canonicalAddress } from '../destinations/address';
 import type { FlowDestination } from '../destinations/conntrack';
+import { carriesIPv4, expectedBy, isPublicAddress } from '../destinations/expected';
 import type { Access, CameraDestinations, CameraReading, EgressCounters } from '../router/driver';
 import { DestinationBook } from './destinationBook';
 import type { DestinationNames } from './guardApi';
 import { LeakDetector } from './leakDetector';
 import * as say from './messages';
 import type { Message } from './messages';
+import { UploadExemption } from './uploadExemption';
 
 export interface Observed {
   readonly messages: readonly Message[];
@@ -44,6 +46,10 @@ export interface ObserveContext {
   readonly names?: DestinationNames;
   /** The router's own addresses (where DNS may go). */
   readonly routerAddresses?: readonly string[];
+  /** `nf_conntrack_acct` on the router, from this reading; undefined when unknown (or not read). */
+  readonly accounting?: boolean;
+  /** False when the reading's connection listing was cut: only some connections arrived. */
+  readonly flowsComplete?: boolean;
 }
 
 export class CameraWatch {
@@ -60,6 +66,8 @@ export class CameraWatch {
   private readonly detector: LeakDetector;
   /** Where it tried to go or went, over the readings. */
   readonly book = new DestinationBook();
+  /** Bytes to its expected destinations, left out of the upload alarm's count. */
+  private readonly exemption = new UploadExemption();
 
   constructor(
     readonly settings: CameraSettings,
@@ -86,7 +94,7 @@ export class CameraWatch {
     if (reading.access === undefined) {
       // Missing or damaged: nothing known is enforced.
       this.counters = undefined;
-      this.detector.resetBaseline();
+      this.resetBaseline();
       const changed = this.actual !== undefined;
       // Nothing trustworthy is enforced now; the repair is about to make it blocked.
       this.actual = undefined;
@@ -129,11 +137,11 @@ export class CameraWatch {
       }
       this.notInForce = notInForce;
       // Traffic counted while the block was (not) in force says nothing about the other side of the change.
-      this.detector.resetBaseline();
+      this.resetBaseline();
       cameraChanged = true;
       leakChanged = true;
     }
-    const dns = this.foreignDns(destinations, context.routerAddresses ?? []);
+    const dns = this.foreignDns(destinations, context.routerAddresses ?? [], context.names);
     if (dns !== undefined) {
       const wasDetected = this.detector.detected;
       this.detector.trip(context.now);
@@ -144,10 +152,22 @@ export class CameraWatch {
     if (reading.counters !== undefined) {
       const wasDetected = this.detector.detected;
       this.counters = reading.counters;
-      const trip = this.detector.observe({ at: context.now, access, counters: reading.counters });
+      const exemption = this.exemption.next({
+        flows: destinations?.flows,
+        accounting: context.accounting,
+        complete: context.flowsComplete !== false,
+        exempt: (address) => this.exempt(address, context.routerAddresses ?? [], context.names),
+      });
+      if (exemption.accountingOff && access === 'allowed' && (camera.allowDestinations?.length ?? 0) > 0 && this.leak.uploadBytes > 0) {
+        messages.push(say.exemptionNeedsAccounting(camera));
+      }
+      const trip = this.detector.observe({ at: context.now, access, counters: reading.counters, exemptBytes: exemption.bytes });
       if (trip) {
         this.lastTripAt = context.now;
-        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected, { tried: this.book.episode(), sentMost: this.sentMost(), names: context.names }));
+        const expected = (address: string): boolean => this.isExpected(address, context.routerAddresses ?? [], context.names);
+        // Only a camera with expected destinations has its lines marked: for the others, nothing was ever expected.
+        const marks = (camera.allowDestinations?.length ?? 0) > 0 ? { expected } : {};
+        messages.push(say.leak(camera, trip, this.leak.uploadBytes, wasDetected, { tried: this.book.episode(), sentMost: this.sentMost(expected), names: context.names, ...marks }));
       }
       if (wasDetected !== this.detector.detected) {
         if (!this.detector.detected) {
@@ -158,7 +178,7 @@ export class CameraWatch {
       }
     } else {
       this.counters = undefined;
-      this.detector.resetBaseline();
+      this.resetBaseline();
       if (this.detector.expire(context.now)) {
         this.book.endEpisode();
         messages.push(say.leakCleared(camera));
@@ -168,25 +188,81 @@ export class CameraWatch {
     return { messages, cameraChanged, leakChanged, firstSeen, accessChanged };
   }
 
-  /** With `tripOnForeignDns`: the first DNS flow of this reading to anything but the router; undefined when none. */
-  private foreignDns(destinations: CameraDestinations | undefined, routerAddresses: readonly string[]): FlowDestination | undefined {
+  /** Forgets the counters' baselines, the detector's and the exemption's together: they must stay comparable. */
+  private resetBaseline(): void {
+    this.detector.resetBaseline();
+    this.exemption.reset();
+  }
+
+  /**
+   * True when the camera is expected to reach the address: one of the router's own, or matched by its
+   * `allowDestinations` (an address or CIDR entry, a name's resolved addresses, or, with `byReverseName`, an equal
+   * reverse name). A reverse name is whatever the address's owner publishes, so a hostile server can claim the
+   * owner's name: it marks a destination expected in the status and the log, but never spares bytes from the
+   * upload count nor DNS from `tripOnForeignDns` (those take only addresses, CIDRs and forward look-ups).
+   */
+  isExpected(address: string, routerAddresses: readonly string[], names: DestinationNames | undefined, byReverseName = true): boolean {
+    const canonical = canonicalAddress(address) ?? address;
+    if (routerAddresses.some((router) => (canonicalAddress(router) ?? router) === canonical)) {
+      return true;
+    }
+    return this.expectedByList(address, names, byReverseName);
+  }
+
+  private expectedByList(address: string, names: DestinationNames | undefined, byReverseName: boolean): boolean {
+    const entries = this.settings.allowDestinations ?? [];
+    if (entries.length === 0) {
+      return false;
+    }
+    const lookups = {
+      ...(names?.addressesOfName === undefined ? {} : { addressesOf: (name: string) => names.addressesOfName?.(name) }),
+      ...(names === undefined || !byReverseName ? {} : { nameOf: (each: string) => names.nameOf(each) }),
+    };
+    return expectedBy(address, entries, lookups) !== undefined;
+  }
+
+  /**
+   * True when bytes to the address may be left out of the upload count: expected by the list (not merely the
+   * router), public (LAN traffic never passes the egress counter), and in a family the counter counts (IPv6 only for
+   * a camera with a MAC, whose IPv6 rules count it).
+   */
+  private exempt(address: string, routerAddresses: readonly string[], names: DestinationNames | undefined): boolean {
+    const canonical = canonicalAddress(address);
+    if (canonical === undefined || !isPublicAddress(canonical) || routerAddresses.some((router) => (canonicalAddress(router) ?? router) === canonical)) {
+      return false;
+    }
+    if (!carriesIPv4(canonical) && this.settings.mac === undefined) {
+      return false;
+    }
+    return this.expectedByList(canonical, names, false);
+  }
+
+  /**
+   * With `tripOnForeignDns`: the first DNS flow of this reading to anything but the router or an expected destination
+   * (the owner's resolvers in `allowDestinations`); undefined when none.
+   */
+  private foreignDns(destinations: CameraDestinations | undefined, routerAddresses: readonly string[], names: DestinationNames | undefined): FlowDestination | undefined {
     if (this.settings.tripOnForeignDns !== true || destinations?.flows === undefined) {
       return undefined;
     }
-    const router = new Set(routerAddresses.map((address) => canonicalAddress(address) ?? address));
     return destinations.flows.destinations.find(
       (destination) =>
         destination.direction === 'outgoing' &&
         (destination.protocol === 'udp' || destination.protocol === 'tcp') &&
         (destination.port === 53 || destination.port === 853) &&
-        !router.has(canonicalAddress(destination.address) ?? destination.address),
+        !this.isExpected(destination.address, routerAddresses, names, false),
     );
   }
 
-  /** The outgoing destination of the latest flows it sent the most bytes to (or, without byte counts, had most flows with). */
-  private sentMost(): FlowDestination | undefined {
+  /**
+   * The outgoing destination of the latest flows it sent the most bytes to (or, without byte counts, had most flows
+   * with), an unexpected one first: the upload alarm names what stands out.
+   */
+  private sentMost(expected: (address: string) => boolean): FlowDestination | undefined {
     const outgoing = this.book.flows()?.flows.destinations.filter((destination) => destination.direction === 'outgoing') ?? [];
+    const unexpected = outgoing.filter((destination) => !expected(destination.address));
     const weight = (destination: FlowDestination): number => destination.traffic?.bytesSent ?? -1 / (destination.flows + 1);
-    return outgoing.reduce<FlowDestination | undefined>((best, destination) => (best === undefined || weight(destination) > weight(best) ? destination : best), undefined);
+    const pool = unexpected.length > 0 ? unexpected : outgoing;
+    return pool.reduce<FlowDestination | undefined>((best, destination) => (best === undefined || weight(destination) > weight(best) ? destination : best), undefined);
   }
 }

@@ -33,6 +33,8 @@ export interface CameraSnapshot {
 /** One destination of a camera, as summary.ts describes it, with when it was last seen (epoch ms). */
 export interface SnapshotDestination extends DestinationDescription {
   readonly lastSeen?: number;
+  /** True when the camera is expected to reach it (the router, or its `allowDestinations`); false otherwise. */
+  readonly expected?: boolean;
 }
 
 /** A camera's destinations for the status view: at most 20 in each list. */
@@ -64,6 +66,10 @@ export interface DestinationNames {
   nameOf(address: string): string | undefined;
   /** The network holding the address, when the owner's network data names it (loaded on first use). */
   networkOf?(address: string): NetworkName | undefined;
+  /** Starts forward look-ups of `allowDestinations` host names (returns at once; forwardNames.ts). */
+  lookUpNames?(names: Iterable<string>): void;
+  /** The addresses a host name resolved to, once they have arrived. */
+  addressesOfName?(name: string): readonly string[] | undefined;
 }
 
 export type RequestResult = 'queued' | 'unreachable' | 'refused-lockdown';

@@ -100,12 +100,12 @@ export class GuardedCamera {
   }
 
   /** Takes in its part of a reading; `requested` is what the transaction just sent asked of it. */
-  observe(reading: CameraReading, requested: Access | undefined, context: { now: number; lockdownOn: boolean; stopped: boolean; routerAddresses?: readonly string[] }, destinations?: CameraDestinations, names?: DestinationNames): Observed {
+  observe(reading: CameraReading, requested: Access | undefined, context: { now: number; lockdownOn: boolean; stopped: boolean; routerAddresses?: readonly string[]; accounting?: boolean; flowsComplete?: boolean }, destinations?: CameraDestinations, names?: DestinationNames): Observed {
     if (reading.openForMs !== undefined) {
       this.timed.routerDeadline(context.now + reading.openForMs);
     }
     const ours = (access: Access): boolean => requested === access || intents.expects(this.intent, access);
-    const observed = this.watch.observe(reading, { now: context.now, ours, lockdownOn: context.lockdownOn, names, routerAddresses: context.routerAddresses }, destinations);
+    const observed = this.watch.observe(reading, { ...context, ours, names }, destinations);
     if (observed.accessChanged) {
       this.timed.accessKnown(this.watch.actual, !context.stopped);
     }

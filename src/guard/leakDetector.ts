@@ -7,6 +7,10 @@
  * | allowed | egress rule, > `uploadBytes` in window      | leak: unexpected upload (off when 0)        |
  * | blocked | egress rule, any packet                     | leak: the block is not working (an error)   |
  *
+ * While allowed, bytes the camera sent to its expected destinations (`allowDestinations`) in the interval, as the
+ * caller worked them out from the connection table (uploadExemption.ts), are taken off the egress rise: never more
+ * than the rise itself, so the count never goes negative, and nothing at all when there is no rise to take them from.
+ *
  * The sensor clears after `quietMs` without a new trigger. A counter that goes down (rule re-inserted, router
  * rebooted, counters cleared) starts a new baseline: never a negative delta, never a false alarm. A change of
  * access between two readings also starts a new baseline, since nobody can tell which side of the change the
@@ -22,6 +26,8 @@ export interface CounterSample {
   readonly at: number;
   readonly access: Access;
   readonly counters: EgressCounters;
+  /** Bytes of the egress rise since the previous sample that went to expected destinations; 0 or absent: none known. */
+  readonly exemptBytes?: number;
 }
 
 export type LeakReason = 'blocked-attempts' | 'upload' | 'block-bypassed';
@@ -68,7 +74,7 @@ export class LeakDetector {
       access: sample.access,
       blockedPackets: rise(previous.counters.blockedPackets, sample.counters.blockedPackets),
       egressPackets: rise(previous.counters.egressPackets, sample.counters.egressPackets),
-      egressBytes: rise(previous.counters.egressBytes, sample.counters.egressBytes),
+      egressBytes: countedBytes(rise(previous.counters.egressBytes, sample.counters.egressBytes), sample.access === 'allowed' ? sample.exemptBytes : undefined),
     });
     const windowStart = sample.at - this.settings.windowMs;
     this.deltas = this.deltas.filter((delta) => delta.at > windowStart);
@@ -116,6 +122,14 @@ export class LeakDetector {
     const uploaded = sum((delta) => delta.egressBytes);
     return this.settings.uploadBytes > 0 && uploaded > this.settings.uploadBytes ? { reason: 'upload', amount: uploaded, windowMs } : undefined;
   }
+}
+
+/** The egress rise less what went to expected destinations: never below 0, never more taken off than is known. */
+function countedBytes(rose: number, exempt: number | undefined): number {
+  if (exempt === undefined || !Number.isSafeInteger(exempt) || exempt <= 0) {
+    return rose;
+  }
+  return rose - Math.min(rose, exempt);
 }
 
 /** How much a counter rose; a counter that went down (or vanished) restarted, so it counts as no rise. */

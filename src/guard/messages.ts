@@ -8,6 +8,7 @@ import type { Log } from '../log';
 import { routerWords } from '../log';
 import type { Access, ApplyOutcome, RouterError, RouterReading, UnlistedCamera } from '../router/driver';
 import { BYTES_PER_MB } from '../settings';
+import { ACCOUNTING_ON_COMMAND } from '../destinations/conntrack';
 import type { FlowDestination } from '../destinations/conntrack';
 import { describeDestination } from '../destinations/summary';
 import type { DestinationDescription, NetworkName } from '../destinations/summary';
@@ -188,14 +189,17 @@ export function leak(camera: CameraSettings, trip: LeakTrip, uploadBytes: number
       // The exact total is the counter's; the destinations come from the rate-limited log, so their counts are a sample.
       text =
         where.tried !== undefined && where.tried.destinations.length > 0
-          ? `${name} LEAK: kept trying to reach the internet while blocked: ${trip.amount} tries in ${minutes}, to ${triedLine(where.tried, where.names)}.`
+          ? `${name} LEAK: kept trying to reach the internet while blocked: ${trip.amount} tries in ${minutes}, to ${triedLine(where.tried, where.names, where.expected)}.`
           : `${name} LEAK: ${trip.amount} blocked packet(s) toward the internet in the last ${minutes} while its access is off; it keeps trying to phone home.`;
       break;
-    case 'upload':
+    case 'upload': {
+      const most = where.sentMost;
+      const mark = most === undefined || where.expected === undefined ? '' : where.expected(most.address) ? ' (an expected destination)' : ' (not an expected destination)';
       text =
         `${name} LEAK: uploaded ${formatNumber(trip.amount / BYTES_PER_MB)} MB in the last ${minutes}, more than the ${formatNumber(uploadBytes / BYTES_PER_MB)} MB allowed` +
-        `${where.sentMost === undefined ? '' : `, most of it to ${describeDestination(withName(flowDescription(where.sentMost), where.names))}`}; check what it is sending.`;
+        `${most === undefined ? '' : `, most of it to ${describeDestination(withName(flowDescription(most), where.names))}${mark}`}; check what it is sending.`;
       break;
+    }
     case 'block-bypassed':
       text = `${name} LEAK: ${trip.amount} packet(s) reached the internet in the last ${minutes} although its access is off; the block is not working, check the router's firewall for rules ahead of the camera rules.`;
       break;
@@ -210,12 +214,19 @@ export interface LeakDestinations {
   readonly sentMost?: FlowDestination;
   /** Reverse names that have arrived (names still on their way are simply left out). */
   readonly names?: { nameOf(address: string): string | undefined; networkOf?(address: string): NetworkName | undefined };
+  /** Whether the camera is expected to reach an address (cameraWatch.ts): unexpected destinations are named first. */
+  readonly expected?: (address: string) => boolean;
 }
 
 /** The tries of the trip line: the three with the most tries described, the others counted, cut to the log's bound. */
 const TRIED_SHOWN = 3;
-function triedLine(tried: TriedList, names: LeakDestinations['names']): string {
-  const shown = tried.destinations.slice(0, TRIED_SHOWN).map((destination) => `${describeDestination(withName(triedDescription(destination), names))} logged`);
+function triedLine(tried: TriedList, names: LeakDestinations['names'], expected: LeakDestinations['expected']): string {
+  // Unexpected destinations first (the list is busiest first; sort is stable, so each part keeps that order).
+  const isExpected = (address: string): boolean => expected?.(address) === true;
+  const ordered = [...tried.destinations].sort((a, b) => Number(isExpected(a.address)) - Number(isExpected(b.address)));
+  const shown = ordered
+    .slice(0, TRIED_SHOWN)
+    .map((destination) => `${describeDestination(withName(triedDescription(destination), names))} logged${isExpected(destination.address) ? ' (expected)' : ''}`);
   const more = tried.destinations.length - shown.length + tried.others;
   return routerWords(`${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`, TRIED_LINE_MAX);
 }
@@ -233,9 +244,26 @@ export function foreignDns(camera: CameraSettings, destination: FlowDestination,
   const service = describeDestination(where).replace(/, \d+ flows?(, .* sent)?$/, '');
   return {
     level: alreadyDetected ? 'debug' : 'warn',
-    text: `${named(camera)} LEAK: sent DNS to ${service} instead of the router ("tripOnForeignDns"); check the camera's DNS settings, or turn "tripOnForeignDns" off if it is expected.`,
+    text: `${named(camera)} LEAK: sent DNS to ${service} instead of the router ("tripOnForeignDns"); check the camera's DNS settings, or add the server to "allowDestinations" if it is one you chose.`,
   };
 }
+
+/** An allowed camera with `allowDestinations` whose uploads to them cannot be told apart: said once per camera. */
+export const exemptionNeedsAccounting = (camera: CameraSettings): Message =>
+  once(
+    `exemption-accounting:${camera.address}`,
+    warn(
+      `${quoted(camera)}: uploads to its expected destinations ("allowDestinations") cannot be left out of the upload alarm, because the router does not count bytes per connection; ` +
+        `every byte it sends counts toward "uploadMB" until you run "${ACCOUNTING_ON_COMMAND}" on the router (again after each reboot).`,
+    ),
+  );
+
+/** A host name in `allowDestinations` that does not resolve from the Homebridge host: said once per name until it resolves. */
+export const expectedNameNotFound = (name: string, code: string | undefined): Message =>
+  warn(
+    `the host name "${printable(name)}" in "allowDestinations" does not resolve from this Homebridge machine${code === undefined ? '' : ` (${code})`}, ` +
+      'so traffic to it counts as unexpected for now; check the spelling. It is looked up again every few minutes.',
+  );
 
 export const leakCleared = (camera: CameraSettings): Message => info(`${quoted(camera)}: no unexpected traffic for a while; its leak sensor is clear again.`);
 

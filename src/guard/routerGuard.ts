@@ -49,6 +49,8 @@ export class RouterGuard {
   private lastPollAt: number | undefined;
   /** The last reading that carried destinations: when, and whether the router counted bytes per flow then. */
   private destinationsRead: { at: number; accounting: boolean | undefined } | undefined;
+  /** The router's own addresses, from the latest reading (a destination there is expected). */
+  private routerAddresses: readonly string[] = [];
   /** What the log last said about the router being lost, until it answers again. */
   private problem: string | undefined;
 
@@ -129,9 +131,12 @@ export class RouterGuard {
     const tried = book.day(this.now());
     const flows = book.flows();
     const outgoing = flows?.flows.destinations ?? [];
+    const expected = (address: string): boolean => camera.watch.isExpected(address, this.routerAddresses, this.options.names);
     return {
-      blocked: tried.destinations.map((destination) => this.named({ ...triedDescription(destination), lastSeen: destination.lastSeen })),
-      allowed: outgoing.slice(0, MAX_LISTED).map((destination) => this.named({ ...flowDescription(destination), ...(flows === undefined ? {} : { lastSeen: flows.at }) })),
+      blocked: tried.destinations.map((destination) => this.named({ ...triedDescription(destination), lastSeen: destination.lastSeen, expected: expected(destination.address) })),
+      allowed: outgoing
+        .slice(0, MAX_LISTED)
+        .map((destination) => this.named({ ...flowDescription(destination), ...(flows === undefined ? {} : { lastSeen: flows.at }), expected: expected(destination.address) })),
       more: tried.others + Math.max(0, outgoing.length - MAX_LISTED) + (flows?.flows.otherDestinations ?? 0),
       accounting: read.accounting,
       updatedAt: read.at,
@@ -328,7 +333,16 @@ export class RouterGuard {
     this.problem = undefined;
     this.setReachable(true);
     say.readingMessages(reading, this.options.cameras).forEach((message) => this.say.say(message));
-    const context = { now: this.now(), lockdownOn: this.lockdown.on, stopped: this.stopped, routerAddresses: reading.routerAddresses };
+    this.routerAddresses = reading.routerAddresses;
+    const destinations = reading.destinations;
+    const context = {
+      now: this.now(),
+      lockdownOn: this.lockdown.on,
+      stopped: this.stopped,
+      routerAddresses: reading.routerAddresses,
+      ...(destinations?.accounting === undefined ? {} : { accounting: destinations.accounting }),
+      flowsComplete: destinations !== undefined && destinations.flowsProblem === undefined,
+    };
     const firstSeen: string[] = [];
     for (const [address, camera] of this.cameras) {
       const seen = reading.cameras.get(address);
@@ -354,10 +368,20 @@ export class RouterGuard {
     this.options.listener.readingTaken?.();
   }
 
-  /** Starts the reverse look-ups of the reading's destinations (returns at once: the names arrive for later lines and the status). */
+  /**
+   * Starts the reverse look-ups of the reading's destinations, and the forward look-ups of the cameras'
+   * `allowDestinations` host names (both return at once: what they find serves later readings and the status).
+   */
   private askNames(reading: RouterReading): void {
     const names = this.options.names;
-    if (names === undefined || reading.destinations === undefined) {
+    if (names === undefined) {
+      return;
+    }
+    const hostNames = this.options.cameras.flatMap((camera) => (camera.allowDestinations ?? []).flatMap((entry) => (entry.kind === 'name' ? [entry.name] : [])));
+    if (hostNames.length > 0) {
+      names.lookUpNames?.(hostNames);
+    }
+    if (reading.destinations === undefined) {
       return;
     }
     const addresses = new Set<string>();

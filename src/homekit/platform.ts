@@ -10,6 +10,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
@@ -17,9 +18,11 @@ import si from 'systeminformation';
 
 import { duplicateRouterError, excludeInfrastructureAddresses, otherPlatformRouterError, parseConfig, printable } from '../config';
 import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
+import { ForwardNames } from '../destinations/forwardNames';
 import { NetworkLookup } from '../destinations/networkLookup';
 import { ReverseNames } from '../destinations/reverseNames';
 import type { DestinationNames } from '../guard/guardApi';
+import { expectedNameNotFound } from '../guard/messages';
 import { RouterGuard } from '../guard/routerGuard';
 import type { LockdownMemory } from '../guard/lockdown';
 import type { Log } from '../log';
@@ -92,6 +95,11 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
    * again at launch when the owner names DNS servers (`nameServers`), before any guard asks it for a name.
    */
   private reverseNames = new ReverseNames();
+  /**
+   * The addresses of the cameras' `allowDestinations` host names; look-ups are cancelled at shutdown. Made again at
+   * launch, as reverseNames is, when the owner names DNS servers.
+   */
+  private forwardNames = this.makeForwardNames();
   /** The networks behind addresses, from the owner's `networkData` files; made at launch only when they are set. */
   private networks: NetworkLookup | undefined;
   /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
@@ -104,6 +112,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     },
     nameOf: (address) => this.reverseNames.nameOf(address),
     networkOf: (address) => this.networks?.lookUp(address),
+    lookUpNames: (names) => this.forwardNames.lookUp(names),
+    addressesOfName: (name) => this.forwardNames.addressesOf(name),
   };
   /** What the settings page's status view reads; made at launch, when the config's verdict is known. */
   private status: StatusFile | undefined;
@@ -124,6 +134,18 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       }
       this.status?.stop();
       this.reverseNames.stop();
+      this.forwardNames.stop();
+    });
+  }
+
+  /** The resolver of `allowDestinations` host names, asking `servers` when the owner names them (`nameServers`). */
+  private makeForwardNames(servers?: readonly string[]): ForwardNames {
+    return new ForwardNames({
+      ...(servers === undefined ? {} : { servers }),
+      onNotFound: (name, code) => {
+        const message = expectedNameNotFound(name, code);
+        this.log[message.level](message.text);
+      },
     });
   }
 
@@ -151,6 +173,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     }
     if (settings.nameServers !== undefined) {
       this.reverseNames = new ReverseNames({ servers: settings.nameServers });
+      this.forwardNames = this.makeForwardNames(settings.nameServers);
     }
     if (settings.networkData !== undefined) {
       // Loaded on first use, once: each file that cannot be read is said once, and the guard names what it can without it.
@@ -175,7 +198,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     if (settings.routers.length === 0) {
       this.log.info('No routers are configured, so Camera Guard is idle; add a router with its cameras in the plugin settings.');
     } else {
-      const ownAddresses = await this.ownAddresses();
+      const ownAddresses = this.ownAddresses();
       const earlierRouters = siblings.earlier.flatMap((platform) => platform.routers.map((router) => ({ platform: platform.name, router })));
       const gateway = [...settings.routers, ...earlierRouters.map((entry) => entry.router)].some((router) => router.host === undefined) ? await this.defaultGateway() : undefined;
       const endpoints = await Promise.all(settings.routers.map((router) => this.resolve(router, gateway)));
@@ -561,11 +584,16 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     }
   }
 
-  private async ownAddresses(): Promise<string[]> {
+  /**
+   * This machine's own addresses, IPv4 and IPv6, from Node's own list (answered in well under a millisecond, where
+   * systeminformation's spawns programs and reads /sys for 100-200 ms before anything can be registered).
+   */
+  private ownAddresses(): string[] {
     try {
-      const interfaces = await si.networkInterfaces();
-      const list = Array.isArray(interfaces) ? interfaces : [interfaces];
-      return list.map((entry) => entry.ip4).filter((address) => address !== '');
+      return Object.values(networkInterfaces())
+        .flatMap((entries) => entries ?? [])
+        .map((entry) => canonicalAddress(entry.address))
+        .filter((address) => address !== '');
     } catch (error) {
       this.log.warn(`could not list this machine's own addresses (${(error as Error).message}); cameras are not checked against them.`);
       return [];

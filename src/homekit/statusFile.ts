@@ -156,6 +156,7 @@ function destinationsStatus(snapshot: DestinationsSnapshot): DestinationsStatus 
     ...(destination.bytesSent === undefined ? {} : { bytesSent: destination.bytesSent }),
     ...(destination.hostName === undefined ? {} : { hostName: destination.hostName }),
     ...(destination.network === undefined || describeNetwork(destination.network) === '' ? {} : { network: describeNetwork(destination.network) }),
+    ...(destination.expected === undefined ? {} : { expected: destination.expected }),
     ...(destination.lastSeen === undefined ? {} : { lastSeen: new Date(destination.lastSeen).toISOString() }),
     line: describeDestination(destination),
   });

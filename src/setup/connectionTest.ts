@@ -2,6 +2,7 @@
  * `/router/test`: tries the settings as typed on the page, one check after another, and says in plain words what
  * worked and, at the first thing that did not, what to do. It changes nothing on the router or on this machine.
  */
+import { ACCOUNTING_ON_COMMAND } from '../destinations/conntrack';
 import type { RouterReading } from '../router/driver';
 import { RouterError } from '../router/driver';
 import type { CheckResult, ConnectionTest } from '../ui/protocol';
@@ -125,7 +126,7 @@ function destinationWords(reading: RouterReading): string {
       ? ' The router counts bytes per connection, so what allowed cameras send can be shown.'
       : destinations.accounting === false
         ? ' The router does not count bytes per connection, so where allowed cameras send is shown without volumes; ' +
-          '"sudo sysctl -w net.netfilter.nf_conntrack_acct=1" on the router turns counting on until its next reboot.'
+          `"${ACCOUNTING_ON_COMMAND}" on the router turns counting on until its next reboot.`
         : '';
   return `${log}${accounting}`;
 }

@@ -26,11 +26,20 @@ import { simRouterSettings, until } from '../helpers/simRouter';
 
 jest.setTimeout(120_000);
 
-// This machine's own addresses, which the platform keeps cameras off: none of the bench's cameras is one.
+// The default gateway is the simulated router.
 jest.mock('systeminformation', () => ({
   networkGatewayDefault: jest.fn(() => Promise.resolve('127.0.0.1')),
-  networkInterfaces: jest.fn(() => Promise.resolve([{ ip4: '198.51.100.1' }])),
 }));
+
+// This machine's own addresses, as Node lists them: the platform keeps cameras off them.
+jest.mock('node:os', () => ({
+  ...jest.requireActual<object>('node:os'),
+  networkInterfaces: jest.fn(() => ({
+    lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
+    eth0: [{ address: '198.51.100.1', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:0a', internal: false, cidr: '198.51.100.1/24' }],
+  })),
+}));
+
 
 function driverFor(sim: SimulatedRouterSetup, cameras: readonly CameraSettings[]): EdgeOsRouter {
   const settings = simRouterSettings(sim, cameras);

@@ -86,7 +86,7 @@ describeIfChromium('the Status view shows destinations', () => {
     await browser?.close();
   });
 
-  it('lists blocked tries and allowed flows, marks the unexpected one, and keeps a hostile name as text', async () => {
+  it('lists blocked tries and allowed flows, marks the unexpected one and says which is expected, and keeps a hostile name as text', async () => {
     const page = await browser.context.newPage();
     try {
       await openPage(page, NEW_STATUS);
@@ -99,7 +99,11 @@ describeIfChromium('the Status view shows destinations', () => {
       expect(first).toContain(HOSTILE);
       expect(first).toContain('40 tries logged');
       expect(await rows.nth(0).getAttribute('data-expected')).toBe('false');
-      expect(await rows.nth(1).getAttribute('data-expected')).toBeNull();
+      // The expected one says so; the unexpected one stands out.
+      expect(await rows.nth(1).getAttribute('data-expected')).toBe('true');
+      expect(await rows.nth(1).innerText()).toMatch(/8\.8\.8\.8 udp\/53: 2 tries logged.*\(expected\)$/);
+      expect(await rows.nth(1).innerText()).not.toContain('not expected');
+      expect(await page.locator('[data-testid="status-allowed"] [data-testid="status-destination"]').getAttribute('data-expected')).toBeNull();
       expect(await page.locator('[data-testid="status-destinations"] img').count()).toBe(0);
       expect(await page.evaluate(() => (globalThis as unknown as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.locator('[data-testid="status-allowed"]').innerText()).toContain('1.2.3.4 tcp/443: 3 flows');

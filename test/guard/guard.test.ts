@@ -12,6 +12,7 @@ import { RouterError } from '../../src/router/driver';
 import { AUTH_RETRY_MIN_MS, BATCH_WINDOW_MS, RECONNECT_MIN_MS, REPAIR_RETRY_MIN_MS } from '../../src/settings';
 import type { FlowDestination } from '../../src/destinations/conntrack';
 import type { AttemptedDestination } from '../../src/destinations/firewallLog';
+import { parseExpectedDestination } from '../../src/destinations/expected';
 import { FakeDriver } from '../helpers/fakeDriver';
 import { recordingLog } from '../helpers/recordingLog';
 
@@ -493,7 +494,7 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     await until(() => h.guard.leakDetected(careful.address), 'tripped on foreign DNS');
     await pass(3 * POLL_MS);
     expect(lines(/^WARN .*LEAK/)).toEqual([
-      'WARN "Front Door" (192.0.2.50) LEAK: sent DNS to 1.1.1.1 udp/853 instead of the router ("tripOnForeignDns"); check the camera\'s DNS settings, or turn "tripOnForeignDns" off if it is expected.',
+      'WARN "Front Door" (192.0.2.50) LEAK: sent DNS to 1.1.1.1 udp/853 instead of the router ("tripOnForeignDns"); check the camera\'s DNS settings, or add the server to "allowDestinations" if it is one you chose.',
     ]);
     expect(h.events).toContain(`leak ${careful.address}`);
     driver.destinations = undefined;
@@ -522,6 +523,172 @@ describe('the guard on the in-memory driver and a fake clock', () => {
     driver.rules.set(frontDoor.address, { status: 'intact', access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 100, egressBytes: 101_000 } });
     await until(() => h.guard.leakDetected(frontDoor.address), 'tripped');
     expect(lines(/LEAK/)).toEqual([expect.stringMatching(/LEAK: uploaded 0\.1 MB in the last 1 min, more than the 0\.005 MB allowed, most of it to 198\.51\.100\.20 tcp\/443, 2 flows, 95 kB sent; check what it is sending\.$/)]);
+  });
+
+  describe('expected destinations (allowDestinations)', () => {
+    const expectedList = (...texts: string[]): CameraSettings['allowDestinations'] =>
+      texts.map((text) => {
+        const parsed = parseExpectedDestination(text);
+        if (!parsed.ok) throw new Error(parsed.problem);
+        return parsed.entry;
+      });
+    const upload = (address: string, bytesSent: number, port = 443): FlowDestination => ({
+      address,
+      protocol: 'tcp',
+      protocolNumber: 6,
+      port,
+      direction: 'outgoing',
+      flows: 1,
+      unreplied: 0,
+      traffic: { bytesSent, bytesReceived: 100, packetsSent: 10, packetsReceived: 5 },
+    });
+    const uncounted = (address: string): FlowDestination => ({ address, protocol: 'tcp', protocolNumber: 6, port: 443, direction: 'outgoing', flows: 1, unreplied: 0 });
+    const cloudy: CameraSettings = { ...frontDoor, allowDestinations: expectedList('198.51.100.0/24', 'fw.example.com') };
+
+    /** An allowed camera whose egress counter and flows the test sets each poll. */
+    async function startAllowed(camera: CameraSettings, names?: DestinationNames): Promise<FakeDriver> {
+      const driver = new FakeDriver();
+      driver.rules.set(camera.address, { status: 'intact', access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 10, egressBytes: 1_000 } });
+      start({ cameras: [camera], driver, seen: [camera.address], ...(names === undefined ? {} : { names }) });
+      await until(() => h.guard.shownAccess(camera.address) === 'allowed', 'the first reading');
+      return driver;
+    }
+    function poll(driver: FakeDriver, camera: CameraSettings, egressBytes: number, destinations: FlowDestination[], accounting: boolean, extra: object = {}): void {
+      const flowAccounting = destinations.every((each) => each.traffic !== undefined) ? 'on' : destinations.some((each) => each.traffic !== undefined) ? 'partly' : 'off';
+      driver.destinations = { cameras: new Map([[camera.address, { attempts: undefined, flows: { destinations, otherDestinations: 0, accounting: flowAccounting } }]]), accounting, logSkippedBytes: 0, ...extra };
+      driver.rules.set(camera.address, { status: 'intact', access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 100, egressBytes } });
+    }
+
+    it('with accounting on, leaves bytes to expected destinations out of the upload count, and still trips on the unexpected rest, naming it first', async () => {
+      const driver = await startAllowed(cloudy);
+      poll(driver, cloudy, 1_000, [upload('198.51.100.7', 10_000), upload('203.0.113.9', 500)], true);
+      await pass(2 * POLL_MS);
+      // 100 kB more through the counter, 99 kB of it to the expected network: 1 kB counts, under the 5 kB allowed.
+      poll(driver, cloudy, 101_000, [upload('198.51.100.7', 109_000), upload('203.0.113.9', 1_500)], true);
+      await pass(3 * POLL_MS);
+      expect(h.guard.leakDetected(cloudy.address)).toBe(false);
+      // 20 kB more, all to 203.0.113.9: it counts (21 kB in the window), and the line names it, not the busier expected one.
+      poll(driver, cloudy, 121_000, [upload('198.51.100.7', 109_000), upload('203.0.113.9', 21_500)], true);
+      await until(() => h.guard.leakDetected(cloudy.address), 'tripped');
+      expect(lines(/LEAK/)).toEqual([expect.stringMatching(/LEAK: uploaded 0\.021 MB in the last 1 min, more than the 0\.005 MB allowed, most of it to 203\.0\.113\.9 tcp\/443, 1 flow, 22 kB sent \(not an expected destination\); check what it is sending\.$/)]);
+      expect(lines(/nf_conntrack_acct/)).toEqual([]);
+    });
+
+    it('never takes off more than the counter rose, so a counter reset gives no exemption and no negative count', async () => {
+      const driver = await startAllowed(cloudy);
+      poll(driver, cloudy, 1_000, [upload('198.51.100.7', 10_000)], true);
+      await pass(2 * POLL_MS);
+      // The counter restarted (rule re-inserted) while the flow went on: no rise, nothing to take off.
+      poll(driver, cloudy, 100, [upload('198.51.100.7', 200_000)], true);
+      await pass(2 * POLL_MS);
+      // Then 30 kB to an unexpected host: counted in full, the earlier 190 kB to the expected one cannot offset it.
+      poll(driver, cloudy, 30_100, [upload('198.51.100.7', 200_000), upload('203.0.113.9', 30_000)], true);
+      await until(() => h.guard.leakDetected(cloudy.address), 'tripped');
+      expect(lines(/LEAK/)[0]).toMatch(/uploaded 0\.03 MB/);
+    });
+
+    it('with accounting off, counts every byte and says once that expected destinations cannot be left out until accounting is on', async () => {
+      const driver = await startAllowed(cloudy);
+      poll(driver, cloudy, 1_000, [uncounted('198.51.100.7')], false);
+      await pass(2 * POLL_MS);
+      poll(driver, cloudy, 101_000, [uncounted('198.51.100.7')], false);
+      await until(() => h.guard.leakDetected(cloudy.address), 'tripped');
+      await pass(3 * POLL_MS);
+      expect(lines(/nf_conntrack_acct/)).toEqual([
+        'WARN "Front Door": uploads to its expected destinations ("allowDestinations") cannot be left out of the upload alarm, because the router does not count bytes per connection; every byte it sends counts toward "uploadMB" until you run "sudo sysctl -w net.netfilter.nf_conntrack_acct=1" on the router (again after each reboot).',
+      ]);
+      expect(lines(/LEAK/)[0]).toMatch(/uploaded 0\.1 MB/);
+    });
+
+    it('exempts nothing when the connection listing was cut', async () => {
+      const driver = await startAllowed(cloudy);
+      const cut = { flowsProblem: 'only some connections arrived' };
+      poll(driver, cloudy, 1_000, [upload('198.51.100.7', 10_000)], true, cut);
+      await pass(2 * POLL_MS);
+      poll(driver, cloudy, 101_000, [upload('198.51.100.7', 110_000)], true, cut);
+      await until(() => h.guard.leakDetected(cloudy.address), 'tripped');
+    });
+
+    it('exempts bytes to a host name only once it has resolved, and marks destinations expected in the status', async () => {
+      const resolved = new Map<string, string[]>();
+      const asked: string[] = [];
+      const names: DestinationNames = {
+        lookUp: () => undefined,
+        nameOf: () => undefined,
+        lookUpNames: (hostNames) => asked.push(...hostNames),
+        addressesOfName: (name) => resolved.get(name),
+      };
+      const camera: CameraSettings = { ...frontDoor, allowDestinations: expectedList('fw.example.com') };
+      const driver = await startAllowed(camera, names);
+      expect(asked).toContain('fw.example.com');
+      poll(driver, camera, 1_000, [upload('203.0.113.80', 1_000), upload('2001:db8::80', 1_000)], true);
+      await pass(2 * POLL_MS);
+      expect(h.guard.snapshot().cameras[0]?.destinations?.allowed.map((each) => [each.address, each.expected])).toEqual([
+        ['203.0.113.80', false],
+        ['2001:db8::80', false],
+      ]);
+      resolved.set('fw.example.com', ['203.0.113.80', '2001:db8::80']);
+      await pass(POLL_MS);
+      expect(h.guard.snapshot().cameras[0]?.destinations?.allowed.map((each) => [each.address, each.expected])).toEqual([
+        ['203.0.113.80', true],
+        ['2001:db8::80', true],
+      ]);
+      // 50 kB over IPv4 to the resolved name: left out. The camera has no MAC, so its IPv6 is not in the counter and never exempted.
+      poll(driver, camera, 51_000, [upload('203.0.113.80', 51_000), upload('2001:db8::80', 1_000)], true);
+      await pass(3 * POLL_MS);
+      expect(h.guard.leakDetected(camera.address)).toBe(false);
+    });
+
+    it('marks a destination whose reverse name is an expected name, but never spares its bytes or its DNS (a PTR record is the server\'s own claim)', async () => {
+      const names: DestinationNames = { lookUp: () => undefined, nameOf: (address) => (address === '203.0.113.66' ? 'fw.example.com.' : undefined), addressesOfName: () => undefined };
+      const camera: CameraSettings = { ...frontDoor, tripOnForeignDns: true, allowDestinations: expectedList('fw.example.com') };
+      const driver = await startAllowed(camera, names);
+      poll(driver, camera, 1_000, [upload('203.0.113.66', 1_000)], true);
+      await pass(2 * POLL_MS);
+      expect(h.guard.snapshot().cameras[0]?.destinations?.allowed[0]).toMatchObject({ address: '203.0.113.66', expected: true });
+      poll(driver, camera, 51_000, [upload('203.0.113.66', 51_000)], true);
+      await until(() => h.guard.leakDetected(camera.address), 'tripped on the upload');
+      expect(lines(/LEAK/)[0]).toMatch(/uploaded 0\.05 MB/);
+      poll(driver, camera, 51_000, [upload('203.0.113.66', 1_000, 53)], true);
+      await pass(2 * POLL_MS);
+      // Said at debug level: the upload already tripped the sensor, and this extends the alarm.
+      expect(lines(/LEAK: sent DNS to fw\.example\.com\. \[203\.0\.113\.66\] tcp\/53 instead of the router/).length).toBeGreaterThan(0);
+    });
+
+    it('lets tripOnForeignDns accept DNS to a configured resolver, and still trips on any other', async () => {
+      const dnsFlow = (address: string): FlowDestination => ({ address, protocol: 'udp', protocolNumber: 17, port: 53, direction: 'outgoing', flows: 1, unreplied: 0 });
+      const careful: CameraSettings = { ...frontDoor, tripOnForeignDns: true, allowDestinations: expectedList('1.1.1.1', '2606:4700:4700::/48') };
+      const driver = new FakeDriver();
+      const flows = (destinations: FlowDestination[]) => ({ attempts: undefined, flows: { destinations, otherDestinations: 0, accounting: 'off' as const } });
+      driver.destinations = { cameras: new Map([[careful.address, flows([dnsFlow('1.1.1.1'), dnsFlow('2606:4700:4700::1111'), dnsFlow('192.0.2.1')])]]), accounting: false, logSkippedBytes: 0 };
+      await startBlocked({ cameras: [careful], driver });
+      await pass(3 * POLL_MS);
+      expect(h.guard.leakDetected(careful.address)).toBe(false);
+      driver.destinations = { cameras: new Map([[careful.address, flows([dnsFlow('1.1.1.1'), dnsFlow('8.8.8.8')])]]), accounting: false, logSkippedBytes: 0 };
+      await until(() => h.guard.leakDetected(careful.address), 'tripped on foreign DNS');
+      expect(lines(/LEAK/)).toEqual([expect.stringMatching(/LEAK: sent DNS to 8\.8\.8\.8 udp\/53 instead of the router/)]);
+    });
+
+    it('names unexpected destinations first in the trip line of a blocked camera', async () => {
+      const attempt = (address: string, logged: number): AttemptedDestination => ({ address, protocol: 'tcp', port: 443, logged });
+      const camera: CameraSettings = { ...frontDoor, allowDestinations: expectedList('198.51.100.7') };
+      const driver = new FakeDriver();
+      driver.rules.set(camera.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 10, egressPackets: 0, egressBytes: 0 } });
+      await startBlocked({ cameras: [camera], driver });
+      await pass(POLL_MS + 10);
+      driver.destinations = {
+        cameras: new Map([[camera.address, { attempts: { destinations: [attempt('198.51.100.7', 30), attempt('47.96.1.2', 2)], otherDestinations: 0, logged: 32 }, flows: undefined }]]),
+        accounting: undefined,
+        logSkippedBytes: 0,
+      };
+      driver.rules.set(camera.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 50, egressPackets: 0, egressBytes: 0 } });
+      await until(() => h.guard.leakDetected(camera.address), 'tripped');
+      expect(lines(/LEAK/)[0]).toMatch(/to 47\.96\.1\.2 tcp\/443, 2 tries logged; 198\.51\.100\.7 tcp\/443, 30 tries logged \(expected\)\.$/);
+      expect(h.guard.snapshot().cameras[0]?.destinations?.blocked.map((each) => [each.address, each.expected])).toEqual([
+        ['198.51.100.7', true],
+        ['47.96.1.2', false],
+      ]);
+    });
   });
 
   it('starts a new leak baseline when access changes, so traffic from around an opening is not counted against it', async () => {

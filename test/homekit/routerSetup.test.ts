@@ -18,10 +18,19 @@ import type { Harness } from '../helpers/platformHarness';
 import { until } from '../helpers/simRouter';
 
 jest.mock('systeminformation', () => ({
-  // The machine's default gateway is the simulated router on loopback; its own address is 192.0.2.10.
+  // The machine's default gateway is the simulated router on loopback.
   networkGatewayDefault: jest.fn(() => Promise.resolve('127.0.0.1')),
-  networkInterfaces: jest.fn(() => Promise.resolve([{ ip4: '192.0.2.10' }])),
 }));
+
+// This machine's own addresses, as Node lists them: the platform keeps cameras off them.
+jest.mock('node:os', () => ({
+  ...jest.requireActual<object>('node:os'),
+  networkInterfaces: jest.fn(() => ({
+    lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
+    eth0: [{ address: '192.0.2.10', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:0a', internal: false, cidr: '192.0.2.10/24' }],
+  })),
+}));
+
 
 jest.setTimeout(60_000);
 

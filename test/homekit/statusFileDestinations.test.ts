@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import type { CameraSettings } from '../../src/config';
 import type { FlowDestination } from '../../src/destinations/conntrack';
+import { parseExpectedDestination } from '../../src/destinations/expected';
 import type { GuardSnapshot } from '../../src/guard/guardApi';
 import { RouterGuard } from '../../src/guard/routerGuard';
 import { StatusFile } from '../../src/homekit/statusFile';
@@ -18,7 +19,10 @@ import { recordingLog } from '../helpers/recordingLog';
 
 const T0 = Date.UTC(2026, 11, 3, 12, 0, 0);
 const frontDoor: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [], allowMinutes: 0 };
-const garage: CameraSettings = { name: 'Garage', address: '192.0.2.51', allow: [], allowMinutes: 0 };
+const expectedNetwork = parseExpectedDestination('198.51.100.0/24');
+if (!expectedNetwork.ok) throw new Error(expectedNetwork.problem);
+/** Garage is expected to send to 198.51.100.0/24 (its cloud); Front Door has no expected destinations. */
+const garage: CameraSettings = { name: 'Garage', address: '192.0.2.51', allow: [], allowMinutes: 0, allowDestinations: [expectedNetwork.entry] };
 
 let storage: string;
 let guard: RouterGuard | undefined;
@@ -38,7 +42,7 @@ afterEach(async () => {
 });
 
 describe('the status file with destinations', () => {
-  it('lists where each camera tried to go or went, with the raw fields and the line the log would say', async () => {
+  it('lists where each camera tried to go or went, with the raw fields, whether it is expected, and the line the log would say', async () => {
     const driver = new FakeDriver();
     driver.rules.set(frontDoor.address, { status: 'intact', access: 'blocked', counters: { blockedPackets: 0, egressPackets: 0, egressBytes: 0 } });
     driver.rules.set(garage.address, { status: 'intact', access: 'allowed', counters: { blockedPackets: undefined, egressPackets: 0, egressBytes: 0 } });
@@ -70,11 +74,11 @@ describe('the status file with destinations', () => {
     const file = JSON.parse(readFileSync(join(storage, statusFileName(undefined)), 'utf8')) as Omit<Status, 'running'>;
     const [door, garageStatus] = file.routers[0]?.cameras ?? [];
     expect(door?.destinations?.blocked).toEqual([
-      { address: '47.96.1.2', protocol: 'tcp', port: 8000, count: 40, lastSeen: expect.stringMatching(/^2026-12-03T12:00:0\d\.000Z$/) as string, line: '47.96.1.2 tcp/8000, 40 tries' },
+      { address: '47.96.1.2', protocol: 'tcp', port: 8000, count: 40, expected: false, lastSeen: expect.stringMatching(/^2026-12-03T12:00:0\d\.000Z$/) as string, line: '47.96.1.2 tcp/8000, 40 tries' },
     ]);
     expect(door?.destinations?.accounting).toBe('on');
     expect(garageStatus?.destinations?.allowed).toEqual([
-      { address: '198.51.100.20', protocol: 'tcp', port: 443, count: 2, bytesSent: 95_000, lastSeen: expect.stringMatching(/^2026-12-03T12:00:0\d\.000Z$/) as string, line: '198.51.100.20 tcp/443, 2 flows, 95 kB sent' },
+      { address: '198.51.100.20', protocol: 'tcp', port: 443, count: 2, bytesSent: 95_000, expected: true, lastSeen: expect.stringMatching(/^2026-12-03T12:00:0\d\.000Z$/) as string, line: '198.51.100.20 tcp/443, 2 flows, 95 kB sent' },
     ]);
     expect(garageStatus?.destinations?.more).toBe(4);
     // The lists come from the last reading that carried destinations (the second); later ones without leave them be.

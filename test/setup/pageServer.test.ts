@@ -274,6 +274,15 @@ describe('saving', () => {
     expect(good).toEqual({ ok: true, errors: [] });
     expect((await ask<Validation>('/validate', { config: {} })).ok).toBe(false);
   });
+
+  it('is refused for a wrong expected destination, naming the camera, the entry and what is accepted; accepted with good ones', async () => {
+    const garage = (allowDestinations: unknown[]) => ({ name: 'Garage', address: '192.0.2.30', tripOnForeignDns: true, allowDestinations });
+    const bad = await ask<Validation>('/validate', { config: { routers: [entry({ cameras: [garage(['1.1.1.1', '*.example.com'])] })] } });
+    expect(bad.ok).toBe(false);
+    expect(bad.errors).toEqual([expect.stringMatching(/camera "Garage": "allowDestinations" entry "\*\.example\.com" is a wildcard, which is not supported: list each host name whole/)]);
+    const good = await ask<Validation>('/validate', { config: { routers: [entry({ cameras: [garage(['1.1.1.1', '2606:4700::/32', 'fw.example.com'])] })] } });
+    expect(good).toEqual({ ok: true, errors: [] });
+  });
 });
 
 describe('the status', () => {

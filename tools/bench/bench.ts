@@ -16,20 +16,20 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem, type as osType, release } from 'node:os';
+import { cpus, loadavg, networkInterfaces, tmpdir, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { Client } from 'ssh2';
-import si from 'systeminformation';
 
 import type { CameraSettings, RouterSettings } from '../../src/config';
 import type { Log } from '../../src/log';
 import { RouterGuard } from '../../src/guard/routerGuard';
+import { pollScript, READ_COMMAND } from '../../src/router/edgeos/commands';
 import { EdgeOsRouter } from '../../src/router/edgeos/edgeosRouter';
 import { KnownHosts } from '../../src/router/hostKeys';
 import { SshConnection } from '../../src/router/ssh';
-import { BATCH_WINDOW_MS } from '../../src/settings';
+import { BATCH_WINDOW_MS, MAX_CONFIGURATION_OUTPUT_BYTES, READ_TIMEOUT_MS } from '../../src/settings';
 import { COMPILED_TOOLS_DIR } from '../paths';
 import { startHomebridge } from '../sim/homebridgeRunner';
 import type { RunningHomebridge } from '../sim/homebridgeRunner';
@@ -137,7 +137,9 @@ function settingsFor(started: SimStarted, cameras: readonly CameraSettings[]): R
   };
 }
 
-const knownHosts = (): KnownHosts => new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-bench-')), 'known.json'));
+/** One scratch directory for the known-hosts files of the whole run, removed when the bench ends. */
+let scratch: string | undefined;
+const knownHosts = (): KnownHosts => new KnownHosts(join((scratch ??= mkdtempSync(join(tmpdir(), 'cg-bench-'))), `known-${Math.random().toString(36).slice(2)}.json`));
 
 function driverFor(started: SimStarted, cameras: readonly CameraSettings[], log: Log = timedLog()): EdgeOsRouter {
   const settings = settingsFor(started, cameras);
@@ -412,6 +414,73 @@ async function pollCost(sim: SimulatorProcess, n: number, ownerLines = 0): Promi
 }
 const commitTimes: { n: number; ms: number; setLines: number }[] = [];
 
+/**
+ * What naming the destinations (issue 12) adds to a poll at `n` cameras, half blocked and half allowed: the same
+ * router state polled with the plugin's poll script and with that script minus its destinations parts (the log since
+ * the last read, the accounting switch, the cameras' connections), on one connection; then a poll after every blocked
+ * camera tried three destinations and every allowed camera opened two connections.
+ */
+async function destinationsCost(sim: SimulatorProcess, n: number): Promise<void> {
+  const started = await sim.ask<SimStarted>({ op: 'start' });
+  const cameras = benchCameras(n);
+  const blocked = cameras.slice(0, Math.ceil(n / 2));
+  const allowed = cameras.slice(blocked.length);
+  const driver = driverFor(started, cameras);
+  await driver.connect();
+  await driver.apply(driver.plan(await driver.read(cameras), new Map(cameras.map((camera, i) => [camera.address, i < blocked.length ? 'blocked' : 'allowed'] as const))));
+  const first = await driver.read(cameras);
+  const settings = settingsFor(started, cameras);
+  const raw = new SshConnection(settings, knownHosts(), timedLog());
+  await raw.connect();
+  const ruleSet = first.ruleSet;
+  const bare = pollScript(ruleSet);
+  const POLLS = 10;
+  const measure = async (poll: () => Promise<unknown>): Promise<{ sent: number; received: number; routerMs: number; commands: number }> => {
+    const from = clock();
+    for (let i = 0; i < POLLS; i++) await poll();
+    const commands = await sim.since(from);
+    const sum = (pick: (command: SimCommand) => number): number => commands.reduce((total, command) => total + pick(command), 0) / POLLS;
+    return { sent: sum((command) => command.sentBytes), received: sum((command) => command.receivedBytes), routerMs: sum((command) => command.end - command.start), commands: commands.length / POLLS };
+  };
+  try {
+    const without = await measure(() => raw.exec(READ_COMMAND, bare, READ_TIMEOUT_MS, MAX_CONFIGURATION_OUTPUT_BYTES));
+    const quiet = await measure(() => driver.read(cameras, 'poll'));
+    // Busy: each blocked camera tries three destinations (1, 2 and 3 packets: within the log rule's burst, so every
+    // try is logged), each allowed camera holds two connections; the first poll after that reads them all.
+    for (const camera of blocked) {
+      for (const [k, to] of ['198.51.100.7', '198.51.100.8', '198.51.100.9'].entries()) {
+        await sim.ask({ op: 'traffic', from: camera.address, to, port: 8000 + k, packets: k + 1 });
+      }
+    }
+    for (const camera of allowed) {
+      await sim.ask({ op: 'openFlowTo', from: camera.address, to: '198.51.100.20', port: 443 });
+      await sim.ask({ op: 'openFlowTo', from: camera.address, to: '198.51.100.21', port: 8883 });
+    }
+    const from = clock();
+    const reading = await driver.read(cameras, 'poll');
+    const busyCommands = await sim.since(from);
+    const busyReceived = busyCommands.reduce((total, command) => total + command.receivedBytes, 0);
+    const busyRouterMs = busyCommands.reduce((total, command) => total + command.end - command.start, 0);
+    const found = [...(reading.destinations?.cameras.values() ?? [])];
+    const tries = found.reduce((total, camera) => total + (camera.attempts?.logged ?? 0), 0);
+    const flows = found.reduce((total, camera) => total + (camera.flows?.destinations.reduce((sum, destination) => sum + destination.flows, 0) ?? 0), 0);
+    row({
+      figure: `Poll, ${n} cameras (${blocked.length} blocked, ${allowed.length} allowed): what naming their destinations adds (issue 12)`,
+      value:
+        `${quiet.commands} command(s) a poll, as without (${without.commands}); sent ${Math.round(quiet.sent).toLocaleString('en')} bytes against ${Math.round(without.sent).toLocaleString('en')} without, +${Math.round(quiet.sent - without.sent).toLocaleString('en')}; ` +
+        `received on a quiet router ${Math.round(quiet.received).toLocaleString('en')} against ${Math.round(without.received).toLocaleString('en')}, +${Math.round(quiet.received - without.received).toLocaleString('en')}; ` +
+        `after ${tries} logged tries and ${flows} connections, ${busyReceived.toLocaleString('en')} bytes received, +${Math.round(busyReceived - quiet.received).toLocaleString('en')} over quiet (${Math.round((busyReceived - quiet.received) / Math.max(tries + flows, 1))} bytes a try or connection)`,
+      floor: `the router's own time ${ms(without.routerMs)} without, ${ms(quiet.routerMs)} with (quiet), ${ms(busyRouterMs)} with (busy)`,
+      target: 'no extra command: read in the poll\'s one round trip',
+      met: quiet.commands === without.commands && quiet.commands === 1,
+      why: `a poll took ${quiet.commands} commands where the bare poll script takes ${without.commands}: the destinations parts must ride in the poll's one round trip (commands.ts pollScript).`,
+    });
+  } finally {
+    raw.close();
+    driver.close();
+  }
+}
+
 /** From the guard's start to its first reading absorbed, with `n` cameras already set up on the router. */
 async function startup(sim: SimulatorProcess, n: number): Promise<void> {
   const started = await sim.ask<SimStarted>({ op: 'start' });
@@ -515,11 +584,11 @@ async function startupAbsorb(sim: SimulatorProcess, n: number, routerReady: bool
     }
   }
   // Before it registers anything, the platform lists this machine's own addresses (so that no camera entry is the
-  // Homebridge host itself) with systeminformation; timed alone here, in this process, it tells that share.
+  // Homebridge host itself) with Node's os.networkInterfaces(); timed alone here, in this process, it tells that share.
   const lookups: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t = clock();
-    await si.networkInterfaces();
+    networkInterfaces();
     lookups.push(clock() - t);
   }
   const lookupMs = median(lookups);
@@ -540,13 +609,15 @@ async function startupAbsorb(sim: SimulatorProcess, n: number, routerReady: bool
       `event loop's longest block ${ms(median(pick('longestBlockMs')))}`,
     floor:
       `${ms(routerMs)} the router's own time for the ${commands} command(s) before the absorb + ${commands} bare round trip(s) of ${ms(bareRoundTripMs)}; ` +
-      `before registering, the platform's list of this machine's own addresses (systeminformation.networkInterfaces) took ${ms(lookupMs)} timed alone in the bench's process`,
+      `before registering, the platform's list of this machine's own addresses (os.networkInterfaces) took ${ms(lookupMs)} timed alone in the bench's process`,
     ratio: `plugin and Homebridge ${ms(absorbedMs - routerMs - commands * bareRoundTripMs)} above the router`,
     target: routerReady ? '< 200 ms with one cache write (for the absorb; Homebridge writes once more at the registration)' : 'one cache write for the absorb (the time is the router\'s commit\'s)',
     met: routerReady ? timeMet && countsMet : countsMet,
     why: !countsMet
       ? `Homebridge's accessory cache was written ${registrationWrites} time(s) at registration and ${absorbWrites} time(s) at the first reading, where one each is the target.`
-      : `the first reading was absorbed ${ms(absorbedMs)} after launch, of which the router's own time was ${ms(routerMs)}; before registering anything, the platform waits for systeminformation's list of this machine's addresses (${ms(lookupMs)} timed alone, it spawns programs and reads /sys), which Node's own os.networkInterfaces() answers in well under a millisecond, so most of the rest is that lookup (src/homekit/platform.ts, ownAddresses), not the absorb.`,
+      : timeMet
+        ? `met: the first reading was absorbed ${ms(absorbedMs)} after launch with one cache write.`
+        : `the first reading was absorbed ${ms(absorbedMs)} after launch, of which the router's own time was ${ms(routerMs)} and the platform's list of this machine's addresses ${ms(lookupMs)}; the rest is the plugin's and Homebridge's start-up work.`,
   });
 }
 
@@ -850,11 +921,12 @@ async function main(): Promise<void> {
     const only = process.env.BENCH_ONLY;
     if (only === undefined || only === '') await routerFigures(sim);
     if ((only === undefined || only === '' || only === 'lab') && process.env.BENCH_LAB !== '0') await labFigures();
+    if (only === 'destinations') await destinationsCost(sim, 50);
     if (only === 'startup') {
       await startupAbsorb(sim, 100, true);
       await startupAbsorb(sim, 100, false);
     }
-    if (process.env.BENCH_HAP !== '0' && only !== 'startup' && only !== 'lab') {
+    if (process.env.BENCH_HAP !== '0' && only !== 'startup' && only !== 'lab' && only !== 'destinations') {
       if (only !== 'heap') {
         await hapReads(sim);
         await leakLatency(sim, 2, 8);
@@ -866,6 +938,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await sim.stop();
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
   finish(startedAt);
 }
@@ -882,6 +955,7 @@ async function routerFigures(sim: SimulatorProcess): Promise<void> {
 
     const bytes = new Map<number, number>();
     for (const n of [1, 10, 50, 100]) bytes.set(n, (await pollCost(sim, n)).bytes);
+    await destinationsCost(sim, 50);
     const perCamera = ((bytes.get(100) ?? 0) - (bytes.get(10) ?? 0)) / 90;
     row({ figure: 'Poll bytes per camera (10 → 100 cameras)', value: `${Math.round(perCamera)} bytes a camera, ${Math.round((bytes.get(1) ?? 0) - perCamera)} fixed` });
     if (OWNER_LINES > 0) {

@@ -10,7 +10,7 @@
  * conntrack listings the poll's script asks for) run directly in the router namespace, without sshd or our shell.
  */
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -115,6 +115,7 @@ export async function routerPollCosts(sizes: readonly number[], polls: number): 
     const account = new CpuAccount(join(root, `camera-guard-bench-router-${process.pid}`));
     const direct = new CpuAccount(join(root, `camera-guard-bench-kernel-${process.pid}`));
     let driver: EdgeOsRouter | undefined;
+    const knownHostsDirectory = mkdtempSync(join(tmpdir(), 'cg-bench-lab-'));
     try {
       for (const pid of await namespacePids(ROUTER.namespace)) account.add(pid);
       const cameras: CameraSettings[] = Array.from({ length: n }, (_, i) => ({ name: `Cam ${i + 1}`, address: `198.51.100.${100 + i}`, allow: [], allowMinutes: 0 }));
@@ -136,7 +137,7 @@ export async function routerPollCosts(sizes: readonly number[], polls: number): 
         skipped: [],
         forget: [],
       };
-      const ssh = new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-bench-lab-')), 'known.json')), quietLog);
+      const ssh = new SshConnection(settings, new KnownHosts(join(knownHostsDirectory, 'known.json')), quietLog);
       const sent: string[] = [];
       const exec = ssh.exec.bind(ssh);
       ssh.exec = (command, stdin, timeoutMs, maxOutputBytes) => {
@@ -190,6 +191,7 @@ export async function routerPollCosts(sizes: readonly number[], polls: number): 
       await stopLab();
       await account.remove();
       await direct.remove();
+      rmSync(knownHostsDirectory, { recursive: true, force: true });
     }
   }
   return { ok: true, costs };

@@ -18,6 +18,10 @@ export type SimRequest =
   | { readonly op: 'flowCount'; readonly addresses: readonly string[] }
   | { readonly op: 'cpu' }
   | { readonly op: 'blockedPacket'; readonly from: string }
+  /** Packets from a LAN host toward one destination (the tries of a blocked camera, when its rules drop them). */
+  | { readonly op: 'traffic'; readonly from: string; readonly to: string; readonly port: number; readonly packets: number }
+  /** An open connection from a LAN host toward one destination. */
+  | { readonly op: 'openFlowTo'; readonly from: string; readonly to: string; readonly port: number }
   | { readonly op: 'stop' };
 
 /** One command the router ran, with when it started and ended on the shared clock. */
@@ -111,6 +115,10 @@ async function handle(request: SimRequest): Promise<unknown> {
     }
     case 'blockedPacket':
       return sim?.router.sendTraffic({ from: request.from, protocol: 'tcp', port: 443, packets: 1, bytes: 60 });
+    case 'traffic':
+      return sim?.router.sendTraffic({ from: request.from, to: request.to, protocol: 'tcp', port: request.port, packets: request.packets, bytes: 60 * request.packets });
+    case 'openFlowTo':
+      return sim?.router.openFlow(request.from, { protocol: 'tcp', port: request.port, to: request.to });
     case 'cpu':
       return process.cpuUsage();
     case 'stop':
