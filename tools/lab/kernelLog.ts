@@ -82,8 +82,6 @@ export function restoreKernelLogSetting(): void {
 }
 
 export class KernelLog {
-  /** LOG lines of the router's rules written to its log so far. */
-  written = 0;
   private pending: string[] = [];
   private flushing: Promise<void> = Promise.resolve();
 
@@ -158,7 +156,6 @@ export class KernelLog {
           const lines = messages.filter((message) => prefixes.has(message.slice(0, message.indexOf(']') + 1)));
           if (lines.length === 0) return;
           appendRouterLog(state, lines.map((message) => `${syslogTime(at)} ${SYSLOG_HOST} kernel: ${message}\n`).join(''));
-          this.written += lines.length;
         })
         .catch((error: unknown) => {
           // The lab is going away (its state file is gone): nothing is left to write to.
