@@ -52,6 +52,7 @@ jest.setTimeout(120_000);
 /** Rule numbers of the first two cameras' blocks (blocks of 10 from firstRule 4000): tries log, then block. */
 const FRONT_TRIES_RULE = 4007;
 const FRONT_BLOCK_RULE = 4008;
+const FRONT_COUNT_RULE = 4009;
 const GARAGE_TRIES_RULE = 4017;
 const GARAGE_BLOCK_RULE = 4018;
 /** The tries-log rule's limit: `limit rate 6/minute`, `limit burst 5`. */
@@ -227,6 +228,7 @@ describeLab('destinations in the router lab, with real packets', () => {
     expect((await home.set(home.id('Front Door Internet', 'on'), true)).status ?? 0).toBe(0);
     await until(async () => (await read()).cameras.get(FRONT_DOOR.address)?.access === 'allowed', 'the router to open Front Door', 30_000);
     const upload = 2_000_000;
+    const egressBefore = (await lab.router.counters('CAMGUARD_OUT')).get(FRONT_COUNT_RULE)?.bytes ?? 0;
     expect(await lab.frontDoor.upload(upload)).toMatchObject({ ok: true });
 
     let sent: number | undefined;
@@ -246,6 +248,9 @@ describeLab('destinations in the router lab, with real packets', () => {
     // What the camera sent, counted by the kernel per packet: the payload and each packet's IP and TCP headers.
     expect(sent).toBeGreaterThanOrEqual(upload);
     expect(sent).toBeLessThan(upload * 1.03 + 2_000);
+    // The egress counter rule counts the very same packets, header for header (the upload exemption of
+    // allowDestinations weighs one against the other).
+    expect(((await lab.router.counters('CAMGUARD_OUT')).get(FRONT_COUNT_RULE)?.bytes ?? 0) - egressBefore).toBe(sent);
     // The plugin asked the lab's DNS server for the cloud's name.
     await until(() => names.answered.includes(CLOUD), 'the plugin to ask the lab\'s DNS server for the cloud\'s name', 15_000);
 
