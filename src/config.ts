@@ -713,7 +713,11 @@ function readAllowList(read: FieldReader, value: unknown, ports: unknown): Check
   add('allow', value);
   add('allowPorts', ports);
   if (allow.length > MAX_ALLOW_ENTRIES) {
-    refused = read.refuse('allow', `${read.where}: "allow" and "allowPorts" may list at most ${MAX_ALLOW_ENTRIES} services together.`);
+    // Each entry takes one of the camera's ten rule numbers; since the tries-log rule took one of them, 7 is the most.
+    refused = read.refuse(
+      'allow',
+      `${read.where}: "allow" and "allowPorts" may list at most ${MAX_ALLOW_ENTRIES} services together, and this camera lists ${allow.length}; remove ${allow.length - MAX_ALLOW_ENTRIES === 1 ? 'one' : allow.length - MAX_ALLOW_ENTRIES}.`,
+    );
   }
   return refused ?? accepted(allow);
 }

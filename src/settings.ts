@@ -21,11 +21,21 @@ export const RULE_RANGE_SIZE = 1000;
 
 /**
  * Each camera gets a block of this many consecutive rule numbers: up to MAX_ALLOW_ENTRIES accept rules for its
- * allow-list, then its drop rule, then its egress counter. Fixed-size blocks keep a camera's numbers stable
- * when other cameras come and go.
+ * allow-list, then its tries-log rule, its drop rule, and its egress counter. Fixed-size blocks keep a camera's
+ * numbers stable when other cameras come and go.
  */
 export const RULES_PER_CAMERA = 10;
-export const MAX_ALLOW_ENTRIES = RULES_PER_CAMERA - 2;
+/** Ten numbers less the tries-log, drop and counter rules (it was 8 before the tries-log rule took base + 7). */
+export const MAX_ALLOW_ENTRIES = RULES_PER_CAMERA - 3;
+
+/**
+ * The tries-log rule's bound (EdgeOS `limit rate` / `limit burst`, iptables `-m limit --limit 6/minute
+ * --limit-burst 5`): at most 5 lines at once, then one every 10 s, per camera and family, whatever the camera
+ * sends. Packets past it fall through to the drop rule, so they are still dropped and counted, just not logged.
+ * See docs/design/destinations.md sections 1 and 2 for why the router's small log needs this.
+ */
+export const TRIES_LOG_RATE = '6/minute';
+export const TRIES_LOG_BURST = 5;
 export const MAX_CAMERAS_PER_ROUTER = RULE_RANGE_SIZE / RULES_PER_CAMERA;
 
 /**

@@ -54,6 +54,18 @@ describe('configuration', () => {
     ['a tripOnForeignDns that is not true or false', camera({ tripOnForeignDns: 'yes' }), /"tripOnForeignDns"/],
   ];
 
+  it('refuses a camera with 8 allow entries (the previous limit), naming the camera and the new limit of 7, and leaves its access alone', () => {
+    const eight = camera({ name: 'Porch', allow: ['dns', 'ntp', 'smtp', 'tcp/8443'], allowPorts: ['udp/1194', 'tcp/1', 'tcp/2', 'tcp/3'] });
+    const { settings, errors } = parseConfig({ routers: [router({ cameras: [eight] })] });
+    expect(settings.routers[0]?.cameras).toEqual([]);
+    expect(errors).toEqual([
+      'Router "EdgeRouter", camera "Porch": "allow" and "allowPorts" may list at most 7 services together, and this camera lists 8; remove one.',
+      'Router "EdgeRouter", camera "Porch" is skipped until these settings are fixed ("allow"); its access is not changed.',
+    ]);
+    const seven = camera({ allow: ['dns', 'ntp', 'smtp', 'tcp/8443'], allowPorts: ['udp/1194', 'tcp/1', 'tcp/2'] });
+    expect(parseConfig({ routers: [router({ cameras: [seven] })] }).errors).toEqual([]);
+  });
+
   it('reads networkData file paths only when set, and says a bad one in plain words', () => {
     expect(parseConfig({ routers: [router()] }).settings.networkData).toBeUndefined();
     const { settings, errors } = parseConfig({ routers: [router()], networkData: { asnIpv4: '/data/asn-ipv4.csv', countryIpv4: 42 } });

@@ -43,7 +43,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 // eslint-disable-next-line no-control-regex
 const LOG_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const ALLOW_LABEL = /^(dns|ntp|smtp|(tcp|udp)\/([1-9]\d{0,4}))$/;
-const DESCRIPTION = /^camera-guard: ([A-Za-z0-9 _.,:()#@+-]{1,48}) \((block|egress count|allow (dns|ntp|smtp|(tcp|udp)\/[1-9]\d{0,4}))\)$/;
+const DESCRIPTION = /^camera-guard: ([A-Za-z0-9 _.,:()#@+-]{1,48}) \((block|tries log|egress count|allow (dns|ntp|smtp|(tcp|udp)\/[1-9]\d{0,4}))\)$/;
 
 const FIELDS = [
   'pollSeconds', 'leak', 'attempts', 'uploadMB', 'windowMinutes', 'quietMinutes', 'routers', 'name', 'host', 'port', 'username',
@@ -56,6 +56,8 @@ const VOCABULARY = new Set([
   'firewall', 'name', 'rule', 'action', 'accept', 'drop', 'description', 'source', 'address', 'protocol', 'tcp', 'udp', 'tcp_udp',
   'destination', 'port', 'disable', 'default-action', 'interfaces', 'ethernet', 'switch', 'bonding', 'bridge', 'vif', 'out',
   'ipv6-name', 'mac-address',
+  // The tries-log rule's settings: fixed values, never the owner's (settings.ts TRIES_LOG_RATE, TRIES_LOG_BURST).
+  'log', 'enable', 'limit', 'rate', 'burst', '6/minute', '5',
   'Camera Guard: camera internet access',
 ]);
 

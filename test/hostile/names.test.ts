@@ -145,6 +145,7 @@ describe('camera names with emoji, quotes, punctuation and odd characters', () =
       expect(descriptions).toEqual([
         `camera-guard: ${description} (allow dns)`,
         `camera-guard: ${description} (allow tcp/65535)`,
+        `camera-guard: ${description} (tries log)`,
         `camera-guard: ${description} (block)`,
         `camera-guard: ${description} (egress count)`,
       ]);

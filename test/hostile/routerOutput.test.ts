@@ -88,6 +88,9 @@ function listing(counts: { dnsTcp: number; dnsUdp: number; frontDrop: number; fr
     HEADER,
     row(counts.dnsTcp, counts.dnsTcp * 70, 'RETURN', 'tcp', frontDoor.address, `${RS}-4000`, ' tcp dpt:53'),
     row(counts.dnsUdp, counts.dnsUdp * 70, 'RETURN', 'udp', frontDoor.address, `${RS}-4000`, ' udp dpt:53'),
+    // Front Door's tries-log rule: its LOG row (never counted) and its limited DROP row (counted with 4008).
+    row(0, 0, 'LOG', 'all', frontDoor.address, `${RS}-4007`, ` limit: avg 6/min burst 5 LOG flags 0 level 4 prefix "[${RS}-4007-D]"`),
+    row(0, 0, 'DROP', 'all', frontDoor.address, `${RS}-4007`, ' limit: avg 6/min burst 5'),
     row(counts.frontDrop, counts.frontDrop * 60, 'DROP', 'all', frontDoor.address, `${RS}-4008`),
     row(counts.frontEgress, counts.frontEgress * 500, 'RETURN', 'all', frontDoor.address, `${RS}-4009`),
     row(counts.garageEgress, counts.garageBytes, 'RETURN', 'all', garage.address, `${RS}-4019`),
@@ -100,6 +103,7 @@ const COUNTS = { dnsTcp: 12, dnsUdp: 3, frontDrop: 77, frontEgress: 0, garageEgr
 const LISTING = listing(COUNTS);
 const LISTING_COUNTERS = new Map<number, RuleCounter>([
   [4000, { packets: 15, bytes: 1050 }],
+  [4007, { packets: 0, bytes: 0 }],
   [4008, { packets: 77, bytes: 4620 }],
   [4009, { packets: 0, bytes: 0 }],
   [4019, { packets: 52113, bytes: 81025601206 }],
@@ -346,14 +350,16 @@ describe('reordered lines', () => {
       { numRuns: 500 },
     );
     // Rows shuffled under the header, default action still last: same sums.
-    const rows = lines.slice(2, 7);
-    const reordered = [lines[0], lines[1], ...rows.reverse(), lines[7], ''].join('\n');
+    const last = lines.findIndex((line) => line.includes('default-action'));
+    const rows = lines.slice(2, last);
+    const reordered = [lines[0], lines[1], ...rows.reverse(), lines[last], ''].join('\n');
     expect(unwrap(parseChainCounters(reordered, RS))).toEqual(LISTING_COUNTERS);
   });
 
   it('refuse a listing whose default action is not last, or that lists the chain twice', () => {
     const lines = LISTING.split('\n');
-    const defaultFirst = [lines[0], lines[1], lines[7], ...lines.slice(2, 7), ''].join('\n');
+    const last = lines.findIndex((line) => line.includes('default-action'));
+    const defaultFirst = [lines[0], lines[1], lines[last], ...lines.slice(2, last), ''].join('\n');
     expect(parseChainCounters(defaultFirst, RS).ok).toBe(false);
     expect(parseChainCounters(`${LISTING}\n${LISTING}`, RS).ok).toBe(false);
   });
@@ -401,8 +407,8 @@ describe('100,000 rules', () => {
     const elapsed = performance.now() - started;
     timings.push(`100k-rule configuration (${(config.length / 1e6).toFixed(1)} MB, ${paths.length} lines): parse + readFirewall ${elapsed.toFixed(0)} ms`);
     expect(paths.length).toBe(CONFIG.split('\n').filter((line) => line.startsWith('set ')).length + 3 * N);
-    // The owner's N, WAN_IN's rule 10, and the plugin's five (Front Door: dns, block, count; Garage: block, count).
-    expect([...firewall.ruleSets.values()].reduce((total, ruleSet) => total + ruleSet.rules.size, 0)).toBe(N + 1 + 5);
+    // The owner's N, WAN_IN's rule 10, and the plugin's seven (Front Door: dns, tries log, block, count; Garage: tries log, block, count).
+    expect([...firewall.ruleSets.values()].reduce((total, ruleSet) => total + ruleSet.rules.size, 0)).toBe(N + 1 + 7);
     expect(firewall.ruleSets.get('OWNER_10')?.rules.get(1)).toMatchObject({ action: 'accept', description: 'owner rule 99990', sourceAddress: '10.1.134.150' });
     expect(elapsed).toBeLessThan(10_000);
 

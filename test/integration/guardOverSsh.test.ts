@@ -119,7 +119,7 @@ describe('RouterGuard with the simulated router', () => {
     await h.sim.router.failNextCommits('fail');
     h.guard.requestAccess(frontDoor.address, 'allowed');
     await until(() => h.log.lines.some((line) => line.startsWith('ERROR') && line.includes('could not open internet access')), 'failure logged');
-    expect(h.log.lines.find((line) => line.includes('could not open'))).toMatch(/Commit failed.*the switch shows what the router really has \(access off\)/);
+    expect(h.log.lines.find((line) => line.includes('could not open'))).toMatch(/could not open internet access \(\[ firewall name CAMGUARD_OUT rule 4007 \] \| simulated failure.*\); the switch shows what the router really has \(access off\)/);
     expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
     expect(await h.sim.router.openSessionCount()).toBe(0);
   });
@@ -139,7 +139,8 @@ describe('RouterGuard with the simulated router', () => {
     await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
     // Let the guard read the rules it wrote at least once, so it knows the camera is blocked.
     await new Promise((done) => setTimeout(done, POLL_MS * 3));
-    await h.sim.router.configure(['set firewall name CAMGUARD_OUT rule 4008 disable']);
+    // Opened by hand the whole way: the drop rule and the tries-log rule before it (one alone would be a damaged block).
+    await h.sim.router.configure(['set firewall name CAMGUARD_OUT rule 4007 disable', 'set firewall name CAMGUARD_OUT rule 4008 disable']);
     await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'external change seen', POLL_MS * 5);
     expect(h.log.lines).toContain('WARN "Front Door": internet access was opened on the router, outside HomeKit.');
   });
@@ -150,7 +151,12 @@ describe('RouterGuard with the simulated router', () => {
     h.guard.requestAccess(frontDoor.address, 'allowed');
     // The guard must have confirmed the opening before the rules are deleted, or its read-back would see the damage.
     await until(async () => (await routerAccess(h.sim, 0)) === 'allowed' && h.guard.shownAccess(frontDoor.address) === 'allowed', 'allowed');
-    await h.sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4000', 'delete firewall name CAMGUARD_OUT rule 4008', 'delete firewall name CAMGUARD_OUT rule 4009']);
+    await h.sim.router.configure([
+      'delete firewall name CAMGUARD_OUT rule 4000',
+      'delete firewall name CAMGUARD_OUT rule 4007',
+      'delete firewall name CAMGUARD_OUT rule 4008',
+      'delete firewall name CAMGUARD_OUT rule 4009',
+    ]);
     await until(() => h.log.lines.some((line) => line.includes('its rules were deleted on the router; re-creating them with internet access blocked')), 'logged');
     await until(async () => (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop') && (await routerAccess(h.sim, 0)) === 'blocked', 're-created');
     await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'switch off');
@@ -176,7 +182,8 @@ describe('RouterGuard with the simulated router', () => {
     await until(() => run.mock.calls.length >= polls + 10, 'polls go on');
     expect(transactions()).toBe(before);
     expect(h.log.lines.filter((line) => line.includes('the repair of the camera rules did not take'))).toHaveLength(1);
-    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
+    // Without its drop rule the camera gets out past the tries-log rule's burst (5 packets).
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 20, bytes: 1_200 })).toBe('accepted');
   });
 
   it('backs off errors that follow a good login instead of logging in again at once', async () => {
@@ -198,7 +205,8 @@ describe('RouterGuard with the simulated router', () => {
     h = await startGuard({ cameras: [frontDoor] });
     await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'setup confirmed');
     await h.sim.router.deleteKernelRows(4, 'CAMGUARD_OUT', { ruleKey: 'CAMGUARD_OUT-4008' });
-    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
+    // The tries-log rule still drops its burst (5 packets); the rest get out where the DROP row was.
+    expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 20, bytes: 1_200 })).toBe('accepted');
     await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'shown On');
     expect(h.guard.leakDetected(frontDoor.address)).toBe(true);
     expect(h.guard.stateUnknown(frontDoor.address)).toBe(false);
@@ -223,7 +231,7 @@ describe('RouterGuard with the simulated router', () => {
     // Polls an hour apart: only the transaction of the request can close the camera.
     h = await startGuard({ cameras: [frontDoor], pollMs: 3_600_000 });
     await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked', 'setup confirmed');
-    await h.sim.router.configure(['set firewall name CAMGUARD_OUT rule 4008 disable']);
+    await h.sim.router.configure(['set firewall name CAMGUARD_OUT rule 4007 disable', 'set firewall name CAMGUARD_OUT rule 4008 disable']);
     expect(await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 1, bytes: 60 })).toBe('accepted');
     expect(h.guard.shownAccess(frontDoor.address)).toBe('blocked');
     const run = jest.spyOn(h.sim.router, 'run');
@@ -240,7 +248,8 @@ describe('RouterGuard with the simulated router', () => {
     await h.sim.router.sendTraffic({ from: frontDoor.address, protocol: 'tcp', port: 443, packets: 4, bytes: 240 });
     await until(() => h.guard.leakDetected(frontDoor.address), 'leak detected');
     const trips = h.log.lines.filter((line) => line.includes('LEAK'));
-    expect(trips).toEqual(['WARN "Front Door" (192.0.2.50) LEAK: 4 blocked packet(s) toward the internet in the last 1 min while its access is off; it keeps trying to phone home.']);
+    // The count is the two DROP rows' exact sum; the destination comes from the tries-log rule's LOG lines.
+    expect(trips).toEqual(['WARN "Front Door" (192.0.2.50) LEAK: kept trying to reach the internet while blocked: 4 tries in 1 min, to 203.0.113.10 tcp/443, 4 tries logged.']);
     await until(() => !h.guard.leakDetected(frontDoor.address), 'cleared', 5_000);
     expect(h.events).toContain(`leak ${frontDoor.address}`);
   });
@@ -506,13 +515,33 @@ describe('RouterGuard with the simulated router', () => {
     await until(async () => (await h.sim.router.openSessionCount()) === 0, 'the session ended on the router');
   });
 
+  it('adds the tries-log rule to blocks the previous version wrote, in one transaction after the start, the cameras blocked throughout', async () => {
+    const sim = await startSimulatedRouter();
+    h = await startGuard({ cameras: [frontDoor, garage], sim });
+    await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4018 action drop'), 'setup');
+    await h.guard.stop();
+    // What the previous version left on the router: the same blocks without their tries-log rules.
+    expect((await sim.router.configure(['delete firewall name CAMGUARD_OUT rule 4007', 'delete firewall name CAMGUARD_OUT rule 4017'], { save: true })).code).toBe(0);
+    const run = jest.spyOn(sim.router, 'run');
+    const transactions = (): string[] => run.mock.calls.flatMap(([, input]) => (typeof input === 'string' && input.includes('@@camera-guard edited') ? [input] : []));
+    h = await startGuard({ cameras: [frontDoor, garage], sim, seen: [frontDoor.address, garage.address] });
+    await until(() => ['rule 4007 log enable', 'rule 4017 log enable'].every((text) => transactions().some((script) => script.includes(text))), 'the migration sent');
+    await until(async () => (await sim.router.activeConfigCommands()).includes('rule 4017 limit rate 6/minute'), 'the migration committed');
+    expect(transactions()).toHaveLength(1);
+    // Nothing in it lifts a block: no `disable`, no time match, and the drop rules are set again as they were.
+    expect(transactions()[0]).not.toMatch(/ disable|time startdate/);
+    await until(() => h.guard.shownAccess(frontDoor.address) === 'blocked' && h.guard.shownAccess(garage.address) === 'blocked', 'shown blocked');
+    expect(await sim.router.sendTraffic({ from: garage.address, protocol: 'tcp', port: 443, packets: 20, bytes: 1_200 })).toBe('dropped');
+    expect(h.log.lines.some((line) => /outside HomeKit|deleted on the router|LEAK/.test(line))).toBe(false);
+  });
+
   it('saves once after it starts, so rules committed but never saved (Homebridge stopped in between) survive a router reboot', async () => {
     const sim = await startSimulatedRouter();
     h = await startGuard({ cameras: [frontDoor], sim });
     await until(async () => h.guard.reachable && (await h.sim.router.activeConfigCommands()).includes('rule 4008 action drop'), 'setup');
     await h.guard.stop();
     // An earlier Homebridge committed an opening and was stopped before its save.
-    expect((await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4008 disable'])).code).toBe(0);
+    expect((await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4007 disable', 'set firewall name CAMGUARD_OUT rule 4008 disable'])).code).toBe(0);
     expect(await sim.router.savedConfigCommands()).not.toContain('rule 4008 disable');
     h = await startGuard({ cameras: [frontDoor], sim, seen: [frontDoor.address] });
     await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'the switch shows the router');
@@ -532,7 +561,7 @@ describe('RouterGuard with the simulated router', () => {
     // either way the plugin logs in a second time, and a reading on that session shows the router's change.
     const logins = (): number => h.log.lines.filter((line) => line === 'DEBUG connected to the router.').length;
     await until(() => logins() >= 2, 'a second login', 15_000);
-    expect((await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4008 disable'])).code).toBe(0);
+    expect((await sim.router.configure(['set firewall name CAMGUARD_OUT rule 4007 disable', 'set firewall name CAMGUARD_OUT rule 4008 disable'])).code).toBe(0);
     await until(() => h.guard.shownAccess(frontDoor.address) === 'allowed', 'a reading after the second login', 15_000);
     const warnings = h.log.lines.filter((line) => line.includes('hardware offload is on'));
     expect(warnings).toHaveLength(1);

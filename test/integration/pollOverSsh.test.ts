@@ -89,7 +89,12 @@ describe('the guard notices changes made on the router while its polls read only
 
   it.each<[string, string[], (h: Harness, logFrom: number) => boolean, boolean]>([
     // The router is the source of truth: an opening made there is shown, not undone.
-    ['a camera opened by disabling its drop rule', ['set firewall name CAMGUARD_OUT rule 4008 disable'], (h) => h.guard.shownAccess(frontDoor.address) === 'allowed', false],
+    [
+      'a camera opened by disabling its drop and tries-log rules',
+      ['set firewall name CAMGUARD_OUT rule 4007 disable', 'set firewall name CAMGUARD_OUT rule 4008 disable'],
+      (h) => h.guard.shownAccess(frontDoor.address) === 'allowed',
+      false,
+    ],
     [
       'the ruleset deleted (unbound from the WAN first, as EdgeOS requires)',
       ['delete interfaces ethernet eth0 firewall out name', 'delete firewall name CAMGUARD_OUT'],

@@ -31,7 +31,7 @@ const describeLab = unavailable === undefined ? describe : describe.skip;
 jest.setTimeout(120_000);
 
 const POLL_SECONDS = 1;
-/** Rule numbers the plugin gives the first two cameras (blocks of 10 from firstRule 4000): drop, then egress count. */
+/** Rule numbers the plugin gives the first two cameras (blocks of 10 from firstRule 4000): drop, then egress count (the tries-log rule is the one before the drop rule). */
 const FRONT_BLOCK_RULE = 4008;
 const FRONT_COUNT_RULE = 4009;
 const GARAGE_BLOCK_RULE = 4018;
@@ -266,6 +266,9 @@ describeLab('the router lab', () => {
       try {
         // `sudo iptables -D` on the router: the configuration still blocks Garage, the kernel no longer does.
         expect(await (lab.router.dataplane as IptablesDataplane).deleteRows(4, 'CAMGUARD_OUT', { ruleKey: `CAMGUARD_OUT-${GARAGE_BLOCK_RULE}` })).toBe(1);
+        // And its tries-log rule's limited DROP row, which would still drop the first few SYNs of a connection (deleteRows
+        // leaves rows with quoted words alone: the LOG row, which stops nothing, stays).
+        expect(await (lab.router.dataplane as IptablesDataplane).deleteRows(4, 'CAMGUARD_OUT', { ruleKey: `CAMGUARD_OUT-${GARAGE_BLOCK_RULE - 1}` })).toBe(1);
         expect(await access(lab, 'CAMGUARD_OUT', GARAGE_BLOCK_RULE)).toBe('blocked');
         expect(await lab.garage.connect()).toMatchObject({ ok: true });
         await home.waitForValue(on, true, 30_000);

@@ -140,6 +140,8 @@ function ruleWords(chain: string, row: IptablesRow): string[] {
     ...(m.destinationSet !== undefined ? ['-m', 'set', '--match-set', m.destinationSet, 'dst'] : []),
     ...portMatches(row.protocol, m.sourcePorts, m.destinationPorts),
     ...(m.dateStart !== undefined ? ['-m', 'time', '--datestart', m.dateStart, '--utc'] : []),
+    // The tries-log rule's bound, on its LOG and DROP rows alike (each row its own bucket), as ubnt-fw emits it.
+    ...(m.limit !== undefined ? ['-m', 'limit', '--limit', m.limit.rate, '--limit-burst', String(m.limit.burst)] : []),
     '-j',
     row.target,
     ...(m.logPrefix !== undefined ? ['--log-prefix', quoted(m.logPrefix)] : []),

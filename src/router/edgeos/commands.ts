@@ -92,7 +92,6 @@ function commandLine(words: readonly string[]): string {
   return words.map(shellWord).join(' ');
 }
 
-/** The `set` paths that create one rule from its spec. */
 /** EdgeOS keeps IPv4 rulesets under `firewall name` and IPv6 ones under `firewall ipv6-name`. */
 export type Family = 4 | 6;
 
@@ -100,6 +99,7 @@ export function ruleSetNode(family: Family): 'name' | 'ipv6-name' {
   return family === 4 ? 'name' : 'ipv6-name';
 }
 
+/** The `set` paths that create one rule from its spec. */
 export function ruleSetPaths(ruleSet: string, spec: RuleSpec, family: Family = 4): string[][] {
   const rule = ['firewall', ruleSetNode(family), ruleSet, 'rule', String(spec.number)];
   const paths = [
@@ -112,6 +112,12 @@ export function ruleSetPaths(ruleSet: string, spec: RuleSpec, family: Family = 4
   }
   if (spec.destinationPort) {
     paths.push([...rule, 'destination', 'port', spec.destinationPort]);
+  }
+  if (spec.log === true) {
+    paths.push([...rule, 'log', 'enable']);
+  }
+  if (spec.limit !== undefined) {
+    paths.push([...rule, 'limit', 'rate', spec.limit.rate], [...rule, 'limit', 'burst', String(spec.limit.burst)]);
   }
   if (spec.disabled) {
     paths.push([...rule, 'disable']);

@@ -17,7 +17,7 @@ import { FLOWS_READ_MAX_BYTES, FLOWS_UNAVAILABLE, MARK } from './commands';
 
 /**
  * A camera's tries-log rule (drop, `log enable`, limited) sits at this offset in its block, just before its block rule
- * (branch `rules`; destinations.md section 1): its LOG row's prefix names the lines to read.
+ * (RuleSetLayout.triesRule; destinations.md section 1): its LOG row's prefix names the lines to read.
  */
 export const TRIES_LOG_OFFSET = 7;
 

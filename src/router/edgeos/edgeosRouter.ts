@@ -423,7 +423,7 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
       // Rules that enforce nothing known are damaged, whatever else they look like.
       return { status: status === 'missing' ? 'missing' : 'damaged' };
     }
-    const counted = this.countersOf(slot, access, counts6, counters, counters6);
+    const counted = this.countersOf(slot, access, counts6, counters, counters6, ruleSet, ruleSet6);
     if (access === 'allowed') {
       const reading: AllowedReading = { status, access, counters: counted };
       return openUntil !== undefined && routerNow !== undefined ? { ...reading, openForMs: openUntil - routerNow } : reading;
@@ -432,21 +432,38 @@ export class EdgeOsRouter implements RouterDriver, SetupProbe {
     return timedOut === true ? { ...reading, timedOut } : reading;
   }
 
-  /** A camera's counters, when they can be trusted. */
+  /**
+   * A camera's counters, when they can be trusted. A blocked camera's dropped packets are its tries-log rule's DROP
+   * rows plus its drop rule's (the parser never counts LOG rows): each packet is dropped by exactly one of them.
+   */
   private countersOf(
     slot: number,
     access: 'allowed' | 'blocked',
     counts6: boolean,
     counters: Map<number, RuleCounter> | undefined,
     counters6: Map<number, RuleCounter> | undefined,
+    ruleSet: RuleSetConfig | undefined,
+    ruleSet6: RuleSetConfig | undefined,
   ): EgressCounters | undefined {
+    const add = (a: RuleCounter | undefined, b: RuleCounter | undefined): RuleCounter | undefined =>
+      a === undefined || b === undefined ? undefined : { packets: a.packets + b.packets, bytes: a.bytes + b.bytes };
     const sum = (family4: RuleCounter | undefined, family6: RuleCounter | undefined, needs6: boolean): RuleCounter | undefined =>
       family4 === undefined || (needs6 && family6 === undefined) ? undefined : { packets: family4.packets + (family6?.packets ?? 0), bytes: family4.bytes + (family6?.bytes ?? 0) };
     if (counts6 && counters6 === undefined) {
       return undefined;
     }
     const egress = sum(counters?.get(this.layout.counterRule(slot)), counters6?.get(this.layout.counterRule(slot)), counts6);
-    const blocked = sum(counters?.get(this.layout.blockRule(slot)), counters6?.get(this.layout.blockRule(slot)), counts6);
+    /**
+     * One family's dropped packets. A tries-log rule that the configuration does not enforce (a block of the previous
+     * version has none; a disabled rule has no row) adds nothing; one it enforces must have its row in the listing.
+     */
+    const dropped = (listed: Map<number, RuleCounter> | undefined, config: RuleSetConfig | undefined): RuleCounter | undefined => {
+      const tries = config?.rules.get(this.layout.triesRule(slot));
+      const triesListed = tries !== undefined && !tries.disabled && tries.action === 'drop';
+      const triesCounter = triesListed ? listed?.get(this.layout.triesRule(slot)) : { packets: 0, bytes: 0 };
+      return add(triesCounter, listed?.get(this.layout.blockRule(slot)));
+    };
+    const blocked = sum(dropped(counters, ruleSet), counts6 ? dropped(counters6, ruleSet6) : undefined, counts6);
     // A blocked camera whose drop row is missing from the listing has no trustworthy counters: reading it as 0
     // would make the next good reading look like a rise.
     const countable = egress !== undefined && (access !== 'blocked' || blocked !== undefined);

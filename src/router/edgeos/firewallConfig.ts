@@ -17,6 +17,11 @@ export interface FirewallRule {
   startDate?: string;
   /** `time utc`: the time settings are UTC, not the router's local time. */
   utc?: boolean;
+  /** `log enable` (true) or `log disable` (false): whether the rule writes a LOG row ahead of its action row. */
+  log?: boolean;
+  /** `limit rate` (`6/minute`) and `limit burst` (`5`): the rule matches only while its token bucket has credit. */
+  limitRate?: string;
+  limitBurst?: string;
   /** Every other setting of the rule (state matches, logging, groups...), as `key value` text. */
   readonly otherSettings: string[];
 }
@@ -49,7 +54,7 @@ export interface EdgeOsFirewall {
 }
 
 /** Settings we read into named fields; anything else under a rule goes to `otherSettings`. */
-const KNOWN_RULE_SETTINGS = new Set(['action', 'description', 'protocol', 'disable', 'source address', 'source mac-address', 'destination port', 'log disable']);
+const KNOWN_RULE_SETTINGS = new Set(['action', 'description', 'protocol', 'disable', 'source address', 'source mac-address', 'destination port']);
 
 export function readFirewall(paths: readonly string[][]): EdgeOsFirewall {
   const ruleSets = new Map<string, RuleSetConfig>();
@@ -112,6 +117,19 @@ function readRuleSetLine(ruleSets: Map<string, RuleSetConfig>, name: string, res
       return;
     case 'time startdate':
       rule.startDate = value;
+      return;
+    case 'log':
+      if (value === 'enable' || value === 'disable') {
+        rule.log = value === 'enable';
+        return;
+      }
+      rule.otherSettings.push(setting.join(' '));
+      return;
+    case 'limit rate':
+      rule.limitRate = value;
+      return;
+    case 'limit burst':
+      rule.limitBurst = value;
       return;
     case 'time':
       if (value === 'utc') {

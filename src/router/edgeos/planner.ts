@@ -5,8 +5,8 @@
  * The rules, in the order they are applied:
  * - the plugin's ruleset (IPv4, and IPv6 when a camera has a MAC) exists and is bound to the WAN's `out` slot;
  * - a configured camera whose rules are missing or damaged is rewritten whole, blocked unless HomeKit asks to open
- *   it; one whose rules are outdated (allow-list, name, MAC changed) is rewritten keeping what it enforces; an intact
- *   one has its drop rule switched when HomeKit asks for the other state;
+ *   it; one whose rules are outdated (allow-list, name, MAC changed, or no tries-log rule yet) is rewritten keeping what
+ *   it enforces; an intact one has its drop and tries-log rules switched together when HomeKit asks for the other state;
  * - the rules of a camera that is no longer configured stay on the router and are made to block it (a camera removed
  *   by mistake must not get out), unless the owner lists it in `forget`, which deletes them;
  * - the rules of a camera whose entry was skipped (a setting is wrong) stay exactly as they are; when a skipped entry
@@ -152,12 +152,17 @@ export function plan(input: PlanInput, requests: ReadonlyMap<string, Access>): P
       }
     }
   };
-  /** Makes a block's drop rule enforce, in every family where it is written (a disabled rule has no iptables row). */
+  /**
+   * Makes a block's drop rule enforce, in every family where it is written (a disabled rule has no iptables row), and
+   * its tries-log rule with it when it has one (a block of the previous version may hold an allow rule there).
+   */
   const enforceBlock = (slot: number): void => {
     for (const { family, name, config } of families) {
-      const block = config?.rules.get(layout.blockRule(slot));
-      if (block !== undefined && isPluginRule(block) && block.disabled) {
-        ops.push({ op: 'delete', path: [...rulePath(name, layout.blockRule(slot), family), 'disable'] });
+      for (const number of [layout.triesRule(slot), layout.blockRule(slot)]) {
+        const rule = config?.rules.get(number);
+        if (rule !== undefined && isPluginRule(rule) && rule.action === 'drop' && rule.disabled) {
+          ops.push({ op: 'delete', path: [...rulePath(name, number, family), 'disable'] });
+        }
       }
     }
   };
@@ -203,29 +208,34 @@ export function plan(input: PlanInput, requests: ReadonlyMap<string, Access>): P
     const { status, access: current, openUntil } = cameraStatus(layout, camera, slot, ruleSetConfig, ruleSet6Config, input.routerNow);
     if (status === 'intact') {
       if (wanted !== undefined && wanted !== current) {
-        const block = layout.blockRule(slot);
+        // The tries-log rule switches with the drop rule, in the same transaction, the same way.
+        const switched = [layout.triesRule(slot), layout.blockRule(slot)];
         const rulesOf = families.filter(({ family }) => family === 4 || camera.mac !== undefined);
         if (wanted === 'allowed') {
           // A timed opening leaves the drop rule in force from its deadline on: the router closes it by itself.
           const deadline = timedDeadline(camera, input.routerNow);
           reasons.push(`open ${camera.address}${deadline === undefined ? '' : ` until ${startDateText(deadline)} UTC (router time)`}`);
           for (const { family, name } of rulesOf) {
-            if (deadline === undefined) {
-              ops.push({ op: 'set', path: [...rulePath(name, block, family), 'disable'] });
-            } else {
-              ops.push({ op: 'set', path: [...rulePath(name, block, family), 'time', 'startdate', startDateText(deadline)] });
-              ops.push({ op: 'set', path: [...rulePath(name, block, family), 'time', 'utc'] });
+            for (const number of switched) {
+              if (deadline === undefined) {
+                ops.push({ op: 'set', path: [...rulePath(name, number, family), 'disable'] });
+              } else {
+                ops.push({ op: 'set', path: [...rulePath(name, number, family), 'time', 'startdate', startDateText(deadline)] });
+                ops.push({ op: 'set', path: [...rulePath(name, number, family), 'time', 'utc'] });
+              }
             }
           }
         } else {
           reasons.push(`block ${camera.address}`);
           for (const { family, name, config } of rulesOf) {
-            const rule = config?.rules.get(block);
-            if (rule?.disabled === true) {
-              ops.push({ op: 'delete', path: [...rulePath(name, block, family), 'disable'] });
-            }
-            if (rule?.startDate !== undefined || rule?.utc === true) {
-              ops.push({ op: 'delete', path: [...rulePath(name, block, family), 'time'] });
+            for (const number of switched) {
+              const rule = config?.rules.get(number);
+              if (rule?.disabled === true) {
+                ops.push({ op: 'delete', path: [...rulePath(name, number, family), 'disable'] });
+              }
+              if (rule?.startDate !== undefined || rule?.utc === true) {
+                ops.push({ op: 'delete', path: [...rulePath(name, number, family), 'time'] });
+              }
             }
           }
         }

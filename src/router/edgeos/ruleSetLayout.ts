@@ -3,14 +3,23 @@
  * router are still the ones the plugin wrote.
  *
  * The plugin owns `firstRule .. firstRule + 999`. Each camera gets a fixed block of RULES_PER_CAMERA numbers:
- *   base + 0 .. base + 7   accept rules for its allow-list (dns, ntp, ...), so they work even while blocked;
+ *   base + 0 .. base + 6   accept rules for its allow-list (dns, ntp, ...), so they work even while blocked;
+ *   base + 7               tries-log rule: drop, `log enable`, `limit rate 6/minute`, `limit burst 5`, same source
+ *                          as the drop rule. It names in the router's log where a blocked camera tried to go, a few
+ *                          lines a minute at most; packets past the limit fall through to base + 8. It is enforced,
+ *                          disabled or timed exactly as the drop rule is, always in the same transaction;
  *   base + 8               drop rule for all its traffic: enforced = blocked, carrying `disable` = allowed;
  *   base + 9               accept rule for all its traffic: counts what reaches the internet while allowed.
- * A camera keeps its block for as long as it is configured, found again by its address, so its rule numbers
- * never move when other cameras come and go.
+ * A blocked camera's dropped packets are base + 7's DROP row plus base + 8's (never a LOG row): see countersOf in
+ * edgeosRouter.ts. A camera keeps its block for as long as it is configured, found again by its address, so its
+ * rule numbers never move when other cameras come and go.
+ *
+ * Blocks written before the tries-log rule existed (no rule at base + 7) read as `outdated`, and a rewrite adds
+ * it while keeping what the drop rule enforces. A tries-log rule that drops while the drop rule lets the camera out
+ * is damage: the camera is partly blocked, which no switch position means.
  */
 import type { AllowEntry, CameraSettings } from '../../config';
-import { MAX_ALLOW_ENTRIES, RULE_RANGE_SIZE, RULE_TAG, RULES_PER_CAMERA } from '../../settings';
+import { MAX_ALLOW_ENTRIES, RULE_RANGE_SIZE, RULE_TAG, RULES_PER_CAMERA, TRIES_LOG_BURST, TRIES_LOG_RATE } from '../../settings';
 import type { Access, RuleStatus } from '../driver';
 import type { FirewallRule, RuleSetConfig } from './firewallConfig';
 
@@ -25,10 +34,14 @@ export interface RuleSpec {
   readonly destinationPort: string | undefined;
   readonly disabled: boolean;
   /**
-   * For the drop rule of a camera opened for a while (`allowMinutes`): the rule matches only from this moment on
-   * (`time startdate`, UTC), so the router itself closes access at the deadline, with or without Homebridge.
+   * For the drop and tries-log rules of a camera opened for a while (`allowMinutes`): the rule matches only from this
+   * moment on (`time startdate`, UTC), so the router itself closes access at the deadline, with or without Homebridge.
    */
   readonly startDate?: string;
+  /** `log enable`: the tries-log rule only. */
+  readonly log?: boolean;
+  /** `limit rate` and `limit burst`: the tries-log rule only. */
+  readonly limit?: { readonly rate: string; readonly burst: number };
 }
 
 /**
@@ -64,6 +77,7 @@ export interface BlockState {
 
 const DESCRIPTION_PREFIX = `${RULE_TAG}: `;
 const BLOCK_ROLE = 'block';
+const TRIES_ROLE = 'tries log';
 const COUNTER_ROLE = 'egress count';
 
 /**
@@ -105,8 +119,13 @@ export class RuleSetLayout {
     return Array.from({ length: RULES_PER_CAMERA }, (_, i) => base + i);
   }
 
-  blockRule(slot: number): number {
+  /** The tries-log rule, right before the drop rule (destinations.ts TRIES_LOG_OFFSET names the same number). */
+  triesRule(slot: number): number {
     return this.firstRule + slot * RULES_PER_CAMERA + MAX_ALLOW_ENTRIES;
+  }
+
+  blockRule(slot: number): number {
+    return this.triesRule(slot) + 1;
   }
 
   counterRule(slot: number): number {
@@ -129,15 +148,28 @@ export class RuleSetLayout {
       disabled: false,
     }));
     const whole = { ...source, protocol: undefined, destinationPort: undefined };
+    // The tries-log and drop rules switch together: both disabled (allowed), both timed, or both enforced.
+    const switched = {
+      disabled: access === 'allowed' && openUntil === undefined,
+      ...(access === 'allowed' && openUntil !== undefined ? { startDate: startDateText(openUntil) } : {}),
+    };
     return [
       ...allowRules,
       {
         ...whole,
+        ...switched,
+        number: this.triesRule(slot),
+        action: 'drop',
+        description: `${DESCRIPTION_PREFIX}${name} (${TRIES_ROLE})`,
+        log: true,
+        limit: { rate: TRIES_LOG_RATE, burst: TRIES_LOG_BURST },
+      },
+      {
+        ...whole,
+        ...switched,
         number: this.blockRule(slot),
         action: 'drop',
         description: `${DESCRIPTION_PREFIX}${name} (${BLOCK_ROLE})`,
-        disabled: access === 'allowed' && openUntil === undefined,
-        ...(access === 'allowed' && openUntil !== undefined ? { startDate: startDateText(openUntil) } : {}),
       },
       { ...whole, number: this.counterRule(slot), action: 'accept', description: `${DESCRIPTION_PREFIX}${name} (${COUNTER_ROLE})`, disabled: false },
     ];
@@ -158,6 +190,8 @@ export class RuleSetLayout {
     const wanted = this.rulesFor(camera, slot, 'blocked');
     const block = ruleSet?.rules.get(this.blockRule(slot));
     const counter = ruleSet?.rules.get(this.counterRule(slot));
+    const tries = ruleSet?.rules.get(this.triesRule(slot));
+    const triesSpec = wanted[wanted.length - 3] as RuleSpec;
     const blockSpec = wanted[wanted.length - 2] as RuleSpec;
     const counterSpec = wanted[wanted.length - 1] as RuleSpec;
     // The block and counter rules still do their job if they match the camera by its address or by its MAC
@@ -183,8 +217,14 @@ export class RuleSetLayout {
         timedOut = true;
       }
     }
-    // The time settings belong to a timed opening of the drop rule only; a leftover (deadline passed, or next to a
-    // `disable`) is cleaned up by a rewrite that keeps what the rule enforces.
+    // A tries-log rule that drops while the drop rule lets the camera out (disabled, or timed to another moment) blocks
+    // it partly: neither switch position says that, so it counts as a damaged block. A missing one (a block written by
+    // the previous version) or a disabled one while blocked is only outdated: the drop rule blocks on its own.
+    if (access === 'allowed' && tries !== undefined && !tries.disabled && tries.action === 'drop' && !(openUntil !== undefined && sameSwitch(tries, block))) {
+      return { status: 'damaged', access: undefined };
+    }
+    // The time settings belong to a timed opening of the drop and tries-log rules only; a leftover (deadline passed,
+    // or next to a `disable`) is cleaned up by a rewrite that keeps what the rule enforces.
     const timeTidy = timedOut ? false : block.disabled ? block.startDate === undefined && block.utc !== true : (block.startDate === undefined) === (block.utc !== true);
     const exact =
       timeTidy &&
@@ -195,7 +235,7 @@ export class RuleSetLayout {
           rule !== undefined &&
           enforces(rule, spec) &&
           rule.description === spec.description &&
-          (spec === blockSpec || (!rule.disabled && rule.startDate === undefined && rule.utc !== true))
+          (spec === blockSpec || (spec === triesSpec ? sameSwitch(rule, block) : !rule.disabled && rule.startDate === undefined && rule.utc !== true))
         );
       });
     return { status: exact ? 'intact' : 'outdated', access, ...(openUntil === undefined ? {} : { openUntil }), ...(timedOut ? { timedOut } : {}) };
@@ -210,8 +250,16 @@ function enforces(rule: FirewallRule, spec: RuleSpec): boolean {
     rule.sourceMac === spec.sourceMac &&
     rule.protocol === spec.protocol &&
     rule.destinationPort === spec.destinationPort &&
+    (rule.log === true) === (spec.log === true) &&
+    rule.limitRate === spec.limit?.rate &&
+    rule.limitBurst === (spec.limit === undefined ? undefined : String(spec.limit.burst)) &&
     rule.otherSettings.length === 0
   );
+}
+
+/** True when two rules are switched alike: both disabled or both not, with the same time match (see rulesFor). */
+function sameSwitch(rule: FirewallRule, other: FirewallRule): boolean {
+  return rule.disabled === other.disabled && rule.startDate === other.startDate && (rule.utc === true) === (other.utc === true);
 }
 
 export interface SlotAssignment {

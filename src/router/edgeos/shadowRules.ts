@@ -60,8 +60,9 @@ const STOPPING_ACTIONS = new Set(['drop', 'reject']);
 
 /**
  * The first enabled rule of `ruleSet` numbered before `blockRule` that lets packets on and could match a packet from
- * the camera; undefined when there is none. `isOwn` tells the plugin's own rules (each camera's allow-list and counter,
- * which match only that camera's address or MAC), which are not a gap.
+ * the camera; undefined when there is none. `isOwn` tells the plugin's own rules (each camera's allow-list, tries-log
+ * and counter rules, which match only that camera's address or MAC), which are not a gap: the tries-log rule drops,
+ * and stops nothing that the drop rule after it would not.
  * `family` 6 is the IPv6 ruleset, which holds rules only for cameras with a MAC.
  */
 export function shadowingRule(

@@ -40,16 +40,36 @@ function ruleSetFrom(commands: string[][]): RuleSetConfig | undefined {
 describe('rule layout', () => {
   const layout = new RuleSetLayout(4000);
 
-  it('puts allow rules first, then the block, then the egress counter, in the camera block', () => {
+  it('puts allow rules first, then the tries-log rule, the block, then the egress counter, in the camera block', () => {
     const specs = layout.rulesFor(frontDoor, 2, 'blocked');
     expect(specs.map((spec) => [spec.number, spec.action, spec.protocol, spec.destinationPort, spec.disabled])).toEqual([
       [4020, 'accept', 'tcp_udp', '53', false],
       [4021, 'accept', 'tcp', '25,465,587', false],
+      [4027, 'drop', undefined, undefined, false],
       [4028, 'drop', undefined, undefined, false],
       [4029, 'accept', undefined, undefined, false],
     ]);
-    expect(specs[2]?.description).toBe('camera-guard: Front Door (block)');
-    expect(layout.rulesFor(frontDoor, 2, 'allowed')[2]?.disabled).toBe(true);
+    expect(specs[2]).toMatchObject({ description: 'camera-guard: Front Door (tries log)', log: true, limit: { rate: '6/minute', burst: 5 }, sourceAddress: '192.168.1.50' });
+    expect(specs[3]?.description).toBe('camera-guard: Front Door (block)');
+    // Allowed: the tries-log and drop rules are disabled together; timed: both carry the same deadline.
+    expect(layout.rulesFor(frontDoor, 2, 'allowed').slice(2, 4).map((spec) => spec.disabled)).toEqual([true, true]);
+    const timed = layout.rulesFor(frontDoor, 2, 'allowed', Date.UTC(2026, 11, 2, 12, 30, 0)).slice(2, 4);
+    expect(timed.map((spec) => [spec.disabled, spec.startDate])).toEqual([
+      [false, '2026-12-02T12:30:00'],
+      [false, '2026-12-02T12:30:00'],
+    ]);
+  });
+
+  it('builds the EdgeOS set commands of the tries-log rule: drop, log enable, limit rate and burst, the source of the block', () => {
+    const tries = layout.rulesFor(frontDoor, 0, 'blocked').find((spec) => spec.number === layout.triesRule(0));
+    expect(ruleSetPaths('CAMGUARD_OUT', tries!).map((path) => path.join(' '))).toEqual([
+      'firewall name CAMGUARD_OUT rule 4007 action drop',
+      'firewall name CAMGUARD_OUT rule 4007 description camera-guard: Front Door (tries log)',
+      'firewall name CAMGUARD_OUT rule 4007 source address 192.168.1.50',
+      'firewall name CAMGUARD_OUT rule 4007 log enable',
+      'firewall name CAMGUARD_OUT rule 4007 limit rate 6/minute',
+      'firewall name CAMGUARD_OUT rule 4007 limit burst 5',
+    ]);
   });
 
   it('builds the EdgeOS set commands of NOTES.md for a rule', () => {

@@ -156,7 +156,11 @@ describe('polls against the simulated router', () => {
   }, 120_000);
 
   it.each<[string, string[], (reading: Awaited<ReturnType<EdgeOsRouter['read']>>) => void]>([
-    ['the owner opens a camera by disabling its drop rule', ['set firewall name CAMGUARD_OUT rule 4018 disable'], (reading) => expect(reading.cameras.get('192.0.2.11')?.access).toBe('allowed')],
+    [
+      'the owner opens a camera by disabling its drop and tries-log rules',
+      ['set firewall name CAMGUARD_OUT rule 4017 disable', 'set firewall name CAMGUARD_OUT rule 4018 disable'],
+      (reading) => expect(reading.cameras.get('192.0.2.11')?.access).toBe('allowed'),
+    ],
     [
       'the owner removes the ruleset from the WAN and deletes it',
       ['delete interfaces ethernet eth0 firewall out name', 'delete firewall name CAMGUARD_OUT'],
@@ -176,7 +180,8 @@ describe('polls against the simulated router', () => {
     const cameras = cameraList(2);
     const driver = await guarded(sim, cameras);
     drivers.push(driver);
-    await sim.router.sendTraffic({ from: '192.0.2.11', protocol: 'tcp', port: 443, packets: 3, bytes: 180 });
+    // More than the tries-log rule's burst (5), so the drop rule 4018 itself counts some (5) of them.
+    await sim.router.sendTraffic({ from: '192.0.2.11', protocol: 'tcp', port: 443, packets: 10, bytes: 600 });
     expect(await pollCost(sim, driver, cameras)).toMatchObject({ commands: 1, full: false });
     expect((await sim.router.configure(change)).code).toBe(0);
     const counted = countOutput(sim);

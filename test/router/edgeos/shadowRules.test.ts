@@ -215,6 +215,22 @@ describe('kernel rows that let a blocked camera out', () => {
     expect(shadowingRow(withFirstRow(listing, row), 'CAMGUARD_OUT', 4, frontDoor, 4008, own4, router.groups)).toBeUndefined();
   });
 
+  it('leaves alone the camera\'s tries-log rows (LOG and limited DROP) ahead of its drop row, and still finds an accept ahead of them', () => {
+    // Rule 4007 as ubnt-fw compiles `action drop`, `log enable`, `limit rate 6/minute`, `limit burst 5` (the kernel's
+    // listing of test/fixtures/destinations/iptables_limit_fallthrough_lab_netns.txt, with the camera's source).
+    const tries = [
+      '       5      300 LOG        0    --  *      *       192.168.1.50         0.0.0.0/0            /* CAMGUARD_OUT-4007 */ limit: avg 6/min burst 5 LOG flags 0 level 4 prefix "[CAMGUARD_OUT-4007-D]"',
+      '       5      300 DROP       0    --  *      *       192.168.1.50         0.0.0.0/0            /* CAMGUARD_OUT-4007 */ limit: avg 6/min burst 5',
+    ].join('\n');
+    const withTries = listing.replace(/^(.*CAMGUARD_OUT-4008 \*\/.*\n)/m, `${tries}\n$1`);
+    expect(withTries).not.toBe(listing);
+    // Not even taken for the plugin's own (own4 is the sample's rules, which have no 4007): a LOG or DROP is never a gap.
+    expect(own4.has(4007)).toBe(false);
+    expect(shadowingRow(withTries, 'CAMGUARD_OUT', 4, frontDoor, 4008, own4, router.groups)).toBeUndefined();
+    const accept = '       0        0 RETURN     0    --  *      *       192.168.1.0/24       0.0.0.0/0            /* CAMGUARD_OUT-20 */';
+    expect(shadowingRow(withFirstRow(withTries, accept), 'CAMGUARD_OUT', 4, frontDoor, 4008, own4, router.groups)).toEqual({ number: 20, why: 'source 192.168.1.0/24 holds it' });
+  });
+
   it('leaves alone a row after the camera\'s drop row', () => {
     const after = listing.replace(/^(.*CAMGUARD_OUT-4008 \*\/.*\n)/m, '$1       0        0 ACCEPT     all  --  *      *       0.0.0.0/0            0.0.0.0/0\n');
     expect(after).not.toBe(listing);

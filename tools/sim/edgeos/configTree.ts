@@ -307,6 +307,23 @@ export function validateSetPath(path: ConfigLine): string | null {
         return valueFailed(`"${last}" is not a date the router can match from (YYYY[-MM[-DD[Thh[:mm[:ss]]]]], at the latest 2038-01-19T03:14:07)`);
       }
     }
+    // `limit rate` and `limit burst`, as Vyatta's templates check them at `set` (vyatta-cfg-firewall
+    // templates/firewall/name/node.tag/rule/node.tag/limit/{rate,burst}/node.def; the wording is theirs). A rate of
+    // 0/unit passes here and is refused at commit (validateFirewall), as ubnt-fw and Rule.pm refuse it.
+    if (FIREWALL_RULESET_NODES.has(path[1] ?? '') && path[3] === 'rule' && path[5] === 'limit' && path.length === 8) {
+      if (path[6] === 'rate' && !/^\d+\/(second|minute|hour|day)$/.test(last)) {
+        return scriptRefused(
+          "Invalid value for rate. Rate should be specified as an integer followed by\na forward slash '/' and either of these time units - second, minute, hour or day\neg. 1/second implies rule to be matched at an average of once per second",
+        );
+      }
+      if (path[6] === 'burst' && !(/^\d{1,10}$/.test(last) && Number(last) <= 4294967295)) {
+        return valueFailed(`"${last}" is not a valid value of type "u32"`);
+      }
+      if (path[6] === 'burst' && Number(last) === 0) {
+        return scriptRefused('Burst should be a value greater then zero');
+      }
+      if (path[6] !== 'rate' && path[6] !== 'burst') return invalid;
+    }
     const leaf = path[path.length - 2];
     if ((leaf === 'action' || leaf === 'default-action') && !['accept', 'drop', 'reject'].includes(last)) {
       return valueFailed(`Action must be "accept", "drop" or "reject"`);

@@ -10,6 +10,8 @@ import { ip6tablesAddress } from './ipv6';
 import type { CompiledFirewall, ConfigLines, IptablesChain, IptablesRow, RowMatch } from './types';
 
 export const DEFAULT_RULE_NUMBER = 10000;
+/** How much of a ruleset's name ubnt-fw keeps in a LOG prefix (engine sample S8, destinations.md section 1). */
+const LOG_PREFIX_NAME_LENGTH = 19;
 
 /** The configuration node of a ruleset family: `firewall name X` (IPv4) or `firewall ipv6-name X` (IPv6). */
 export type RuleSetKind = 'name' | 'ipv6-name';
@@ -142,6 +144,9 @@ export interface RuleConfig {
   /** `time startdate` (the rule matches from then on) and `time utc`. */
   startDate?: string;
   utc: boolean;
+  /** `limit rate` (`6/minute`) and `limit burst` (Vyatta's template default: 1). */
+  limitRate?: string;
+  limitBurst?: number;
 }
 
 function endpointConfig(config: ConfigLines, path: string[], family: Family): EndpointConfig {
@@ -170,7 +175,41 @@ export function ruleConfig(config: ConfigLines, ruleSet: string, number: number,
     destination: endpointConfig(config, [...path, 'destination'], family),
     startDate: value('time', 'startdate'),
     utc: pathExists(config, [...path, 'time', 'utc']),
+    limitRate: value('limit', 'rate'),
+    limitBurst: Number(value('limit', 'burst') ?? '1'),
   };
+}
+
+/** `-m limit`'s time units, in xt_limit's scale (XT_LIMIT_SCALE = 10000 per second), as libxt_limit knows them. */
+const LIMIT_UNITS: readonly { readonly name: string; readonly printed: string; readonly mult: number }[] = [
+  { name: 'day', printed: 'day', mult: 10000 * 86400 },
+  { name: 'hour', printed: 'hour', mult: 10000 * 3600 },
+  { name: 'minute', printed: 'min', mult: 10000 * 60 },
+  { name: 'second', printed: 'sec', mult: 10000 },
+];
+
+/**
+ * A `limit rate` as xt_limit keeps it: the period between two packets (`avg`, in 1/10000 s), as libxt_limit's
+ * parse_rate computes it; undefined when iptables refuses it (less than 1, or faster than 10000/second: "Rate too
+ * fast").
+ */
+export function limitPeriod(rate: string): number | undefined {
+  const match = /^(\d+)\/(second|minute|hour|day)$/.exec(rate);
+  const unit = LIMIT_UNITS.find((candidate) => candidate.name === match?.[2]);
+  const count = Number(match?.[1]);
+  if (unit === undefined || !(count >= 1) || count > unit.mult) return undefined;
+  return Math.floor(unit.mult / count);
+}
+
+/** The rate as `iptables -L` prints it back from the period (libxt_limit's print_rate): `6/minute` is `6/min`. */
+export function printedRate(period: number): string {
+  let index = 1;
+  for (; index < LIMIT_UNITS.length; index++) {
+    const unit = LIMIT_UNITS[index] as (typeof LIMIT_UNITS)[number];
+    if (period > unit.mult || Math.floor(unit.mult / period) < unit.mult % period) break;
+  }
+  const unit = LIMIT_UNITS[index - 1] as (typeof LIMIT_UNITS)[number];
+  return `${Math.floor(unit.mult / period)}/${unit.printed}`;
 }
 
 export function defaultAction(config: ConfigLines, ruleSet: string, kind: RuleSetKind = 'name'): string {
@@ -198,6 +237,10 @@ export function validateFirewall(config: ConfigLines): string {
         // A disabled rule without an action commits (engine sample, E15): it compiles to nothing.
         if (rule.action === undefined && !rule.disabled) {
           errors.push(errorBlock(path, `Firewall config error: Rule ${number} has no action`));
+        }
+        // ubnt-fw (and Vyatta's Rule.pm) refuse a rate below 1 at commit; iptables refuses one faster than 10000/second.
+        if (rule.limitRate !== undefined && limitPeriod(rule.limitRate) === undefined) {
+          errors.push(errorBlock(path, 'integer value in rate cannot be less than 1, nor more than 10000/second'));
         }
         if ((rule.source.port !== undefined || rule.destination.port !== undefined) && !PORT_PROTOCOLS.has(rule.protocol)) {
           errors.push(
@@ -267,6 +310,9 @@ function ruleRows(family: Family, ruleSet: string, rule: RuleConfig): IptablesRo
     destinationPorts: rule.destination.port,
     // ubnt-fw compiles `time startdate` to `-m time --datestart … --utc` (UTC also without `time utc`, as xt_time's default).
     ...(rule.startDate === undefined ? {} : { dateStart: rule.startDate }),
+    // `-m limit --limit <rate> --limit-burst <burst>`, on every row of the rule (LOG and action rows alike, each with
+    // its own bucket): docs/design/destinations.md section 1.
+    ...(rule.limitRate === undefined ? {} : { limit: { rate: rule.limitRate, burst: rule.limitBurst ?? 1 } }),
   };
   const configured = family.kind === 'ipv6-name' ? (IPV6_PROTOCOL_ALIASES[rule.protocol] ?? rule.protocol) : rule.protocol;
   const protocols = configured === 'tcp_udp' ? ['tcp', 'udp'] : [configured];
@@ -283,7 +329,9 @@ function ruleRows(family: Family, ruleSet: string, rule: RuleConfig): IptablesRo
       match: { ...match, ...extra },
     });
     const actionRow = row(TARGETS[action] ?? 'DROP', action === 'reject' ? { rejectWith: family.rejectWith } : {});
-    return rule.log ? [row('LOG', { logPrefix: `[${comment}-${LOG_LETTERS[action] ?? 'D'}]` }), actionRow] : [actionRow];
+    // The prefix names the ruleset cut to 19 characters (ubnt-fw's get_log_prefix; firewallLog.ts logPrefixOf).
+    const prefix = `[${ruleSet.slice(0, LOG_PREFIX_NAME_LENGTH)}-${rule.number}-${LOG_LETTERS[action] ?? 'D'}]`;
+    return rule.log ? [row('LOG', { logPrefix: prefix }), actionRow] : [actionRow];
   });
 }
 
@@ -303,7 +351,7 @@ function defaultRows(family: Family, config: ConfigLines, ruleSet: string): Ipta
   });
   const actionRow = row(TARGETS[action] ?? 'DROP', action === 'reject' ? { rejectWith: family.rejectWith } : {});
   const logged = pathExists(config, ['firewall', family.kind, ruleSet, 'enable-default-log']);
-  return logged ? [row('LOG', { logPrefix: `[${ruleSet}-default-${LOG_LETTERS[action] ?? 'D'}]` }), actionRow] : [actionRow];
+  return logged ? [row('LOG', { logPrefix: `[${ruleSet.slice(0, LOG_PREFIX_NAME_LENGTH)}-default-${LOG_LETTERS[action] ?? 'D'}]` }), actionRow] : [actionRow];
 }
 
 /** One filter table: a chain per ruleset of the family (disabled rules absent) plus the interface hook chains. */

@@ -2,6 +2,7 @@
  * Text formats of the commands the simulator answers, column for column as the real tools print them (see
  * /work/shared/edgeos/samples). Drivers must parse these; keeping them exact is the point of the simulator.
  */
+import { limitPeriod, printedRate } from './firewall';
 import type { ConntrackFlow, CounterPair, IptablesChain, IptablesRow, LanHost } from './types';
 
 /** `iptables -L -v -n -x` prints counts with `%8llu ` and pads the bytes heading to 10: the columns do not line up. */
@@ -48,10 +49,13 @@ function iptablesRow(row: IptablesRow, counter: CounterPair, family: 4 | 6): str
     m.sourceSet !== undefined ? ` match-set ${m.sourceSet} src` : '',
     m.destinationSet !== undefined ? ` match-set ${m.destinationSet} dst` : '',
     portMatches(row.protocol, m.sourcePorts, m.destinationPorts),
-    m.logPrefix !== undefined ? ` LOG flags 0 level 4 prefix "${m.logPrefix}"` : '',
-    m.rejectWith !== undefined ? ` reject-with ${m.rejectWith}` : '',
+    // Matches print in the order the rule gives them, the target's options last (as iptables does).
     // As iptables 1.8.9 prints `-m time --datestart … --utc` (test/fixtures/edgeos/iptables_legacy_1.8.9_time_match.txt).
     m.dateStart !== undefined ? ` TIME starting from ${m.dateStart.replace('T', ' ')} UTC` : '',
+    // As libxt_limit prints `-m limit` (test/fixtures/destinations/iptables_limit_fallthrough_lab_netns.txt).
+    m.limit !== undefined ? ` limit: avg ${printedRate(limitPeriod(m.limit.rate) ?? 1)} burst ${m.limit.burst}` : '',
+    m.logPrefix !== undefined ? ` LOG flags 0 level 4 prefix "${m.logPrefix}"` : '',
+    m.rejectWith !== undefined ? ` reject-with ${m.rejectWith}` : '',
   ].join('');
   return (
     `${String(counter.packets).padStart(8)} ${String(counter.bytes).padStart(8)} ${row.target.padEnd(9)}  ${protocol.padEnd(5)}${OPT_COLUMN[family]}` +

@@ -2,10 +2,15 @@
  * A dataplane that keeps the compiled iptables and ip6tables rules, their counters and the conntrack table in the
  * router state, and walks simulated packets through the rules the way netfilter does for forwarded traffic leaving
  * the WAN: IPv4 packets through the iptables filter table, IPv6 packets through the ip6tables one.
+ *
+ * A row with `-m limit` has its own token bucket (xt_limit: `burst` packets of credit, refilled at `rate`, kept per
+ * row): while it has credit the row matches, past it the packets go on to the next row. A LOG row that matches writes
+ * one kernel line per packet to the router's /var/log/messages (SimState.routerLog), which rotates to
+ * /var/log/messages.1 (a new file, a new inode) when it would grow past its bound (SimOptions.logMaxBytes).
  */
-import { compileFirewall, compileIpv6Firewall } from './firewall';
+import { compileFirewall, compileIpv6Firewall, limitPeriod } from './firewall';
 import { formatConntrackFlow, formatIptablesChain } from './formats';
-import { canonicalIpv6, ipv6Matches } from './ipv6';
+import { canonicalIpv6, ipv6Matches, parseIpv6 } from './ipv6';
 import type {
   CommandResult,
   CompiledFirewall,
@@ -16,12 +21,20 @@ import type {
   LanHost,
   MemoryDataplaneState,
   RouterStateStore,
+  SimState,
+  TokenBucket,
   TrafficDataplane,
   TrafficSpec,
   TrafficVerdict,
 } from './types';
 
 const DEFAULT_DESTINATION = '203.0.113.10';
+/** rsyslog's size bound of /var/log/messages on Vyatta: `archive size` 250 KiB + 5 (destinations.md section 2). */
+export const DEFAULT_LOG_MAX_BYTES = 255 * 1024;
+/** The router's own MAC on the LAN, as the kernel writes it first in a LOG line's `MAC=`. */
+const ROUTER_LAN_MAC = '04:18:d6:00:00:01';
+const LAN_INTERFACE = 'switch0';
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DEFAULT_DESTINATION6 = '2001:db8:ffff::10';
 const CONNTRACK = 'conntrack v1.4.6 (conntrack-tools)';
 
@@ -106,6 +119,60 @@ function rowMatches(row: IptablesRow, packet: Packet, ipsets: CompiledFirewall['
   );
 }
 
+/** The packets of `wanted` a limited row lets match now, taking them from its bucket (xt_limit's limit_mt, per packet). */
+function takeCredit(buckets: Record<string, TokenBucket>, row: IptablesRow, wanted: number, now: number): number {
+  const limit = row.match.limit;
+  if (limit === undefined) return wanted;
+  // The period between two packets, in 1/10000 s: refill one packet of credit per period, up to `burst`.
+  const period = limitPeriod(limit.rate) ?? Number.POSITIVE_INFINITY;
+  const bucket = (buckets[row.id] ??= { credit: limit.burst, at: now });
+  bucket.credit = Math.min(limit.burst, bucket.credit + ((now - bucket.at) * 10) / period);
+  bucket.at = now;
+  const taken = Math.min(wanted, Math.floor(bucket.credit));
+  bucket.credit -= taken;
+  return taken;
+}
+
+/** An IPv6 address with all eight groups written out, as the kernel's %pI6 prints it. */
+function fullIpv6(address: string): string {
+  const value = parseIpv6(address);
+  if (value === undefined) return address;
+  return Array.from({ length: 8 }, (_, i) => ((value >> BigInt(16 * (7 - i))) & 0xffffn).toString(16).padStart(4, '0')).join(':');
+}
+
+/** `Dec  3 12:00:01`, rsyslog's traditional time stamp (UTC here). */
+function syslogTime(now: number): string {
+  const date = new Date(now);
+  return `${MONTHS[date.getUTCMonth()] ?? 'Jan'} ${String(date.getUTCDate()).padStart(2, ' ')} ${date.toISOString().slice(11, 19)}`;
+}
+
+/** One kernel LOG line as rsyslog files it (the format of src/destinations/firewallLog.ts, from nf_log_syslog.c). */
+function logLine(prefix: string, packet: Packet, family: 4 | 6, wanInterface: string, id: number, now: number): string {
+  const mac = `${ROUTER_LAN_MAC}:${(packet.mac ?? '00:00:00:00:00:00').toLowerCase()}:${family === 4 ? '08:00' : '86:dd'}`;
+  const head = `${syslogTime(now)} ubnt kernel: ${prefix}IN=${LAN_INTERFACE} OUT=${wanInterface} MAC=${mac} `;
+  const ip =
+    family === 4
+      ? `SRC=${packet.from} DST=${packet.to} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=${id} DF `
+      : `SRC=${fullIpv6(packet.from)} DST=${fullIpv6(packet.to)} LEN=80 TC=0 HOPLIMIT=63 FLOWLBL=0 `;
+  let transport: string;
+  if (packet.protocol === 'tcp') transport = `PROTO=TCP SPT=${packet.sport} DPT=${packet.dport} WINDOW=29200 RES=0x00 SYN URGP=0 `;
+  else if (packet.protocol === 'udp') transport = `PROTO=UDP SPT=${packet.sport} DPT=${packet.dport} LEN=40 `;
+  else if (family === 4) transport = `PROTO=ICMP TYPE=8 CODE=0 ID=${packet.sport} SEQ=${id % 65536} `;
+  else transport = `PROTO=ICMPv6 TYPE=128 CODE=0 ID=${packet.sport} SEQ=${id % 65536} `;
+  return `${head}${ip}${transport}\n`;
+}
+
+/** Appends lines to /var/log/messages, rotating it first (renamed to messages.1, a new file) when it would overflow. */
+function appendRouterLog(state: SimState, text: string): void {
+  const max = state.options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
+  const log = (state.routerLog ??= { current: { inode: 1000, text: '' }, nextInode: 1001 });
+  if (log.current.text.length > 0 && log.current.text.length + text.length > max) {
+    log.rotated = log.current;
+    log.current = { inode: log.nextInode++, text: '' };
+  }
+  log.current.text += text;
+}
+
 function emptyState(): MemoryDataplaneState {
   return { firewall: { chains: {}, ipsets: {} }, counters: {}, firewall6: { chains: {}, ipsets: {} }, counters6: {}, flows: [], nextFlowId: 1 };
 }
@@ -120,6 +187,16 @@ function carryCounters(firewall: CompiledFirewall, previous: Record<string, Coun
   return counters;
 }
 
+/** The buckets of the limited rows of `firewall` whose rule did not change. */
+function carryBuckets(firewall: CompiledFirewall, previous: Record<string, TokenBucket>, changedRuleKeys: Set<string>): Record<string, TokenBucket> {
+  const buckets: Record<string, TokenBucket> = {};
+  for (const row of Object.values(firewall.chains).flatMap((chain) => chain.rows)) {
+    const kept = previous[row.id];
+    if (row.match.limit !== undefined && kept !== undefined && !changedRuleKeys.has(row.ruleKey)) buckets[row.id] = kept;
+  }
+  return buckets;
+}
+
 function listing(firewall: CompiledFirewall | undefined, counters: Record<string, CounterPair> | undefined, chain: string, family: 4 | 6): CommandResult {
   const compiled = firewall?.chains[chain];
   const tool = family === 4 ? 'iptables' : 'ip6tables';
@@ -130,9 +207,9 @@ function listing(firewall: CompiledFirewall | undefined, counters: Record<string
 export class MemoryDataplane implements TrafficDataplane {
   constructor(private readonly store: RouterStateStore) {}
 
-  private withState<T>(fn: (dataplane: MemoryDataplaneState) => T): Promise<T> {
+  private withState<T>(fn: (dataplane: MemoryDataplaneState, state: SimState) => T): Promise<T> {
     // Copied before it is written: the memory store shares the dataplane between its copies of the state.
-    return this.store.update((state) => fn((state.memoryDataplane = structuredClone(state.memoryDataplane ?? emptyState()))));
+    return this.store.update((state) => fn((state.memoryDataplane = structuredClone(state.memoryDataplane ?? emptyState())), state));
   }
 
   async applyFirewall(active: ConfigLines, changedRuleKeys: Set<string>): Promise<void> {
@@ -141,6 +218,9 @@ export class MemoryDataplane implements TrafficDataplane {
     await this.withState((dataplane) => {
       dataplane.counters = carryCounters(firewall, dataplane.counters, changedRuleKeys);
       dataplane.counters6 = carryCounters(firewall6, dataplane.counters6 ?? {}, changedRuleKeys);
+      // A re-inserted row starts with a full bucket, as a new xt_limit match does.
+      dataplane.buckets = carryBuckets(firewall, dataplane.buckets ?? {}, changedRuleKeys);
+      dataplane.buckets6 = carryBuckets(firewall6, dataplane.buckets6 ?? {}, changedRuleKeys);
       dataplane.firewall = firewall;
       dataplane.firewall6 = firewall6;
     });
@@ -206,7 +286,7 @@ export class MemoryDataplane implements TrafficDataplane {
    */
   sendTraffic(traffic: TrafficSpec, context: { wanInterface: string; offload: boolean; lanHosts: LanHost[] }): Promise<TrafficVerdict> {
     const spec = normalizeFlowSpec(traffic);
-    return this.withState((dataplane) => {
+    return this.withState((dataplane, state) => {
       const flow = this.findFlow(dataplane, spec);
       if (context.offload && spec.family === 4 && flow !== undefined) {
         flow.packets += spec.packets;
@@ -226,13 +306,14 @@ export class MemoryDataplane implements TrafficDataplane {
         mac: host?.mac,
         state: flow === undefined ? 'NEW' : 'ESTABLISHED',
       };
-      const verdict = this.forward(dataplane, packet, context.wanInterface, spec);
-      if (verdict === 'accepted') {
+      const passed = this.forward(dataplane, state, packet, context.wanInterface, spec);
+      if (passed.packets > 0) {
         const accepted = flow ?? this.addFlow(dataplane, spec);
-        accepted.packets += spec.packets;
-        accepted.bytes += spec.bytes;
+        accepted.packets += passed.packets;
+        accepted.bytes += passed.bytes;
       }
-      return verdict;
+      // Any packet that got out makes the traffic "accepted": a partly dropped flood still leaked.
+      return passed.packets > 0 ? 'accepted' : 'dropped';
     });
   }
 
@@ -260,26 +341,53 @@ export class MemoryDataplane implements TrafficDataplane {
 
   /**
    * FORWARD → VYATTA_FW_OUT_HOOK → the ruleset bound to the WAN's `out` slot; RETURN goes back to the hook. IPv4
-   * walks the iptables table, IPv6 the ip6tables one (each has its own VYATTA_FW_OUT_HOOK and counters).
+   * walks the iptables table, IPv6 the ip6tables one (each has its own VYATTA_FW_OUT_HOOK and counters). The
+   * traffic's packets walk together, except where a limited row matches only some of them: those it takes, the rest go
+   * on. Returns the packets (and their bytes) that got out.
    */
-  private forward(dataplane: MemoryDataplaneState, packet: Packet, wanInterface: string, traffic: TrafficSpec & { family: 4 | 6 }): TrafficVerdict {
+  private forward(dataplane: MemoryDataplaneState, state: SimState, packet: Packet, wanInterface: string, traffic: TrafficSpec & { family: 4 | 6 }): CounterPair {
     const { chains, ipsets } = traffic.family === 4 ? dataplane.firewall : (dataplane.firewall6 ?? { chains: {}, ipsets: {} });
     const counters = traffic.family === 4 ? dataplane.counters : (dataplane.counters6 ??= {});
-    const count = (row: IptablesRow): void => {
+    const buckets = traffic.family === 4 ? (dataplane.buckets ??= {}) : (dataplane.buckets6 ??= {});
+    const now = Date.now();
+    // The packets still walking, and their bytes; a share of n packets carries its part of the bytes.
+    let packets = traffic.packets;
+    let bytes = traffic.bytes;
+    const share = (n: number): number => (n === packets ? bytes : Math.floor((bytes * n) / packets));
+    const count = (row: IptablesRow, n: number, b: number): void => {
       const counter = (counters[row.id] ??= { packets: 0, bytes: 0 });
-      counter.packets += traffic.packets;
-      counter.bytes += traffic.bytes;
+      counter.packets += n;
+      counter.bytes += b;
     };
     for (const jump of chains.VYATTA_FW_OUT_HOOK?.rows ?? []) {
+      if (packets === 0) break;
       if (jump.outInterface !== wanInterface) continue;
-      count(jump);
+      count(jump, packets, bytes);
+      // Packets that RETURN from this chain go back to the hook, and on to the next jump, with those that fell off its end.
+      let returned = { packets: 0, bytes: 0 };
       for (const row of chains[jump.target]?.rows ?? []) {
+        if (packets === 0) break;
         if (!rowMatches(row, packet, ipsets)) continue;
-        count(row);
-        if (row.target === 'RETURN') break;
-        if (row.target === 'DROP' || row.target === 'REJECT') return 'dropped';
+        const taken = takeCredit(buckets, row, packets, now);
+        if (taken === 0) continue;
+        const takenBytes = share(taken);
+        count(row, taken, takenBytes);
+        if (row.target === 'LOG') {
+          const lines = Array.from({ length: taken }, () => logLine(row.match.logPrefix ?? '', packet, traffic.family, wanInterface, dataplane.nextFlowId++, now));
+          appendRouterLog(state, lines.join(''));
+          continue;
+        }
+        if (row.target === 'RETURN') {
+          returned = { packets: returned.packets + taken, bytes: returned.bytes + takenBytes };
+        } else if (row.target !== 'DROP' && row.target !== 'REJECT') {
+          continue;
+        }
+        packets -= taken;
+        bytes -= takenBytes;
       }
+      packets += returned.packets;
+      bytes += returned.bytes;
     }
-    return 'accepted';
+    return { packets, bytes };
   }
 }

@@ -43,6 +43,8 @@ export interface SimOptions {
   wanInterface: string;
   offload: boolean;
   lanHosts: LanHost[];
+  /** The size /var/log/messages rotates at (rsyslog's outchannel); default DEFAULT_LOG_MAX_BYTES (255 KiB). */
+  logMaxBytes?: number;
 }
 
 export interface SimState {
@@ -199,6 +201,11 @@ export interface RowMatch {
   rejectWith?: string;
   /** `-m time --datestart <date> --utc`: the row matches only from then on (UTC, `YYYY-MM-DDThh:mm:ss`). */
   dateStart?: string;
+  /**
+   * `-m limit --limit <rate> --limit-burst <burst>` (rate as EdgeOS writes it, `6/minute`): the row matches only while
+   * its own token bucket has credit; packets past it go on to the next row.
+   */
+  limit?: { rate: string; burst: number };
 }
 
 export interface IptablesChain {
@@ -221,4 +228,13 @@ export interface MemoryDataplaneState {
   counters6?: Record<string, CounterPair>;
   flows: ConntrackFlow[];
   nextFlowId: number;
+  /** The token buckets of the rows with `-m limit`, by row id (IPv4, and IPv6 in `buckets6`); absent = full. */
+  buckets?: Record<string, TokenBucket>;
+  buckets6?: Record<string, TokenBucket>;
+}
+
+/** xt_limit's state of one row: packets of credit (at most its burst), as of `at` (epoch ms). */
+export interface TokenBucket {
+  credit: number;
+  at: number;
 }
