@@ -9,9 +9,10 @@
  * - The kernel's log is the whole machine's, so only lines that start with one of the prefixes of the router's own
  *   LOG rows (compiled from its active configuration) are taken, and only those written since the lab started
  *   (kernelLogReader.ts, a child process that follows /dev/kmsg).
- * - The file is bounded and rotated as Vyatta's syslog setup does it (docs/design/destinations.md section 2): it
- *   grows to 255 KiB (archive size 250 KiB + 5), then becomes /var/log/messages.1, keeping its inode, and a new,
- *   empty file with a new inode takes its place.
+ * - The file is bounded and rotated as the simulator's own LOG rows do it (memoryDataplane.ts), after Vyatta's syslog
+ *   setup (docs/design/destinations.md section 2): it grows to SimOptions.logMaxBytes (255 KiB by default: archive
+ *   size 250 KiB + 5), then becomes /var/log/messages.1, keeping its inode, and a new, empty file with a new inode
+ *   takes its place.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { createInterface } from 'node:readline';
 
 import { compileFirewall, compileIpv6Firewall } from '../sim/edgeos';
 import type { CompiledFirewall, ConfigLines, RouterStateStore, SimState } from '../sim/edgeos';
+import { DEFAULT_LOG_MAX_BYTES } from '../sim/edgeos/memoryDataplane';
 import { COMPILED_LAB_DIR } from './system';
 import { LAB_DIR } from './topology';
 
@@ -27,8 +29,6 @@ const ALL_NETNS_SETTING = '/proc/sys/net/netfilter/nf_log_all_netns';
 /** The setting's value before the lab changed it. */
 const SAVED_SETTING_FILE = join(LAB_DIR, 'nf_log_all_netns.saved');
 const READY_TIMEOUT_MS = 10_000;
-/** rsyslog's `$outchannel` size for Vyatta's default `archive size 250` (KiB): 250 + 5 KiB. */
-export const ROUTER_LOG_MAX_BYTES = (250 + 5) * 1024;
 /** The host name rsyslog writes (EdgeOS's default). */
 const SYSLOG_HOST = 'ubnt';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -54,8 +54,9 @@ export function routerLogPrefixes(active: ConfigLines): Set<string> {
 
 /** Appends syslog lines to the router's log, rotating it first when they would take it past its bound. */
 export function appendRouterLog(state: SimState, lines: string): void {
+  const max = state.options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
   const log = (state.routerLog ??= { current: { inode: 1000, text: '' }, nextInode: 1001 });
-  if (log.current.text.length > 0 && Buffer.byteLength(log.current.text) + Buffer.byteLength(lines) > ROUTER_LOG_MAX_BYTES) {
+  if (log.current.text.length > 0 && Buffer.byteLength(log.current.text) + Buffer.byteLength(lines) > max) {
     log.rotated = log.current;
     log.current = { inode: log.nextInode++, text: '' };
   }
