@@ -5,6 +5,8 @@
  * either a number we range-checked or a string matched against a strict pattern. A bad camera is skipped with
  * one log line that names the field; a bad router is skipped the same way; neither stops the others.
  */
+import { isIP } from 'node:net';
+
 import {
   BYTES_PER_MB,
   DEFAULTS,
@@ -105,6 +107,11 @@ export interface PlatformSettings {
    * network behind an address; absent unless the owner sets it: no data set is bundled.
    */
   readonly networkData?: NetworkDataFiles;
+  /**
+   * The DNS servers that reverse look-ups of destinations ask (`192.168.1.1`, `192.168.1.1:5353`, `[2001:db8::1]:53`),
+   * in node's setServers form; absent unless the owner sets it: the Homebridge host's own resolvers are asked then.
+   */
+  readonly nameServers?: readonly string[];
 }
 
 /** The data files of `networkData`, as paths; any may be left out. */
@@ -335,6 +342,39 @@ const SECRET_FIELDS = new Set(['password', 'passphrase']);
 function describeForError(field: string, value: unknown): string {
   return SECRET_FIELDS.has(field) ? 'a value that is not shown' : `"${printable(value)}"`;
 }
+/** The most servers a resolver is worth asking (each look-up tries them in turn within its 2 s). */
+const MAX_NAME_SERVERS = 3;
+
+/** One `nameServers` entry: an IP address, optionally with a port (`a.b.c.d:port`, `[v6]:port`). */
+function isNameServer(value: string): boolean {
+  const withPort = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(value) ?? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(value);
+  const address = withPort?.[1] ?? value;
+  const port = withPort?.[2] === undefined ? 53 : Number(withPort[2]);
+  return isIP(address) !== 0 && port >= 1 && port <= 65535;
+}
+
+/** `nameServers`: a list of server addresses; a bad entry is said in plain words and left out. */
+function parseNameServers(raw: unknown, errors: string[]): readonly string[] | undefined {
+  if (raw === undefined) {
+    return undefined;
+  }
+  if (!isList(raw)) {
+    errors.push('Camera Guard: "nameServers" must be a list of DNS server addresses such as ["192.168.1.1"]; the Homebridge host\'s own DNS servers are used.');
+    return undefined;
+  }
+  const servers: string[] = [];
+  for (const entry of raw) {
+    if (typeof entry !== 'string' || !isNameServer(entry)) {
+      errors.push(`Camera Guard: "nameServers" entry "${printable(entry)}" is not an IP address (optionally with ":port"); it is left out.`);
+    } else if (servers.length >= MAX_NAME_SERVERS) {
+      errors.push(`Camera Guard: "nameServers" holds more than ${MAX_NAME_SERVERS} servers; "${entry}" and any after it are left out.`);
+      break;
+    } else {
+      servers.push(entry);
+    }
+  }
+  return servers.length === 0 ? undefined : servers;
+}
 
 function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -396,7 +436,11 @@ export function parseConfig(raw: unknown): ParsedConfig {
   });
 
   const networkData = parseNetworkData(top.networkData, errors);
-  return { settings: { pollMs: pollSeconds * 1000, leak, routers, ...(networkData === undefined ? {} : { networkData }) }, errors };
+  const nameServers = parseNameServers(top.nameServers, errors);
+  return {
+    settings: { pollMs: pollSeconds * 1000, leak, routers, ...(networkData === undefined ? {} : { networkData }), ...(nameServers === undefined ? {} : { nameServers }) },
+    errors,
+  };
 }
 
 /**

@@ -74,6 +74,20 @@ describe('configuration', () => {
     expect(parseConfig({ routers: [router()], networkData: '/data' }).errors).toEqual([expect.stringMatching(/"networkData" must be an object of file paths/)]);
   });
 
+  it('reads nameServers only when set, with or without a port, and leaves out what is not a server address', () => {
+    expect(parseConfig({ routers: [router()] }).settings.nameServers).toBeUndefined();
+    const { settings, errors } = parseConfig({ routers: [router()], nameServers: ['192.168.1.1', '198.51.100.254:5353', '[2001:db8::1]:53', 'dns.example', '10.0.0.1:0'] });
+    expect(settings.nameServers).toEqual(['192.168.1.1', '198.51.100.254:5353', '[2001:db8::1]:53']);
+    expect(errors).toEqual([
+      'Camera Guard: "nameServers" entry "dns.example" is not an IP address (optionally with ":port"); it is left out.',
+      'Camera Guard: "nameServers" entry "10.0.0.1:0" is not an IP address (optionally with ":port"); it is left out.',
+    ]);
+    expect(parseConfig({ routers: [router()], nameServers: '192.168.1.1' }).errors).toEqual([expect.stringMatching(/"nameServers" must be a list of DNS server addresses/)]);
+    const many = parseConfig({ routers: [router()], nameServers: ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'] });
+    expect(many.settings.nameServers).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+    expect(many.errors).toEqual([expect.stringMatching(/more than 3 servers; "192\.0\.2\.4" and any after it are left out/)]);
+  });
+
   it('reads tripOnForeignDns, off unless the owner sets it', () => {
     const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ tripOnForeignDns: true }), camera({ name: 'Garage', address: '192.168.1.51' })] })] });
     expect(errors).toEqual([]);
@@ -179,7 +193,7 @@ describe('config.schema.json', () => {
   });
 
   it('reads in setup order: the router connection, then its cameras, then the tuning', () => {
-    expect(Object.keys(schema.schema.properties)).toEqual(['name', 'routers', 'pollSeconds', 'leak', 'networkData']);
+    expect(Object.keys(schema.schema.properties)).toEqual(['name', 'routers', 'pollSeconds', 'leak', 'networkData', 'nameServers']);
     const keys = Object.keys(routerProps);
     expect(keys.slice(0, 4)).toEqual(['name', 'host', 'port', 'username']);
     expect(keys.indexOf('cameras')).toBeLessThan(keys.indexOf('ruleSet'));

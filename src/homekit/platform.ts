@@ -90,20 +90,26 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
   private earlier: readonly EarlierEntry[] = [];
   /** Which entry talks to the router behind each host key, for every router of this platform. */
   private readonly hostKeyClaims = new HostKeyClaims();
-  /** Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. */
-  private readonly reverseNames = new ReverseNames();
-  /** The addresses of the cameras' `allowDestinations` host names; look-ups are cancelled at shutdown. */
-  private readonly forwardNames = new ForwardNames({
-    onNotFound: (name, code) => {
-      const message = expectedNameNotFound(name, code);
-      this.log[message.level](message.text);
-    },
-  });
+  /**
+   * Reverse DNS names of where cameras go, for the log and the status view; look-ups are cancelled at shutdown. Made
+   * again at launch when the owner names DNS servers (`nameServers`), before any guard asks it for a name.
+   */
+  private reverseNames = new ReverseNames();
+  /**
+   * The addresses of the cameras' `allowDestinations` host names; look-ups are cancelled at shutdown. Made again at
+   * launch, as reverseNames is, when the owner names DNS servers.
+   */
+  private forwardNames = this.makeForwardNames();
   /** The networks behind addresses, from the owner's `networkData` files; made at launch only when they are set. */
   private networks: NetworkLookup | undefined;
   /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
   private readonly names: DestinationNames = {
-    lookUp: (addresses) => this.reverseNames.lookUp(addresses),
+    lookUp: (addresses) => {
+      this.reverseNames.lookUp(addresses);
+      // The network data is read once destinations are first seen (not at the first line that names one, which would
+      // then go out without networks), so it is there for the lines and the status that follow.
+      void this.networks?.load();
+    },
     nameOf: (address) => this.reverseNames.nameOf(address),
     networkOf: (address) => this.networks?.lookUp(address),
     lookUpNames: (names) => this.forwardNames.lookUp(names),
@@ -132,6 +138,17 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     });
   }
 
+  /** The resolver of `allowDestinations` host names, asking `servers` when the owner names them (`nameServers`). */
+  private makeForwardNames(servers?: readonly string[]): ForwardNames {
+    return new ForwardNames({
+      ...(servers === undefined ? {} : { servers }),
+      onNotFound: (name, code) => {
+        const message = expectedNameNotFound(name, code);
+        this.log[message.level](message.text);
+      },
+    });
+  }
+
   configureAccessory(accessory: PlatformAccessory): void {
     this.cached.set(accessory.UUID, accessory);
   }
@@ -153,6 +170,10 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         `config.json holds ${siblings.count} Camera Guard platforms and this one runs on the main bridge, where Homebridge refuses any Camera Guard platform after the first; ` +
           'give every Camera Guard platform a child bridge of its own (Plugins, Camera Guard, ⋮, Child Bridge Config), then restart Homebridge.',
       );
+    }
+    if (settings.nameServers !== undefined) {
+      this.reverseNames = new ReverseNames({ servers: settings.nameServers });
+      this.forwardNames = this.makeForwardNames(settings.nameServers);
     }
     if (settings.networkData !== undefined) {
       // Loaded on first use, once: each file that cannot be read is said once, and the guard names what it can without it.

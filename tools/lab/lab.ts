@@ -3,8 +3,10 @@
  *
  * The router is the simulator's SimulatedEdgeRouter (the same interpreter as `npm run demo` and the driver tests)
  * on a state file shared with every SSH login, with its in-memory counters swapped for the router namespace's real
- * iptables. Through `lab.router` the owner of the lab can inject what a real router does on its own: slow, failed,
- * partial or locked commits, a reboot, a change made on the router outside HomeKit.
+ * iptables, its connection tracking answered from the router namespace's kernel (labDataplane.ts) and its
+ * /var/log/messages fed with the kernel's LOG lines (kernelLog.ts). Through `lab.router` the owner of the lab can
+ * inject what a real router does on its own: slow, failed, partial or locked commits, a reboot, a change made on the
+ * router outside HomeKit.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -14,8 +16,9 @@ import { createInterface } from 'node:readline';
 
 import { SimulatedEdgeRouter, createInitialState } from '../sim/edgeos';
 import { FileStateStore } from './fileStateStore';
-import { IptablesDataplane } from './iptablesDataplane';
-import { assertLanRoutedIntoLab, createLabNetwork, enableConntrackAccounting, namespacePids, removeLabNetwork } from './network';
+import { KernelLog, restoreKernelLogSetting } from './kernelLog';
+import { LabDataplane } from './labDataplane';
+import { assertLanRoutedIntoLab, createLabNetwork, enableConntrackAccounting, namespacePids, removeLabNetwork, setConntrackAccounting } from './network';
 import { OWNER_FILE, labUnavailableReason } from './prerequisites';
 import { RouterHold } from './routerHolds';
 import type { HoldPoint } from './routerHolds';
@@ -305,6 +308,8 @@ export class Lab {
     readonly router: SimulatedEdgeRouter,
     readonly ssh: LabSshServer,
     readonly internet: InternetHost,
+    /** The kernel's LOG lines of the router's rules, as they reach its /var/log/messages. */
+    readonly kernelLog: KernelLog,
   ) {}
 
   get hosts(): LabHost[] {
@@ -391,13 +396,20 @@ export class Lab {
    * and the next run cleans up.
    */
   trackProcess(pid: number | undefined): void {
-    const started = pid === undefined ? undefined : processStartTime(pid);
-    if (started !== undefined) appendFileSync(COMPANIONS_FILE, `${pid} ${started}\n`);
+    trackCompanion(pid);
   }
 
   /** Whether a router login (or a tool it runs) is running: see routerLoginRunning. */
   loginRunning(): Promise<boolean> {
     return routerLoginRunning();
+  }
+
+  /**
+   * `net.netfilter.nf_conntrack_acct` in the router's kernel, as the owner sets it on EdgeOS (off there by default; the
+   * lab starts with it on). Flows opened while it is off carry no counts.
+   */
+  setConntrackAccounting(enabled: boolean): Promise<void> {
+    return setConntrackAccounting(enabled);
   }
 
   /** `conntrack -L -s <address>` on the router. */
@@ -425,6 +437,12 @@ export async function routerLoginRunning(): Promise<boolean> {
   });
 }
 
+/** Makes stopping the lab end this process too (see Lab.trackProcess). */
+function trackCompanion(pid: number | undefined): void {
+  const started = pid === undefined ? undefined : processStartTime(pid);
+  if (started !== undefined) appendFileSync(COMPANIONS_FILE, `${pid} ${started}\n`);
+}
+
 /** The tracked companion processes still running (a process that reuses a recorded id is someone else's). */
 function trackedCompanions(): number[] {
   let lines: string[];
@@ -449,23 +467,28 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     writeFileSync(OWNER_FILE, `${process.pid}\n`);
     await createLabNetwork();
     const store = await FileStateStore.create(ROUTER_STATE_FILE, initialRouterState(options.initialConfig ?? FRESH_LAB_ROUTER_CONFIG));
-    const router = new SimulatedEdgeRouter({ store, dataplane: new IptablesDataplane({ namespace: ROUTER.namespace }) });
+    const router = new SimulatedEdgeRouter({ store, dataplane: new LabDataplane({ namespace: ROUTER.namespace }) });
     // Power-on: the saved configuration is loaded into the kernel, which also loads connection tracking.
     await router.reboot();
     await enableConntrackAccounting();
+    const kernelLog = await KernelLog.start(store, trackCompanion);
     const ssh = await LabSshServer.prepare(join(LAB_DIR, 'ssh'), ROUTER_STATE_FILE);
     await ssh.start();
     const internet = await InternetHost.start();
-    return new Lab(router, ssh, internet);
+    return new Lab(router, ssh, internet, kernelLog);
   } catch (error) {
     await stopLab();
     throw error;
   }
 }
 
-/** Removes everything a lab leaves: its processes, namespaces, veths and state directory. Safe to call any time. */
+/**
+ * Removes everything a lab leaves: its processes (the kernel log's reader too), namespaces, veths, the kernel's
+ * logging setting and the state directory. Safe to call any time.
+ */
 export async function stopLab(): Promise<void> {
   await terminateProcesses(trackedCompanions());
+  restoreKernelLogSetting();
   await removeLabNetwork();
   removeRouterAccounts();
   rmSync(LAB_DIR, { recursive: true, force: true });

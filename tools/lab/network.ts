@@ -178,5 +178,10 @@ export async function assertLanRoutedIntoLab(extra: readonly string[] = []): Pro
 
 /** Turns on per-flow byte counts in the router's conntrack, once the firewall has loaded the conntrack module. */
 export async function enableConntrackAccounting(): Promise<void> {
-  await setKernelValue(ROUTER.namespace, 'net.netfilter.nf_conntrack_acct', '1');
+  await setConntrackAccounting(true);
+}
+
+/** Switches per-flow byte counts in the router's conntrack on or off (flows counted before keep their counts). */
+export async function setConntrackAccounting(enabled: boolean): Promise<void> {
+  await setKernelValue(ROUTER.namespace, 'net.netfilter.nf_conntrack_acct', enabled ? '1' : '0');
 }

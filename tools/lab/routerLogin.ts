@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 
 import { SimulatedEdgeRouter, commandReadsStdin } from '../sim/edgeos';
 import { FileStateStore } from './fileStateStore';
-import { IptablesDataplane } from './iptablesDataplane';
+import { LabDataplane } from './labDataplane';
 import { HoldingStateStore } from './routerHolds';
 
 /** How often the login checks that the sshd process serving its connection is still there. */
@@ -52,7 +52,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const stdin = commandReadsStdin(command) ? await readStandardInput() : '';
-  const router = new SimulatedEdgeRouter({ store: new HoldingStateStore(new FileStateStore(stateFile), stateFile), dataplane: new IptablesDataplane() });
+  const router = new SimulatedEdgeRouter({ store: new HoldingStateStore(new FileStateStore(stateFile), stateFile), dataplane: new LabDataplane() });
   // A closed channel or connection stops the script between two commands, leaving any open session behind, as on EdgeOS.
   const abort = new AbortController();
   process.once('SIGHUP', () => abort.abort());
