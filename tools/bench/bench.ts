@@ -359,7 +359,7 @@ async function scenes(sim: SimulatorProcess, started: SimStarted, commitDelayMs:
         met: stillOpen === 0 && cutFromStart <= 2 * commitTime,
         why: impossible
           ? `at a ${ms(commitTime)} commit the router's own time for the read before it, the read-back and the cut (${ms(routerTime - commitTime)}) is more than the commit itself, so no client can finish within 2× the commit; at a commit delay of 1 s (a real router's order) the same Lockdown is measured below.`
-          : 'the plugin took longer than twice the commit between the transaction\'s first command and the last flow cut.',
+          : `the budget of 2× the commit is ${ms(2 * commitTime)}; the router's own time for the ${commands.length} commands and their bare round trips took ${ms(routerTime + commands.length * bareRoundTripMs)} of it (${((routerTime + commands.length * bareRoundTripMs) / commitTime).toFixed(2)}× the commit on its own), and the plugin's work between them (reading the configuration before the commit, planning, reading it back, for ${size} cameras) the other ${ms(cutFromStart - routerTime - commands.length * bareRoundTripMs)}; at a commit delay of 1 s (a real router's order) the same Lockdown is measured below.`,
       });
     }
   }
