@@ -18,6 +18,7 @@ import {
 } from './settings';
 import { EXPECTED_HINT, MAX_EXPECTED_DESTINATIONS, parseExpectedDestination } from './destinations/expected';
 import type { ExpectedDestination } from './destinations/expected';
+import type { NetworkDataFiles } from './destinations/networkLookup';
 import { reservedRuleSetNameReason } from './router/edgeos/reservedNames';
 
 /** A service a blocked camera may still reach, as one firewall rule. */
@@ -103,10 +104,10 @@ export interface PlatformSettings {
   readonly leak: LeakSettings;
   readonly routers: readonly RouterSettings[];
   /**
-   * Offline IP-to-ASN and IP-to-country CSV files (the formats networkLookup.ts reads), so the log can name the
-   * network behind an address; absent unless the owner sets it: no data set is bundled.
+   * Where the names of the networks behind destinations come from: the data set installed with the plugin
+   * (`bundled`, the default), the owner's own CSV files (`files`), or nowhere (`off`).
    */
-  readonly networkData?: NetworkDataFiles;
+  readonly networkData: NetworkDataSetting;
   /**
    * The DNS servers that reverse look-ups of destinations ask (`192.168.1.1`, `192.168.1.1:5353`, `[2001:db8::1]:53`),
    * in node's setServers form; absent unless the owner sets it: the Homebridge host's own resolvers are asked then.
@@ -115,23 +116,27 @@ export interface PlatformSettings {
 }
 
 /** The data files of `networkData`, as paths; any may be left out. */
-export interface NetworkDataFiles {
-  readonly asnIpv4?: string;
-  readonly asnIpv6?: string;
-  readonly countryIpv4?: string;
-  readonly countryIpv6?: string;
-}
+export type { NetworkDataFiles };
+
+/** `networkData`, read: which data set names networks. */
+export type NetworkDataSetting = { readonly source: 'bundled' } | { readonly source: 'off' } | { readonly source: 'files'; readonly files: NetworkDataFiles };
 
 const NETWORK_DATA_KEYS = ['asnIpv4', 'asnIpv6', 'countryIpv4', 'countryIpv6'] as const;
+const NETWORK_DATA_SOURCES = ['bundled', 'files', 'off'] as const;
+const BUNDLED: NetworkDataSetting = { source: 'bundled' };
 
-/** `networkData`: an object of file paths; anything else is said in plain words and left out (names are then not looked up). */
-function parseNetworkData(raw: unknown, errors: string[]): NetworkDataFiles | undefined {
-  if (raw === undefined) {
-    return undefined;
+/**
+ * `networkData`: `source` is "bundled" (the default), "files" or "off"; file paths alone mean "files", as before
+ * `source` existed. A mistake is said in plain words, and the bundled data set is used, so destinations still get
+ * network names.
+ */
+function parseNetworkData(raw: unknown, errors: string[]): NetworkDataSetting {
+  if (raw === undefined || raw === null) {
+    return BUNDLED;
   }
   if (!isObject(raw)) {
-    errors.push('Camera Guard: "networkData" must be an object of file paths (asnIpv4, asnIpv6, countryIpv4, countryIpv6); network names are not looked up.');
-    return undefined;
+    errors.push('Camera Guard: "networkData" must be an object (source, and the file paths asnIpv4, asnIpv6, countryIpv4, countryIpv6); the data set that comes with the plugin names networks instead.');
+    return BUNDLED;
   }
   const files: Partial<Record<(typeof NETWORK_DATA_KEYS)[number], string>> = {};
   for (const key of NETWORK_DATA_KEYS) {
@@ -145,7 +150,28 @@ function parseNetworkData(raw: unknown, errors: string[]): NetworkDataFiles | un
     }
     files[key] = value;
   }
-  return Object.keys(files).length === 0 ? undefined : files;
+  const given = Object.keys(files).length > 0;
+  const chosen = raw.source;
+  let source: string;
+  if (chosen === undefined || chosen === '') {
+    source = given ? 'files' : 'bundled';
+  } else if (typeof chosen !== 'string' || !(NETWORK_DATA_SOURCES as readonly string[]).includes(chosen)) {
+    errors.push(`Camera Guard: "networkData.source" must be "bundled", "files" or "off", not "${printable(chosen)}"; the data set that comes with the plugin names networks instead.`);
+    return BUNDLED;
+  } else {
+    source = chosen;
+  }
+  if (source === 'files') {
+    if (!given) {
+      errors.push('Camera Guard: "networkData.source" is "files" but no file path is set; the data set that comes with the plugin names networks instead.');
+      return BUNDLED;
+    }
+    return { source: 'files', files };
+  }
+  if (given) {
+    errors.push(`Camera Guard: "networkData" has file paths, but its source is "${source}", so they are not read; set "source" to "files" to use them.`);
+  }
+  return source === 'off' ? { source: 'off' } : BUNDLED;
 }
 
 export interface ParsedConfig {
@@ -438,7 +464,7 @@ export function parseConfig(raw: unknown): ParsedConfig {
   const networkData = parseNetworkData(top.networkData, errors);
   const nameServers = parseNameServers(top.nameServers, errors);
   return {
-    settings: { pollMs: pollSeconds * 1000, leak, routers, ...(networkData === undefined ? {} : { networkData }), ...(nameServers === undefined ? {} : { nameServers }) },
+    settings: { pollMs: pollSeconds * 1000, leak, routers, networkData, ...(nameServers === undefined ? {} : { nameServers }) },
     errors,
   };
 }

@@ -66,12 +66,56 @@ describe('configuration', () => {
     expect(parseConfig({ routers: [router({ cameras: [seven] })] }).errors).toEqual([]);
   });
 
-  it('reads networkData file paths only when set, and says a bad one in plain words', () => {
-    expect(parseConfig({ routers: [router()] }).settings.networkData).toBeUndefined();
-    const { settings, errors } = parseConfig({ routers: [router()], networkData: { asnIpv4: '/data/asn-ipv4.csv', countryIpv4: 42 } });
-    expect(settings.networkData).toEqual({ asnIpv4: '/data/asn-ipv4.csv' });
+  it('names networks with the bundled data set unless networkData says otherwise', () => {
+    const read = (networkData: unknown) => parseConfig({ routers: [router()], ...(networkData === undefined ? {} : { networkData }) });
+    expect(read(undefined).settings.networkData).toEqual({ source: 'bundled' });
+    expect(read({}).settings.networkData).toEqual({ source: 'bundled' });
+    expect(read({ source: 'off' })).toMatchObject({ settings: { networkData: { source: 'off' } }, errors: [] });
+    // File paths alone are the owner's own files, as before "source" existed.
+    expect(read({ asnIpv4: '/data/asn-ipv4.csv' })).toMatchObject({ settings: { networkData: { source: 'files', files: { asnIpv4: '/data/asn-ipv4.csv' } } }, errors: [] });
+    expect(read({ source: 'files', countryIpv6: '/data/c6.csv' }).settings.networkData).toEqual({ source: 'files', files: { countryIpv6: '/data/c6.csv' } });
+  });
+
+  it('says each networkData mistake in plain words, and falls back to the bundled data set rather than no names', () => {
+    const read = (networkData: unknown) => parseConfig({ routers: [router()], networkData });
+    const { settings, errors } = read({ asnIpv4: '/data/asn-ipv4.csv', countryIpv4: 42 });
+    expect(settings.networkData).toEqual({ source: 'files', files: { asnIpv4: '/data/asn-ipv4.csv' } });
     expect(errors).toEqual(['Camera Guard: "networkData.countryIpv4" must be the path of a file; it is left out.']);
-    expect(parseConfig({ routers: [router()], networkData: '/data' }).errors).toEqual([expect.stringMatching(/"networkData" must be an object of file paths/)]);
+    expect(read('/data')).toMatchObject({ settings: { networkData: { source: 'bundled' } }, errors: [expect.stringMatching(/"networkData" must be an object \(source, and the file paths/)] });
+    expect(read({ source: 'maxmind' })).toMatchObject({
+      settings: { networkData: { source: 'bundled' } },
+      errors: ['Camera Guard: "networkData.source" must be "bundled", "files" or "off", not "maxmind"; the data set that comes with the plugin names networks instead.'],
+    });
+    expect(read({ source: 'files' })).toMatchObject({ settings: { networkData: { source: 'bundled' } }, errors: [expect.stringMatching(/"files" but no file path is set/)] });
+    expect(read({ source: 'off', asnIpv4: '/data/a.csv' })).toMatchObject({
+      settings: { networkData: { source: 'off' } },
+      errors: ['Camera Guard: "networkData" has file paths, but its source is "off", so they are not read; set "source" to "files" to use them.'],
+    });
+    expect(read({ source: 'files', asnIpv4: 'a\u0007b' }).errors).toEqual([
+      'Camera Guard: "networkData.asnIpv4" must be the path of a file; it is left out.',
+      expect.stringMatching(/"files" but no file path is set/),
+    ]);
+  });
+
+  it('offers the three networkData sources in the settings form, bundled first, and shows the paths whenever they are read', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { networkData } = (require('../config.schema.json') as { schema: { properties: Record<string, any> } }).schema.properties;
+    // No default: the form would write "bundled" into an older config whose paths alone choose its own files.
+    expect(networkData.properties.source.default).toBeUndefined();
+    expect(networkData.properties.source.oneOf.map((choice: { enum: string[] }) => choice.enum[0])).toEqual(['bundled', 'files', 'off']);
+    for (const key of ['asnIpv4', 'asnIpv6', 'countryIpv4', 'countryIpv6']) {
+      // As the settings form runs it: a function of the model made from the body's text.
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      const shows = new Function('model', networkData.properties[key].condition.functionBody) as (model: unknown) => boolean;
+      const models = [{ source: 'files' }, { source: 'bundled' }, { source: 'off' }, undefined, { [key]: '/data/x.csv' }, { source: 'off', [key]: '/data/x.csv' }];
+      const read = models.map((networkData) => parseConfig({ routers: [router()], ...(networkData === undefined ? {} : { networkData }) }).settings.networkData.source === 'files');
+      // Shown exactly when the plugin would read them (or the owner chose files and has still to type them).
+      expect(models.map((networkData) => shows({ networkData }))).toEqual([true, false, false, false, true, false]);
+      expect(read).toEqual([false, false, false, false, true, false]);
+    }
+    for (const { enum: [source] } of networkData.properties.source.oneOf as { enum: string[] }[]) {
+      expect(parseConfig({ routers: [router()], networkData: { source, asnIpv4: source === 'files' ? '/a.csv' : undefined } }).settings.networkData.source).toBe(source);
+    }
   });
 
   it('reads nameServers only when set, with or without a port, and leaves out what is not a server address', () => {

@@ -583,6 +583,9 @@
         ),
       );
     }
+    if (Array.isArray(status.networkNames)) {
+      parts.push(...status.networkNames.map((line) => el('p', { class: 'cg-note', testid: 'status-network-names' }, line)));
+    }
     if (Array.isArray(status.configErrors) && status.configErrors.length > 0) {
       parts.push(el('p', { class: 'cg-note' }, 'Settings the running plugin skipped:'), list('status-config-errors', status.configErrors));
     }

@@ -6,8 +6,8 @@
  *     16777216,16777471,13335,"Cloudflare, Inc."        (ASN files: first, last, AS number, holder's name)
  *     16777216,16777471,AU                              (country files: first, last, ISO country code)
  *
- * IPv6 files write the 128-bit bounds as decimal numbers. Nothing is bundled: which data set to use, and where it
- * comes from, is open (docs/design/destinations.md, section 6). Loading is lazy (the first look-up starts it, it
+ * IPv6 files write the 128-bit bounds as decimal numbers. The data set installed with the plugin is ip-location-db's
+ * (bundledNetworkData.ts); an owner may give other files in the same layout. Loading is lazy (the first look-up starts it, it
  * happens once, and it streams the file so the event loop is never held for long); a look-up before it finishes, or
  * after it failed, answers undefined. Never call it on a HomeKit handler's path: the poll names destinations, the
  * handlers read what it named.
@@ -270,7 +270,8 @@ export interface NetworkDataFiles {
 
 /**
  * Names the networks holding addresses, loading its files on first use, once. `onLoaded` hears what was read (for
- * a debug line), `onError` why a file could not be (the look-ups then answer without it).
+ * a debug line), `onError` why a file could not be (the look-ups then answer without it), and `onDone`, once, how
+ * many files were read and how many could not be.
  */
 export class NetworkLookup {
   private tables: Partial<Record<keyof NetworkDataFiles, RangeTable>> | undefined;
@@ -278,13 +279,18 @@ export class NetworkLookup {
 
   constructor(
     private readonly files: NetworkDataFiles,
-    private readonly hooks: { onLoaded?: (file: string, report: LoadReport) => void; onError?: (file: string, error: unknown) => void } = {},
+    private readonly hooks: {
+      onLoaded?: (file: string, report: LoadReport) => void;
+      onError?: (file: string, error: unknown) => void;
+      onDone?: (read: number, failed: number) => void;
+    } = {},
   ) {}
 
   /** Starts loading (if it has not started), and resolves when it is done; never rejects. */
   load(): Promise<void> {
     this.loading ??= (async () => {
       const tables: Partial<Record<keyof NetworkDataFiles, RangeTable>> = {};
+      let failed = 0;
       for (const key of ['asnIpv4', 'asnIpv6', 'countryIpv4', 'countryIpv6'] as const) {
         const path = this.files[key];
         if (path === undefined) {
@@ -295,10 +301,12 @@ export class NetworkLookup {
           tables[key] = table;
           this.hooks.onLoaded?.(path, report);
         } catch (error) {
+          failed++;
           this.hooks.onError?.(path, error);
         }
       }
       this.tables = tables;
+      this.hooks.onDone?.(Object.keys(tables).length, failed);
     })();
     return this.loading;
   }
@@ -309,7 +317,17 @@ export class NetworkLookup {
       void this.load();
       return undefined;
     }
-    const v6 = canonicalAddress(address)?.includes(':') ?? false;
+    const canonical = canonicalAddress(address);
+    if (canonical === undefined) {
+      return undefined;
+    }
+    // An IPv4-mapped IPv6 address (::ffff:8.8.8.8) is held by the network that holds the IPv4 address it carries.
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+    if (mapped !== null) {
+      const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+      return this.lookUp(`${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`);
+    }
+    const v6 = canonical.includes(':');
     const asn = this.tables[v6 ? 'asnIpv6' : 'asnIpv4'];
     const country = this.tables[v6 ? 'countryIpv6' : 'countryIpv4'];
     const found = { ...(asn === undefined ? {} : lookUpIn(asn, address)), ...(country === undefined ? {} : lookUpIn(country, address)) };

@@ -17,7 +17,8 @@ import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformCo
 import si from 'systeminformation';
 
 import { duplicateRouterError, excludeInfrastructureAddresses, otherPlatformRouterError, parseConfig, printable } from '../config';
-import type { CameraSettings, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
+import type { CameraSettings, NetworkDataFiles, NetworkDataSetting, PlatformSettings, RouterSettings, SkippedCamera } from '../config';
+import { BUNDLED_CREDIT, bundledNetworkData } from '../destinations/bundledNetworkData';
 import { ForwardNames } from '../destinations/forwardNames';
 import { NetworkLookup } from '../destinations/networkLookup';
 import { ReverseNames } from '../destinations/reverseNames';
@@ -100,14 +101,15 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
    * launch, as reverseNames is, when the owner names DNS servers.
    */
   private forwardNames = this.makeForwardNames();
-  /** The networks behind addresses, from the owner's `networkData` files; made at launch only when they are set. */
+  /** The networks behind addresses (`networkData`: the bundled data set or the owner's files); none when it is off. */
   private networks: NetworkLookup | undefined;
   /** What the guards use to name destinations: reverse names, and network names when the owner has data for them. */
   private readonly names: DestinationNames = {
     lookUp: (addresses) => {
       this.reverseNames.lookUp(addresses);
-      // The network data is read once destinations are first seen (not at the first line that names one, which would
-      // then go out without networks), so it is there for the lines and the status that follow.
+      // The network data is read at the end of the first reading (every reading asks, with or without destinations),
+      // not at the first line that names one, which would then go out without networks: a leak trip needs a second
+      // reading, a poll later, and the data is there by then (about 1.3 s on a 2-core x86; longer on a Raspberry Pi).
       void this.networks?.load();
     },
     nameOf: (address) => this.reverseNames.nameOf(address),
@@ -149,6 +151,56 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     });
   }
 
+  /**
+   * The network look-up `networkData` asks for (none when it is off, or nothing of the bundled data set is
+   * installed), and the sentence the Status view shows about it. Nothing is read here: the tables load when
+   * destinations are first seen, and each file that cannot be read is said once.
+   */
+  private makeNetworks(setting: NetworkDataSetting): { lookup?: NetworkLookup; note: string } {
+    if (setting.source === 'off') {
+      return { note: 'Network names are off ("networkData" source "off"): destinations are shown with their addresses and DNS names.' };
+    }
+    let files: NetworkDataFiles;
+    let note: string;
+    let loaded: string;
+    if (setting.source === 'files') {
+      files = setting.files;
+      note = 'Network names come from the files set in "networkData".';
+      loaded = 'read the network data files set in "networkData"; destinations are named with the networks that hold them.';
+    } else {
+      const bundled = bundledNetworkData();
+      files = bundled.files;
+      const dated = bundled.dated === undefined ? '' : ` of ${bundled.dated}`;
+      note = `Network names come from the ip-location-db data${dated} installed with Camera Guard. ${BUNDLED_CREDIT}`;
+      loaded = `read the network data${dated} installed with Camera Guard; destinations are named with the networks that hold them (${BUNDLED_CREDIT.replace(/^Network names: /, '').replace(/\.$/, '')}).`;
+      if (bundled.missing.length > 0) {
+        const left = Object.keys(files).length === 0 ? 'without network names' : 'without some network names';
+        this.log.warn(
+          `the network data that comes with Camera Guard is not installed (${bundled.missing.join(', ')}), so destinations are shown ${left}; ` +
+            'reinstall Camera Guard without --omit=optional to get it, or set "networkData" to source "off" if you left it out on purpose.',
+        );
+        note = Object.keys(files).length === 0 ? `Network names are not shown: the network data that comes with Camera Guard is not installed (${bundled.missing.join(', ')}).` : `${note} Not installed: ${bundled.missing.join(', ')}.`;
+        if (Object.keys(files).length === 0) {
+          return { note };
+        }
+      }
+    }
+    const lookup = new NetworkLookup(files, {
+      onError: (file, error) =>
+        this.log.warn(
+          `could not read the network data file ${printable(file)} (${(error as NodeJS.ErrnoException).code ?? routerWords((error as Error).message, 120)}); ` +
+            'cameras are still guarded, but their destinations are shown without network names until the file is fixed and Homebridge restarted.',
+        ),
+      // Said once, when every file was read: the data's date tells the owner how old the names are.
+      onDone: (read, failed) => {
+        if (read > 0 && failed === 0) {
+          this.log.info(loaded);
+        }
+      },
+    });
+    return { lookup, note };
+  }
+
   configureAccessory(accessory: PlatformAccessory): void {
     this.cached.set(accessory.UUID, accessory);
   }
@@ -175,17 +227,9 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       this.reverseNames = new ReverseNames({ servers: settings.nameServers });
       this.forwardNames = this.makeForwardNames(settings.nameServers);
     }
-    if (settings.networkData !== undefined) {
-      // Loaded on first use, once: each file that cannot be read is said once, and the guard names what it can without it.
-      this.networks = new NetworkLookup(settings.networkData, {
-        onError: (file, error) =>
-          this.log.warn(
-            `could not read the network data file ${printable(file)} (${(error as NodeJS.ErrnoException).code ?? routerWords((error as Error).message, 120)}); ` +
-              'cameras are still guarded, but their destinations are shown without network names until the file is fixed and Homebridge restarted.',
-          ),
-      });
-    }
-    const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName());
+    const networks = this.makeNetworks(settings.networkData);
+    this.networks = networks.lookup;
+    const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName(), networks.note);
     this.status = status;
     const setups: RouterSetup[] = [];
     /** Cached accessories of routers that are not set up, by router name, so the log can say whose they were. */

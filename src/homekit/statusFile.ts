@@ -48,6 +48,8 @@ export class StatusFile {
     private readonly now: () => number = Date.now,
     /** The platform's `name`; undefined for the default. */
     private readonly platformName?: string,
+    /** Where the network names of destinations come from, in a sentence (`networkData`). */
+    private readonly networkNames?: string,
   ) {
     this.path = join(storagePath, statusFileName(platformName));
   }
@@ -96,7 +98,7 @@ export class StatusFile {
       }));
       return { name: source.name, lastPoll: iso(snapshot.lastPoll), problem: snapshot.problem, cameras };
     });
-    return { updatedAt: iso(this.now()), platform: this.platformName, routers, configErrors: this.configErrors };
+    return { updatedAt: iso(this.now()), platform: this.platformName, routers, configErrors: this.configErrors, ...(this.networkNames === undefined ? {} : { networkNames: [this.networkNames] }) };
   }
 
   write(): void {

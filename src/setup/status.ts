@@ -110,7 +110,11 @@ function readOne(path: string): Status | undefined {
     .map((error) => text(error))
     .filter((error) => error !== undefined)
     .map((error) => (platform === undefined ? error : `${platform}: ${error}`));
-  return { running: true, updatedAt: text(top.updatedAt, 40), routers, configErrors };
+  const networkNames = list(top.networkNames)
+    .slice(0, 4)
+    .map((line) => text(line))
+    .filter((line) => line !== undefined);
+  return { running: true, updatedAt: text(top.updatedAt, 40), routers, configErrors, ...(networkNames.length === 0 ? {} : { networkNames }) };
 }
 
 /**
@@ -159,5 +163,7 @@ export function readStatus(storagePath: string): Status {
     updatedAt,
     routers: statuses.flatMap((status) => status.routers),
     configErrors: statuses.flatMap((status) => status.configErrors ?? []),
+    // Platforms with the same data set say it once.
+    networkNames: [...new Set(statuses.flatMap((status) => status.networkNames ?? []))],
   };
 }

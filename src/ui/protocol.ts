@@ -175,4 +175,6 @@ export interface Status {
   readonly routers: readonly RouterStatus[];
   /** The running plugin's verdict on its config: one sentence per skipped router or camera (absent from older files). */
   readonly configErrors?: readonly string[];
+  /** Where destinations' network names come from, and the data's credit, a sentence per platform (absent from older files). */
+  readonly networkNames?: readonly string[];
 }

@@ -49,10 +49,23 @@ describe('which network holds an address', () => {
     expect(lookup.lookUp('203.0.113.1')).toBeUndefined();
   });
 
-  it('answers without a file it could not read, and says why', async () => {
-    const errors: string[] = [];
-    const lookup = new NetworkLookup({ asnIpv4: join(FIXTURES, 'missing.csv'), countryIpv4: FILES.countryIpv4 }, { onError: (file) => errors.push(file) });
+  it('names an IPv4-mapped IPv6 address (::ffff:47.96.1.2) by the IPv4 address it carries', async () => {
+    const lookup = new NetworkLookup(FILES);
     await lookup.load();
+    expect(describeNetwork(lookup.lookUp('::ffff:47.96.1.2'))).toBe('AS37963 Alibaba, CN');
+    expect(describeNetwork(lookup.lookUp('::FFFF:2F60:0102'))).toBe('AS37963 Alibaba, CN');
+    // Not mapped: ::47.96.1.2 (IPv4-compatible, long deprecated) and 64:ff9b::/96 are IPv6 addresses of their own.
+    expect(lookup.lookUp('::2f60:102')).toBeUndefined();
+    expect(lookup.lookUp('::ffff:1:2f60:102')).toBeUndefined();
+  });
+
+  it('answers without a file it could not read, says why, and says once when it is done how many it read', async () => {
+    const errors: string[] = [];
+    const done: [number, number][] = [];
+    const lookup = new NetworkLookup({ asnIpv4: join(FIXTURES, 'missing.csv'), countryIpv4: FILES.countryIpv4 }, { onError: (file) => errors.push(file), onDone: (read, failed) => done.push([read, failed]) });
+    await Promise.all([lookup.load(), lookup.load()]);
+    await lookup.load();
+    expect(done).toEqual([[1, 1]]);
     expect(errors).toEqual([join(FIXTURES, 'missing.csv')]);
     expect(lookup.lookUp('47.96.1.2')).toEqual({ country: 'CN' });
   });

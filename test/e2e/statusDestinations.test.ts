@@ -54,6 +54,8 @@ const NEW_STATUS = {
   ],
 };
 
+const NAMED_STATUS = { ...NEW_STATUS, networkNames: [`Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard. ${HOSTILE}`] };
+
 const OLD_STATUS = { running: true, updatedAt: '2026-12-03T15:00:00.000Z', routers: [{ name: 'EdgeRouter', lastPoll: undefined, problem: undefined, cameras: [camera('Garage', {})] }] };
 
 async function openPage(page: Page, status: object): Promise<void> {
@@ -89,7 +91,7 @@ describeIfChromium('the Status view shows destinations', () => {
   it('lists blocked tries and allowed flows, marks the unexpected one and says which is expected, and keeps a hostile name as text', async () => {
     const page = await browser.context.newPage();
     try {
-      await openPage(page, NEW_STATUS);
+      await openPage(page, NAMED_STATUS);
       const rows = page.locator('[data-testid="status-blocked"] [data-testid="status-destination"]');
       expect(await rows.count()).toBe(2);
       const first = await rows.nth(0).innerText();
@@ -109,6 +111,8 @@ describeIfChromium('the Status view shows destinations', () => {
       expect(await page.locator('[data-testid="status-allowed"]').innerText()).toContain('1.2.3.4 tcp/443: 3 flows');
       expect(await page.locator('[data-testid="status-accounting-off"]').innerText()).toContain('nf_conntrack_acct=1');
       expect(await page.locator('[data-testid="status-destinations"]').innerText()).toContain('logged tries are a sample');
+      // Where the names come from, with their credit; text from the file stays text.
+      expect(await page.locator('[data-testid="status-network-names"]').innerText()).toBe(`Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard. ${HOSTILE}`);
     } finally {
       await page.close();
     }
@@ -120,6 +124,7 @@ describeIfChromium('the Status view shows destinations', () => {
       await openPage(page, OLD_STATUS);
       expect(await page.locator('[data-testid="status-camera"][data-name="Garage"]').count()).toBe(1);
       expect(await page.locator('[data-testid="status-destinations"]').count()).toBe(0);
+      expect(await page.locator('[data-testid="status-network-names"]').count()).toBe(0);
     } finally {
       await page.close();
     }

@@ -99,7 +99,9 @@ export function startPlatform(config: Record<string, unknown>, cached: TestAcces
     },
     updatePlatformAccessories: () => undefined,
   } as unknown as API;
-  const platform = new CameraGuardPlatform(log, { platform: 'CameraGuard', ...config }, api);
+  // Network names off unless the test asks (networkData: undefined for the bundled default): reading the data set
+  // takes a second of CPU that the tests of other things should not wait behind.
+  const platform = new CameraGuardPlatform(log, { platform: 'CameraGuard', networkData: { source: 'off' }, ...config }, api);
   for (const accessory of cached) {
     platform.configureAccessory(accessory as unknown as PlatformAccessory);
   }

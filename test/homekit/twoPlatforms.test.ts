@@ -62,13 +62,16 @@ function entry(sim: SimulatedRouterSetup, name: string, count: number, prefix: s
   };
 }
 
+/** As the harness starts every platform unless told (network names off): config.json must hold the same block. */
+const NAMES_OFF = { networkData: { source: 'off' } };
+
 /**
  * A storage folder whose config.json holds these platform blocks, each on a child bridge of its own unless told
  * (`_bridge: undefined`), and each platform started on it, in order, as its child bridge would start it.
  */
 function startPlatforms(blocks: Record<string, unknown>[]): { storage: string; platforms: Harness[] } {
   const storage = mkdtempSync(join(tmpdir(), 'cg-two-platforms-'));
-  const full = blocks.map((block, index) => ({ platform: PLATFORM_NAME, _bridge: { username: `0E:00:00:00:00:0${index + 1}`, port: 51000 + index }, ...block }));
+  const full = blocks.map((block, index) => ({ platform: PLATFORM_NAME, ...NAMES_OFF, _bridge: { username: `0E:00:00:00:00:0${index + 1}`, port: 51000 + index }, ...block }));
   writeFileSync(join(storage, 'config.json'), JSON.stringify({ bridge: {}, platforms: full }));
   const platforms = full.map((block) => startPlatform(block, [], { storage }));
   harnesses.push(...platforms);
@@ -191,8 +194,8 @@ it('one router at two addresses in two platforms, its key remembered by the earl
   // The earlier platform's child bridge remembered its router's key on an earlier run.
   writeFileSync(join(storage, KNOWN_HOSTS_FILE), JSON.stringify({ [`127.0.0.1:${one.port}`]: one.hostKeyFingerprint }));
   const blocks = [
-    { platform: PLATFORM_NAME, name: 'Camera Guard', _bridge: { username: '0E:00:00:00:00:01' }, pollSeconds: 1, routers: [entry(one, 'Home', 1, '192.0.2')] },
-    { platform: PLATFORM_NAME, name: 'Barn Guard', _bridge: { username: '0E:00:00:00:00:02' }, pollSeconds: 1, routers: [entry(two, 'Again', 1, '198.51.100')] },
+    { platform: PLATFORM_NAME, ...NAMES_OFF, name: 'Camera Guard', _bridge: { username: '0E:00:00:00:00:01' }, pollSeconds: 1, routers: [entry(one, 'Home', 1, '192.0.2')] },
+    { platform: PLATFORM_NAME, ...NAMES_OFF, name: 'Barn Guard', _bridge: { username: '0E:00:00:00:00:02' }, pollSeconds: 1, routers: [entry(two, 'Again', 1, '198.51.100')] },
   ];
   writeFileSync(join(storage, 'config.json'), JSON.stringify({ bridge: {}, platforms: blocks }));
   // Only the later platform runs here: the earlier one may be in another process, or not started yet.
