@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { excludeInfrastructureAddresses, NAMED_SERVICES, parseConfig } from '../src/config';
+import { MAX_ALLOW_ENTRIES } from '../src/settings';
 
 const camera = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({ name: 'Front Door', address: '192.168.1.50', ...overrides });
 const router = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -251,6 +255,23 @@ describe('config.schema.json', () => {
     const { settings, errors } = parseConfig({ routers: [router({ cameras: [camera({ allow: cameraProps.allow.items.enum, allowPorts: ['tcp/8443'] })] })] });
     expect(errors).toEqual([]);
     expect(settings.routers[0]?.cameras[0]?.allow.map((entry) => entry.label)).toEqual(['dns', 'ntp', 'smtp', 'tcp/8443']);
+  });
+
+  it(`says that allow and allowPorts hold at most ${MAX_ALLOW_ENTRIES} together, caps each at that, and the plugin refuses one more`, () => {
+    const cameraProps = routerProps.cameras.items.properties;
+    for (const field of ['allow', 'allowPorts']) {
+      expect(cameraProps[field].maxItems).toBe(MAX_ALLOW_ENTRIES);
+      expect(cameraProps[field].description).toContain(`At most ${MAX_ALLOW_ENTRIES} together`);
+    }
+    // The settings page's camera editor and its help say the same number.
+    const page = readFileSync(join(__dirname, '..', 'homebridge-ui', 'public', 'page.js'), 'utf8');
+    expect(page).toContain(`const MAX_ALLOW_ENTRIES = ${MAX_ALLOW_ENTRIES};`);
+    expect(readFileSync(join(__dirname, '..', 'homebridge-ui', 'public', 'index.html'), 'utf8')).toMatch(new RegExp(`at most ${MAX_ALLOW_ENTRIES} together`));
+    const ports = Array.from({ length: MAX_ALLOW_ENTRIES - 2 }, (_, index) => `tcp/${8000 + index}`);
+    const fits = camera({ allow: ['dns', 'ntp'], allowPorts: ports });
+    expect(parseConfig({ routers: [router({ cameras: [fits] })] }).errors).toEqual([]);
+    const over = camera({ allow: ['dns', 'ntp', 'smtp'], allowPorts: ports });
+    expect(parseConfig({ routers: [router({ cameras: [over] })] }).errors[0]).toMatch(new RegExp(`at most ${MAX_ALLOW_ENTRIES} services together`));
   });
 
   it('links the README from its header and asks for the custom settings page', () => {

@@ -14,6 +14,11 @@
   const PLATFORM = 'CameraGuard';
   const SERVICES = ['dns', 'ntp', 'smtp'];
   const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+  /**
+   * The most services and ports a camera may keep open while blocked, ticked and typed together: each takes one of its
+   * ten rule numbers on the router. MAX_ALLOW_ENTRIES in src/settings.ts; the plugin refuses a camera with more.
+   */
+  const MAX_ALLOW_ENTRIES = 7;
 
   /**
    * Every config block of the plugin, as the UI gave them, in their order. Each CameraGuard block is one Camera Guard
@@ -309,6 +314,33 @@
 
   // ---- 3. Cameras ----
 
+  /** The services and ports a camera keeps open while blocked, each once, counted as the plugin counts them. */
+  function allowEntries(camera) {
+    const entries = [...(Array.isArray(camera.allow) ? camera.allow : []), ...(Array.isArray(camera.allowPorts) ? camera.allowPorts : [])];
+    return new Set(
+      entries
+        .filter((entry) => typeof entry === 'string')
+        .map((entry) =>
+          entry
+            .trim()
+            .toLowerCase()
+            .replace(/^(tcp|udp)\/0*(?=\d)/, '$1/'),
+        ),
+    );
+  }
+
+  function cameraTitle(camera) {
+    return typeof camera.name === 'string' && camera.name.trim() !== '' ? `Camera "${camera.name.trim()}"` : 'This camera';
+  }
+
+  /** The sentence for a camera that keeps more services and ports open than fit, or undefined. */
+  function tooManyAllowed(camera) {
+    const count = allowEntries(camera).size;
+    if (count <= MAX_ALLOW_ENTRIES) return undefined;
+    const over = count - MAX_ALLOW_ENTRIES;
+    return `${cameraTitle(camera)} keeps ${count} services and ports open while blocked, but at most ${MAX_ALLOW_ENTRIES} fit together (each takes one of its rule numbers on the router): remove ${over === 1 ? 'one' : over}.`;
+  }
+
   function renderCameras() {
     const router = currentRouter();
     const list = cameras(router);
@@ -328,21 +360,59 @@
       return el('td', {}, input);
     };
     const allow = Array.isArray(camera.allow) ? camera.allow : [];
+    // Other ports (allowPorts, tcp/PORT or udp/PORT), as the owner typed them; Save's /validate checks each. An
+    // untouched camera keeps its list exactly as loaded.
+    const ports = el('input', {
+      class: 'form-control form-control-sm cg-ports-input',
+      testid: 'camera-allow-ports',
+      placeholder: 'tcp/8443, udp/1194',
+      title: 'Other ports this camera may still reach while blocked: tcp/PORT or udp/PORT, separated by commas',
+    });
+    ports.value = Array.isArray(camera.allowPorts) ? camera.allowPorts.filter((entry) => typeof entry === 'string').join(', ') : '';
+    const problem = el('div', { class: 'cg-error', testid: 'camera-allow-problem', role: 'alert', hidden: true });
+    const say = (sentence) => {
+      problem.textContent = sentence || '';
+      problem.hidden = !sentence;
+      ports.classList.toggle('is-invalid', allowEntries(camera).size > MAX_ALLOW_ENTRIES);
+    };
+    ports.addEventListener('input', () => {
+      const entries = ports.value
+        .split(/[\s,]+/)
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+      if (entries.length === 0) delete camera.allowPorts;
+      else camera.allowPorts = entries;
+      say(tooManyAllowed(camera));
+    });
     const services = el(
       'td',
       { class: 'cg-services' },
       ...SERVICES.map((service) => {
         const box = el('input', { type: 'checkbox', class: 'form-check-input', testid: `camera-allow-${service}`, checked: allow.includes(service) });
         box.addEventListener('change', () => {
+          const count = allowEntries(camera).size;
+          const after = allowEntries({ ...camera, allow: [...(Array.isArray(camera.allow) ? camera.allow : []), service] }).size;
+          if (box.checked && after > MAX_ALLOW_ENTRIES && after > count) {
+            // Refused at once: a tick that cannot be saved would only be refused again by Save.
+            box.checked = false;
+            say(`${cameraTitle(camera)} keeps ${count} services and ports open while blocked already, and at most ${MAX_ALLOW_ENTRIES} fit together (each takes one of its rule numbers on the router), so ${service.toUpperCase()} was not ticked: untick a service or remove a port first.`);
+            return;
+          }
           const current = new Set(Array.isArray(camera.allow) ? camera.allow : []);
           if (box.checked) current.add(service);
           else current.delete(service);
           // Keep the owner's order and any entry this page does not know (tcp/PORT from older configs).
           camera.allow = [...(Array.isArray(camera.allow) ? camera.allow.filter((entry) => current.has(entry)) : []), ...[...current].filter((entry) => !(camera.allow || []).includes(entry))];
+          say(tooManyAllowed(camera));
         });
         return el('label', { class: 'cg-inline' }, box, ` ${service.toUpperCase()}`);
       }),
+      ports,
+      el('div', { class: 'cg-note', testid: 'camera-allow-limit' }, `At most ${MAX_ALLOW_ENTRIES} together, ticked and typed.`),
+      problem,
     );
+    // A camera loaded with more than fit says so at once.
+    say(tooManyAllowed(camera));
     // Expected destinations (allowDestinations): one entry a line, kept as the owner wrote them; Save's /validate
     // checks each. An untouched camera keeps its list exactly as loaded.
     const expected = el('textarea', {
@@ -604,6 +674,16 @@
   $('save-button').addEventListener('click', async () => {
     show('save-result', false);
     show('save-errors', false);
+    // Checked here first so that the sentence is the one the camera editor shows (the plugin's reader refuses it too).
+    const crowded = (Array.isArray(platform.routers) ? platform.routers : [])
+      .flatMap((router) => (Array.isArray(router.cameras) ? router.cameras : []))
+      .map(tooManyAllowed)
+      .filter((sentence) => sentence !== undefined);
+    if (crowded.length > 0) {
+      $('save-errors').replaceChildren(...crowded.map((sentence) => el('li', { testid: 'save-error-item' }, sentence)));
+      show('save-errors', true);
+      return;
+    }
     const earlier = platforms().slice(0, platforms().indexOf(platform));
     const validation = await ask('save', '/validate', { config: platform, earlier });
     if (validation === undefined) return;

@@ -9,11 +9,10 @@
  * addresses are refreshed after 10 min and kept up to 1 h while refreshes fail (a name that stops resolving does not
  * at once make its server unexpected); a name that does not resolve is tried again after 5 min; at most 64 addresses
  * per name and 256 names are kept. A name that does not resolve is reported once through `onNotFound` (it is said
- * again only after it resolved in between).
+ * again only after it resolved in between). The queue and its cache are lookupQueue.ts's, shared with reverseNames.ts.
  */
-import { promises as dns } from 'node:dns';
-
 import { canonicalAddress } from './address';
+import { dnsResolver, LookupQueue } from './lookupQueue';
 
 export const FORWARD_TIMEOUT_MS = 2_000;
 export const MAX_CONCURRENT_FORWARD = 4;
@@ -42,129 +41,71 @@ export interface ForwardNamesOptions {
   readonly onNotFound?: (name: string, code: string | undefined) => void;
 }
 
-interface Entry {
-  /** The addresses found last, and when; empty until found. */
-  addresses: readonly string[];
-  foundAt: number | undefined;
-  /** When the last look-up ended (found or not). */
-  triedAt: number | undefined;
-  /** The last look-up found nothing and that was reported. */
-  reported: boolean;
-}
-
 export class ForwardNames {
   private readonly resolver: ForwardResolver;
-  private readonly now: () => number;
-  private readonly entries = new Map<string, Entry>();
-  private readonly waiting = new Set<string>();
-  private readonly running = new Set<string>();
-  private idle: (() => void)[] = [];
-  private stopped = false;
+  private readonly queue: LookupQueue<readonly string[]>;
 
-  constructor(private readonly options: ForwardNamesOptions = {}) {
-    this.now = options.now ?? Date.now;
-    if (options.resolver !== undefined) {
-      this.resolver = options.resolver;
-    } else {
-      const resolver = new dns.Resolver({ timeout: FORWARD_TIMEOUT_MS, tries: 1 });
-      if (options.servers !== undefined) {
-        resolver.setServers([...options.servers]);
-      }
-      this.resolver = resolver;
-    }
+  constructor(options: ForwardNamesOptions = {}) {
+    this.resolver = options.resolver ?? dnsResolver(FORWARD_TIMEOUT_MS, options.servers);
+    const onNotFound = options.onNotFound;
+    this.queue = new LookupQueue({
+      find: (name) => this.find(name),
+      maxConcurrent: MAX_CONCURRENT_FORWARD,
+      maxEntries: MAX_NAMES,
+      // The names come from the owner's settings: a name past the cap is left out rather than pushing out another.
+      whenFull: 'refuseNew',
+      refreshMs: REFRESH_MS,
+      keepMs: KEEP_MS,
+      retryMs: RETRY_MS,
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(onNotFound === undefined ? {} : { onNotFound: (name: string, reason: unknown) => onNotFound(name, resolverCode(reason)) }),
+    });
   }
 
   /** The addresses a name resolved to within KEEP_MS (canonical text); undefined while none are known. Never waits. */
   addressesOf(name: string): readonly string[] | undefined {
-    const entry = this.entries.get(name.toLowerCase());
-    if (entry === undefined || entry.foundAt === undefined || this.now() - entry.foundAt >= KEEP_MS || entry.addresses.length === 0) {
-      return undefined;
-    }
-    return entry.addresses;
+    return this.queue.valueOf(name.toLowerCase());
   }
 
   /** Starts looking up the names that are due (never looked up, stale, or due a retry); returns at once. */
   lookUp(names: Iterable<string>): void {
-    if (this.stopped) {
-      return;
-    }
-    const now = this.now();
-    for (const raw of names) {
-      const name = raw.toLowerCase();
-      if (this.running.has(name) || this.waiting.has(name)) {
-        continue;
-      }
-      const entry = this.entries.get(name);
-      if (entry?.triedAt !== undefined && now - entry.triedAt < (entry.foundAt === entry.triedAt ? REFRESH_MS : RETRY_MS)) {
-        continue;
-      }
-      if (entry === undefined && this.entries.size >= MAX_NAMES) {
-        continue;
-      }
-      if (entry === undefined) {
-        this.entries.set(name, { addresses: [], foundAt: undefined, triedAt: undefined, reported: false });
-      }
-      this.waiting.add(name);
-    }
-    this.pump();
+    this.queue.lookUp(Array.from(names, (name) => name.toLowerCase()));
   }
 
   /** How many look-ups run now (never more than MAX_CONCURRENT_FORWARD). */
   get inFlight(): number {
-    return this.running.size;
+    return this.queue.inFlight;
   }
 
   /** Resolves once no look-up runs or waits (for tests and a clean stop). */
   whenIdle(): Promise<void> {
-    if (this.running.size === 0 && this.waiting.size === 0) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.idle.push(resolve));
+    return this.queue.whenIdle();
   }
 
   /** Cancels what runs and forgets what waits: no socket or timer is left behind. */
   stop(): void {
-    this.stopped = true;
-    this.waiting.clear();
+    this.queue.stop();
     this.resolver.cancel();
   }
 
-  private pump(): void {
-    while (!this.stopped && this.running.size < MAX_CONCURRENT_FORWARD && this.waiting.size > 0) {
-      const next = this.waiting.values().next().value as string;
-      this.waiting.delete(next);
-      this.running.add(next);
-      void this.resolve(next);
-    }
-    if (this.running.size === 0 && this.waiting.size === 0) {
-      const idle = this.idle;
-      this.idle = [];
-      idle.forEach((resolve) => resolve());
-    }
-  }
-
-  private async resolve(name: string): Promise<void> {
+  private async find(name: string): Promise<readonly string[] | undefined> {
     // Both families at once; either may have no records (a v4-only host has no AAAA): only both failing is "not found".
     const [v4, v6] = await Promise.allSettled([this.resolver.resolve4(name), this.resolver.resolve6(name)]);
-    this.running.delete(name);
-    const entry = this.entries.get(name);
-    if (!this.stopped && entry !== undefined) {
-      const found = [v4, v6].flatMap((result) => (result.status === 'fulfilled' && Array.isArray(result.value) ? result.value : []));
-      const addresses = [...new Set(found.flatMap((address) => (typeof address === 'string' ? (canonicalAddress(address) ?? []) : [])))].slice(0, MAX_ADDRESSES_PER_NAME);
-      const now = this.now();
-      entry.triedAt = now;
-      if (addresses.length > 0) {
-        entry.addresses = addresses;
-        entry.foundAt = now;
-        entry.reported = false;
-      } else if (!entry.reported) {
-        // A refresh that found nothing keeps the earlier addresses: they expire KEEP_MS after they were found.
-        entry.reported = true;
-        const failure = [v4, v6].find((result) => result.status === 'rejected');
-        const code = failure?.status === 'rejected' ? (failure.reason as NodeJS.ErrnoException | undefined)?.code : undefined;
-        this.options.onNotFound?.(name, typeof code === 'string' && /^[A-Z_]{1,20}$/.test(code) ? code : undefined);
-      }
+    const found = [v4, v6].flatMap((result) => (result.status === 'fulfilled' && Array.isArray(result.value) ? result.value : []));
+    const addresses = [...new Set(found.flatMap((address) => (typeof address === 'string' ? (canonicalAddress(address) ?? []) : [])))].slice(0, MAX_ADDRESSES_PER_NAME);
+    if (addresses.length > 0) {
+      return addresses;
     }
-    this.pump();
+    const failure = [v4, v6].find((result) => result.status === 'rejected');
+    if (failure?.status === 'rejected') {
+      throw failure.reason;
+    }
+    return undefined;
   }
+}
+
+/** The resolver's code for a failure (`ENOTFOUND`, `ETIMEOUT`), when it gave a plain one. */
+function resolverCode(reason: unknown): string | undefined {
+  const code = (reason as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^[A-Z_]{1,20}$/.test(code) ? code : undefined;
 }

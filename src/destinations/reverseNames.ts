@@ -6,11 +6,11 @@
  * describeDestination).
  *
  * Bounds: each look-up waits at most 2 s and is tried once; at most 4 run at a time; found names are kept 1 h and
- * "no name" 10 min; at most 1,000 addresses are cached and as many wait their turn (the oldest go first).
+ * "no name" 10 min; at most 1,000 addresses are cached and as many wait their turn (the oldest go first). The queue
+ * and its cache are lookupQueue.ts's, shared with forwardNames.ts.
  */
-import { promises as dns } from 'node:dns';
-
 import { canonicalAddress } from './address';
+import { dnsResolver, LookupQueue } from './lookupQueue';
 
 export const LOOKUP_TIMEOUT_MS = 2_000;
 export const MAX_CONCURRENT_LOOKUPS = 4;
@@ -33,130 +33,60 @@ export interface ReverseNamesOptions {
   readonly resolver?: ReverseResolver;
 }
 
-interface Cached {
-  readonly name: string | undefined;
-  readonly until: number;
-}
-
 export class ReverseNames {
   private readonly resolver: ReverseResolver;
-  private readonly now: () => number;
-  private readonly cache = new Map<string, Cached>();
-  private readonly waiting = new Set<string>();
-  private readonly running = new Set<string>();
-  private idle: (() => void)[] = [];
-  private stopped = false;
+  private readonly queue: LookupQueue<string>;
 
   constructor(options: ReverseNamesOptions = {}) {
-    this.now = options.now ?? Date.now;
-    if (options.resolver !== undefined) {
-      this.resolver = options.resolver;
-    } else {
-      const resolver = new dns.Resolver({ timeout: LOOKUP_TIMEOUT_MS, tries: 1 });
-      if (options.servers !== undefined) {
-        resolver.setServers([...options.servers]);
-      }
-      this.resolver = resolver;
-    }
+    this.resolver = options.resolver ?? dnsResolver(LOOKUP_TIMEOUT_MS, options.servers);
+    this.queue = new LookupQueue({
+      find: (address) => this.find(address),
+      maxConcurrent: MAX_CONCURRENT_LOOKUPS,
+      maxEntries: MAX_CACHED_NAMES,
+      // Addresses come and go with the cameras' traffic: the newest answers push out the oldest.
+      whenFull: 'forgetOldest',
+      refreshMs: FOUND_TTL_MS,
+      keepMs: FOUND_TTL_MS,
+      retryMs: NOT_FOUND_TTL_MS,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
   }
 
   /** The name found for an address, if one is cached and fresh; never waits. */
   nameOf(address: string): string | undefined {
     const key = canonicalAddress(address);
-    const cached = key === undefined ? undefined : this.cache.get(key);
-    return cached !== undefined && cached.until > this.now() ? cached.name : undefined;
+    return key === undefined ? undefined : this.queue.valueOf(key);
   }
 
   /** Starts looking up the addresses not cached yet (or gone stale); returns at once. */
   lookUp(addresses: Iterable<string>): void {
-    if (this.stopped) {
-      return;
-    }
-    for (const address of addresses) {
-      const key = canonicalAddress(address);
-      if (key === undefined || this.running.has(key) || this.waiting.has(key)) {
-        continue;
-      }
-      const cached = this.cache.get(key);
-      if (cached !== undefined && cached.until > this.now()) {
-        continue;
-      }
-      if (this.waiting.size >= MAX_CACHED_NAMES) {
-        const oldest = this.waiting.values().next().value;
-        if (oldest !== undefined) {
-          this.waiting.delete(oldest);
-        }
-      }
-      this.waiting.add(key);
-    }
-    this.pump();
+    this.queue.lookUp(Array.from(addresses, (address) => canonicalAddress(address) ?? []).flat());
   }
 
   /** How many look-ups run now (never more than MAX_CONCURRENT_LOOKUPS). */
   get inFlight(): number {
-    return this.running.size;
+    return this.queue.inFlight;
   }
 
   /** How many addresses are cached (never more than MAX_CACHED_NAMES). */
   get cached(): number {
-    return this.cache.size;
+    return this.queue.size;
   }
 
   /** Resolves once no look-up runs or waits (for tests and a clean stop). */
   whenIdle(): Promise<void> {
-    if (this.running.size === 0 && this.waiting.size === 0) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.idle.push(resolve));
+    return this.queue.whenIdle();
   }
 
   /** Cancels what runs and forgets what waits: no socket or timer is left behind. */
   stop(): void {
-    this.stopped = true;
-    this.waiting.clear();
+    this.queue.stop();
     this.resolver.cancel();
   }
 
-  private pump(): void {
-    while (!this.stopped && this.running.size < MAX_CONCURRENT_LOOKUPS && this.waiting.size > 0) {
-      const next = this.waiting.values().next().value as string;
-      this.waiting.delete(next);
-      this.running.add(next);
-      void this.resolve(next);
-    }
-    if (this.running.size === 0 && this.waiting.size === 0) {
-      const idle = this.idle;
-      this.idle = [];
-      idle.forEach((resolve) => resolve());
-    }
-  }
-
-  private async resolve(address: string): Promise<void> {
-    let name: string | undefined;
-    try {
-      const names = await this.resolver.reverse(address);
-      const first = names.find((each) => typeof each === 'string' && each !== '');
-      name = first?.slice(0, MAX_NAME_LENGTH);
-    } catch {
-      // No name (NXDOMAIN, a time-out, a refused query, a cancel): remembered as such for a while.
-      name = undefined;
-    }
-    this.running.delete(address);
-    if (!this.stopped) {
-      this.remember(address, name);
-    }
-    this.pump();
-  }
-
-  private remember(address: string, name: string | undefined): void {
-    this.cache.delete(address);
-    this.cache.set(address, { name, until: this.now() + (name === undefined ? NOT_FOUND_TTL_MS : FOUND_TTL_MS) });
-    while (this.cache.size > MAX_CACHED_NAMES) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest === undefined) {
-        break;
-      }
-      this.cache.delete(oldest);
-    }
+  /** The address's first name, or undefined (or a rejection: NXDOMAIN, a time-out, a cancel) when it has none. */
+  private async find(address: string): Promise<string | undefined> {
+    const names = await this.resolver.reverse(address);
+    return names.find((each) => typeof each === 'string' && each !== '')?.slice(0, MAX_NAME_LENGTH);
   }
 }
