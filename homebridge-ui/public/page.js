@@ -656,6 +656,25 @@
     if (Array.isArray(status.networkNames)) {
       parts.push(...status.networkNames.map((line) => el('p', { class: 'cg-note', testid: 'status-network-names' }, line)));
     }
+    if (status.networkCredit === true) {
+      // The data's licences (CC BY 4.0) ask for credit, and DB-IP's for a link, where its results are shown.
+      const link = (text, href) => el('a', { href, target: '_blank', rel: 'noopener noreferrer' }, text);
+      parts.push(
+        el(
+          'p',
+          { class: 'cg-note', testid: 'status-network-credit' },
+          'Network names: ',
+          link('ip-location-db', 'https://github.com/sapics/ip-location-db'),
+          ' (CC BY 4.0), from ',
+          link('RouteViews', 'https://www.routeviews.org/'),
+          ', ',
+          link('IP to ASN Lite by DB-IP', 'https://db-ip.com/'),
+          ' and the ',
+          link('NRO', 'https://www.nro.net/'),
+          '.',
+        ),
+      );
+    }
     if (Array.isArray(status.configErrors) && status.configErrors.length > 0) {
       parts.push(el('p', { class: 'cg-note' }, 'Settings the running plugin skipped:'), list('status-config-errors', status.configErrors));
     }

@@ -21,8 +21,8 @@ export const BUNDLED_PACKAGES = {
   country: { name: '@ip-location-db/asn-country', files: { countryIpv4: 'asn-country-ipv4-num.csv', countryIpv6: 'asn-country-ipv6-num.csv' } },
 } as const;
 
-/** Who to credit, as the data's licences ask: shown in the Status view and the README. */
-export const BUNDLED_CREDIT = 'Network names: ip-location-db (CC BY 4.0), from RouteViews, DB-IP and the NRO.';
+/** Who to credit, as the data's licences ask: said in the log when the data is read; the Status view and the README credit them with links. */
+export const BUNDLED_CREDIT = 'ip-location-db (CC BY 4.0), from RouteViews, DB-IP and the NRO';
 
 export interface BundledNetworkData {
   /** The table files of the packages that are installed. */

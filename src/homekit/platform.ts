@@ -156,9 +156,9 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
    * installed), and the sentence the Status view shows about it. Nothing is read here: the tables load when
    * destinations are first seen, and each file that cannot be read is said once.
    */
-  private makeNetworks(setting: NetworkDataSetting): { lookup?: NetworkLookup; note: string } {
+  private makeNetworks(setting: NetworkDataSetting): { lookup?: NetworkLookup; note: string; credit: boolean } {
     if (setting.source === 'off') {
-      return { note: 'Network names are off ("networkData" source "off"): destinations are shown with their addresses and DNS names.' };
+      return { note: 'Network names are off ("networkData" source "off"): destinations are shown with their addresses and DNS names.', credit: false };
     }
     let files: NetworkDataFiles;
     let note: string;
@@ -171,8 +171,8 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
       const bundled = bundledNetworkData();
       files = bundled.files;
       const dated = bundled.dated === undefined ? '' : ` of ${bundled.dated}`;
-      note = `Network names come from the ip-location-db data${dated} installed with Camera Guard. ${BUNDLED_CREDIT}`;
-      loaded = `read the network data${dated} installed with Camera Guard; destinations are named with the networks that hold them (${BUNDLED_CREDIT.replace(/^Network names: /, '').replace(/\.$/, '')}).`;
+      note = `Network names come from the ip-location-db data${dated} installed with Camera Guard.`;
+      loaded = `read the network data${dated} installed with Camera Guard; destinations are named with the networks that hold them (${BUNDLED_CREDIT}).`;
       if (bundled.missing.length > 0) {
         const left = Object.keys(files).length === 0 ? 'without network names' : 'without some network names';
         this.log.warn(
@@ -181,7 +181,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         );
         note = Object.keys(files).length === 0 ? `Network names are not shown: the network data that comes with Camera Guard is not installed (${bundled.missing.join(', ')}).` : `${note} Not installed: ${bundled.missing.join(', ')}.`;
         if (Object.keys(files).length === 0) {
-          return { note };
+          return { note, credit: false };
         }
       }
     }
@@ -198,7 +198,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         }
       },
     });
-    return { lookup, note };
+    return { lookup, note, credit: setting.source === 'bundled' };
   }
 
   configureAccessory(accessory: PlatformAccessory): void {
@@ -229,7 +229,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
     }
     const networks = this.makeNetworks(settings.networkData);
     this.networks = networks.lookup;
-    const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName(), networks.note);
+    const status = new StatusFile(this.api.user.storagePath(), errors, this.log, Date.now, this.platformName(), { note: networks.note, credit: networks.credit });
     this.status = status;
     const setups: RouterSetup[] = [];
     /** Cached accessories of routers that are not set up, by router name, so the log can say whose they were. */

@@ -48,8 +48,8 @@ export class StatusFile {
     private readonly now: () => number = Date.now,
     /** The platform's `name`; undefined for the default. */
     private readonly platformName?: string,
-    /** Where the network names of destinations come from, in a sentence (`networkData`). */
-    private readonly networkNames?: string,
+    /** Where the network names of destinations come from (`networkData`): a sentence, and whether to credit the bundled data. */
+    private readonly networkNames?: { readonly note: string; readonly credit: boolean },
   ) {
     this.path = join(storagePath, statusFileName(platformName));
   }
@@ -98,7 +98,7 @@ export class StatusFile {
       }));
       return { name: source.name, lastPoll: iso(snapshot.lastPoll), problem: snapshot.problem, cameras };
     });
-    return { updatedAt: iso(this.now()), platform: this.platformName, routers, configErrors: this.configErrors, ...(this.networkNames === undefined ? {} : { networkNames: [this.networkNames] }) };
+    return { updatedAt: iso(this.now()), platform: this.platformName, routers, configErrors: this.configErrors, ...(this.networkNames === undefined ? {} : { networkNames: [this.networkNames.note], networkCredit: this.networkNames.credit }) };
   }
 
   write(): void {

@@ -114,7 +114,7 @@ function readOne(path: string): Status | undefined {
     .slice(0, 4)
     .map((line) => text(line))
     .filter((line) => line !== undefined);
-  return { running: true, updatedAt: text(top.updatedAt, 40), routers, configErrors, ...(networkNames.length === 0 ? {} : { networkNames }) };
+  return { running: true, updatedAt: text(top.updatedAt, 40), routers, configErrors, ...(networkNames.length === 0 ? {} : { networkNames }), ...(top.networkCredit === true ? { networkCredit: true } : {}) };
 }
 
 /**
@@ -165,5 +165,6 @@ export function readStatus(storagePath: string): Status {
     configErrors: statuses.flatMap((status) => status.configErrors ?? []),
     // Platforms with the same data set say it once.
     networkNames: [...new Set(statuses.flatMap((status) => status.networkNames ?? []))],
+    ...(statuses.some((status) => status.networkCredit === true) ? { networkCredit: true } : {}),
   };
 }

@@ -177,4 +177,6 @@ export interface Status {
   readonly configErrors?: readonly string[];
   /** Where destinations' network names come from, and the data's credit, a sentence per platform (absent from older files). */
   readonly networkNames?: readonly string[];
+  /** True when some of those names come from the bundled data set, whose credit (with links) the page shows. */
+  readonly networkCredit?: boolean;
 }

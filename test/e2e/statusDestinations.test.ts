@@ -54,7 +54,7 @@ const NEW_STATUS = {
   ],
 };
 
-const NAMED_STATUS = { ...NEW_STATUS, networkNames: [`Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard. ${HOSTILE}`] };
+const NAMED_STATUS = { ...NEW_STATUS, networkCredit: true, networkNames: [`Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard. ${HOSTILE}`] };
 
 const OLD_STATUS = { running: true, updatedAt: '2026-12-03T15:00:00.000Z', routers: [{ name: 'EdgeRouter', lastPoll: undefined, problem: undefined, cameras: [camera('Garage', {})] }] };
 
@@ -113,6 +113,16 @@ describeIfChromium('the Status view shows destinations', () => {
       expect(await page.locator('[data-testid="status-destinations"]').innerText()).toContain('logged tries are a sample');
       // Where the names come from, with their credit; text from the file stays text.
       expect(await page.locator('[data-testid="status-network-names"]').innerText()).toBe(`Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard. ${HOSTILE}`);
+      // The credit the data's licences ask for, with the link DB-IP asks for where its results are shown.
+      const credit = page.locator('[data-testid="status-network-credit"]');
+      expect(await credit.innerText()).toBe('Network names: ip-location-db (CC BY 4.0), from RouteViews, IP to ASN Lite by DB-IP and the NRO.');
+      const hrefs = await credit.locator('a').evaluateAll((links) => (links as unknown as { getAttribute(name: string): string | null }[]).map((link) => link.getAttribute('href')));
+      expect(hrefs).toEqual([
+        'https://github.com/sapics/ip-location-db',
+        'https://www.routeviews.org/',
+        'https://db-ip.com/',
+        'https://www.nro.net/',
+      ]);
     } finally {
       await page.close();
     }
@@ -125,6 +135,7 @@ describeIfChromium('the Status view shows destinations', () => {
       expect(await page.locator('[data-testid="status-camera"][data-name="Garage"]').count()).toBe(1);
       expect(await page.locator('[data-testid="status-destinations"]').count()).toBe(0);
       expect(await page.locator('[data-testid="status-network-names"]').count()).toBe(0);
+      expect(await page.locator('[data-testid="status-network-credit"]').count()).toBe(0);
     } finally {
       await page.close();
     }

@@ -79,6 +79,7 @@ describe('without the network data installed', () => {
     await until(() => harness.lines.some((line) => line.includes('LEAK: kept trying')), 'the leak trip line', 30_000);
     expect(harness.lines.find((line) => line.includes('LEAK: kept trying'))).toContain('to 47.96.1.2 tcp/8000');
     expect(status(harness)?.networkNames).toEqual(['Network names are not shown: the network data that comes with Camera Guard is not installed (@ip-location-db/asn, @ip-location-db/asn-country).']);
+    expect(status(harness)?.networkCredit).toBe(false);
   });
 
   it('names what it has when one of the two packages is missing, and says which', async () => {
@@ -91,6 +92,7 @@ describe('without the network data installed', () => {
     await until(() => harness.lines.some((line) => line.includes('LEAK: kept trying')), 'the leak trip line', 30_000);
     // The country is known, the AS is not.
     expect(harness.lines.find((line) => line.includes('LEAK: kept trying'))).toContain('to 47.96.1.2 (CN) tcp/8000');
-    expect(status(harness)?.networkNames?.[0]).toMatch(/installed with Camera Guard\. .* Not installed: @ip-location-db\/asn\.$/);
+    expect(status(harness)?.networkNames?.[0]).toMatch(/^Network names come from the ip-location-db data of 20\d\d-\d\d-\d\d installed with Camera Guard\. Not installed: @ip-location-db\/asn\.$/);
+    expect(status(harness)?.networkCredit).toBe(true);
   });
 });

@@ -62,7 +62,7 @@ describe('reading the status file', () => {
   });
 
   it('keeps where network names come from, cleaned and cut, and says it once for platforms that share it', () => {
-    write({ ...file(camera), networkNames: ['Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard.\u001b[2J', 42, 'x'.repeat(5000)] });
+    write({ ...file(camera), networkCredit: true, networkNames: ['Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard.\u001b[2J', 42, 'x'.repeat(5000)] });
     writeFileSync(join(folder, statusFileName('Garage')), JSON.stringify({ ...file(camera), platform: 'Garage', networkNames: ['Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard.\u001b[2J'] }));
     writeFileSync(join(folder, 'config.json'), JSON.stringify({ platforms: [{ platform: 'CameraGuard' }, { platform: 'CameraGuard', name: 'Garage' }] }));
     const read = readStatus(folder).networkNames ?? [];
@@ -70,10 +70,12 @@ describe('reading the status file', () => {
     expect(read[0]).toMatch(/^Network names come from the ip-location-db data of 2026-06-17 installed with Camera Guard\./);
     expect(read.every((line) => [...line].every((c) => c.charCodeAt(0) >= 0x20))).toBe(true);
     expect(read[1]!.length).toBeLessThanOrEqual(401);
+    expect(readStatus(folder).networkCredit).toBe(true);
   });
 
   it('reads a file from before network names were said', () => {
     write(file(camera));
     expect(readStatus(folder).networkNames).toBeUndefined();
+    expect(readStatus(folder).networkCredit).toBeUndefined();
   });
 });
