@@ -8,8 +8,7 @@
  * test/failClosed.test.ts` rewrites it; otherwise a difference fails the suite.
  */
 import { applyChanges } from './helpers/applyChanges';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CameraSettings, RouterSettings } from '../src/config';
@@ -23,6 +22,7 @@ import { SshConnection } from '../src/router/ssh';
 import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../tools/sim/simulatedSetup';
 import { recordingLog } from './helpers/recordingLog';
+import { scratchDirectory } from './helpers/scratchDirectory';
 import { simRouterSettings, until } from './helpers/simRouter';
 
 const PAGE = join(__dirname, '..', 'docs', 'RELIABILITY.md');
@@ -59,7 +59,7 @@ async function router(initialConfig?: string): Promise<SimulatedRouterSetup> {
 
 function driverFor(on: SimulatedRouterSetup, cameras: readonly CameraSettings[], overrides: Partial<RouterSettings> = {}): EdgeOsRouter {
   const settings = simRouterSettings(on, cameras, overrides);
-  const ssh = new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-fc-')), 'known.json')), recordingLog());
+  const ssh = new SshConnection(settings, new KnownHosts(join(scratchDirectory('cg-fc-'), 'known.json')), recordingLog());
   const driver = new EdgeOsRouter(settings, ssh);
   cleanups.push(() => driver.close());
   return driver;
@@ -233,7 +233,7 @@ describe('fail-closed checks', () => {
       cameras: [frontDoor],
       leak: { attempts: 3, uploadBytes: 5_000, windowMs: 60_000, quietMs: 1_000 },
       pollMs: 200,
-      driver: new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-fc-')), 'known.json')), log)),
+      driver: new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(scratchDirectory('cg-fc-'), 'known.json')), log)),
       log,
       listener: { cameraChanged: () => undefined, leakChanged: () => undefined, reachabilityChanged: () => undefined, lockdownChanged: () => undefined },
       seenCameras: new Set(),

@@ -22,6 +22,7 @@ import { FRESH_ROUTER_CONFIG, SIM_USER, startSimulatedRouter } from '../../tools
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { TestAccessory } from '../helpers/platformHarness';
 import { recordingLog } from '../helpers/recordingLog';
+import { scratchDirectory } from '../helpers/scratchDirectory';
 import { simRouterSettings, until } from '../helpers/simRouter';
 
 jest.setTimeout(120_000);
@@ -43,7 +44,7 @@ jest.mock('node:os', () => ({
 
 function driverFor(sim: SimulatedRouterSetup, cameras: readonly CameraSettings[]): EdgeOsRouter {
   const settings = simRouterSettings(sim, cameras);
-  return new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-counts-')), 'known.json')), recordingLog()));
+  return new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(scratchDirectory('cg-counts-'), 'known.json')), recordingLog()));
 }
 
 /** A router whose `cameras` are set up (blocked) by the driver, and a log of what is sent to it from then on. */
@@ -131,7 +132,7 @@ describe('what a toggle and a scene cost through the guard', () => {
     const settings = simRouterSettings(sim, cameras);
     const recording = recordingLog();
     lines = recording.lines;
-    const ssh = new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-counts-')), 'known.json')), recording);
+    const ssh = new SshConnection(settings, new KnownHosts(join(scratchDirectory('cg-counts-'), 'known.json')), recording);
     guard = new RouterGuard({
       cameras,
       leak: { attempts: 1, uploadBytes: 100_000_000, windowMs: 600_000, quietMs: 300_000 },

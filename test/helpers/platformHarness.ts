@@ -3,8 +3,7 @@
  * and a bridge that, like Homebridge's, holds at most MAX_BRIDGED_ACCESSORIES accessories, starts with the cached
  * ones already bridged, and throws (after bridging what fitted) when a registration goes past its limit.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as hap from '@homebridge/hap-nodejs';
@@ -12,6 +11,7 @@ import type { API, PlatformAccessory } from 'homebridge';
 
 import { CameraGuardPlatform } from '../../src/homekit/platform';
 import { KNOWN_HOSTS_FILE, MAX_BRIDGED_ACCESSORIES } from '../../src/settings';
+import { scratchDirectory } from './scratchDirectory';
 
 type ServiceType = Parameters<hap.Accessory['getService']>[0] & typeof hap.Service;
 
@@ -68,7 +68,7 @@ export function startPlatform(config: Record<string, unknown>, cached: TestAcces
   const unregistered: TestAccessory[] = [];
   const bridged = new Set<TestAccessory>(cached.filter((accessory) => !(options.notRestored ?? []).includes(accessory)));
   const foreign = options.foreignAccessories ?? 0;
-  const storage = options.storage ?? mkdtempSync(join(tmpdir(), 'cg-platform-'));
+  const storage = options.storage ?? scratchDirectory('cg-platform-');
   if (options.knownHosts !== undefined) {
     writeFileSync(join(storage, KNOWN_HOSTS_FILE), JSON.stringify(options.knownHosts), { mode: 0o600 });
   }

@@ -4,8 +4,7 @@
  * Different routers: both publish and guard, and neither overwrites or deletes the other's files. The same router in
  * both, or two platforms with one name: the later platform refuses, in plain words, and sends nothing.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { KNOWN_HOSTS_FILE, PLATFORM_NAME, STATUS_FILE, statusFileName } from '../../src/settings';
@@ -15,6 +14,7 @@ import { SIM_USER, startSimulatedRouter } from '../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { startPlatform } from '../helpers/platformHarness';
 import type { Harness } from '../helpers/platformHarness';
+import { scratchDirectory } from '../helpers/scratchDirectory';
 import { until } from '../helpers/simRouter';
 
 jest.mock('systeminformation', () => ({
@@ -70,7 +70,7 @@ const NAMES_OFF = { networkData: { source: 'off' } };
  * (`_bridge: undefined`), and each platform started on it, in order, as its child bridge would start it.
  */
 function startPlatforms(blocks: Record<string, unknown>[]): { storage: string; platforms: Harness[] } {
-  const storage = mkdtempSync(join(tmpdir(), 'cg-two-platforms-'));
+  const storage = scratchDirectory('cg-two-platforms-');
   const full = blocks.map((block, index) => ({ platform: PLATFORM_NAME, ...NAMES_OFF, _bridge: { username: `0E:00:00:00:00:0${index + 1}`, port: 51000 + index }, ...block }));
   writeFileSync(join(storage, 'config.json'), JSON.stringify({ bridge: {}, platforms: full }));
   const platforms = full.map((block) => startPlatform(block, [], { storage }));
@@ -190,7 +190,7 @@ it('one router at two addresses in two platforms, its key remembered by the earl
   const [one, two] = [await startSimulatedRouter({ hostKey }), await startSimulatedRouter({ hostKey })];
   sims.push(one, two);
   const run = jest.spyOn(two.router, 'run');
-  const storage = mkdtempSync(join(tmpdir(), 'cg-two-platforms-'));
+  const storage = scratchDirectory('cg-two-platforms-');
   // The earlier platform's child bridge remembered its router's key on an earlier run.
   writeFileSync(join(storage, KNOWN_HOSTS_FILE), JSON.stringify({ [`127.0.0.1:${one.port}`]: one.hostKeyFingerprint }));
   const blocks = [

@@ -2,8 +2,6 @@
  * The integration tier of the guard: the same kind of scenarios as test/guard/guard.test.ts, over real SSH to the
  * simulated EdgeOS router with real timers, so the EdgeOS driver, the SSH layer and the guard are proven together.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { CameraSettings, LeakSettings } from '../../src/config';
@@ -18,12 +16,12 @@ import { startSimulatedRouter } from '../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { captureSecret } from '../../tools/sim/logCapture';
 import { recordingLog } from '../helpers/recordingLog';
+import { scratchDirectory } from '../helpers/scratchDirectory';
 import { simRouterSettings, until } from '../helpers/simRouter';
 
 /** One scratch directory for the known-hosts files of this file's guards, removed after its tests. */
-const scratch = mkdtempSync(join(tmpdir(), 'cg-'));
+const scratch = scratchDirectory('cg-');
 let knownHostsFiles = 0;
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const POLL_MS = 200;
 const cameraList: CameraSettings[] = ['Front Door', 'Garage', 'Porch', 'Drive', 'Yard', 'Shed'].map((name, i) => ({

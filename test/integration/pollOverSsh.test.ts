@@ -4,8 +4,6 @@
  * poll after the change when it alters the kernel's rows, `configRereadMs` and a poll when it does not. Over real SSH
  * to the simulated router, with real timers; polls are counted, not timed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { CameraSettings, LeakSettings } from '../../src/config';
@@ -16,12 +14,12 @@ import { SshConnection } from '../../src/router/ssh';
 import { startSimulatedRouter } from '../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../tools/sim/simulatedSetup';
 import { recordingLog } from '../helpers/recordingLog';
+import { scratchDirectory } from '../helpers/scratchDirectory';
 import { simRouterSettings, until } from '../helpers/simRouter';
 
 /** One scratch directory for the known-hosts files of this file's guards, removed after its tests. */
-const scratch = mkdtempSync(join(tmpdir(), 'cg-'));
+const scratch = scratchDirectory('cg-');
 let knownHostsFiles = 0;
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const POLL_MS = 200;
 const frontDoor: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [], allowMinutes: 0 };

@@ -3,12 +3,12 @@
  * their own are separate processes: keys that several of them remember at the same moment are all kept.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { fingerprint, KnownHosts } from '../../src/router/hostKeys';
 import { KNOWN_HOSTS_FILE, KNOWN_HOSTS_LOCK_STALE_MS } from '../../src/settings';
+import { scratchDirectory } from '../helpers/scratchDirectory';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -30,7 +30,7 @@ function rememberInAnotherProcess(file: string, name: string, count: number): Pr
 
 it('keeps every key that four processes remember at once in the one file, and leaves no lock or temporary file behind', async () => {
   if (!existsSync(join(ROOT, 'dist', 'router', 'hostKeys.js'))) throw new Error('dist/ is missing: run "npm run build" first (npm test does it).');
-  const storage = mkdtempSync(join(tmpdir(), 'cg-known-hosts-'));
+  const storage = scratchDirectory('cg-known-hosts-');
   const file = join(storage, KNOWN_HOSTS_FILE);
   const names = ['home', 'barn', 'shed', 'yard'];
   expect(await Promise.all(names.map((name) => rememberInAnotherProcess(file, name, 25)))).toEqual([0, 0, 0, 0]);
@@ -46,7 +46,7 @@ it('keeps every key that four processes remember at once in the one file, and le
 });
 
 it('takes over a lock left behind by a process that died holding it, and remembers the key', () => {
-  const storage = mkdtempSync(join(tmpdir(), 'cg-known-hosts-'));
+  const storage = scratchDirectory('cg-known-hosts-');
   const file = join(storage, KNOWN_HOSTS_FILE);
   closeSync(openSync(`${file}.lock`, 'wx'));
   const long = (Date.now() - KNOWN_HOSTS_LOCK_STALE_MS - 60_000) / 1000;

@@ -1,6 +1,5 @@
 import { applyChanges } from '../../helpers/applyChanges';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CameraSettings, RouterSettings } from '../../../src/config';
@@ -13,6 +12,7 @@ import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../../../tools/sim/si
 import type { SimulatedRouterSetup } from '../../../tools/sim/simulatedSetup';
 import { captureSecret } from '../../../tools/sim/logCapture';
 import { recordingLog } from '../../helpers/recordingLog';
+import { scratchDirectory } from '../../helpers/scratchDirectory';
 import { simRouterSettings } from '../../helpers/simRouter';
 
 const frontDoor: CameraSettings = { name: 'Front Door', address: '192.0.2.50', allow: [NAMED_SERVICES.dns!], allowMinutes: 0 };
@@ -25,7 +25,7 @@ function routerSettings(sim: SimulatedRouterSetup, overrides: Partial<RouterSett
 
 function driverFor(sim: SimulatedRouterSetup, overrides: Partial<RouterSettings> = {}, log = recordingLog()): EdgeOsRouter {
   const settings = routerSettings(sim, overrides);
-  const knownHosts = new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json'));
+  const knownHosts = new KnownHosts(join(scratchDirectory('cg-known-'), 'known.json'));
   return new EdgeOsRouter(settings, new SshConnection(settings, knownHosts, log));
 }
 
@@ -354,7 +354,7 @@ describe('a full router', () => {
       allowMinutes: 0,
     }));
     const settings = simRouterSettings(sim, full);
-    const driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json')), recordingLog()));
+    const driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(scratchDirectory('cg-known-'), 'known.json')), recordingLog()));
     try {
       await driver.connect();
       const run = jest.spyOn(sim.router, 'run');
@@ -672,7 +672,7 @@ describe('SSH trust and login', () => {
 
   it('trusts the first key on first use, remembers it (0600), logs it to pin, and refuses a changed key later', async () => {
     const sim = await startSimulatedRouter();
-    const known = join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json');
+    const known = join(scratchDirectory('cg-known-'), 'known.json');
     const log = recordingLog();
     const settings = routerSettings(sim, { hostKey: undefined });
     const first = new SshConnection(settings, new KnownHosts(known), log);

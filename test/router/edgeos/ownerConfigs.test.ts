@@ -5,8 +5,7 @@
  * did not write is byte for byte what it was, in the same order.
  */
 import { applyChanges } from '../../helpers/applyChanges';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CameraSettings } from '../../../src/config';
@@ -20,6 +19,7 @@ import type { LanHost } from '../../../tools/sim/edgeos';
 import { startSimulatedRouter } from '../../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../../tools/sim/simulatedSetup';
 import { recordingLog } from '../../helpers/recordingLog';
+import { scratchDirectory } from '../../helpers/scratchDirectory';
 import { simRouterSettings } from '../../helpers/simRouter';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'owner-configs');
@@ -257,7 +257,7 @@ function driverFor(sim: SimulatedRouterSetup, config: OwnerConfig): EdgeOsRouter
     config.cameras.map((c) => c.settings),
     { wanInterface: config.wan },
   );
-  const knownHosts = new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json'));
+  const knownHosts = new KnownHosts(join(scratchDirectory('cg-known-'), 'known.json'));
   return new EdgeOsRouter(settings, new SshConnection(settings, knownHosts, recordingLog()));
 }
 

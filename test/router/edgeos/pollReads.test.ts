@@ -3,8 +3,6 @@
  * the router a poll notices at once (they change the kernel's rows) and which only the slow full read does.
  * Against the simulated router over real SSH; bytes are counted on what the router's commands printed.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { CameraSettings } from '../../../src/config';
@@ -17,6 +15,7 @@ import { FRESH_ROUTER_CONFIG, startSimulatedRouter } from '../../../tools/sim/si
 import type { SimulatedRouterSetup } from '../../../tools/sim/simulatedSetup';
 import { applyChanges } from '../../helpers/applyChanges';
 import { recordingLog } from '../../helpers/recordingLog';
+import { scratchDirectory } from '../../helpers/scratchDirectory';
 import { simRouterSettings } from '../../helpers/simRouter';
 
 const cameraList = (count: number): CameraSettings[] =>
@@ -73,7 +72,7 @@ const FULL_READ = 'show configuration commands';
 
 function driverFor(sim: SimulatedRouterSetup, cameras: readonly CameraSettings[], options: { now?: () => number } = {}): EdgeOsRouter {
   const settings = simRouterSettings(sim, cameras);
-  const knownHosts = new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json'));
+  const knownHosts = new KnownHosts(join(scratchDirectory('cg-known-'), 'known.json'));
   return new EdgeOsRouter(settings, new SshConnection(settings, knownHosts, recordingLog()), options);
 }
 

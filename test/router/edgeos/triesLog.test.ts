@@ -3,8 +3,6 @@
  * limited, logged rule or by the drop rule after it, the blocked counter is the two DROP rows together, exactly, the
  * log stays bounded, and a block written by the previous version gets the rule without ever being lifted.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { CameraSettings } from '../../../src/config';
@@ -16,6 +14,7 @@ import { startSimulatedRouter } from '../../../tools/sim/simulatedSetup';
 import type { SimulatedRouterSetup } from '../../../tools/sim/simulatedSetup';
 import { applyChanges } from '../../helpers/applyChanges';
 import { recordingLog } from '../../helpers/recordingLog';
+import { scratchDirectory } from '../../helpers/scratchDirectory';
 import { simRouterSettings } from '../../helpers/simRouter';
 
 const porch: CameraSettings = { name: 'Porch', address: '192.0.2.60', allow: [], allowMinutes: 0 };
@@ -33,7 +32,7 @@ describe('the tries-log rule on the simulated router', () => {
     sim = await startSimulatedRouter();
     await sim.router.setLanHosts([{ ip: yard.address, mac: yard.mac ?? '', hostname: 'yard', ipv6: ['2001:db8:1::61'] }]);
     const settings = simRouterSettings(sim, cameras);
-    driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json')), recordingLog()));
+    driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(scratchDirectory('cg-known-'), 'known.json')), recordingLog()));
     await driver.connect();
     await applyChanges(driver, cameras, cameras.map((camera) => ({ camera, access: 'blocked' as const })));
   });
@@ -118,7 +117,7 @@ describe('the router log while a camera keeps trying', () => {
         state.options.logMaxBytes = 2_000;
       });
       const settings = simRouterSettings(sim, [porch]);
-      const driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(mkdtempSync(join(tmpdir(), 'cg-known-')), 'known.json')), recordingLog()));
+      const driver = new EdgeOsRouter(settings, new SshConnection(settings, new KnownHosts(join(scratchDirectory('cg-known-'), 'known.json')), recordingLog()));
       await driver.connect();
       await applyChanges(driver, [porch], [{ camera: porch, access: 'blocked' }]);
       driver.close();
