@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { MAX_RANGES, NetworkLookup, RangeTableBuilder, loadRangeFile, lookUpIn } from '../../src/destinations/networkLookup';
@@ -93,6 +95,30 @@ describe('which network holds an address', () => {
     const table = builder.build();
     expect(lookUpIn(table, '0.0.0.150')).toEqual({ asn: 64496, name: 'One' });
     expect(lookUpIn(table, '0.0.3.100')).toEqual({ asn: 64501, name: 'Two' });
+  });
+
+  it('reads a file line by line across its chunks: CRLF, no last newline, a line split between chunks, and an overlong line passed over whole', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'cg-ranges-'));
+    try {
+      const rows = Array.from({ length: 30_000 }, (_, i) => `${i * 10},${i * 10 + 9},${64_000 + (i % 500)},"Net ${i % 500}, Inc."`);
+      // A line of 600 KiB (several chunks) in the middle, with digits and commas that must not be read as a range.
+      rows.splice(15_000, 0, `${'9'.repeat(10)},${'1,'.repeat(300 * 1024)}`);
+      const path = join(folder, 'asn.csv');
+      writeFileSync(path, rows.join('\r\n'));
+      const { table, report } = await loadRangeFile(path, 'ipv4');
+      // Every range but the overlong line, which is one skipped row (not one per chunk it spans).
+      expect(report).toEqual({ ranges: 30_000, skipped: 1, truncated: false });
+      expect(lookUpIn(table, '0.0.0.5')).toEqual({ asn: 64_000, name: 'Net 0, Inc.' });
+      const at = (i: number): string => {
+        const n = i * 10 + 3;
+        return [n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255].join('.');
+      };
+      for (const i of [1, 6_553, 14_999, 15_000, 29_999]) {
+        expect(lookUpIn(table, at(i))).toEqual({ asn: 64_000 + (i % 500), name: `Net ${i % 500}, Inc.` });
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('stops at its range bound (MAX_RANGES unless told) and says so', () => {
