@@ -185,7 +185,18 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         }
       }
     }
+    let doubtful = false;
     const lookup = new NetworkLookup(files, {
+      // A file that is mostly not ranges is the wrong file or layout: said, not silently used for nothing.
+      onLoaded: (file, report) => {
+        if (report.ranges === 0 || report.skipped > report.ranges / 100) {
+          doubtful = true;
+          this.log.warn(
+            `the network data file ${printable(file)} holds ${report.ranges} ranges and ${report.skipped} lines that are not; ` +
+              "addresses it should cover are shown without network names until it is replaced by a file in ip-location-db's numeric layout and Homebridge restarted.",
+          );
+        }
+      },
       onError: (file, error) =>
         this.log.warn(
           `could not read the network data file ${printable(file)} (${(error as NodeJS.ErrnoException).code ?? routerWords((error as Error).message, 120)}); ` +
@@ -193,7 +204,7 @@ export class CameraGuardPlatform implements DynamicPlatformPlugin {
         ),
       // Said once, when every file was read: the data's date tells the owner how old the names are.
       onDone: (read, failed) => {
-        if (read > 0 && failed === 0) {
+        if (read > 0 && failed === 0 && !doubtful) {
           this.log.info(loaded);
         }
       },
