@@ -688,6 +688,123 @@
 
   $('status-refresh').addEventListener('click', () => void refreshStatus());
 
+  // ---- General settings ----
+  // The platform's own settings (pollSeconds, leak, networkData, nameServers). A field is written only when the owner
+  // sets it to something other than its default, and no key the page does not show is touched, so a hand-edited or
+  // older config keeps its meaning. What the owner types goes to /validate as typed: the plugin's reader says what is
+  // wrong with it, in its own words.
+
+  const NETWORK_FILES = ['asnIpv4', 'asnIpv6', 'countryIpv4', 'countryIpv6'];
+  const NETWORK_SOURCES = ['bundled', 'files', 'off'];
+
+  function isPlainObject(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  }
+
+  /** A general setting by its path (`pollSeconds`, `leak.attempts`). */
+  function readGeneral(path) {
+    const [first, second] = path.split('.');
+    if (second === undefined) return platform[first];
+    return isPlainObject(platform[first]) ? platform[first][second] : undefined;
+  }
+
+  /** Sets a general setting, or removes it (`undefined`) and the `leak` block with it once that is empty. */
+  function writeGeneral(path, value) {
+    const [first, second] = path.split('.');
+    if (second === undefined) {
+      if (value === undefined) delete platform[first];
+      else platform[first] = value;
+      return;
+    }
+    if (value === undefined) {
+      if (!isPlainObject(platform[first])) return;
+      delete platform[first][second];
+      if (Object.keys(platform[first]).length === 0) delete platform[first];
+      return;
+    }
+    if (!isPlainObject(platform[first])) platform[first] = {};
+    platform[first][second] = value;
+  }
+
+  function networkData() {
+    return isPlainObject(platform.networkData) ? platform.networkData : {};
+  }
+
+  function setNetworkData(data) {
+    if (Object.keys(data).length === 0) delete platform.networkData;
+    else platform.networkData = data;
+  }
+
+  function hasNetworkFiles(data) {
+    return NETWORK_FILES.some((key) => typeof data[key] === 'string' && data[key] !== '');
+  }
+
+  /** The source as the plugin reads it: file paths without a source mean "files", as before `source` existed. */
+  function networkSource(data) {
+    if (NETWORK_SOURCES.includes(data.source)) return data.source;
+    return hasNetworkFiles(data) ? 'files' : 'bundled';
+  }
+
+  function renderGeneral() {
+    for (const input of document.querySelectorAll('[data-general]')) {
+      const value = readGeneral(input.dataset.general);
+      input.value = typeof value === 'number' || typeof value === 'string' ? String(value) : '';
+    }
+    const data = networkData();
+    for (const input of document.querySelectorAll('[data-network-file]')) {
+      const value = data[input.dataset.networkFile];
+      input.value = typeof value === 'string' ? value : '';
+    }
+    $('general-network-source').value = networkSource(data);
+    show('general-network-files', networkSource(data) === 'files');
+    const servers = platform.nameServers;
+    $('general-name-servers').value = Array.isArray(servers) ? servers.join(', ') : typeof servers === 'string' ? servers : '';
+  }
+
+  for (const input of document.querySelectorAll('[data-general]')) {
+    input.addEventListener('input', () => {
+      const text = input.value.trim();
+      const value = text === '' ? undefined : /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+      // The default typed out means the default: nothing is written for it.
+      writeGeneral(input.dataset.general, value === Number(input.dataset.default) ? undefined : value);
+    });
+  }
+
+  $('general-network-source').addEventListener('change', (event) => {
+    const source = event.target.value;
+    const data = networkData();
+    // Paths beside "bundled" or "off" would not be read (and the plugin refuses them), so they go with that choice; they
+    // stay typed in their hidden fields and come back if the owner picks "files" again.
+    for (const input of document.querySelectorAll('[data-network-file]')) {
+      const path = input.value.trim();
+      if (source === 'files' && path !== '') data[input.dataset.networkFile] = path;
+      else delete data[input.dataset.networkFile];
+    }
+    if (source === 'bundled') delete data.source;
+    else data.source = source;
+    setNetworkData(data);
+    show('general-network-files', source === 'files');
+  });
+
+  for (const input of document.querySelectorAll('[data-network-file]')) {
+    input.addEventListener('input', () => {
+      const data = networkData();
+      const path = input.value.trim();
+      if (path === '') delete data[input.dataset.networkFile];
+      else data[input.dataset.networkFile] = path;
+      // Paths without a source mean "files"; emptied, they would quietly mean the installed data set. The owner chose
+      // files: say so, and Save says a file is needed.
+      if ((data.source === undefined || data.source === '') && !hasNetworkFiles(data)) data.source = 'files';
+      setNetworkData(data);
+    });
+  }
+
+  $('general-name-servers').addEventListener('input', (event) => {
+    const servers = event.target.value.split(/[\s,]+/).filter((entry) => entry !== '');
+    if (servers.length === 0) delete platform.nameServers;
+    else platform.nameServers = servers;
+  });
+
   // ---- 5. Save ----
 
   $('save-button').addEventListener('click', async () => {
@@ -742,6 +859,7 @@
     renderRouterForm();
     renderCameras();
     renderDiscovery();
+    renderGeneral();
     // What was shown for another router says nothing about this one.
     $('connection-checks').replaceChildren();
     show('host-key', false);

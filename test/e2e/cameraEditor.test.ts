@@ -2,14 +2,18 @@
  * The settings page's camera editor keeps a camera's expected destinations (`allowDestinations`) and its
  * `tripOnForeignDns` setting through load, edit and Save: shown as loaded, changed as the owner types or ticks, and
  * written back with every other field as it was. It also holds a camera to the 7 services and ports that fit on
- * the router (MAX_ALLOW_ENTRIES), saying so before anything is saved. The page runs in Debian's Chromium against a stubbed
- * `window.homebridge` that hands it a configuration, approves /validate and records what Save writes.
+ * the router (MAX_ALLOW_ENTRIES), saying so before anything is saved. The General settings section writes the
+ * platform's own settings (pollSeconds, leak, networkData, nameServers) only when set, keeps an older config's meaning
+ * and every key it does not show, and a value the plugin refuses is said in the plugin's words. The page runs in
+ * Debian's Chromium against a stubbed `window.homebridge` that hands it a configuration, approves /validate (or asks
+ * the plugin's own validate, as the server side does) and records what Save writes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Page } from 'playwright-core';
 
+import { validate } from '../../src/setup/validate';
 import { PROJECT_ROOT } from '../../tools/paths';
 import { chromiumUnavailableReason, launchBrowser } from '../../tools/sim/browser';
 import type { RunningBrowser } from '../../tools/sim/browser';
@@ -46,9 +50,16 @@ interface Recorded {
   validated: unknown[];
 }
 
-async function openPage(page: Page, config: unknown = CONFIG): Promise<void> {
+/**
+ * Opens the page on `config`. /validate approves everything, or with `checks: 'plugin'` is the plugin's own validate
+ * (src/setup/validate.ts, what the server side answers), so a refusal is the plugin's sentence.
+ */
+async function openPage(page: Page, config: unknown = CONFIG, checks: 'approve' | 'plugin' = 'approve'): Promise<void> {
   const html = readFileSync(join(PUBLIC, 'index.html'), 'utf8').replace('<script src="page.js"></script>', '');
   await page.setContent(html);
+  if (checks === 'plugin') {
+    await page.exposeFunction('pluginValidate', (body: { config: unknown; earlier?: unknown }) => validate(body.config, body.earlier));
+  }
   await page.evaluate((config) => {
     const recorded: Recorded = { saved: [], validated: [] };
     (globalThis as unknown as { recorded: Recorded }).recorded = recorded;
@@ -66,7 +77,8 @@ async function openPage(page: Page, config: unknown = CONFIG): Promise<void> {
       request: (path: string, body: unknown) => {
         if (path === '/validate') {
           recorded.validated.push(JSON.parse(JSON.stringify(body)));
-          return Promise.resolve({ ok: true, errors: [] });
+          const pluginValidate = (globalThis as unknown as { pluginValidate?: (body: unknown) => Promise<unknown> }).pluginValidate;
+          return pluginValidate ? pluginValidate(body) : Promise.resolve({ ok: true, errors: [] });
         }
         return Promise.resolve(path === '/status' ? { running: false, updatedAt: undefined, routers: [] } : {});
       },
@@ -170,6 +182,163 @@ describeIfChromium('the camera editor', () => {
       expect(await porch.locator('[data-testid="camera-allow-problem"]').isHidden()).toBe(true);
       const saved = (await save(page)) as typeof WITH_FULL;
       expect(saved[0]?.routers[0]?.cameras[2]).toEqual({ ...FULL, allow: ['dns'], allowPorts: ['tcp/8443', 'tcp/8554', 'udp/1194', 'udp/3478', 'tcp/9000', 'tcp/10000'] });
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+});
+
+/** A platform block with everything a router needs and none of the general settings. */
+const PLAIN = {
+  platform: 'CameraGuard',
+  name: 'Camera Guard',
+  routers: [{ name: 'Home', host: '192.168.1.1', port: 22, username: 'homebridge', authMethod: 'key', privateKeyFile: '/var/lib/homebridge/camera-guard_ed25519', cameras: [{ name: 'Front Door', address: '192.168.1.50' }] }],
+};
+
+const general = (page: Page, id: string) => page.locator(`[data-testid="general-${id}"]`);
+
+async function savedCount(page: Page): Promise<number> {
+  return page.evaluate(() => (globalThis as unknown as { recorded: Recorded }).recorded.saved.length);
+}
+
+/** Save, when the plugin refuses: the sentences shown, after checking that nothing was written. */
+async function refusedSave(page: Page): Promise<string[]> {
+  const before = await savedCount(page);
+  await page.locator('[data-testid="save-button"]').click();
+  await page.locator('[data-testid="save-errors"]:not([hidden])').waitFor();
+  expect(await savedCount(page)).toBe(before);
+  expect(await page.locator('[data-testid="save-result"]').isHidden()).toBe(true);
+  return page.locator('[data-testid="save-error-item"]').allInnerTexts();
+}
+
+describeIfChromium('the general settings', () => {
+  let browser: RunningBrowser;
+  beforeAll(async () => {
+    browser = await launchBrowser(undefined);
+  }, 90_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('shows the defaults as placeholders, and writes exactly the settings the owner set, each removed again when emptied or set back to its default', async () => {
+    const page = await browser.context.newPage();
+    try {
+      await openPage(page, [PLAIN], 'plugin');
+      expect(await general(page, 'poll-seconds').getAttribute('placeholder')).toBe('10');
+      expect(await general(page, 'network-source').inputValue()).toBe('bundled');
+      expect(await general(page, 'network-files').isHidden()).toBe(true);
+      expect(await save(page)).toEqual([PLAIN]);
+
+      await general(page, 'poll-seconds').fill('30');
+      await general(page, 'leak-attempts').fill('3');
+      await general(page, 'leak-upload-mb').fill('250');
+      await general(page, 'leak-window-minutes').fill('15');
+      await general(page, 'leak-quiet-minutes').fill('2.5');
+      await general(page, 'network-source').selectOption('files');
+      expect(await general(page, 'network-files').isVisible()).toBe(true);
+      await general(page, 'network-asn-ipv4').fill(' /data/asn-ipv4.csv ');
+      await general(page, 'network-country-ipv4').fill('/data/country-ipv4.csv');
+      await general(page, 'name-servers').fill('192.168.1.1, 192.168.1.2:5353');
+      expect(await save(page)).toEqual([
+        {
+          ...PLAIN,
+          pollSeconds: 30,
+          leak: { attempts: 3, uploadMB: 250, windowMinutes: 15, quietMinutes: 2.5 },
+          networkData: { source: 'files', asnIpv4: '/data/asn-ipv4.csv', countryIpv4: '/data/country-ipv4.csv' },
+          nameServers: ['192.168.1.1', '192.168.1.2:5353'],
+        },
+      ]);
+
+      // Names off: the paths are not written beside it (the plugin would not read them).
+      await general(page, 'network-source').selectOption('off');
+      await general(page, 'poll-seconds').fill('10');
+      await general(page, 'leak-attempts').fill('');
+      await general(page, 'leak-upload-mb').fill('0');
+      await general(page, 'name-servers').fill('');
+      expect(await save(page)).toEqual([{ ...PLAIN, leak: { uploadMB: 0, windowMinutes: 15, quietMinutes: 2.5 }, networkData: { source: 'off' } }]);
+
+      // Back to files: the paths typed before come back; then to the installed data set, which writes nothing.
+      await general(page, 'network-source').selectOption('files');
+      expect((await save(page)) as unknown[]).toEqual([
+        expect.objectContaining({ networkData: { source: 'files', asnIpv4: '/data/asn-ipv4.csv', countryIpv4: '/data/country-ipv4.csv' } }),
+      ]);
+      await general(page, 'network-source').selectOption('bundled');
+      await general(page, 'leak-upload-mb').fill('100');
+      await general(page, 'leak-window-minutes').fill('');
+      await general(page, 'leak-quiet-minutes').fill('5');
+      expect(await save(page)).toEqual([PLAIN]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('shows an older config\'s file paths without a source as "files", and keeps them exactly as they were through Save', async () => {
+    const older = { ...PLAIN, networkData: { asnIpv4: '/data/asn-ipv4.csv', countryIpv6: '/data/country-ipv6.csv' } };
+    const page = await browser.context.newPage();
+    try {
+      await openPage(page, [older], 'plugin');
+      expect(await general(page, 'network-source').inputValue()).toBe('files');
+      expect(await general(page, 'network-asn-ipv4').inputValue()).toBe('/data/asn-ipv4.csv');
+      expect(await general(page, 'network-asn-ipv6').inputValue()).toBe('');
+      expect(await general(page, 'network-country-ipv6').inputValue()).toBe('/data/country-ipv6.csv');
+      expect(await save(page)).toEqual([older]);
+
+      // Another general setting changed: the paths still have no source, and still mean "files".
+      await general(page, 'poll-seconds').fill('20');
+      expect(await save(page)).toEqual([{ ...older, pollSeconds: 20 }]);
+
+      // Every path emptied would quietly mean the installed data set: the page keeps "files", and the plugin says why
+      // that cannot be saved.
+      await general(page, 'network-asn-ipv4').fill('');
+      await general(page, 'network-country-ipv6').fill('');
+      expect(await refusedSave(page)).toEqual(['Camera Guard: "networkData.source" is "files" but no file path is set; the data set that comes with the plugin names networks instead.']);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('keeps platform keys it does not show, in the platform block, its leak block and its networkData, when a general setting is edited', async () => {
+    const withUnknown = {
+      ...PLAIN,
+      _bridge: { username: '0E:11:22:33:44:55', port: 51827 },
+      futureSetting: { enabled: true },
+      leak: { attempts: 2, futureLimit: 7 },
+      networkData: { source: 'off', futureOption: 'x' },
+    };
+    const page = await browser.context.newPage();
+    try {
+      await openPage(page, [withUnknown], 'plugin');
+      expect(await general(page, 'leak-attempts').inputValue()).toBe('2');
+      expect(await general(page, 'network-source').inputValue()).toBe('off');
+      await general(page, 'poll-seconds').fill('5');
+      await general(page, 'leak-attempts').fill('');
+      await general(page, 'network-source').selectOption('bundled');
+      await general(page, 'name-servers').fill('192.168.1.1');
+      expect(await save(page)).toEqual([
+        { ...withUnknown, pollSeconds: 5, leak: { futureLimit: 7 }, networkData: { futureOption: 'x' }, nameServers: ['192.168.1.1'] },
+      ]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('refuses a poll interval of 0 and a name server that is a host name with the plugin\'s own sentences, and saves nothing until they are fixed', async () => {
+    const page = await browser.context.newPage();
+    try {
+      await openPage(page, [PLAIN], 'plugin');
+      await general(page, 'poll-seconds').fill('0');
+      await general(page, 'name-servers').fill('192.168.1.1, dns.example');
+      expect(await refusedSave(page)).toEqual([
+        'Camera Guard: "pollSeconds" must be a number from 1 to 3600 (got "0").',
+        'Camera Guard: "nameServers" entry "dns.example" is not an IP address (optionally with ":port"); it is left out.',
+      ]);
+      // Text that is not a number goes to the plugin as typed, and is refused in its words too.
+      await general(page, 'poll-seconds').fill('ten');
+      await general(page, 'name-servers').fill('192.168.1.1');
+      expect(await refusedSave(page)).toEqual(['Camera Guard: "pollSeconds" must be a number from 1 to 3600 (got "ten").']);
+
+      await general(page, 'poll-seconds').fill('60');
+      expect(await save(page)).toEqual([{ ...PLAIN, pollSeconds: 60, nameServers: ['192.168.1.1'] }]);
     } finally {
       await page.close();
     }

@@ -342,7 +342,7 @@ describe('the settings page in the real Homebridge UI', () => {
     await photograph('10-status', testid('status'));
   });
 
-  it('adds a second Camera Guard platform, and saving writes both blocks, the first exactly as it was', async () => {
+  it('adds a second Camera Guard platform with general settings of its own, and saving writes both blocks, the first exactly as it was', async () => {
     const first = cameraGuardBlock();
     expect(await testid('platform-picker').isVisible()).toBe(false);
     await testid('platform-add').click();
@@ -361,16 +361,23 @@ describe('the settings page in the real Homebridge UI', () => {
     const row = testid('camera-list').locator('[data-testid="camera-row"]').last();
     await row.locator('[data-testid="camera-name"]').fill('Barn Door');
     await row.locator('[data-testid="camera-address"]').fill('198.51.100.50');
+    // General settings belong to the platform being edited: the new one starts at the defaults.
+    expect(await testid('general-poll-seconds').inputValue()).toBe('');
+    expect(await testid('general-network-files').isHidden()).toBe(true);
+    await testid('general-poll-seconds').fill('30');
+    await testid('general-network-source').selectOption('off');
     await testid('save-button').click();
     await frame.locator('[data-testid="save-result"]:visible, [data-testid="save-errors"]:visible').first().waitFor();
     expect(await testid('save-errors').isVisible() ? await testid('save-errors').innerText() : '').toBe('');
     await until(() => cameraGuardBlocks().length === 2, 'config.json to hold two Camera Guard platforms', STEP_MS, 50);
     const [kept, added] = cameraGuardBlocks();
     expect(kept).toEqual(first);
-    expect(added).toMatchObject({ platform: 'CameraGuard', name: 'Barn Guard', routers: [{ name: 'Barn', host: '192.0.2.1', privateKeyFile, cameras: [{ name: 'Barn Door', address: '198.51.100.50' }] }] });
+    expect(added).toMatchObject({ platform: 'CameraGuard', name: 'Barn Guard', pollSeconds: 30, networkData: { source: 'off' }, routers: [{ name: 'Barn', host: '192.0.2.1', privateKeyFile, cameras: [{ name: 'Barn Door', address: '198.51.100.50' }] }] });
     // Back to the first platform: its router, untouched.
     await testid('platform-select').selectOption({ label: 'Camera Guard' });
     expect(await testid('router-name').inputValue()).toBe('Home');
     expect(await testid('router-host').inputValue()).toBe('127.0.0.1');
+    expect(await testid('general-poll-seconds').inputValue()).toBe('');
+    expect(await testid('general-network-source').inputValue()).toBe('bundled');
   });
 });
