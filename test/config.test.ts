@@ -274,6 +274,19 @@ describe('config.schema.json', () => {
     expect(parseConfig({ routers: [router({ cameras: [over] })] }).errors[0]).toMatch(new RegExp(`at most ${MAX_ALLOW_ENTRIES} services together`));
   });
 
+  it("shows in the settings page's General settings the defaults the plugin uses, so a field left at its default writes nothing that would change", () => {
+    const html = readFileSync(join(__dirname, '..', 'homebridge-ui', 'public', 'index.html'), 'utf8');
+    const shown = Object.fromEntries([...html.matchAll(/data-general="([^"]+)" data-default="([^"]+)"/g)].map((match) => [match[1], Number(match[2])]));
+    const { settings } = parseConfig({ routers: [router()] });
+    expect(shown).toEqual({
+      pollSeconds: settings.pollMs / 1000,
+      'leak.attempts': settings.leak.attempts,
+      'leak.uploadMB': settings.leak.uploadBytes / 1_000_000,
+      'leak.windowMinutes': settings.leak.windowMs / 60_000,
+      'leak.quietMinutes': settings.leak.quietMs / 60_000,
+    });
+  });
+
   it('links the README from its header and asks for the custom settings page', () => {
     expect((schema as unknown as { headerDisplay: string }).headerDisplay).toMatch(/\(https:\/\/www\.npmjs\.com\/package\/homebridge-camera-guard#readme\)/);
     expect((schema as unknown as { customUi: boolean }).customUi).toBe(true);
