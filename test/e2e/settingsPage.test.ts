@@ -340,6 +340,7 @@ describe('the settings page in the real Homebridge UI', () => {
     }
     expect(await garage.locator('[data-testid="status-enforced"]').innerText()).toBe('blocked');
     await photograph('10-status', testid('status'));
+    await photograph('11-general-settings', testid('general'));
   });
 
   it('adds a second Camera Guard platform with general settings of its own, and saving writes both blocks, the first exactly as it was', async () => {
