@@ -874,6 +874,8 @@ async function heapFigure(sim: SimulatorProcess, minutes: number): Promise<void>
     await alone.stop();
     guarded.remove();
     alone.remove();
+    // The heap probes' samples: read above, nothing to keep.
+    rmSync(directory, { recursive: true, force: true });
   }
 }
 
